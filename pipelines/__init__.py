@@ -1,0 +1,1 @@
+"""Batch stages: load, check (and, as they land: ingest, refine, extract, bench, build, debug, patch)."""

@@ -1,0 +1,89 @@
+"""``proda check``: the structural report of the knowledge graph, per discipline.
+
+Reachability is the paper's requirement made measurable (method.md): every L1 concept should lie
+on an L2 relation and every L2 relation on an L3 chain. Orphans are allowed but always counted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pydantic import BaseModel, Field
+
+from proda.schema.store.base import GraphStore
+
+
+class DisciplineReport(BaseModel):
+    """Structural figures of one discipline."""
+
+    discipline: str
+    documents: int = 0
+    chunks: int = 0
+    concepts: int = 0
+    relations: int = 0
+    chains: int = 0
+    uncovered_concepts: int = 0
+    uncovered_relations: int = 0
+    concept_reachability: float | None = Field(default=None, description="share of concepts on a chain")
+    relation_reachability: float | None = Field(default=None, description="share of relations on a chain")
+    components: int | None = None
+    giant_component_share: float | None = None
+    isolated_concepts: int = 0
+    broken_chains: int = 0
+    relation_types: dict[str, int] = Field(default_factory=dict)
+
+
+class CheckReport(BaseModel):
+    """The structural report: one entry per discipline plus the method used for components."""
+
+    disciplines: list[DisciplineReport]
+    components_method: str | None = None
+
+    def total(self) -> DisciplineReport:
+        """All disciplines summed (reachability recomputed from the sums)."""
+        t = DisciplineReport(discipline="(all)")
+        for d in self.disciplines:
+            for f in ("documents", "chunks", "concepts", "relations", "chains", "uncovered_concepts",
+                      "uncovered_relations", "isolated_concepts", "broken_chains"):
+                setattr(t, f, getattr(t, f) + getattr(d, f))
+            for k, v in d.relation_types.items():
+                t.relation_types[k] = t.relation_types.get(k, 0) + v
+        _fill_shares(t)
+        return t
+
+
+def _fill_shares(d: DisciplineReport) -> None:
+    if d.concepts:
+        d.concept_reachability = 1 - d.uncovered_concepts / d.concepts
+    if d.relations:
+        d.relation_reachability = 1 - d.uncovered_relations / d.relations
+
+
+def structural_report(store: GraphStore, discipline: str | None = None) -> CheckReport:
+    """Run the catalog's counting, reachability, component and orphan queries; returns the report."""
+    by: dict[str, DisciplineReport] = defaultdict(lambda: DisciplineReport(discipline=""))
+
+    def entry(name: str | None) -> DisciplineReport:
+        key = name or "(none)"
+        d = by[key]
+        d.discipline = key
+        return d
+
+    p = {"discipline": discipline}
+    for r in store.query("discipline_counts", p):
+        setattr(entry(r["discipline"]), r["element"], int(r["count"]))
+    for r in store.query("reachability", p):
+        d = entry(r["discipline"])
+        setattr(d, f"uncovered_{r['element']}s", int(r["uncovered"]))
+    for r in store.query("orphan_counts", p):
+        d = entry(r["discipline"])
+        setattr(d, "isolated_concepts" if r["kind"] == "isolated_concept" else "broken_chains", int(r["count"]))
+    for r in store.query("relation_type_histogram", p):
+        entry(r["discipline"]).relation_types[r["type"]] = int(r["relations"])
+    method = None
+    for c in store.components(discipline):
+        d = entry(c.discipline)
+        d.components, d.giant_component_share, method = c.components, c.giant_share, c.method
+    for d in by.values():
+        _fill_shares(d)
+    return CheckReport(disciplines=[by[k] for k in sorted(by)], components_method=method)

@@ -1,0 +1,200 @@
+"""``proda load``: write already-extracted knowledge records (JSONL, one element per line) to the graph.
+
+A line is one :data:`~proda.schema.models.GraphRecord` (``kind`` = document, chunk, concept, relation
+or chain). Records are validated, batched and MERGEd by deterministic id, so loading twice is a
+no-op and a killed load is completed by loading again. A checkpoint under ``$PRODA_HOME/runs/load``
+lets a rerun skip lines that were already committed. References to elements later in the file are
+retried at the end; what is still unresolved then is an error naming the line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from proda.errors import IdCollision, InputError
+from proda.schema.models import GraphRecord, Relation
+from proda.schema.store.base import GraphStore
+from proda.schema.store.writer import Element, GraphWriter, WriteResult
+from proda.schema.vocabulary import Vocabulary, default_vocabulary
+
+_RECORD: TypeAdapter[Any] = TypeAdapter(GraphRecord)
+ProgressFn = Callable[[int, int], None]  # (lines read, bytes read)
+
+
+@dataclass
+class LoadReport:
+    """The outcome of one load."""
+
+    path: str
+    lines: int = 0
+    skipped_resumed: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    unresolved: list[tuple[int, str]] = field(default_factory=list)
+    unlinked_mentions: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected and not self.unresolved
+
+
+def _format_validation(e: ValidationError) -> str:
+    parts = []
+    for err in e.errors()[:3]:
+        loc = ".".join(str(x) for x in err["loc"]) or "record"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_line(text: str, vocab: Vocabulary) -> Element:
+    """Parse and validate one JSONL line; raises ValueError with a human-readable reason."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"malformed JSON: {e.msg} at column {e.colno}") from None
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object with a 'kind' field")
+    try:
+        record: Element = _RECORD.validate_python(data)
+    except ValidationError as e:
+        raise ValueError(f"invalid {data.get('kind', 'record')}: {_format_validation(e)}") from None
+    if isinstance(record, Relation) and record.type not in vocab:
+        raise ValueError(f"unknown relation type {record.type!r}; declared: {', '.join(sorted(vocab))}")
+    return record
+
+
+class _Checkpoint:
+    """Remembers the last committed line of a file, keyed by its path, size and mtime."""
+
+    def __init__(self, home: Path, path: Path) -> None:
+        st = path.stat()
+        key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+        self.file = home / "runs" / "load" / f"{key}.json"
+        self.identity = {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+    def committed(self) -> int:
+        try:
+            data = json.loads(self.file.read_text())
+        except (OSError, ValueError):
+            return 0
+        same = all(data.get(k) == v for k, v in self.identity.items())
+        return int(data.get("committed_line", 0)) if same else 0
+
+    def save(self, line: int) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**self.identity, "committed_line": line}))
+        tmp.replace(self.file)
+
+    def clear(self) -> None:
+        self.file.unlink(missing_ok=True)
+
+
+class Loader:
+    """Streams a JSONL file into the graph in batches."""
+
+    def __init__(self, store: GraphStore, *, home: Path, batch_size: int = 5000,
+                 vocabulary: Vocabulary | None = None, skip_invalid: bool = False) -> None:
+        self.writer = GraphWriter(store, batch_size)
+        self.home = home
+        self.batch_size = batch_size
+        self.vocab = vocabulary or default_vocabulary()
+        self.skip_invalid = skip_invalid
+        self._reason: dict[str, str] = {}  # element id -> why the graph skipped it
+
+    def load(self, path: Path, *, restart: bool = False, progress: ProgressFn | None = None) -> LoadReport:
+        """Load ``path``; returns a report. Raises :class:`InputError` (naming file and line) on the
+        first bad line unless ``skip_invalid``, and when references stay unresolved at the end.
+        Everything before the failing line is written first, so nothing valid is lost."""
+        if not path.is_file():
+            raise InputError("no such file", source=str(path))
+        report = LoadReport(path=str(path))
+        checkpoint = _Checkpoint(self.home, path)
+        if restart:
+            checkpoint.clear()
+        resume_after = checkpoint.committed()
+        buffer: list[tuple[int, Element]] = []
+        deferred: dict[str, tuple[int, Element]] = {}
+        bytes_read = 0
+
+        def flush(upto_line: int) -> None:
+            if buffer:
+                self._write(path, buffer, deferred, report)
+                buffer.clear()
+            first_pending = min((ln for ln, _ in deferred.values()), default=upto_line + 1)
+            checkpoint.save(min(upto_line, first_pending - 1))
+
+        with path.open("rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                bytes_read += len(raw)
+                report.lines = lineno
+                if lineno <= resume_after:
+                    report.skipped_resumed += 1
+                    continue
+                if not raw.strip():
+                    continue
+                try:
+                    record = parse_line(raw.decode("utf-8"), self.vocab)
+                except (ValueError, UnicodeDecodeError) as e:
+                    reason = str(e) if isinstance(e, ValueError) else "not valid UTF-8"
+                    if not self.skip_invalid:
+                        flush(lineno - 1)
+                        raise InputError(reason, source=str(path), line=lineno) from None
+                    report.rejected.append((lineno, reason))
+                    continue
+                buffer.append((lineno, record))
+                if len(buffer) >= self.batch_size:
+                    flush(lineno)
+                if progress is not None and lineno % 1000 == 0:
+                    progress(lineno, bytes_read)
+            flush(report.lines)
+            if deferred:  # forward references: everything else is in the graph now
+                retry = list(deferred.values())
+                deferred.clear()
+                self._write(path, retry, deferred, report)
+                for ln, e in sorted(deferred.values(), key=lambda t: t[0]):
+                    report.unresolved.append((ln, f"{e.kind} {e.id}: {self._reason.get(e.id, 'unresolved')}"))
+                flush(report.lines)
+        if progress is not None:
+            progress(report.lines, bytes_read)
+        if report.unresolved:
+            ln, why = report.unresolved[0]
+            more = f" (and {len(report.unresolved) - 1} more)" if len(report.unresolved) > 1 else ""
+            raise InputError(f"unresolved reference: {why}{more}", source=str(path), line=ln)
+        return report
+
+    def _write(self, path: Path, batch: list[tuple[int, Element]], deferred: dict[str, tuple[int, Element]],
+               report: LoadReport) -> None:
+        line_of = {e.id: ln for ln, e in batch}
+        by_id = {e.id: e for _, e in batch}
+        seen: dict[str, str] = {}
+        for ln, e in batch:  # two different records with one id inside this batch
+            fp = f"{e.kind}:{e.fingerprint}"
+            if seen.setdefault(e.id, fp) != fp:
+                raise IdCollision(f"{e.kind} id {e.id!r} is used by a different record earlier in the file",
+                                  source=str(path), line=ln)
+        try:
+            result: WriteResult = self.writer.write(e for _, e in batch)
+        except IdCollision as err:
+            bad = next((i for i in line_of if repr(i) in str(err)), None)
+            raise IdCollision(err.reason, source=str(path), line=line_of.get(bad) if bad else None) from err
+        for kind, n in result.written.items():
+            report.written[kind] = report.written.get(kind, 0) + n
+        report.unlinked_mentions += result.unlinked_mentions
+        for eid, reason in result.unresolved.items():
+            self._reason[eid] = reason
+            deferred[eid] = (line_of[eid], by_id[eid])
+
+
+def load_file(store: GraphStore, path: Path, *, home: Path, batch_size: int = 5000, restart: bool = False,
+              skip_invalid: bool = False, progress: ProgressFn | None = None) -> LoadReport:
+    """Convenience wrapper: load one JSONL file into ``store``; see :meth:`Loader.load`."""
+    return Loader(store, home=home, batch_size=batch_size, skip_invalid=skip_invalid).load(
+        path, restart=restart, progress=progress)

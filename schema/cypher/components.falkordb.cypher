@@ -1,0 +1,11 @@
+// name: components
+// purpose: Weakly connected components of the concept graph per discipline: count, giant component size and share.
+// param discipline: string? - one discipline (null: all)
+// columns: discipline, components, giant, concepts, giant_share
+// mode: read
+CALL algo.WCC({nodeLabels: ['Concept'], relationshipTypes: ['RELATION']}) YIELD node, componentId
+WITH node.discipline AS discipline, componentId, count(*) AS size
+WHERE $discipline IS NULL OR discipline = $discipline
+WITH discipline, count(*) AS components, max(size) AS giant, sum(size) AS concepts
+RETURN discipline, components, giant, concepts, toFloat(giant) / concepts AS giant_share
+ORDER BY discipline

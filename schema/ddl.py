@@ -1,0 +1,36 @@
+"""The graph's indexes and constraints, declared once and rendered per backend by the adapters.
+
+Every element kind is looked up by its deterministic id, so every lookup and traceback is an index
+seek proportional to its result, never a scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A range index on ``label.prop``; ``unique`` adds a uniqueness constraint where supported."""
+
+    entity: Literal["node", "relationship"]
+    label: str
+    prop: str
+    unique: bool = False
+
+
+NODE_LABELS = ("Document", "Chunk", "Concept", "Chain")
+RELATION_TYPE = "RELATION"
+
+INDEXES: tuple[IndexSpec, ...] = (
+    IndexSpec("node", "Document", "id", unique=True),
+    IndexSpec("node", "Chunk", "id", unique=True),
+    IndexSpec("node", "Concept", "id", unique=True),
+    IndexSpec("node", "Chain", "id", unique=True),
+    IndexSpec("node", "Chunk", "document_id"),
+    IndexSpec("node", "Concept", "discipline"),
+    IndexSpec("node", "Concept", "match_key"),
+    IndexSpec("node", "Chain", "discipline"),
+    IndexSpec("relationship", "RELATION", "id"),
+)

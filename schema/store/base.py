@@ -1,0 +1,87 @@
+"""The graph-store interface that every stage talks to; adapters implement it per backend.
+
+Components receive a :class:`GraphStore` (injected by the entry point) and never open or close
+connections themselves.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from proda.schema.catalog import Catalog, default_catalog
+
+Row = dict[str, Any]
+
+
+class ComponentStats(BaseModel):
+    """Connected components of one discipline's concept graph."""
+
+    discipline: str
+    components: int
+    giant: int
+    concepts: int
+    giant_share: float
+    method: str
+
+
+class GraphStore(ABC):
+    """One graph database, reached through Cypher."""
+
+    backend: str
+    url: str
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self.catalog = catalog or default_catalog()
+
+    @abstractmethod
+    def run(
+        self,
+        cypher: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        read_only: bool = True,
+        timeout_ms: int | None = None,
+    ) -> list[Row]:
+        """Run Cypher text and return its rows as dicts (column -> value).
+
+        Raises :class:`~proda.errors.GraphUnavailable`, :class:`~proda.errors.QueryError` or
+        :class:`~proda.errors.QueryTimeout`.
+        """
+
+    def query(
+        self, name: str, params: Mapping[str, Any] | None = None, *, timeout_ms: int | None = None
+    ) -> list[Row]:
+        """Run the catalog query ``name`` with validated parameters; returns its rows."""
+        q = self.catalog.get(name)
+        bound = q.bind(params or {})
+        return self.run(q.text(self.backend), bound, read_only=q.read_only, timeout_ms=timeout_ms)
+
+    @abstractmethod
+    def ensure_schema(self) -> None:
+        """Create indexes and constraints; idempotent."""
+
+    @abstractmethod
+    def components(self, discipline: str | None = None) -> list[ComponentStats]:
+        """Weakly connected components of the concept graph, per discipline."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise :class:`~proda.errors.GraphUnavailable` unless the database answers."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Delete every node and edge of this graph (tests, benchmarks, ``proda graph reset``)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections (the entry point calls this once)."""
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

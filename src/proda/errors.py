@@ -1,0 +1,65 @@
+"""The one exception hierarchy of ProDa.
+
+Every error a user can cause or meet derives from :class:`ProdaError`, so the CLI and the gRPC
+layer map errors to exit codes and status codes in one place. Driver errors are wrapped ``from e``.
+"""
+
+from __future__ import annotations
+
+
+class ProdaError(Exception):
+    """Base class of every ProDa error."""
+
+
+class ConfigError(ProdaError):
+    """A setting is missing or invalid; the message says how to fix it."""
+
+
+class DependencyMissing(ProdaError):
+    """An optional dependency is not installed; the message names the ``pip install`` to run."""
+
+    def __init__(self, package: str, extra: str | None = None, why: str = "") -> None:
+        hint = f"pip install 'proda[{extra}]'" if extra else f"pip install {package}"
+        super().__init__(f"{package} is required{(' ' + why) if why else ''}: run `{hint}`")
+        self.package = package
+
+
+class InputError(ProdaError):
+    """Bad input data. ``source`` names the file (or item) and ``line`` the 1-based line, if any."""
+
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None) -> None:
+        where = ""
+        if source is not None:
+            where = f"{source}:{line}: " if line is not None else f"{source}: "
+        super().__init__(f"{where}{message}")
+        self.source = source
+        self.line = line
+        self.reason = message
+
+
+class UnknownRelationType(InputError):
+    """A relation type is not in the vocabulary."""
+
+
+class IdCollision(InputError):
+    """Two different records claim the same id."""
+
+
+class NotFound(ProdaError):
+    """A requested element (concept, chain, query, run...) does not exist."""
+
+
+class GraphError(ProdaError):
+    """The graph database failed."""
+
+
+class GraphUnavailable(GraphError):
+    """The graph server cannot be reached or has died; the message names the URL."""
+
+
+class QueryError(GraphError):
+    """A query was rejected by the graph database (syntax, constraint, parameters)."""
+
+
+class QueryTimeout(GraphError):
+    """A query exceeded its time limit."""
