@@ -1,2 +1,62 @@
+"""The ``proda`` command: one subcommand per stage. Heavy imports stay inside commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
 import typer
-app = typer.Typer()
+
+from proda import __version__
+from proda.cli import demo as demo_cmd
+from proda.cli import graph, knowledge
+from proda.cli import query as query_cmd
+from proda.cli.context import load_settings
+from proda.cli.output import err_console, exit_code
+from proda.errors import ProdaError
+
+app = typer.Typer(
+    name="proda",
+    help="ProDa: programming with data. A knowledge graph (L1 concepts, L2 relations, L3 chains) from "
+         "which benchmarks and training data are derived, and to which failures are traced back.\n\n"
+         "State lives under PRODA_HOME (default ./.proda). The graph is an embedded FalkorDB unless "
+         "PRODA_GRAPH_URL names falkordb://host:port or neo4j://host:port.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(graph.app, name="graph")
+app.command()(knowledge.load)
+app.command()(knowledge.check)
+app.command()(knowledge.stats)
+app.command()(query_cmd.query)
+app.command()(demo_cmd.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"proda {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Path | None = typer.Option(None, "--home", envvar="PRODA_HOME", help="State directory (graph data, "
+                                     "runs, caches). Default ./.proda."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Validate the settings once for every command."""
+    ctx.obj = load_settings(home)
+
+
+def main() -> None:
+    """Console entry point: ProDa errors become one red line and a meaningful exit status."""
+    try:
+        app()
+    except ProdaError as e:
+        err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
+        sys.exit(exit_code(e))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Settings and store access for CLI commands (the entry point owns the driver and injects it)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+
+from proda.config import Settings
+from proda.errors import ConfigError
+from proda.schema.store import GraphStore, open_store
+
+
+def settings_from(ctx: typer.Context) -> Settings:
+    """The settings built by the root callback."""
+    obj = ctx.find_root().obj
+    if not isinstance(obj, Settings):  # a command invoked without the root callback (tests)
+        obj = load_settings(None)
+    return obj
+
+
+def load_settings(home: Path | None, **overrides: object) -> Settings:
+    """Validate settings from the environment plus CLI overrides; raises :class:`ConfigError`."""
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if home is not None:
+        values["home"] = home
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ConfigError(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from e
+
+
+@contextlib.contextmanager
+def store_for(ctx: typer.Context, *, keep_running: bool = False) -> Iterator[GraphStore]:
+    """Open the configured graph (starting the embedded one if needed) for one command."""
+    with open_store(settings_from(ctx), keep_running=keep_running) as store:
+        yield store

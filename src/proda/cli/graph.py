@@ -1,0 +1,79 @@
+"""``proda graph``: start, stop and inspect the graph database."""
+
+from __future__ import annotations
+
+import typer
+
+from proda.cli.context import settings_from, store_for
+from proda.cli.output import console, print_json, print_rows
+from proda.schema.store import EmbeddedFalkorDB
+
+app = typer.Typer(help="Start, stop and inspect the graph (embedded FalkorDB unless PRODA_GRAPH_URL is set).",
+                  no_args_is_help=True)
+
+
+@app.command()
+def up(ctx: typer.Context) -> None:
+    """Start the embedded FalkorDB under PRODA_HOME and leave it running for later commands."""
+    settings = settings_from(ctx)
+    if settings.graph_url is not None:
+        with store_for(ctx) as store:
+            console.print(f"external graph configured at {store.url}: it answers; nothing to start")
+        return
+    info, started = EmbeddedFalkorDB(settings.home).ensure_running()
+    with store_for(ctx):  # creates the schema
+        pass
+    verb = "started" if started else "already running"
+    console.print(f"embedded FalkorDB {verb}: {info.url} (pid {info.pid}, data {info.data_dir})")
+
+
+@app.command()
+def down(ctx: typer.Context) -> None:
+    """Stop the embedded FalkorDB (its append-only file is flushed; data stays on disk)."""
+    settings = settings_from(ctx)
+    if settings.graph_url is not None:
+        console.print("external graph configured: ProDa does not stop servers it did not start")
+        return
+    stopped = EmbeddedFalkorDB(settings.home).stop()
+    console.print("embedded FalkorDB stopped" if stopped else "embedded FalkorDB was not running")
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Say whether the graph runs, where, and how much it holds."""
+    settings = settings_from(ctx)
+    out: dict[str, object] = {"backend": settings.backend, "graph": settings.graph_name}
+    if settings.graph_url is None:
+        info = EmbeddedFalkorDB(settings.home).status()
+        out.update(running=info is not None, url=info.url if info else None, pid=info.pid if info else None,
+                   home=str(settings.home.absolute()))
+        if info is None:
+            if as_json:
+                print_json(out)
+            else:
+                console.print(f"embedded FalkorDB is not running (home {settings.home.absolute()}); "
+                              "`proda graph up` starts it, and other commands start it on demand")
+            return
+    with store_for(ctx) as store:
+        out["url"] = store.url
+        out["running"] = True
+        out["counts"] = store.query("discipline_counts", {})
+    if as_json:
+        print_json(out)
+        return
+    console.print(f"{settings.backend} graph {settings.graph_name!r} at {out['url']} is up")
+    counts = out["counts"]
+    assert isinstance(counts, list)
+    print_rows(counts, title="elements per discipline")
+
+
+@app.command()
+def reset(ctx: typer.Context,
+          yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation.")) -> None:
+    """Delete every element of the configured graph (indexes are recreated)."""
+    settings = settings_from(ctx)
+    if not yes:
+        typer.confirm(f"Delete everything in graph {settings.graph_name!r}?", abort=True)
+    with store_for(ctx) as store:
+        store.clear()
+    console.print(f"graph {settings.graph_name!r} is empty")

@@ -1,0 +1,61 @@
+"""Console output shared by the CLI commands: rich tables for people, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from proda.errors import ConfigError, GraphUnavailable, InputError, NotFound, ProdaError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def exit_code(e: ProdaError) -> int:
+    """Exit status per error family: 2 bad input or config, 3 graph unreachable, 4 not found, 1 other."""
+    if isinstance(e, InputError | ConfigError):
+        return 2
+    if isinstance(e, GraphUnavailable):
+        return 3
+    if isinstance(e, NotFound):
+        return 4
+    return 1
+
+
+def print_json(data: Any) -> None:
+    """Print ``data`` as JSON on stdout (no colour, no wrapping) for machines."""
+    print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    if isinstance(v, list | dict):
+        s = json.dumps(v, ensure_ascii=False)
+        return s if len(s) <= 80 else s[:77] + "..."
+    return str(v)
+
+
+def print_rows(rows: Sequence[Mapping[str, Any]], title: str | None = None,
+               columns: Iterable[str] | None = None) -> None:
+    """Print dict rows as a table (columns from the first row unless given)."""
+    cols = list(columns) if columns is not None else (list(rows[0]) if rows else [])
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for c in cols:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(*(_cell(r.get(c)) for c in cols))
+    console.print(table)
+    if not rows:
+        console.print("[dim](no rows)[/dim]")
+
+
+def pct(x: float | None) -> str:
+    """A share as a percentage with one decimal, or '-'."""
+    return "-" if x is None else f"{100 * x:.1f}%"

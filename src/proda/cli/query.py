@@ -1,0 +1,68 @@
+"""``proda query``: run, list and print the named Cypher queries of the catalog."""
+
+from __future__ import annotations
+
+import typer
+
+from proda.cli.context import settings_from, store_for
+from proda.cli.output import console, print_json, print_rows
+from proda.errors import InputError
+from proda.schema.catalog import BACKENDS, default_catalog
+
+
+def _parse_params(pairs: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--param {pair!r}: write it as key=value")
+        params[key.strip()] = value
+    return params
+
+
+def query(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="Catalog query name (see --list)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="A parameter as key=value; repeat for more."),
+    list_: bool = typer.Option(False, "--list", help="List the catalog: names, purposes, parameters."),
+    show: str | None = typer.Option(None, "--show", help="Print a query's Cypher text, ready to paste."),
+    backend: str | None = typer.Option(None, "--backend", help="With --show: the dialect (falkordb|neo4j)."),
+    as_json: bool = typer.Option(False, "--json", help="Print rows as JSON."),
+) -> None:
+    """Run a named catalog query (read-only ones only), or --list / --show the catalog.
+
+    Values are passed as Cypher $parameters, typed by the query's header, never pasted into text.
+
+    Examples: `proda query --list`; `proda query --show chain_detail`;
+    `proda query concept_neighbours -p id=con_... -p limit=20`.
+    """
+    catalog = default_catalog()
+    if list_:
+        rows = [{"name": q.name, "mode": q.mode, "purpose": q.purpose,
+                 "params": ", ".join(f"{p.name}:{p.type}{'' if p.required else '?'}" for p in q.params),
+                 "variants": ",".join(v for v in q.variants() if v != "common") or "-"} for q in catalog]
+        if as_json:
+            print_json(rows)
+        else:
+            print_rows(rows, title="Cypher catalog")
+        return
+    if show is not None:
+        q = catalog.get(show)
+        dialect = backend or settings_from(ctx).backend
+        if dialect not in BACKENDS:
+            raise InputError(f"--backend {dialect!r}: use one of {', '.join(BACKENDS)}")
+        print(q.text(dialect), end="")
+        return
+    if name is None:
+        raise InputError("name a query to run, or use --list / --show NAME")
+    q = catalog.get(name)
+    if not q.read_only:
+        raise InputError(f"query {name!r} writes to the graph; the CLI runs read-only catalog queries only")
+    params = q.bind(_parse_params(param))
+    with store_for(ctx) as store:
+        rows = store.query(name, params)
+    if as_json:
+        print_json(rows)
+    else:
+        print_rows(rows, title=f"{name} ({len(rows)} rows)", columns=q.columns or None)
+        console.print(f"[dim]{q.purpose}[/dim]")
