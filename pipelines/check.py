@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from pydantic import BaseModel, Field
-
 from proda.schema.store.base import GraphStore
+from pydantic import BaseModel, Field
 
 
 class DisciplineReport(BaseModel):

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
-from proda.errors import IdCollision, InputError
 from proda.schema.models import GraphRecord, Relation
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import Element, GraphWriter, WriteResult
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
+from pydantic import TypeAdapter, ValidationError
+
+from proda.errors import IdCollision, InputError
 
 _RECORD: TypeAdapter[Any] = TypeAdapter(GraphRecord)
 ProgressFn = Callable[[int, int], None]  # (lines read, bytes read)
@@ -159,8 +159,9 @@ class Loader:
                 retry = list(deferred.values())
                 deferred.clear()
                 self._write(path, retry, deferred, report)
-                for ln, e in sorted(deferred.values(), key=lambda t: t[0]):
-                    report.unresolved.append((ln, f"{e.kind} {e.id}: {self._reason.get(e.id, 'unresolved')}"))
+                for ln, el in sorted(deferred.values(), key=lambda t: t[0]):
+                    why = self._reason.get(el.id, "unresolved")
+                    report.unresolved.append((ln, f"{el.kind} {el.id}: {why}"))
                 flush(report.lines)
         if progress is not None:
             progress(report.lines, bytes_read)

@@ -7,6 +7,7 @@ checked to be a verbatim span of the module text, so the sample stays grounded.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 
 from proda.schema import Chain, Chunk, Concept, Document, Provenance, Relation
@@ -80,7 +81,7 @@ def build() -> list[dict[str, object]]:
         out += [r.model_dump(mode="json") for r in rels]
         for steps in chains:
             path = [rels[i] for i in steps]
-            for a, b in zip(path, path[1:], strict=False):
+            for a, b in pairwise(path):
                 if a.object_id != b.subject_id:
                     raise SystemExit(f"chain {steps} in {source_id} is not a path")
             out.append(Chain(discipline=doc.discipline, relation_ids=[r.id for r in path],

@@ -11,11 +11,12 @@ import contextlib
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
-from proda.config import Settings
-from proda.errors import ConfigError
 from proda.schema.store.base import ComponentStats, GraphStore, Row
 from proda.schema.store.embedded import EmbeddedFalkorDB, ServerInfo
 from proda.schema.store.falkordb_store import FalkorDBStore
+
+from proda.config import Settings
+from proda.errors import ConfigError
 
 __all__ = [
     "ComponentStats",

@@ -10,9 +10,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
-
 from proda.schema.catalog import Catalog, default_catalog
+from pydantic import BaseModel
 
 Row = dict[str, Any]
 

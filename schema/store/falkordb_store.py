@@ -11,11 +11,11 @@ from typing import Any
 
 import redis
 from falkordb import FalkorDB
-
-from proda.errors import GraphUnavailable, QueryError, QueryTimeout
 from proda.schema.catalog import Catalog
 from proda.schema.ddl import INDEXES
 from proda.schema.store.base import ComponentStats, GraphStore, Row
+
+from proda.errors import GraphUnavailable, QueryError, QueryTimeout
 
 _ALREADY = ("already indexed", "already exists", "constraint already")
 

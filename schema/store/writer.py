@@ -13,10 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from proda.errors import IdCollision
 from proda.schema.ids import normalise_name
 from proda.schema.models import Chain, Chunk, Concept, Document, Relation
 from proda.schema.store.base import GraphStore
+
+from proda.errors import IdCollision
 
 Element = Document | Chunk | Concept | Relation | Chain
 ORDER: tuple[str, ...] = ("document", "chunk", "concept", "relation", "chain")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from proda.cli.context import settings_from, store_for
 from proda.cli.output import console, pct, print_json, print_rows
@@ -38,9 +38,12 @@ def load(
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                           TimeRemainingColumn(), console=console, disable=as_json, transient=True) as bar:
                 task = bar.add_task(f"loading {path.name}", total=size or None)
+
+                def advance(_lines: int, done: int, task: TaskID = task, bar: Progress = bar) -> None:
+                    bar.update(task, completed=done)
+
                 report = load_file(store, path, home=settings.home, batch_size=batch_size or settings.batch_size,
-                                   restart=restart, skip_invalid=skip_invalid,
-                                   progress=lambda _lines, done, t=task: bar.update(t, completed=done))
+                                   restart=restart, skip_invalid=skip_invalid, progress=advance)
             reports.append(report)
     if as_json:
         print_json([r.__dict__ for r in reports])
@@ -100,7 +103,8 @@ def stats(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
         rows = store.query("discipline_counts", {})
     table: dict[str, dict[str, object]] = {}
     for r in rows:
-        table.setdefault(r["discipline"] or "(none)", {"discipline": r["discipline"] or "(none)"})[r["element"]] = r["count"]
+        name = r["discipline"] or "(none)"
+        table.setdefault(name, {"discipline": name})[r["element"]] = r["count"]
     out = [table[k] for k in sorted(table)]
     if as_json:
         print_json(out)

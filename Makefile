@@ -1,0 +1,23 @@
+# The two set-up commands of the README. Each creates .venv in the checkout if needed.
+#   make demo   installs everything and runs `proda demo` (bundled sample, embedded graph, offline)
+#   make test   installs what the tests need and runs ruff, mypy and the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+
+.PHONY: demo test venv
+
+venv:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip setuptools wheel
+
+demo: venv
+	$(PIP) ".[all]"
+	$(BIN)/proda demo
+
+test: venv
+	$(PIP) -e ".[test]"
+	$(BIN)/ruff check .
+	$(BIN)/python scripts/typecheck.py
+	$(BIN)/pytest

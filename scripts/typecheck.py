@@ -1,0 +1,39 @@
+"""Type-check the ``proda`` namespace as it is installed.
+
+The design card fixes top-level folders (schema/, services/, ...) that install as subpackages of
+``proda`` through setuptools' ``package-dir`` mapping. mypy resolves modules from the file system
+and cannot follow that mapping (nor an editable install's import hook), so this script mirrors the
+mapping as a tree of symlinks under build/typecheck and runs mypy on it. The mapping is read from
+pyproject.toml, so it cannot drift from the packaging.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    mapping: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-dir"]
+    tree = ROOT / "build" / "typecheck"
+    shutil.rmtree(tree, ignore_errors=True)
+    top = tree / "proda"
+    top.mkdir(parents=True)
+    for entry in (ROOT / mapping["proda"]).iterdir():
+        if entry.name != "__pycache__":
+            (top / entry.name).symlink_to(entry)
+    for package, folder in mapping.items():
+        if package != "proda":
+            (top / package.split(".", 1)[1]).symlink_to(ROOT / folder)
+    cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "-p", "proda"]
+    return subprocess.call(cmd, cwd=tree)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Hand-built knowledge graphs with known answers, shared by the conformance tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proda.schema import Chain, Chunk, Concept, Document, Provenance, Relation
+from proda.schema.store.base import GraphStore
+from proda.schema.store.writer import Element, GraphWriter
+
+HAND = Provenance(extractor="manual", prompt_version="test")
+
+
+@dataclass
+class Toy:
+    """economics: price -decreases-> demand -causes-> surplus (a chain), tax -increases-> price
+    (uncovered edge), 'supply curve'/'supply curves' (duplicate candidates, isolated), plus a
+    separate pair (wage -increases-> spending) forming a second component. biology: cell -part_of-> tissue."""
+
+    doc: Document
+    chunk: Chunk
+    c: dict[str, Concept]
+    r: dict[str, Relation]
+    chain: Chain
+    elements: list[Element]
+
+
+def toy() -> Toy:
+    doc = Document(source_id="economics/toy", discipline="economics", title="Toy economics")
+    chunk = Chunk(document_id=doc.id, ordinal=0, discipline="economics",
+                  text="A higher price decreases demand. Lower demand causes a surplus. A tax increases price.")
+    names = ["price", "demand", "surplus", "tax", "supply curve", "supply curves", "wage", "spending"]
+    c = {n: Concept(name=n, discipline="economics", chunk_ids=[chunk.id], provenance=HAND) for n in names}
+
+    def rel(s: str, t: str, o: str, disc: str = "economics", cs: dict[str, Concept] = c) -> Relation:
+        return Relation(type=t, subject_id=cs[s].id, object_id=cs[o].id, discipline=disc,
+                        evidence=f"{s} {t} {o}", chunk_id=chunk.id if disc == "economics" else "", provenance=HAND)
+
+    r = {
+        "price>demand": rel("price", "decreases", "demand"),
+        "demand>surplus": rel("demand", "causes", "surplus"),
+        "tax>price": rel("tax", "increases", "price"),
+        "wage>spending": rel("wage", "increases", "spending"),
+    }
+    bio = {n: Concept(name=n, discipline="biology") for n in ("cell", "tissue")}
+    r["cell>tissue"] = rel("cell", "part_of", "tissue", "biology", bio)
+    c.update(bio)
+    chain = Chain(discipline="economics", relation_ids=[r["price>demand"].id, r["demand>surplus"].id],
+                  concept_ids=[c["price"].id, c["demand"].id, c["surplus"].id],
+                  relation_types=["decreases", "causes"], chunk_id=chunk.id, provenance=HAND)
+    elements: list[Element] = [doc, chunk, *c.values(), *r.values(), chain]
+    return Toy(doc, chunk, c, r, chain, elements)
+
+
+def load_toy(store: GraphStore) -> Toy:
+    t = toy()
+    GraphWriter(store, batch_size=3).write(t.elements)
+    return t

@@ -1,0 +1,96 @@
+"""The knowledge specification: ids, models and the relation vocabulary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from proda.schema import Chain, Chunk, Concept, Relation, default_vocabulary, ids
+from proda.schema.vocabulary import RelationType, Vocabulary
+from pydantic import ValidationError
+
+from proda.errors import ConfigError, UnknownRelationType
+
+
+def test_ids_are_stable_across_machines() -> None:
+    # Fixed expected digests: a change here re-keys every graph ever written, so it must be deliberate.
+    assert ids.concept_id("Supply Curve", "economics") == "con_" + ids.content_hash(
+        "economics\x1fsupply curve")[:20]
+    assert ids.concept_id("Supply Curve", "economics") == "con_8e3667620fee2c3e5121"
+    assert ids.document_id("economics/m48593") == "doc_8f134ccd86cde875ee19"
+
+
+def test_names_normalise_to_one_concept() -> None:
+    a = Concept(name="Supply  Curve", discipline="economics")
+    b = Concept(name="supply curve.", discipline="economics")
+    c = Concept(name="supply curve", discipline="business")
+    assert a.id == b.id != c.id
+    assert ids.normalise_name("ﬁscal\u00a0Policy ") == "fiscal policy"  # NFKC ligature and nbsp
+
+
+def test_relation_and_chain_ids_follow_their_parts() -> None:
+    r1 = Relation(type="causes", subject_id="a", object_id="b", discipline="economics")
+    r2 = Relation(type="prevents", subject_id="a", object_id="b", discipline="economics")
+    assert r1.id != r2.id
+    ch = Chain(discipline="economics", relation_ids=[r1.id], concept_ids=["a", "b"])
+    assert ch.id == ids.chain_id([r1.id])
+    assert Chain(discipline="economics", relation_ids=[r2.id], concept_ids=["a", "b"]).id != ch.id
+
+
+def test_models_forbid_unknown_fields_and_bad_shapes() -> None:
+    with pytest.raises(ValidationError, match="extra"):
+        Concept(name="x", discipline="economics", colour="red")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="needs 3 concept_ids"):
+        Chain(discipline="economics", relation_ids=["r1", "r2"], concept_ids=["a", "b"])
+    with pytest.raises(ValidationError, match="discipline"):
+        Concept(name="x", discipline="Economics & Law")
+    with pytest.raises(ValidationError):
+        Concept(name="", discipline="economics")
+
+
+def test_fingerprint_exposes_an_explicit_id_that_does_not_match() -> None:
+    honest = Concept(name="price", discipline="economics")
+    impostor = Concept(id=honest.id, name="tax", discipline="economics")
+    assert impostor.id == honest.id and impostor.fingerprint != honest.fingerprint
+
+
+def test_chunk_hash_is_derived_from_text() -> None:
+    a = Chunk(document_id="d", ordinal=0, discipline="economics", text="alpha")
+    b = Chunk(document_id="d", ordinal=0, discipline="economics", text="beta")
+    assert a.content_hash == ids.content_hash("alpha") and a.id != b.id
+
+
+def test_vocabulary_inverses_are_declared_and_consistent() -> None:
+    vocab = default_vocabulary()
+    assert {"causes", "prevents", "increases", "decreases", "is_a", "part_of", "has_part", "requires",
+            "enables", "precedes", "follows", "defined_as", "example_of", "contrasts_with", "measured_by",
+            "used_for"} <= set(vocab)
+    for t in vocab.types():
+        if t.inverse is not None and t.inverse != t.name:
+            assert vocab.inverse(t.inverse) == t.name, t.name
+    assert vocab.inverse("is_a") is None
+    assert vocab.get("contrasts_with").symmetric
+
+
+def test_labels_map_to_declared_types_or_fail() -> None:
+    vocab = default_vocabulary()
+    assert vocab.resolve("Leads to") == "causes"
+    assert vocab.resolve("IS-A") == "is_a"
+    assert vocab.resolve("teleports") is None
+    with pytest.raises(UnknownRelationType, match="teleports"):
+        vocab.require("teleports")
+
+
+def test_vocabulary_extension_from_yaml(tmp_path: Path) -> None:
+    good = tmp_path / "bio.yaml"
+    good.write_text("- {name: catalyses, inverse: inhibited_by, phrase: catalyses, discipline: biology}\n"
+                    "- {name: inhibited_by, inverse: catalyses, phrase: is inhibited by, discipline: biology}\n")
+    vocab = Vocabulary.from_yaml(good, default_vocabulary())
+    assert vocab.inverse("catalyses") == "inhibited_by" and "causes" in vocab
+    dangling = tmp_path / "bad.yaml"
+    dangling.write_text("- {name: binds, inverse: unbinds, phrase: binds}\n")
+    with pytest.raises(ConfigError, match="unbinds"):
+        Vocabulary.from_yaml(dangling, default_vocabulary())
+    clash = [RelationType(name="causes", phrase="brings about")]
+    with pytest.raises(ConfigError, match="declared twice"):
+        default_vocabulary().extend(clash)
