@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from proda.schema.store.base import GraphStore
 from pydantic import BaseModel, Field
+
+from proda.schema.store.base import GraphStore
 
 
 class DisciplineReport(BaseModel):
@@ -30,6 +31,8 @@ class DisciplineReport(BaseModel):
     isolated_concepts: int = 0
     broken_chains: int = 0
     relation_types: dict[str, int] = Field(default_factory=dict)
+    quarantined: int = 0
+    extractors: dict[str, int] = Field(default_factory=dict, description="relations per extractor[:model]")
 
 
 class CheckReport(BaseModel):
@@ -45,8 +48,11 @@ class CheckReport(BaseModel):
             for f in ("documents", "chunks", "concepts", "relations", "chains", "uncovered_concepts",
                       "uncovered_relations", "isolated_concepts", "broken_chains"):
                 setattr(t, f, getattr(t, f) + getattr(d, f))
+            t.quarantined += d.quarantined
             for k, v in d.relation_types.items():
                 t.relation_types[k] = t.relation_types.get(k, 0) + v
+            for k, v in d.extractors.items():
+                t.extractors[k] = t.extractors.get(k, 0) + v
         _fill_shares(t)
         return t
 
@@ -79,6 +85,11 @@ def structural_report(store: GraphStore, discipline: str | None = None) -> Check
         setattr(d, "isolated_concepts" if r["kind"] == "isolated_concept" else "broken_chains", int(r["count"]))
     for r in store.query("relation_type_histogram", p):
         entry(r["discipline"]).relation_types[r["type"]] = int(r["relations"])
+    for r in store.query("quarantine_counts", p):
+        entry(r["discipline"]).quarantined += int(r["count"])
+    for r in store.query("extractor_histogram", p):
+        name = (r["extractor"] or "unknown") + (f":{r['model']}" if r["model"] else "")
+        entry(r["discipline"]).extractors[name] = int(r["relations"])
     method = None
     for c in store.components(discipline):
         d = entry(c.discipline)

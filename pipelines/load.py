@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
+from proda.errors import IdCollision, InputError
 from proda.schema.models import GraphRecord, Relation
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import Element, GraphWriter, WriteResult
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
-from pydantic import TypeAdapter, ValidationError
-
-from proda.errors import IdCollision, InputError
 
 _RECORD: TypeAdapter[Any] = TypeAdapter(GraphRecord)
 ProgressFn = Callable[[int, int], None]  # (lines read, bytes read)
@@ -71,26 +71,42 @@ def parse_line(text: str, vocab: Vocabulary) -> Element:
 
 
 class _Checkpoint:
-    """Remembers the last committed line of a file, keyed by its path, size and mtime."""
+    """The last committed line of a file loaded into one graph, with a witness element.
 
-    def __init__(self, home: Path, path: Path) -> None:
+    Keyed by the file and the target graph. On resume the witness (the last element written) must
+    still be in the graph, so a checkpoint never skips lines of a graph that was reset or replaced.
+    A load that completes removes its checkpoint: the next load of the file reads it again (and
+    MERGE makes that a no-op).
+    """
+
+    def __init__(self, home: Path, path: Path, store: GraphStore) -> None:
         st = path.stat()
-        key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+        spec = store.spec()
+        target = f"{spec.backend}|{spec.url or ''}|{spec.graph_name}"
+        key = hashlib.sha256(f"{path.resolve()}\x1f{target}".encode()).hexdigest()[:16]
+        self.store = store
         self.file = home / "runs" / "load" / f"{key}.json"
-        self.identity = {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        self.identity = {"path": str(path.resolve()), "graph": target, "size": st.st_size,
+                         "mtime_ns": st.st_mtime_ns}
+        self.witness: str | None = None
 
     def committed(self) -> int:
         try:
             data = json.loads(self.file.read_text())
         except (OSError, ValueError):
             return 0
-        same = all(data.get(k) == v for k, v in self.identity.items())
-        return int(data.get("committed_line", 0)) if same else 0
+        if not all(data.get(k) == v for k, v in self.identity.items()):
+            return 0
+        witness = data.get("witness")
+        if witness and not self.store.query("nodes_by_id", {"ids": [witness]}):
+            return 0  # the graph no longer holds what was committed (reset, or another data dir)
+        self.witness = witness
+        return int(data.get("committed_line", 0))
 
     def save(self, line: int) -> None:
         self.file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**self.identity, "committed_line": line}))
+        tmp.write_text(json.dumps({**self.identity, "committed_line": line, "witness": self.witness}))
         tmp.replace(self.file)
 
     def clear(self) -> None:
@@ -108,6 +124,7 @@ class Loader:
         self.vocab = vocabulary or default_vocabulary()
         self.skip_invalid = skip_invalid
         self._reason: dict[str, str] = {}  # element id -> why the graph skipped it
+        self._pending_links: list[tuple[str, list[dict[str, Any]]]] = []
 
     def load(self, path: Path, *, restart: bool = False, progress: ProgressFn | None = None) -> LoadReport:
         """Load ``path``; returns a report. Raises :class:`InputError` (naming file and line) on the
@@ -116,7 +133,7 @@ class Loader:
         if not path.is_file():
             raise InputError("no such file", source=str(path))
         report = LoadReport(path=str(path))
-        checkpoint = _Checkpoint(self.home, path)
+        checkpoint = _Checkpoint(self.home, path, self.writer.store)
         if restart:
             checkpoint.clear()
         resume_after = checkpoint.committed()
@@ -127,6 +144,8 @@ class Loader:
         def flush(upto_line: int) -> None:
             if buffer:
                 self._write(path, buffer, deferred, report)
+                checkpoint.witness = next((e.id for _, e in reversed(buffer) if e.id not in deferred),
+                                          checkpoint.witness)
                 buffer.clear()
             first_pending = min((ln for ln, _ in deferred.values()), default=upto_line + 1)
             checkpoint.save(min(upto_line, first_pending - 1))
@@ -140,10 +159,14 @@ class Loader:
                     continue
                 if not raw.strip():
                     continue
+                record: Element | None = None
                 try:
                     record = parse_line(raw.decode("utf-8"), self.vocab)
-                except (ValueError, UnicodeDecodeError) as e:
-                    reason = str(e) if isinstance(e, ValueError) else "not valid UTF-8"
+                except UnicodeDecodeError as e:  # before ValueError, of which it is a subclass
+                    reason = f"not valid UTF-8 at byte {e.start}"
+                except ValueError as e:
+                    reason = str(e)
+                if record is None:
                     if not self.skip_invalid:
                         flush(lineno - 1)
                         raise InputError(reason, source=str(path), line=lineno) from None
@@ -163,8 +186,13 @@ class Loader:
                     why = self._reason.get(el.id, "unresolved")
                     report.unresolved.append((ln, f"{el.kind} {el.id}: {why}"))
                 flush(report.lines)
+            # provenance links to chunks that came later in the file
+            report.unlinked_mentions = self.writer.retry_links(self._pending_links)
+            self._pending_links.clear()
         if progress is not None:
             progress(report.lines, bytes_read)
+        if not report.unresolved and not report.rejected:
+            checkpoint.clear()
         if report.unresolved:
             ln, why = report.unresolved[0]
             more = f" (and {len(report.unresolved) - 1} more)" if len(report.unresolved) > 1 else ""
@@ -188,7 +216,7 @@ class Loader:
             raise IdCollision(err.reason, source=str(path), line=line_of.get(bad) if bad else None) from err
         for kind, n in result.written.items():
             report.written[kind] = report.written.get(kind, 0) + n
-        report.unlinked_mentions += result.unlinked_mentions
+        self._pending_links.extend(result.pending_links)
         for eid, reason in result.unresolved.items():
             self._reason[eid] = reason
             deferred[eid] = (line_of[eid], by_id[eid])

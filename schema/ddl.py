@@ -20,7 +20,7 @@ class IndexSpec:
     unique: bool = False
 
 
-NODE_LABELS = ("Document", "Chunk", "Concept", "Chain")
+NODE_LABELS = ("Document", "Chunk", "Concept", "Chain", "Quarantine", "Merge")
 RELATION_TYPE = "RELATION"
 
 INDEXES: tuple[IndexSpec, ...] = (
@@ -28,6 +28,8 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("node", "Chunk", "id", unique=True),
     IndexSpec("node", "Concept", "id", unique=True),
     IndexSpec("node", "Chain", "id", unique=True),
+    IndexSpec("node", "Quarantine", "id", unique=True),
+    IndexSpec("node", "Merge", "id", unique=True),
     IndexSpec("node", "Chunk", "document_id"),
     IndexSpec("node", "Concept", "discipline"),
     IndexSpec("node", "Concept", "match_key"),

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from proda.schema import ids
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from proda.schema import ids
 
 Discipline = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="snake_case discipline")]
 NonEmpty = Annotated[str, Field(min_length=1)]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from proda.schema import Chain, Chunk, Concept, Relation, default_vocabulary, ids
-from proda.schema.vocabulary import RelationType, Vocabulary
 from pydantic import ValidationError
 
 from proda.errors import ConfigError, UnknownRelationType
+from proda.schema import Chain, Chunk, Concept, Relation, default_vocabulary, ids
+from proda.schema.vocabulary import RelationType, Vocabulary
 
 
 def test_ids_are_stable_across_machines() -> None:

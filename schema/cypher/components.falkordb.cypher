@@ -1,9 +1,9 @@
 // name: components
-// purpose: Weakly connected components of the concept graph per discipline: count, giant component size and share.
+// purpose: Weakly connected components of the concept graph (L2 relations plus entity-resolution SAME_AS links) per discipline: count, giant component size and share.
 // param discipline: string? - one discipline (null: all)
 // columns: discipline, components, giant, concepts, giant_share
 // mode: read
-CALL algo.WCC({nodeLabels: ['Concept'], relationshipTypes: ['RELATION']}) YIELD node, componentId
+CALL algo.WCC({nodeLabels: ['Concept'], relationshipTypes: ['RELATION', 'SAME_AS']}) YIELD node, componentId
 WITH node.discipline AS discipline, componentId, count(*) AS size
 WHERE $discipline IS NULL OR discipline = $discipline
 WITH discipline, count(*) AS components, max(size) AS giant, sum(size) AS concepts

@@ -1,7 +1,7 @@
 // name: components
-// purpose: Weakly connected components of the concept graph per discipline: count, giant component size and share.
+// purpose: Weakly connected components of the concept graph (L2 relations plus entity-resolution SAME_AS links) per discipline: count, giant component size and share.
 // param discipline: string? - one discipline (null: all)
-// param projection: string = "proda_concepts" - a GDS projection of (:Concept)-[:RELATION]-(:Concept), made by the adapter
+// param projection: string = "proda_concepts" - a GDS projection of (:Concept)-[:RELATION|SAME_AS]-(:Concept), made by the adapter
 // columns: discipline, components, giant, concepts, giant_share
 // mode: read
 CALL gds.wcc.stream($projection) YIELD nodeId, componentId

@@ -11,12 +11,11 @@ import contextlib
 from collections.abc import Iterator
 from urllib.parse import urlparse
 
+from proda.config import Settings
+from proda.errors import ConfigError
 from proda.schema.store.base import ComponentStats, GraphStore, Row
 from proda.schema.store.embedded import EmbeddedFalkorDB, ServerInfo
 from proda.schema.store.falkordb_store import FalkorDBStore
-
-from proda.config import Settings
-from proda.errors import ConfigError
 
 __all__ = [
     "ComponentStats",
@@ -47,7 +46,7 @@ def connect(settings: Settings, embedded: ServerInfo | None = None) -> GraphStor
     from proda.schema.store.neo4j_store import Neo4jStore
 
     password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
-    return Neo4jStore(settings.graph_url, settings.neo4j_user, password, database=None,
+    return Neo4jStore(settings.graph_url, settings.neo4j_user, password, database=settings.neo4j_database,
                       default_timeout_ms=timeout)
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from proda.schema.catalog import Catalog, default_catalog
 from pydantic import BaseModel
+
+from proda.schema.catalog import Catalog, default_catalog
 
 Row = dict[str, Any]
 
@@ -25,6 +27,35 @@ class ComponentStats(BaseModel):
     concepts: int
     giant_share: float
     method: str
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """How to reach a store again from another process (a Ray worker, a job process): picklable."""
+
+    backend: str
+    host: str | None = None
+    port: int | None = None
+    url: str | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    graph_name: str = "proda"
+    database: str | None = None
+    timeout_ms: int | None = None
+
+    def open(self) -> GraphStore:
+        """A new connection to the same graph (the caller closes it)."""
+        if self.backend == "falkordb":
+            from proda.schema.store.falkordb_store import FalkorDBStore
+
+            assert self.host is not None and self.port is not None
+            return FalkorDBStore(self.host, self.port, self.graph_name, password=self.password,
+                                 default_timeout_ms=self.timeout_ms)
+        from proda.schema.store.neo4j_store import Neo4jStore
+
+        assert self.url is not None
+        return Neo4jStore(self.url, self.user or "neo4j", self.password, database=self.database,
+                          default_timeout_ms=self.timeout_ms)
 
 
 class GraphStore(ABC):
@@ -58,6 +89,10 @@ class GraphStore(ABC):
         q = self.catalog.get(name)
         bound = q.bind(params or {})
         return self.run(q.text(self.backend), bound, read_only=q.read_only, timeout_ms=timeout_ms)
+
+    @abstractmethod
+    def spec(self) -> StoreSpec:
+        """How another process reaches this same graph."""
 
     @abstractmethod
     def ensure_schema(self) -> None:

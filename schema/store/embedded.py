@@ -23,6 +23,8 @@ from pathlib import Path
 
 import psutil
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from proda.errors import DependencyMissing, GraphUnavailable
 
@@ -75,11 +77,28 @@ class EmbeddedFalkorDB:
         except (OSError, ValueError, TypeError):
             return None
 
+    def _client(self, info: ServerInfo, timeout_s: float = 2.0) -> redis.Redis:
+        # No retries: redis-py's default (ten, with backoff) turns every "is it there?" into seconds.
+        return redis.Redis(host="127.0.0.1", port=info.port, password=info.password, socket_timeout=timeout_s,
+                           socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
+
+    def _is_ours(self, pid: int) -> bool:
+        """True when ``pid`` is a redis-server working in our data directory.
+
+        redis-server rewrites its command line (to ``redis-server 127.0.0.1:PORT``) but runs in its
+        ``dir``, so the working directory identifies it; a recycled pid of another program never
+        matches, so it is never signalled.
+        """
+        try:
+            proc = psutil.Process(pid)
+            return proc.name() == "redis-server" and Path(proc.cwd()).resolve() == self.data_dir.resolve()
+        except (psutil.Error, OSError):
+            return False
+
     def _answers(self, info: ServerInfo) -> bool:
         """True when a server on ``info.port`` accepts our password and serves our data directory."""
         try:
-            client = redis.Redis(host="127.0.0.1", port=info.port, password=info.password,
-                                 socket_timeout=2, socket_connect_timeout=2)
+            client = self._client(info)
             served = client.config_get("dir").get("dir")
             client.close()
         except redis.exceptions.BusyLoadingError:
@@ -122,10 +141,11 @@ class EmbeddedFalkorDB:
             return self._start(), True
 
     def _kill_stale(self, info: ServerInfo) -> None:
-        """A recorded server that does not answer: stop it if it is still our redis-server."""
-        with contextlib.suppress(psutil.Error):
-            proc = psutil.Process(info.pid)
-            if "redis-server" in " ".join(proc.cmdline()) and str(self.conf_file) in " ".join(proc.cmdline()):
+        """A recorded server that does not answer: stop it if it is still our redis-server, so two
+        servers never share one append-only file."""
+        if self._is_ours(info.pid):
+            with contextlib.suppress(psutil.Error):
+                proc = psutil.Process(info.pid)
                 proc.terminate()
                 try:
                     proc.wait(10)
@@ -169,7 +189,7 @@ class EmbeddedFalkorDB:
 
     def _wait_ready(self, info: ServerInfo, proc: subprocess.Popen[bytes] | None) -> None:
         deadline = time.monotonic() + _READY_TIMEOUT_S
-        client = redis.Redis(host="127.0.0.1", port=info.port, password=info.password, socket_timeout=5)
+        client = self._client(info, timeout_s=5)
         try:
             while True:
                 if proc is not None and proc.poll() is not None:
@@ -196,16 +216,14 @@ class EmbeddedFalkorDB:
             if info is None:
                 return False
             stopped = False
-            if psutil.pid_exists(info.pid):
+            if self._is_ours(info.pid):
                 try:
-                    client = redis.Redis(host="127.0.0.1", port=info.port, password=info.password,
-                                         socket_timeout=timeout_s)
-                    client.shutdown()  # redis raises ConnectionError when the server goes away
+                    self._client(info, timeout_s=timeout_s).shutdown()  # flushes the append-only file
                 except (redis.exceptions.ConnectionError, OSError):
-                    pass
+                    pass  # the expected answer: the server closed the connection as it exited
                 except redis.exceptions.RedisError:
                     with contextlib.suppress(ProcessLookupError):
-                        os.kill(info.pid, signal.SIGTERM)
+                        os.kill(info.pid, signal.SIGTERM)  # SIGTERM also saves the append-only file
                 stopped = self._wait_exit(info.pid, timeout_s)
             self.state_file.unlink(missing_ok=True)
             return stopped

@@ -11,11 +11,13 @@ from typing import Any
 
 import redis
 from falkordb import FalkorDB
-from proda.schema.catalog import Catalog
-from proda.schema.ddl import INDEXES
-from proda.schema.store.base import ComponentStats, GraphStore, Row
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from proda.errors import GraphUnavailable, QueryError, QueryTimeout
+from proda.schema.catalog import Catalog
+from proda.schema.ddl import INDEXES
+from proda.schema.store.base import ComponentStats, GraphStore, Row, StoreSpec
 
 _ALREADY = ("already indexed", "already exists", "constraint already")
 
@@ -58,9 +60,22 @@ class FalkorDBStore(GraphStore):
         self.url = f"falkordb://{host}:{port}"
         self.graph_name = graph_name
         self.default_timeout_ms = default_timeout_ms
-        self._db = FalkorDB(host=host, port=port, password=password, socket_timeout=None,
-                            socket_connect_timeout=5)
+        self._spec = StoreSpec(backend="falkordb", host=host, port=port, password=password,
+                               graph_name=graph_name, timeout_ms=default_timeout_ms)
+        try:
+            # The client probes the server (cluster? sentinel?) while constructing. redis-py's default
+            # is ten retries with backoff, seconds of waiting before a dead URL is reported: one
+            # immediate retry covers a dropped idle connection, anything more is the caller's call.
+            self._db = FalkorDB(host=host, port=port, password=password, socket_timeout=None,
+                                socket_connect_timeout=5, retry=Retry(NoBackoff(), 1))
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
+            raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
+        except redis.exceptions.AuthenticationError as e:
+            raise GraphUnavailable(f"FalkorDB at {self.url} refused the password: {e}") from e
         self._graph = self._db.select_graph(graph_name)
+
+    def spec(self) -> StoreSpec:
+        return self._spec
 
     def run(
         self,

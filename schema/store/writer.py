@@ -13,11 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from proda.errors import IdCollision
 from proda.schema.ids import normalise_name
 from proda.schema.models import Chain, Chunk, Concept, Document, Relation
 from proda.schema.store.base import GraphStore
-
-from proda.errors import IdCollision
 
 Element = Document | Chunk | Concept | Relation | Chain
 ORDER: tuple[str, ...] = ("document", "chunk", "concept", "relation", "chain")
@@ -68,12 +67,17 @@ class WriteResult:
 
     written: Counter[str] = field(default_factory=Counter)
     unresolved: dict[str, str] = field(default_factory=dict)  # element id -> reason
-    unlinked_mentions: int = 0
+    # provenance links whose chunk was not there (yet): (catalog query, rows), to retry later
+    pending_links: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
+
+    @property
+    def unlinked_mentions(self) -> int:
+        return sum(len(rows) for _, rows in self.pending_links)
 
     def merge(self, other: WriteResult) -> None:
         self.written.update(other.written)
         self.unresolved.update(other.unresolved)
-        self.unlinked_mentions += other.unlinked_mentions
+        self.pending_links.extend(other.pending_links)
 
 
 class GraphWriter:
@@ -111,9 +115,7 @@ class GraphWriter:
         if kind == "concept":
             links = [{"concept_id": e.id, "chunk_id": ck} for e in items
                      if isinstance(e, Concept) for ck in e.chunk_ids]
-            if links:
-                linked = self._count(self.store.query("link_mentions", {"rows": links}))
-                result.unlinked_mentions += len(links) - linked
+            self._link("link_mentions", links, result)
         elif kind == "chain":
             ok = {r["id"] for r in rows} - set(result.unresolved)
             steps = [
@@ -122,7 +124,22 @@ class GraphWriter:
                 for r in rows if r["id"] in ok for i, cid in enumerate(r["concept_ids"])
             ]
             self.store.query("link_chain_steps", {"rows": steps})
+            self._link("link_chain_chunks", [{"chain_id": r["id"], "chunk_id": r["chunk_id"]}
+                                             for r in rows if r["id"] in ok and r["chunk_id"]], result)
         return result
+
+    def _link(self, query: str, rows: list[dict[str, Any]], result: WriteResult) -> None:
+        """MERGE provenance links; when some target is missing, keep the rows to retry (MERGE makes the
+        retry of the ones that did link a no-op)."""
+        if rows and self._count(self.store.query(query, {"rows": rows})) < len(rows):
+            result.pending_links.append((query, rows))
+
+    def retry_links(self, pending: list[tuple[str, list[dict[str, Any]]]]) -> int:
+        """Run pending provenance links again; returns how many still have no target."""
+        missing = 0
+        for query, rows in pending:
+            missing += len(rows) - self._count(self.store.query(query, {"rows": rows}))
+        return missing
 
     def _upsert(self, kind: str, rows: list[dict[str, Any]]) -> int:
         return self._count(self.store.query(f"upsert_{kind}s", {"rows": rows}))

@@ -28,7 +28,9 @@ class Settings(BaseSettings):
         description="falkordb://host:port or neo4j://host:port / bolt://host:port (PRODA_GRAPH_URL). "
         "Unset: ProDa starts its own embedded FalkorDB under PRODA_HOME.",
     )
-    graph_name: str = Field(default="proda", description="FalkorDB graph key / Neo4j database name.")
+    graph_name: str = Field(default="proda", description="FalkorDB graph key (PRODA_GRAPH_NAME).")
+    neo4j_database: str | None = Field(default=None, description="Neo4j database (PRODA_NEO4J_DATABASE); "
+                                       "unset: the server's default database.")
     neo4j_user: str = Field(default="neo4j", description="Neo4j user (PRODA_NEO4J_USER).")
     neo4j_password: SecretStr | None = Field(default=None, description="Neo4j password (PRODA_NEO4J_PASSWORD).")
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="Rows per UNWIND write batch.")

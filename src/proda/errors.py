@@ -63,3 +63,15 @@ class QueryError(GraphError):
 
 class QueryTimeout(GraphError):
     """A query exceeded its time limit."""
+
+
+class LLMError(ProdaError):
+    """A language-model backend failed in a way retries did not fix (auth, bad request, exhausted retries)."""
+
+
+class InvalidModelOutput(LLMError):
+    """A model's answer could not be parsed or validated, even after one repair and one retry."""
+
+
+class BudgetExceeded(ProdaError):
+    """The next call would exceed ``--max-cost`` / ``--max-tokens``; the run stops cleanly and can resume."""

@@ -5,17 +5,21 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 
-from proda.config import Settings
 from proda.errors import ConfigError
-from proda.schema.store import GraphStore, open_store
+
+if TYPE_CHECKING:  # the store pulls in redis and the drivers: only commands that use it pay for it
+    from proda.config import Settings
+    from proda.schema.store import GraphStore
 
 
 def settings_from(ctx: typer.Context) -> Settings:
     """The settings built by the root callback."""
+    from proda.config import Settings
+
     obj = ctx.find_root().obj
     if not isinstance(obj, Settings):  # a command invoked without the root callback (tests)
         obj = load_settings(None)
@@ -24,6 +28,10 @@ def settings_from(ctx: typer.Context) -> Settings:
 
 def load_settings(home: Path | None, **overrides: object) -> Settings:
     """Validate settings from the environment plus CLI overrides; raises :class:`ConfigError`."""
+    from pydantic import ValidationError
+
+    from proda.config import Settings
+
     values = {k: v for k, v in overrides.items() if v is not None}
     if home is not None:
         values["home"] = home
@@ -37,5 +45,7 @@ def load_settings(home: Path | None, **overrides: object) -> Settings:
 @contextlib.contextmanager
 def store_for(ctx: typer.Context, *, keep_running: bool = False) -> Iterator[GraphStore]:
     """Open the configured graph (starting the embedded one if needed) for one command."""
+    from proda.schema.store import open_store
+
     with open_store(settings_from(ctx), keep_running=keep_running) as store:
         yield store

@@ -14,9 +14,6 @@ import typer
 from proda.cli.context import load_settings, settings_from
 from proda.cli.knowledge import _print_check
 from proda.cli.output import console, print_rows
-from proda.pipelines.check import structural_report
-from proda.pipelines.load import load_file
-from proda.schema.store import open_store
 
 
 def sample_path(name: str = "knowledge.jsonl") -> Path:
@@ -29,6 +26,10 @@ def demo(
     graph: str = typer.Option("proda_demo", "--graph", help="Graph name to use (kept apart from your data)."),
 ) -> None:
     """Run the whole loop on the bundled sample with the embedded graph (offline, no keys)."""
+    from proda.pipelines.check import structural_report
+    from proda.pipelines.load import load_file
+    from proda.schema.store import open_store
+
     base = settings_from(ctx)
     settings = load_settings(base.home, graph_url=base.graph_url, graph_name=graph)
     console.rule("[bold]ProDa demo")

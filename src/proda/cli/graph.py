@@ -6,7 +6,6 @@ import typer
 
 from proda.cli.context import settings_from, store_for
 from proda.cli.output import console, print_json, print_rows
-from proda.schema.store import EmbeddedFalkorDB
 
 app = typer.Typer(help="Start, stop and inspect the graph (embedded FalkorDB unless PRODA_GRAPH_URL is set).",
                   no_args_is_help=True)
@@ -15,6 +14,8 @@ app = typer.Typer(help="Start, stop and inspect the graph (embedded FalkorDB unl
 @app.command()
 def up(ctx: typer.Context) -> None:
     """Start the embedded FalkorDB under PRODA_HOME and leave it running for later commands."""
+    from proda.schema.store import EmbeddedFalkorDB
+
     settings = settings_from(ctx)
     if settings.graph_url is not None:
         with store_for(ctx) as store:
@@ -30,6 +31,8 @@ def up(ctx: typer.Context) -> None:
 @app.command()
 def down(ctx: typer.Context) -> None:
     """Stop the embedded FalkorDB (its append-only file is flushed; data stays on disk)."""
+    from proda.schema.store import EmbeddedFalkorDB
+
     settings = settings_from(ctx)
     if settings.graph_url is not None:
         console.print("external graph configured: ProDa does not stop servers it did not start")
@@ -41,6 +44,8 @@ def down(ctx: typer.Context) -> None:
 @app.command()
 def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Say whether the graph runs, where, and how much it holds."""
+    from proda.schema.store import EmbeddedFalkorDB
+
     settings = settings_from(ctx)
     out: dict[str, object] = {"backend": settings.backend, "graph": settings.graph_name}
     if settings.graph_url is None:

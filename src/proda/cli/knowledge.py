@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
@@ -10,8 +12,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 from proda.cli.context import settings_from, store_for
 from proda.cli.output import console, pct, print_json, print_rows
 from proda.errors import InputError
-from proda.pipelines.check import CheckReport, structural_report
-from proda.pipelines.load import LoadReport, load_file
+
+if TYPE_CHECKING:
+    from proda.pipelines.check import CheckReport, DisciplineReport
+    from proda.pipelines.load import LoadReport
 
 
 def load(
@@ -30,6 +34,8 @@ def load(
     Idempotent: records are MERGEd by deterministic id, so loading twice changes nothing, and a
     killed load is finished by running it again (a checkpoint skips committed lines).
     """
+    from proda.pipelines.load import load_file
+
     settings = settings_from(ctx)
     reports: list[LoadReport] = []
     with store_for(ctx) as store:
@@ -62,16 +68,22 @@ def load(
 
 
 def _print_check(report: CheckReport) -> None:
-    rows = []
-    for d in [*report.disciplines, report.total()]:
-        rows.append({
-            "discipline": d.discipline, "docs": d.documents, "chunks": d.chunks,
-            "L1 concepts": d.concepts, "L2 relations": d.relations, "L3 chains": d.chains,
-            "L1 on a chain": pct(d.concept_reachability), "L2 on a chain": pct(d.relation_reachability),
-            "components": d.components, "giant comp.": pct(d.giant_component_share),
-            "isolated": d.isolated_concepts, "broken chains": d.broken_chains,
-        })
-    print_rows(rows, title="structural check")
+    """One column per discipline, one row per figure: reads at 80 columns with many disciplines."""
+    columns = [*report.disciplines, report.total()] if len(report.disciplines) > 1 else report.disciplines
+    figures: list[tuple[str, Callable[[DisciplineReport], object]]] = [
+        ("documents", lambda d: d.documents), ("chunks", lambda d: d.chunks),
+        ("L1 concepts", lambda d: d.concepts), ("L2 relations", lambda d: d.relations),
+        ("L3 chains", lambda d: d.chains),
+        ("L1 on a chain (reachability)", lambda d: pct(d.concept_reachability)),
+        ("L2 on a chain (reachability)", lambda d: pct(d.relation_reachability)),
+        ("connected components", lambda d: d.components),
+        ("giant component share", lambda d: pct(d.giant_component_share)),
+        ("isolated concepts", lambda d: d.isolated_concepts), ("broken chains", lambda d: d.broken_chains),
+        ("quarantined extractions", lambda d: d.quarantined),
+        ("relations by extractor", lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.extractors.items())) or "-"),
+    ]
+    rows = [{"figure": name, **{d.discipline: get(d) for d in columns}} for name, get in figures]
+    print_rows(rows, title="structural check", columns=["figure", *[d.discipline for d in columns]])
     console.print(f"[dim]components by {report.components_method or '-'}; reachability = share of elements "
                   "covered by some L3 chain (method.md)[/dim]")
 
@@ -83,6 +95,8 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Structural report per discipline: counts, reachability %, components, orphans."""
+    from proda.pipelines.check import structural_report
+
     with store_for(ctx) as store:
         report = structural_report(store, discipline)
     if discipline is not None and not report.disciplines:

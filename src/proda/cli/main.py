@@ -9,7 +9,7 @@ import typer
 
 from proda import __version__
 from proda.cli import demo as demo_cmd
-from proda.cli import graph, knowledge
+from proda.cli import extract, graph, knowledge
 from proda.cli import query as query_cmd
 from proda.cli.context import load_settings
 from proda.cli.output import err_console, exit_code
@@ -25,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(graph.app, name="graph")
+app.command()(extract.extract)
 app.command()(knowledge.load)
 app.command()(knowledge.check)
 app.command()(knowledge.stats)

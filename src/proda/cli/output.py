@@ -12,7 +12,8 @@ from rich.table import Table
 from proda.errors import ConfigError, GraphUnavailable, InputError, NotFound, ProdaError
 
 console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: an error naming file:line must stay on one line for grep, whatever the terminal width
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def exit_code(e: ProdaError) -> int:

@@ -7,7 +7,6 @@ import typer
 from proda.cli.context import settings_from, store_for
 from proda.cli.output import console, print_json, print_rows
 from proda.errors import InputError
-from proda.schema.catalog import BACKENDS, default_catalog
 
 
 def _parse_params(pairs: list[str]) -> dict[str, str]:
@@ -36,6 +35,8 @@ def query(
     Examples: `proda query --list`; `proda query --show chain_detail`;
     `proda query concept_neighbours -p id=con_... -p limit=20`.
     """
+    from proda.schema.catalog import BACKENDS, default_catalog
+
     catalog = default_catalog()
     if list_:
         rows = [{"name": q.name, "mode": q.mode, "purpose": q.purpose,

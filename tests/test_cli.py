@@ -1,0 +1,244 @@
+"""The real ``proda`` console script in subprocesses, each with PRODA_HOME in a temporary directory.
+
+Commands that need a graph run against an embedded server started by ``proda graph up`` in that
+home (one per module, each test on a graph of its own), so a test pays for no extra start/stop;
+``graph up/down`` gets a fresh home of its own. Servers are always terminated afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import psutil
+import pytest
+
+from proda.schema.catalog import default_catalog
+
+SAMPLE = Path(str(resources.files("proda.sample") / "knowledge.jsonl"))
+WHILE_LOOP = "con_a7224d041d89c5bedd30"  # 'while loop' in the sample (computer_science)
+
+
+def _env(home: Path, graph: str | None, url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PRODA_")}
+    env["PRODA_HOME"] = str(home)
+    if graph is not None:
+        env["PRODA_GRAPH_NAME"] = graph
+    if url is not None:
+        env["PRODA_GRAPH_URL"] = url
+    return env
+
+
+def proda(*args: str, home: Path, cwd: Path | None = None, graph: str | None = None,
+          url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``proda ARGS`` as a user would, with its own PRODA_HOME (and graph name / URL if given)."""
+    return subprocess.run([sys.executable, "-m", "proda.cli.main", *args], env=_env(home, graph, url), cwd=cwd,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def proda_concurrently(*commands: tuple[str, ...], home: Path, graph: str | None = None,
+                       cwd: Path | None = None) -> list[subprocess.CompletedProcess[str]]:
+    """Run independent ``proda`` commands side by side (each start costs a Python start-up)."""
+    procs = [subprocess.Popen([sys.executable, "-m", "proda.cli.main", *args], env=_env(home, graph, None), cwd=cwd,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for args in commands]
+    results = []
+    for args, proc in zip(commands, procs, strict=True):
+        out, err = proc.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess(list(args), proc.returncode, out, err))
+    return results
+
+
+def servers_of(home: Path) -> list[psutil.Process]:
+    """Live redis-servers serving ``home``'s embedded graph.
+
+    redis-server rewrites its command line to ``redis-server 127.0.0.1:PORT``, so the process is
+    recognised by its working directory, which it sets to the data directory.
+    """
+    data_dir = str((home / "falkordb" / "data").absolute())
+    found = []
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] != "redis-server":
+            continue
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE and proc.cwd() == data_dir:
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def terminate_servers(home: Path) -> None:
+    """Stop every embedded server started under ``home``."""
+    for proc in servers_of(home):
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except psutil.TimeoutExpired:
+            proc.kill()
+
+
+def servers_running(home: Path) -> bool:
+    return bool(servers_of(home))
+
+
+@pytest.fixture(scope="module")
+def running_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A PRODA_HOME whose embedded graph was started with `proda graph up` (stopped afterwards)."""
+    home = tmp_path_factory.mktemp("cli-home")
+    try:
+        up = proda("graph", "up", home=home)
+        assert up.returncode == 0, up.stderr
+        yield home
+    finally:
+        terminate_servers(home)
+
+
+@pytest.fixture
+def graph() -> str:
+    """A graph name of the test's own on the shared running server."""
+    return f"cli_{uuid.uuid4().hex[:10]}"
+
+
+def test_help_names_the_subcommands_and_options(tmp_path: Path) -> None:
+    top, query = proda_concurrently(("--help",), ("query", "--help"), home=tmp_path)
+    assert top.returncode == 0, top.stderr
+    for command in ("graph", "load", "check", "stats", "query", "demo"):
+        assert command in top.stdout
+    assert query.returncode == 0, query.stderr
+    for option in ("--list", "--show", "--param", "--backend", "--json"):
+        assert option in query.stdout
+    assert not servers_running(tmp_path)  # help starts nothing
+
+
+def test_query_list_and_show_the_catalog(tmp_path: Path) -> None:
+    listed, shown, missing = proda_concurrently(
+        ("query", "--list", "--json"), ("query", "--show", "chain_detail", "--backend", "neo4j"),
+        ("query", "--show", "nope"), home=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(row["name"] for row in json.loads(listed.stdout)) == default_catalog().names()
+
+    assert shown.returncode == 0, shown.stderr
+    assert "$id" in shown.stdout
+    assert shown.stdout == default_catalog().get("chain_detail").text("neo4j")
+
+    assert missing.returncode == 4
+    assert "'nope'" in missing.stderr
+    assert missing.stdout == ""
+
+
+def test_load_then_check_stats_and_query_the_sample(running_home: Path, graph: str) -> None:
+    loaded = proda("load", str(SAMPLE), "--json", home=running_home, graph=graph)
+    assert loaded.returncode == 0, loaded.stderr
+    [report] = json.loads(loaded.stdout)
+    assert report["written"] == {"document": 2, "chunk": 2, "concept": 15, "relation": 13, "chain": 4}
+
+    checked, stats, neighbours = proda_concurrently(
+        ("check", "--json"), ("stats", "--json"),
+        ("query", "concept_neighbours", "-p", f"id={WHILE_LOOP}", "--json"), home=running_home, graph=graph)
+    assert checked.returncode == 0, checked.stderr
+    by_discipline = {d["discipline"]: d for d in json.loads(checked.stdout)["disciplines"]}
+    assert set(by_discipline) == {"economics", "computer_science"}
+    for d in by_discipline.values():
+        assert 0 < d["concept_reachability"] <= 1
+        assert 0 < d["relation_reachability"] <= 1
+        assert d["components"] >= 1
+    assert by_discipline["economics"]["concepts"] == 9
+
+    assert stats.returncode == 0, stats.stderr
+    rows = {r["discipline"]: r for r in json.loads(stats.stdout)}
+    assert rows["computer_science"] == {"discipline": "computer_science", "documents": 1, "chunks": 1,
+                                        "concepts": 6, "relations": 6, "chains": 2}
+
+    assert neighbours.returncode == 0, neighbours.stderr
+    found = {(r["direction"], r["type"], r["neighbour_name"]) for r in json.loads(neighbours.stdout)}
+    assert found == {("out", "has_part", "loop body"), ("out", "requires", "loop expression"),
+                     ("in", "example_of", "fibonacci sequence")}
+
+
+def test_load_errors_exit_2_naming_file_and_line(running_home: Path, graph: str, tmp_path: Path) -> None:
+    (tmp_path / "bad.jsonl").write_text(
+        '{"kind": "concept", "name": "alpha", "discipline": "testing"}\n{"kind": "concept", "name": \n')
+    bad, missing = proda_concurrently(("load", "bad.jsonl"), ("load", "missing.jsonl"),
+                                      home=running_home, graph=graph, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "bad.jsonl:2" in bad.stderr
+    assert "malformed JSON" in bad.stderr
+
+    assert missing.returncode == 2
+    assert "missing.jsonl" in missing.stderr
+    assert "no such file" in missing.stderr
+
+
+def test_error_naming_a_long_path_stays_on_one_line(running_home: Path, graph: str, tmp_path: Path) -> None:
+    deep = tmp_path / "extractions" / "openstax_principles_of_economics_3e" / "chapter_12_inflation"
+    deep.mkdir(parents=True)
+    path = deep / "knowledge.jsonl"
+    path.write_text("{not json}\n")
+    bad = proda("load", str(path), home=running_home, graph=graph)
+    assert bad.returncode == 2
+    assert any(f"{path}:1:" in ln for ln in bad.stderr.splitlines()), bad.stderr
+
+
+def test_query_parameter_and_mode_errors_exit_2(tmp_path: Path) -> None:
+    bogus, write = proda_concurrently(("query", "concept_neighbours", "-p", "bogus=1"),
+                                      ("query", "upsert_concepts"), home=tmp_path)
+    assert bogus.returncode == 2
+    assert "bogus" in bogus.stderr
+    assert write.returncode == 2
+    assert "writes to the graph" in write.stderr
+    assert not servers_running(tmp_path)  # rejected before any graph was opened
+
+
+def test_graph_up_status_down(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    try:
+        up = proda("graph", "up", home=home)
+        assert up.returncode == 0, up.stderr
+        status = json.loads(proda("graph", "status", "--json", home=home).stdout)
+        assert status["running"] is True
+        assert psutil.pid_exists(status["pid"])
+
+        down = proda("graph", "down", home=home)
+        assert down.returncode == 0, down.stderr
+        assert "stopped" in down.stdout
+        after = json.loads(proda("graph", "status", "--json", home=home).stdout)
+        assert after["running"] is False
+        assert after["pid"] is None
+        assert not psutil.pid_exists(status["pid"])
+    finally:
+        terminate_servers(home)
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_graph_url_exits_3_naming_it(tmp_path: Path) -> None:
+    url = f"falkordb://127.0.0.1:{_closed_port()}"
+    result = proda("stats", home=tmp_path, url=url)
+    assert result.returncode == 3, result.stderr[-500:]
+    assert url in result.stderr
+
+
+def test_graph_url_with_an_unknown_scheme_exits_2(tmp_path: Path) -> None:
+    result = proda("stats", home=tmp_path, url="http://x")
+    assert result.returncode == 2
+    assert "scheme 'http'" in result.stderr
+    assert "falkordb://" in result.stderr  # says what to use instead
+
+
+def test_demo_runs_offline(running_home: Path) -> None:
+    result = proda("demo", home=running_home)
+    assert result.returncode == 0, result.stderr
+    assert "demo finished" in result.stdout
+    assert "2 documents" in result.stdout  # it loaded the bundled sample
