@@ -1,0 +1,52 @@
+"""The extraction job's configuration: one dataclass for Python, the CLI and YAML recipes (TRL style)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from proda.errors import ConfigError
+
+BACKENDS = ("heuristic", "anthropic", "openai")
+
+
+@dataclass
+class ExtractConfig:
+    """What ``proda extract`` does. Every field has help; defaults < recipe < flags."""
+
+    backend: str = field(default="heuristic", metadata={
+        "help": "heuristic (offline rule baseline, the default), anthropic, or openai (any OpenAI-compatible "
+                "server, e.g. vLLM)"})
+    model: str | None = field(default=None, metadata={"help": "model name for anthropic/openai backends"})
+    base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL, e.g. "
+                                                                 "http://localhost:8000/v1 for `vllm serve`"})
+    discipline: str | None = field(default=None, metadata={"help": "only this discipline (default: all)"})
+    max_cost: float | None = field(default=None, metadata={"help": "stop before spending more USD than this"})
+    max_tokens: int | None = field(default=None, metadata={"help": "stop before using more tokens than this"})
+    max_output_tokens: int = field(default=2048, metadata={"help": "output token cap per LLM call"})
+    requests_per_minute: int | None = field(default=None, metadata={"help": "LLM request rate limit"})
+    tokens_per_minute: int | None = field(default=None, metadata={"help": "LLM token rate limit"})
+    executor: str = field(default="local", metadata={"help": "local (this process) or ray"})
+    batch_size: int = field(default=100, metadata={"help": "chunks per graph write batch"})
+    run_name: str | None = field(default=None, metadata={"help": "run directory name under "
+                                                                 "$PRODA_HOME/runs/extract (default: the "
+                                                                 "extractor key)"})
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
+        if self.backend != "heuristic" and not self.model:
+            raise ConfigError(f"--backend {self.backend} needs --model")
+        if self.backend == "openai" and not self.base_url:
+            raise ConfigError("--backend openai needs --base-url (e.g. http://localhost:8000/v1 for vLLM)")
+        if self.batch_size < 1:
+            raise ConfigError("batch_size must be at least 1")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> ExtractConfig:
+        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**data)

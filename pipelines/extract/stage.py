@@ -1,0 +1,292 @@
+"""``proda extract``: run an extractor over the chunks that wait for it, one shard per discipline.
+
+Each shard reads its queue (chunks not yet extracted with this extractor key), extracts top-down,
+writes the elements in batches, stores quarantined output with its reason, and marks the chunks as
+done *after* their elements are written, so a crash or Ctrl-C only repeats idempotent work and a
+rerun resumes where the graph says it stopped. A shard writes its statistics and a completion
+marker into the run directory. Shards run locally or on Ray (:mod:`proda.pipelines.executors`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from proda.errors import BudgetExceeded, InvalidModelOutput
+from proda.pipelines.executors import make_executor
+from proda.pipelines.extract.config import ExtractConfig
+from proda.pipelines.extract.model import ChunkExtraction, ChunkInput
+from proda.pipelines.extract.topdown import ConceptResolver, QuarantinedStep, default_resolver, to_elements
+from proda.schema.models import Provenance
+from proda.schema.store.base import GraphStore, StoreSpec
+from proda.schema.store.writer import Element, GraphWriter
+from proda.schema.vocabulary import default_vocabulary
+
+
+class Extractor(Protocol):
+    """What the stage needs of an extractor (heuristic or LLM-backed)."""
+
+    name: str
+    model: str | None
+    prompt_version: str
+
+    def extract(self, chunk: ChunkInput) -> ChunkExtraction: ...
+
+
+def extractor_key(ex: Extractor) -> str:
+    """Identifies what produced an extraction: chunks are re-extracted when this changes."""
+    model = f":{ex.model}" if ex.model else ""
+    return f"{ex.name}{model}/{ex.prompt_version}"
+
+
+@dataclass
+class ShardStats:
+    """What one discipline shard did (also written to ``stats/<discipline>.json``)."""
+
+    discipline: str
+    chunks: int = 0
+    documents: int = 0
+    elements: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    empty_chunks: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cached_calls: int = 0
+    stopped: str | None = None
+    seconds: float = 0.0
+
+    def add_elements(self, counts: dict[str, int]) -> None:
+        for k, v in counts.items():
+            self.elements[k] = self.elements.get(k, 0) + v
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """Everything a shard needs, picklable for Ray workers."""
+
+    discipline: str
+    config: ExtractConfig
+    store: StoreSpec
+    run_dir: str
+    home: str
+
+
+ProgressFn = Callable[[str, ShardStats], None]
+ExtractorFactory = Callable[[ExtractConfig, Path], Extractor]
+
+
+def _reason_kind(reason: str) -> str:
+    return reason.split(" '")[0].split(":")[0][:60]
+
+
+def _quarantine_rows(items: list[QuarantinedStep], discipline: str, key: str) -> list[dict[str, Any]]:
+    rows = []
+    for q in items:
+        payload = q.step.model_dump_json()
+        qid = "qtn_" + hashlib.sha256(f"{q.chunk_id}\x1f{key}\x1f{q.reason}\x1f{payload}".encode()).hexdigest()[:20]
+        rows.append({"id": qid, "chunk_id": q.chunk_id, "props": {
+            "discipline": discipline, "reason": q.reason, "reason_kind": _reason_kind(q.reason),
+            "payload": payload, "extractor_key": key}})
+    return rows
+
+
+class ShardRunner:
+    """Extracts one discipline's queue into the graph. Injected store; knows nothing of executors."""
+
+    def __init__(self, store: GraphStore, extractor: Extractor, *, batch_size: int = 100,
+                 resolve: ConceptResolver = default_resolver, run_dir: Path | None = None) -> None:
+        self.store = store
+        self.extractor = extractor
+        self.key = extractor_key(extractor)
+        self.batch_size = batch_size
+        self.resolve = resolve
+        self.run_dir = run_dir
+        self.writer = GraphWriter(store, batch_size=5000)
+        self.vocab = default_vocabulary()
+        self.provenance = Provenance(extractor=extractor.name, model=extractor.model,
+                                     prompt_version=extractor.prompt_version)
+
+    def run(self, discipline: str, progress: ProgressFn | None = None) -> ShardStats:
+        """Extract every pending chunk of ``discipline``; returns its statistics."""
+        stats = ShardStats(discipline=discipline)
+        started = time.monotonic()
+        queue = self.store.query("chunks_to_extract", {"key": self.key, "discipline": discipline})
+        elements: list[Element] = []
+        quarantined: list[QuarantinedStep] = []
+        done: list[str] = []
+        docs: set[str] = set()
+
+        def flush() -> None:
+            if elements:
+                self.writer.write(elements)
+            if quarantined:
+                self.store.query("upsert_quarantine", {"rows": _quarantine_rows(quarantined, discipline, self.key)})
+            if done:  # only after the chunk's elements are in the graph
+                self.store.query("mark_extracted", {"rows": [{"chunk_id": c, "key": self.key} for c in done]})
+            elements.clear()
+            quarantined.clear()
+            done.clear()
+
+        try:
+            for row in queue:
+                chunk = ChunkInput(chunk_id=row["chunk_id"], discipline=row["discipline"], text=row["text"],
+                                   title=row.get("title") or "", section=row.get("section") or "")
+                try:
+                    extraction = self.extractor.extract(chunk)
+                except InvalidModelOutput as e:
+                    # the whole answer failed validation after one repair and one retry: quarantine it
+                    quarantined.append(_chunk_quarantine(chunk, str(e)))
+                    extraction = ChunkExtraction()
+                result = to_elements(extraction, chunk, self.provenance, self.vocab, self.resolve)
+                elements.extend(result.elements)
+                quarantined.extend(result.quarantined)
+                done.append(chunk.chunk_id)
+                docs.add(row["document_id"])
+                stats.chunks += 1
+                stats.documents = len(docs)
+                stats.add_elements(result.counts)
+                if not result.elements:
+                    stats.empty_chunks += 1
+                for q in result.quarantined:
+                    stats.quarantined += 1
+                    k = _reason_kind(q.reason)
+                    stats.quarantine_reasons[k] = stats.quarantine_reasons.get(k, 0) + 1
+                self._account(stats)
+                if len(done) >= self.batch_size:
+                    flush()
+                if progress is not None:
+                    progress(discipline, stats)
+        except BudgetExceeded as e:
+            stats.stopped = f"budget: {e}"
+        finally:
+            flush()
+            stats.seconds = time.monotonic() - started
+            self._account(stats)
+            self._write_stats(stats)
+        return stats
+
+    def _account(self, stats: ShardStats) -> None:
+        acc = getattr(getattr(self.extractor, "client", None), "accounting", None)
+        if acc is None:
+            return
+        d = acc.to_dict() if hasattr(acc, "to_dict") else dict(acc)
+        stats.input_tokens = int(d.get("input_tokens", 0))
+        stats.output_tokens = int(d.get("output_tokens", 0))
+        stats.cost_usd = float(d.get("cost_usd", 0.0))
+        stats.cached_calls = int(d.get("cached", d.get("cache_hits", 0)))
+
+    def _write_stats(self, stats: ShardStats) -> None:
+        if self.run_dir is None:
+            return
+        (self.run_dir / "stats").mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "stats" / f"{stats.discipline}.json").write_text(json.dumps(asdict(stats), indent=2))
+        marker = self.run_dir / "completions" / f"{stats.discipline}.done"
+        if stats.stopped is None:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({"key": self.key, "chunks": stats.chunks, "at": time.time()}))
+        else:
+            marker.unlink(missing_ok=True)
+
+
+def _chunk_quarantine(chunk: ChunkInput, reason: str) -> QuarantinedStep:
+    from proda.pipelines.extract.model import ExtractedStep
+
+    placeholder = ExtractedStep(subject="(whole answer)", relation="(invalid)", object="(whole answer)",
+                                evidence=chunk.text[:200] or "(empty)")
+    return QuarantinedStep(chunk.chunk_id, f"invalid model output: {reason}", placeholder)
+
+
+def make_extractor(config: ExtractConfig, home: Path) -> Extractor:
+    """The extractor a config asks for (LLM backends go through the shared LLM plumbing)."""
+    if config.backend == "heuristic":
+        from proda.pipelines.extract.heuristic import HeuristicExtractor
+
+        return HeuristicExtractor()
+    from proda.pipelines.extract.llm_extractor import llm_extractor
+
+    return llm_extractor(config, home)
+
+
+def run_shard(spec: ShardSpec) -> ShardStats:
+    """Entry point of one shard in any executor: opens its own connection from ``spec.store``."""
+    store = spec.store.open()
+    try:
+        extractor = make_extractor(spec.config, Path(spec.home))
+        from proda.pipelines.extract.resolve import AliasTable
+
+        aliases = AliasTable.load(store, spec.discipline)
+        return ShardRunner(store, extractor, batch_size=spec.config.batch_size, resolve=aliases.resolve,
+                           run_dir=Path(spec.run_dir)).run(spec.discipline)
+    finally:
+        store.close()
+
+
+@dataclass
+class ExtractReport:
+    """The whole run: per-shard statistics and where they were written."""
+
+    key: str
+    run_dir: str
+    shards: list[ShardStats] = field(default_factory=list)
+
+    @property
+    def stopped(self) -> list[ShardStats]:
+        return [s for s in self.shards if s.stopped]
+
+
+def pending_disciplines(store: GraphStore, key: str, discipline: str | None) -> list[dict[str, Any]]:
+    """Rows {discipline, chunks, pending, documents} of the extraction queue."""
+    return store.query("extraction_queue", {"key": key, "discipline": discipline})
+
+
+def run_extraction(store: GraphStore, config: ExtractConfig, home: Path, *,
+                   progress: ProgressFn | None = None,
+                   on_shard: Callable[[ShardStats], None] | None = None) -> ExtractReport:
+    """Run every discipline shard with pending chunks; returns the per-shard statistics.
+
+    With the local executor shards run here on the injected ``store`` and report per-chunk
+    ``progress``; with Ray each shard is a task that opens its own connection (``store.spec()``)
+    and reports when it finishes (``on_shard``).
+    """
+    extractor = make_extractor(config, home)
+    key = extractor_key(extractor)
+    run_dir = home / "runs" / "extract" / (config.run_name or key.replace("/", "__").replace(":", "_"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    queue = [r for r in pending_disciplines(store, key, config.discipline) if r["pending"]]
+    report = ExtractReport(key=key, run_dir=str(run_dir))
+
+    def done(stats: ShardStats) -> None:
+        report.shards.append(stats)
+        if on_shard is not None:
+            on_shard(stats)
+
+    if config.executor == "local":
+        from proda.pipelines.extract.resolve import AliasTable
+
+        for r in queue:
+            aliases = AliasTable.load(store, r["discipline"])
+            runner = ShardRunner(store, extractor, batch_size=config.batch_size, resolve=aliases.resolve,
+                                 run_dir=run_dir)
+            done(runner.run(r["discipline"], progress))
+        return report
+    specs = [ShardSpec(discipline=r["discipline"], config=config, store=store.spec(), run_dir=str(run_dir),
+                       home=str(home)) for r in queue]
+    make_executor(config.executor).run(run_shard, specs, lambda _spec, stats: done(stats))
+    return report
+
+
+def shard_counter(stats: list[ShardStats]) -> Counter[str]:
+    """Element totals over shards."""
+    total: Counter[str] = Counter()
+    for s in stats:
+        total.update(s.elements)
+    return total

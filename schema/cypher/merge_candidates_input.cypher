@@ -1,0 +1,11 @@
+// name: merge_candidates_input
+// purpose: Every concept of one discipline with its aliases, merged_into, relation degree and chain-step count: the input of entity-resolution candidate finding.
+// param discipline: string - the discipline
+// columns: id, name, aliases, merged_into, degree, chains
+// mode: read
+MATCH (c:Concept)
+WHERE c.discipline = $discipline
+RETURN c.id AS id, c.name AS name, c.aliases AS aliases, c.merged_into AS merged_into,
+       size([(c)-[:RELATION]-() | 1]) AS degree,
+       size([(c)<-[:HAS_STEP]-(:Chain) | 1]) AS chains
+ORDER BY id
