@@ -242,3 +242,46 @@ def test_demo_runs_offline(running_home: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "demo finished" in result.stdout
     assert "2 documents" in result.stdout  # it loaded the bundled sample
+    assert "8 seen: 8 new" in result.stdout  # it ingested the bundled corpus excerpt
+    assert "labelled extractor=heuristic" in result.stdout
+    again = proda("demo", home=running_home)
+    assert again.returncode == 0, again.stderr
+    assert "8 seen: 0 new, 0 changed, 8 unchanged" in again.stdout  # a rerun changes nothing
+    assert "nothing new" in again.stdout
+
+
+def test_ingest_extract_resolve_merges(running_home: Path, graph: str, tmp_path: Path) -> None:
+    corpus = Path(__file__).parent / "fixtures" / "corpus_e2e.jsonl"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "economics/empty", "discipline": "economics", "title": "t", "text": "   "}\n'
+                   "not json\n")
+    ingested = proda("ingest", str(corpus), str(bad), "--json", home=running_home, graph=graph)
+    assert ingested.returncode == 0, ingested.stderr
+    report = json.loads(ingested.stdout)
+    assert report["new"] == 32 and len(report["rejected"]) == 2
+    assert {r["item"] for r in report["rejected"]} >= {"economics/empty"}
+    assert any("bad.jsonl" in f"{r['item']} {r['origin']}" and ":2" in f"{r['item']} {r['origin']}"
+               for r in report["rejected"])  # the malformed line is named by file and line
+    missing = proda("ingest", str(tmp_path / "nope.jsonl"), home=running_home, graph=graph)
+    assert missing.returncode == 2 and "nope.jsonl" in missing.stderr
+    estimate = proda("extract", "--estimate", home=running_home, graph=graph)
+    assert estimate.returncode == 0 and "no model calls" in estimate.stdout
+    extracted = proda("extract", "--json", home=running_home, graph=graph)
+    assert extracted.returncode == 0, extracted.stderr
+    shards = json.loads(extracted.stdout)["shards"]
+    assert sorted(s["discipline"] for s in shards) == ["business", "college_success", "computer_science",
+                                                        "economics"]
+    assert all(s["elements"].get("chain", 0) > 0 for s in shards)
+    dry = json.loads(proda("resolve", "--dry-run", "--json", home=running_home, graph=graph).stdout)
+    assert dry["dry_run"] and dry["merges"]
+    assert json.loads(proda("merges", "--json", home=running_home, graph=graph).stdout) == []
+    done = json.loads(proda("resolve", "--json", home=running_home, graph=graph).stdout)["merges"]
+    assert {(m["duplicate"], m["canonical"]) for m in done} == {(m["duplicate"], m["canonical"])
+                                                                for m in dry["merges"]}
+    listed = json.loads(proda("merges", "--json", home=running_home, graph=graph).stdout)
+    assert {m["id"] for m in listed} == {m["id"] for m in done}
+    undo = proda("merges", "--undo", done[0]["id"], home=running_home, graph=graph)
+    assert undo.returncode == 0, undo.stderr
+    assert len(json.loads(proda("merges", "--json", home=running_home, graph=graph).stdout)) == len(done) - 1
+    unknown = proda("merges", "--undo", "mrg_nope", home=running_home, graph=graph)
+    assert unknown.returncode == 4 and "mrg_nope" in unknown.stderr

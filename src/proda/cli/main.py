@@ -9,7 +9,7 @@ import typer
 
 from proda import __version__
 from proda.cli import demo as demo_cmd
-from proda.cli import extract, graph, knowledge
+from proda.cli import extract, graph, knowledge, resolve
 from proda.cli import query as query_cmd
 from proda.cli.context import load_settings
 from proda.cli.output import err_console, exit_code
@@ -25,7 +25,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(graph.app, name="graph")
+app.command()(extract.ingest)
 app.command()(extract.extract)
+app.command()(resolve.resolve)
+app.command()(resolve.merges)
 app.command()(knowledge.load)
 app.command()(knowledge.check)
 app.command()(knowledge.stats)

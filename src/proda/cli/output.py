@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -11,7 +13,9 @@ from rich.table import Table
 
 from proda.errors import ConfigError, GraphUnavailable, InputError, NotFound, ProdaError
 
-console = Console()
+# Rich falls back to 80 columns when stdout is not a terminal (pipes, CI logs), which folds id and
+# name columns into unreadable slivers; 140 keeps a row on a line. COLUMNS still wins when set.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 140)
 # soft_wrap: an error naming file:line must stay on one line for grep, whatever the terminal width
 err_console = Console(stderr=True, soft_wrap=True)
 
