@@ -1,7 +1,8 @@
 """``proda demo``: the loop on the bundled sample, on the embedded graph, offline.
 
 Today it loads a small hand-made extraction of two OpenStax modules, ingests eight more, extracts
-L3/L2/L1 from every chunk with the offline heuristic extractor, resolves duplicate concepts, runs the structural check and walks one chain back to its evidence. Later stages append
+L3/L2/L1 from every chunk with the offline heuristic extractor, resolves duplicate concepts, runs
+the structural check and walks one chain back to its evidence. Later stages append
 their steps here. Every step is idempotent: a second run reports that nothing changed.
 """
 
@@ -57,7 +58,8 @@ def demo(
         console.rule("2. ingest eight textbook modules (4 disciplines) into Document and Chunk nodes")
         ingested = ingest_paths(store, [sample_path("corpus.jsonl")])
         console.print(ingested.summary())
-        console.rule("3. extract L3 chains -> L2 relations -> L1 concepts (offline heuristic baseline, every pending chunk)")
+        console.rule("3. extract L3 chains -> L2 relations -> L1 concepts (offline heuristic baseline, "
+                     "every pending chunk)")
         extraction = run_extraction(store, ExtractConfig(), settings.home)
         done = extraction.shards
         console.print(f"{sum(s.chunks for s in done)} chunks extracted in {len(done)} discipline shards: "
