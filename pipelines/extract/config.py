@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -35,10 +37,9 @@ class ExtractConfig:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ConfigError(f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
-        if self.backend != "heuristic" and not self.model:
-            raise ConfigError(f"--backend {self.backend} needs --model")
-        if self.backend == "openai" and not self.base_url:
-            raise ConfigError("--backend openai needs --base-url (e.g. http://localhost:8000/v1 for vLLM)")
+        # model and base URL may also come from the environment (PRODA_ANTHROPIC_MODEL,
+        # PRODA_OPENAI_MODEL, PRODA_OPENAI_BASE_URL): the backend factory checks them with the
+        # environment in view and says what to set.
         if self.batch_size < 1:
             raise ConfigError("batch_size must be at least 1")
 
@@ -50,3 +51,14 @@ class ExtractConfig:
         if unknown:
             raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**data)
+
+
+def default_backend(environ: Mapping[str, str] | None = None) -> str:
+    """The backend when none is named: an OpenAI-compatible server when its URL is configured, else
+    Anthropic when a key is, else the offline heuristic (so demos and CI never need a key)."""
+    env = os.environ if environ is None else environ
+    if env.get("PRODA_OPENAI_BASE_URL"):
+        return "openai"
+    if env.get("ANTHROPIC_API_KEY") or env.get("PRODA_ANTHROPIC_API_KEY"):
+        return "anthropic"
+    return "heuristic"

@@ -139,23 +139,24 @@ class ShardRunner:
             for row in queue:
                 chunk = ChunkInput(chunk_id=row["chunk_id"], discipline=row["discipline"], text=row["text"],
                                    title=row.get("title") or "", section=row.get("section") or "")
+                whole: list[QuarantinedStep] = []
                 try:
                     extraction = self.extractor.extract(chunk)
                 except InvalidModelOutput as e:
                     # the whole answer failed validation after one repair and one retry: quarantine it
-                    quarantined.append(_chunk_quarantine(chunk, str(e)))
+                    whole.append(_chunk_quarantine(chunk, str(e)))
                     extraction = ChunkExtraction()
                 result = to_elements(extraction, chunk, self.provenance, self.vocab, self.resolve)
                 elements.extend(result.elements)
-                quarantined.extend(result.quarantined)
+                quarantined.extend(whole + result.quarantined)
                 done.append(chunk.chunk_id)
                 docs.add(row["document_id"])
                 stats.chunks += 1
                 stats.documents = len(docs)
                 stats.add_elements(result.counts)
-                if not result.elements:
+                if not result.elements and not whole:
                     stats.empty_chunks += 1
-                for q in result.quarantined:
+                for q in whole + result.quarantined:
                     stats.quarantined += 1
                     k = _reason_kind(q.reason)
                     stats.quarantine_reasons[k] = stats.quarantine_reasons.get(k, 0) + 1

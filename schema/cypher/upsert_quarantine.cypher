@@ -5,7 +5,7 @@
 // mode: write
 UNWIND $rows AS row
 MERGE (q:Quarantine {id: row.id})
-SET q += row.props
+SET q += row.props, q.chunk_id = row.chunk_id
 WITH q, row
 OPTIONAL MATCH (k:Chunk {id: row.chunk_id})
 FOREACH (_ IN CASE WHEN k IS NULL THEN [] ELSE [1] END | MERGE (q)-[:FROM_CHUNK]->(k))

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from proda.cli.context import settings_from, store_for
 from proda.cli.output import console, print_json, print_rows
 from proda.errors import ConfigError, InputError
-from proda.pipelines.extract.config import ExtractConfig
+from proda.pipelines.extract.config import ExtractConfig, default_backend
 
 
 def _recipe(path: Path | None) -> dict[str, Any]:
@@ -76,8 +76,10 @@ def ingest(
 
 def extract(
     ctx: typer.Context,
-    backend: str | None = typer.Option(None, "--backend", "-b", help="heuristic (default, offline rule "
-                                       "baseline), anthropic, or openai (OpenAI-compatible server, e.g. vLLM)."),
+    backend: str | None = typer.Option(None, "--backend", "-b", help="heuristic (offline rule baseline), "
+                                       "anthropic, or openai (OpenAI-compatible server, e.g. vLLM). Default: "
+                                       "openai if PRODA_OPENAI_BASE_URL is set, else anthropic if "
+                                       "ANTHROPIC_API_KEY is set, else heuristic."),
     model: str | None = typer.Option(None, "--model", help="Model name for LLM backends."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM: "
                                         "http://host:8000/v1)."),
@@ -102,6 +104,11 @@ def extract(
     flags = {"backend": backend, "model": model, "base_url": base_url, "discipline": discipline,
              "max_cost": max_cost, "max_tokens": max_tokens, "executor": executor}
     values = {**_recipe(recipe), **{k: v for k, v in flags.items() if v is not None}}
+    if "backend" not in values:
+        values["backend"] = default_backend()
+        if values["backend"] != "heuristic" and not as_json:
+            console.print(f"backend: {values['backend']} (configured in the environment; --backend heuristic "
+                          "for the offline baseline, --estimate to see the cost first)")
     config = ExtractConfig.from_dict(values, source=str(recipe) if recipe else "flags")
     with store_for(ctx) as store:
         if estimate:
@@ -160,7 +167,7 @@ def _estimate(store: Any, config: ExtractConfig, home: Path) -> None:
                                             title=r.get("title") or "", section=r.get("section") or ""))
                for r in rows]
     est = extractor.client.estimate(prompts, config.max_output_tokens)
-    print_rows([est], title=f"estimate for {len(rows)} chunks ({config.backend}:{config.model})")
+    print_rows([est], title=f"estimate for {len(rows)} chunks ({est['backend']}:{est['model']}); nothing was sent")
 
 
 def config_help() -> str:
