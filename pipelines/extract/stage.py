@@ -56,6 +56,7 @@ class ShardStats:
     quarantined: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     empty_chunks: int = 0
+    empty_reasons: dict[str, int] = field(default_factory=dict)  # why chunks gave nothing (ids: skipped/*.jsonl)
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
@@ -122,6 +123,7 @@ class ShardRunner:
         elements: list[Element] = []
         quarantined: list[QuarantinedStep] = []
         done: list[str] = []
+        skipped: list[dict[str, str]] = []
         docs: set[str] = set()
 
         def flush() -> None:
@@ -131,9 +133,15 @@ class ShardRunner:
                 self.store.query("upsert_quarantine", {"rows": _quarantine_rows(quarantined, discipline, self.key)})
             if done:  # only after the chunk's elements are in the graph
                 self.store.query("mark_extracted", {"rows": [{"chunk_id": c, "key": self.key} for c in done]})
+            if skipped and self.run_dir is not None:
+                # appended, not rewritten: a resumed run adds the chunks it did; done ones never repeat
+                (self.run_dir / "skipped").mkdir(parents=True, exist_ok=True)
+                with (self.run_dir / "skipped" / f"{discipline}.jsonl").open("a") as f:
+                    f.writelines(json.dumps(r) + "\n" for r in skipped)
             elements.clear()
             quarantined.clear()
             done.clear()
+            skipped.clear()
 
         try:
             for row in queue:
@@ -156,6 +164,9 @@ class ShardRunner:
                 stats.add_elements(result.counts)
                 if not result.elements and not whole:
                     stats.empty_chunks += 1
+                    why = self._empty_reason(extraction, chunk, result.quarantined)
+                    stats.empty_reasons[why] = stats.empty_reasons.get(why, 0) + 1
+                    skipped.append({"chunk_id": chunk.chunk_id, "document_id": row["document_id"], "reason": why})
                 for q in whole + result.quarantined:
                     stats.quarantined += 1
                     k = _reason_kind(q.reason)
@@ -173,6 +184,16 @@ class ShardRunner:
             self._account(stats)
             self._write_stats(stats)
         return stats
+
+    def _empty_reason(self, extraction: ChunkExtraction, chunk: ChunkInput, quarantined: list[QuarantinedStep]) -> str:
+        """Why a chunk yielded no element: counted per shard and listed by id in the run directory."""
+        if quarantined:
+            return "every step quarantined"
+        if self.extractor.name == "heuristic":
+            from proda.pipelines.extract.heuristic import coverage_reason
+
+            return coverage_reason(extraction, chunk) or "no pattern matched"
+        return "no chain in the answer" if chunk.text.strip() else "empty text"
 
     def _account(self, stats: ShardStats) -> None:
         acc = getattr(getattr(self.extractor, "client", None), "accounting", None)

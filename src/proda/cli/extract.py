@@ -148,6 +148,14 @@ def extract(
         if rows:
             print_rows(rows, title=f"extraction {report.key}" + (" (heuristic baseline)"
                                                                   if config.backend == "heuristic" else ""))
+            reasons: dict[str, int] = {}
+            for sh in report.shards:
+                for why, n in sh.empty_reasons.items():
+                    reasons[why] = reasons.get(why, 0) + n
+            if reasons:
+                console.print("chunks that gave nothing: " + ", ".join(f"{why} {n}" for why, n in
+                                                                   sorted(reasons.items(), key=lambda x: -x[1]))
+                              + " (ids and reasons in skipped/*.jsonl)")
             console.print(f"[dim]run directory: {report.run_dir}[/dim]")
     if report.stopped:
         raise InputError("stopped by the budget; rerun the same command (with a higher budget) to resume")
