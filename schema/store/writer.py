@@ -58,6 +58,8 @@ def element_row(e: Element) -> dict[str, Any]:
         row["chunk_id"] = e.chunk_id
         row["concept_ids"], row["relation_ids"] = e.concept_ids, e.relation_ids
         props["length"] = len(e.relation_ids)
+        if e.split is None:  # re-extracting a chain must not clear the split bench recorded (SET += null deletes)
+            props.pop("split")
     return row
 
 

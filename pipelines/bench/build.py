@@ -1,0 +1,290 @@
+"""``proda bench build``: multiple-choice items from held-out L3 chains, one shard per discipline.
+
+Per discipline the held-out chains are taken in a seeded order and processed in batches; each batch
+costs a fixed number of round trips whatever its size (chain steps, the three operators, the proof,
+the write), never one per chain or per distractor. An item is assembled whole in memory and written
+with all its options in one statement, so nothing partial reaches the graph; a chain that cannot
+give a valid item is skipped and counted by reason, with a message naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from proda.errors import InputError
+from proda.pipelines.bench import distractors
+from proda.pipelines.bench.chains import ChainView, read_chains
+from proda.pipelines.bench.config import BenchConfig
+from proda.pipelines.bench.model import (
+    TEMPLATE_VERSION,
+    BenchmarkItemRecord,
+    Candidate,
+    OptionRecord,
+    instance_hash,
+    item_id,
+)
+from proda.pipelines.bench.question import question_text
+from proda.pipelines.bench.split import SplitReport, assign_splits
+from proda.pipelines.bench.validity import prove, select
+from proda.pipelines.executors import make_executor
+from proda.schema.store.base import GraphStore, StoreSpec
+from proda.schema.vocabulary import Vocabulary, default_vocabulary
+
+EXAMPLES_PER_REASON = 5
+
+
+@dataclass
+class ShardStats:
+    """What one discipline shard did."""
+
+    discipline: str
+    held_out_chains: int = 0
+    asked: int | None = None
+    considered: int = 0
+    items: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # chains without an item, by reason
+    examples: dict[str, list[str]] = field(default_factory=dict)  # reason -> messages naming the chain
+    rejected_candidates: dict[str, int] = field(default_factory=dict)
+    operators: dict[str, int] = field(default_factory=dict)  # distractors per operator
+    kinds: dict[str, int] = field(default_factory=dict)  # distractors per NEARMISS kind / operator
+    notes: dict[str, int] = field(default_factory=dict)
+    shortfall: str | None = None
+    seconds: float = 0.0
+
+    def skip(self, reason: str, message: str, count: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + count
+        ex = self.examples.setdefault(reason, [])
+        if len(ex) < EXAMPLES_PER_REASON:
+            ex.append(message)
+
+
+@dataclass
+class BuildReport:
+    """The whole build: the split step and one entry per discipline."""
+
+    benchmark: str
+    split: SplitReport
+    shards: list[ShardStats] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def items(self) -> int:
+        return sum(s.items for s in self.shards)
+
+    def total(self, attr: str) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for s in self.shards:
+            out.update(getattr(s, attr))
+        return out
+
+
+ProgressFn = Callable[[ShardStats], None]
+
+
+def chain_order(seed: int, chain_id: str) -> str:
+    """Sort key of the seeded chain order (a hash, so it does not depend on which other chains exist)."""
+    return hashlib.sha256(f"{seed}\x1fchain\x1f{chain_id}".encode()).hexdigest()
+
+
+class ShardBuilder:
+    """Builds one discipline's items into the injected store; knows nothing of executors."""
+
+    def __init__(self, store: GraphStore, config: BenchConfig, vocab: Vocabulary | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.vocab = vocab or default_vocabulary()
+
+    def run(self, discipline: str, progress: ProgressFn | None = None) -> ShardStats:
+        """Build the items of ``discipline``; returns its statistics."""
+        cfg = self.config
+        started = time.perf_counter()
+        stats = ShardStats(discipline=discipline, asked=cfg.per_discipline)
+        chains = self.store.query("bench_candidate_chains", {"splits": list(cfg.splits), "discipline": discipline})
+        stats.held_out_chains = len(chains)
+        ids = sorted((r["id"] for r in chains), key=lambda cid: chain_order(cfg.seed, cid))
+        start = 0
+        while start < len(ids):
+            want = None if cfg.per_discipline is None else cfg.per_discipline - stats.items
+            if want is not None and want <= 0:
+                break
+            # a few items asked for: read a few chains more than that, not a whole batch
+            size = cfg.batch_size if want is None else min(cfg.batch_size, max(2 * want, 100))
+            self._batch(ids[start:start + size], stats, want)
+            start += size
+            if progress is not None:
+                progress(stats)
+        if cfg.per_discipline is not None and stats.items < cfg.per_discipline:
+            stats.shortfall = (f"discipline {discipline!r}: asked for {cfg.per_discipline} items, built "
+                               f"{stats.items} from {stats.held_out_chains} {'/'.join(cfg.splits)} chains "
+                               f"({sum(stats.skipped.values())} skipped)")
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def _batch(self, chain_ids: Sequence[str], stats: ShardStats, want: int | None) -> None:
+        cfg = self.config
+        views = read_chains(self.store, chain_ids)
+        usable: list[ChainView] = []
+        for cid in chain_ids:
+            stats.considered += 1
+            v = views.get(cid)
+            reason = self._unusable(cid, v)
+            if reason is not None:
+                stats.skip(*reason)
+            elif v is not None:
+                usable.append(v)
+        notes: Counter[str] = Counter()
+        found: dict[str, list[Candidate]] = {c.id: [] for c in usable}
+        for by_chain in (distractors.invrel(self.store, usable, self.vocab, cfg.candidates_per_row, notes),
+                         distractors.trunc(self.store, usable),
+                         distractors.nearmiss(self.store, usable, cfg.candidates_per_row)):
+            for cid, cands in by_chain.items():
+                found[cid].extend(cands)
+        reached = prove(self.store, usable, found)
+        rejected: Counter[str] = Counter()
+        records: list[BenchmarkItemRecord] = []
+        for v in usable:
+            if want is not None and len(records) >= want:
+                break
+            if v.answer.canonical_id not in reached.get(v.id, set()):
+                stats.skip("answer_unreachable", f"chain {v.id}: its relation types no longer lead from "
+                                                 f"{v.start.name!r} to {v.answer.name!r}")
+                continue
+            chosen = select(v, found[v.id], reached[v.id], cfg.distractors, cfg.seed, rejected)
+            if len(chosen) < cfg.distractors:
+                by_op = Counter(c.operator for c in found[v.id])
+                stats.skip("too_few_distractors",
+                           f"chain {v.id}: {len(chosen)} valid distractor(s) of {cfg.distractors} needed "
+                           f"(candidates INVREL {by_op['INVREL']}, TRUNC {by_op['TRUNC']}, "
+                           f"NEARMISS {by_op['NEARMISS']})")
+                continue
+            records.append(self.item(v, chosen))
+        written = write_items(self.store, records)
+        if written < len(records):
+            # an option concept or the chain vanished between reading and writing: those items were refused whole
+            refused = len(records) - written
+            stats.skip("changed_during_build", f"{refused} item(s) refused by the graph: a chain or option "
+                                               "concept was deleted during the build", count=refused)
+        stats.items += written
+        for rec in records if written == len(records) else []:  # which of a refused batch landed is unknown
+            for o in rec.distractors:
+                stats.operators[o.operator] = stats.operators.get(o.operator, 0) + 1
+                stats.kinds[o.kind] = stats.kinds.get(o.kind, 0) + 1
+        for k, n in rejected.items():
+            stats.rejected_candidates[k] = stats.rejected_candidates.get(k, 0) + n
+        for k, n in notes.items():
+            stats.notes[k] = stats.notes.get(k, 0) + n
+
+    def _unusable(self, chain_id: str, v: ChainView | None) -> tuple[str, str] | None:
+        if v is None:
+            return "chain_missing", f"chain {chain_id}: deleted since it was selected"
+        if v.broken is not None:
+            return "edges_missing", f"chain {chain_id}: {v.broken} (deleted since extraction)"
+        if v.length > self.config.max_steps:
+            return "too_long", f"chain {chain_id}: {v.length} steps, more than max_steps={self.config.max_steps}"
+        if v.start.canonical_id == v.answer.canonical_id:
+            return "answer_is_start", f"chain {chain_id}: it ends where it starts ({v.start.name!r})"
+        unknown = sorted({t for t in v.relation_types if t not in self.vocab})
+        if unknown:
+            return "unknown_relation_type", (f"chain {chain_id}: relation type(s) {unknown} are not in the "
+                                             "vocabulary, so the question cannot be worded")
+        return None
+
+    def item(self, chain: ChainView, chosen: Sequence[Candidate]) -> BenchmarkItemRecord:
+        """The item for ``chain`` with ``chosen`` distractors, options shuffled by (seed, item id)."""
+        cfg = self.config
+        iid = item_id(cfg.name, chain.id)
+        question = question_text(chain.discipline, chain.start.name, chain.relation_types, self.vocab)
+        raw: list[dict[str, Any]] = [
+            {"text": chain.answer.name, "concept_id": chain.answer.id, "correct": True, "operator": "ANSWER",
+             "kind": "answer", "via": list(chain.relation_ids), "detail": f"end of the {chain.length}-step chain"}]
+        raw += [{"text": c.concept.name, "concept_id": c.concept.id, "correct": False, "operator": c.operator,
+                 "kind": c.kind, "via": list(c.via), "detail": c.detail} for c in chosen]
+        random.Random(f"{cfg.seed}\x1f{iid}").shuffle(raw)
+        options = [OptionRecord(index=i, **o) for i, o in enumerate(raw)]
+        answer_index = next(o.index for o in options if o.correct)
+        assert chain.split in ("test", "dev"), chain.split  # bench_candidate_chains selects held-out splits only
+        return BenchmarkItemRecord(
+            id=iid, benchmark=cfg.name, discipline=chain.discipline, split=chain.split, chain_id=chain.id,
+            question=question, choices=[o.text for o in options], answer_index=answer_index,
+            answer=chain.answer.name, start_concept_id=chain.start.id, answer_concept_id=chain.answer.id,
+            relation_types=list(chain.relation_types), options=options,
+            qa_hash=instance_hash(question, chain.answer.name), seed=cfg.seed, template_version=TEMPLATE_VERSION)
+
+
+def item_row(rec: BenchmarkItemRecord) -> dict[str, Any]:
+    """The ``bench_upsert_items`` row of a record: node properties, the full record, one map per option."""
+    props = {"benchmark": rec.benchmark, "discipline": rec.discipline, "split": rec.split, "chain_id": rec.chain_id,
+             "question": rec.question, "choices": rec.choices, "answer_index": rec.answer_index,
+             "answer": rec.answer, "qa_hash": rec.qa_hash, "seed": rec.seed,
+             "template_version": rec.template_version, "operators": [o.operator for o in rec.options],
+             "record": rec.model_dump_json()}
+    options = [{"index": o.index, "concept_id": o.concept_id,
+                "props": {"correct": o.correct, "operator": o.operator, "kind": o.kind, "via": o.via,
+                          "text": o.text, "detail": o.detail}} for o in rec.options]
+    return {"id": rec.id, "chain_id": rec.chain_id, "props": props, "options": options}
+
+
+def write_items(store: GraphStore, records: Sequence[BenchmarkItemRecord]) -> int:
+    """MERGE the items with their chain and option links; returns how many the graph accepted whole."""
+    if not records:
+        return 0
+    rows = store.query("bench_upsert_items", {"rows": [item_row(r) for r in records]})
+    return int(rows[0]["written"]) if rows else 0
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """Everything a shard needs, picklable for Ray workers."""
+
+    discipline: str
+    config: BenchConfig
+    store: StoreSpec
+
+
+def run_shard(spec: ShardSpec) -> ShardStats:
+    """Entry point of one shard in any executor: opens its own connection from ``spec.store``."""
+    store = spec.store.open()
+    try:
+        return ShardBuilder(store, spec.config).run(spec.discipline)
+    finally:
+        store.close()
+
+
+def disciplines_with_chains(store: GraphStore, discipline: str | None) -> list[str]:
+    """The disciplines to build; raises :class:`InputError` when ``discipline`` has no L3 chain."""
+    known = sorted({r["discipline"] for r in store.query("bench_split_counts", {"discipline": None})
+                    if r["discipline"]})
+    if discipline is None:
+        return known
+    if discipline not in known:
+        raise InputError(f"discipline {discipline!r} has no L3 chains in the graph; disciplines with chains: "
+                         f"{', '.join(known) or 'none'}")
+    return [discipline]
+
+
+def build_benchmark(store: GraphStore, config: BenchConfig, *, vocab: Vocabulary | None = None,
+                    progress: ProgressFn | None = None) -> BuildReport:
+    """Split unsplit chains, then build every discipline's items; returns the report.
+
+    Raises :class:`InputError` for a discipline without chains. With the local executor shards run
+    here on the injected ``store``; with Ray each shard opens its own connection (``store.spec()``).
+    """
+    started = time.perf_counter()
+    disciplines = disciplines_with_chains(store, config.discipline)
+    report = BuildReport(benchmark=config.name, split=assign_splits(store, config))
+    if config.executor == "local":
+        builder = ShardBuilder(store, config, vocab)
+        for d in disciplines:
+            report.shards.append(builder.run(d, progress))
+    else:
+        specs = [ShardSpec(discipline=d, config=config, store=store.spec()) for d in disciplines]
+        make_executor(config.executor).run(run_shard, specs, lambda _spec, s: report.shards.append(s))
+    report.shards.sort(key=lambda s: s.discipline)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,67 @@
+"""Held-out chains as the graph holds them now, read for many chains per round trip.
+
+A chain node keeps the ids of its concepts and relations from extraction time; the graph may have
+changed since (an edge deleted, a concept merged). :func:`read_chains` joins the two, so a chain
+that lost an element is reported with the step that broke instead of yielding a wrong item.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from proda.pipelines.bench.model import ConceptRef
+from proda.schema.store.base import GraphStore, Row
+
+
+@dataclass(frozen=True)
+class ChainView:
+    """One chain c0 -t1-> c1 ... -tn-> cn as found in the graph; ``broken`` says why it is unusable."""
+
+    id: str
+    discipline: str
+    split: str | None
+    concepts: tuple[ConceptRef, ...]
+    relation_ids: tuple[str, ...]
+    relation_types: tuple[str, ...]
+    broken: str | None = None
+
+    @property
+    def length(self) -> int:
+        return len(self.relation_ids)
+
+    @property
+    def start(self) -> ConceptRef:
+        return self.concepts[0]
+
+    @property
+    def answer(self) -> ConceptRef:
+        return self.concepts[-1]
+
+
+def _view(chain_id: str, rows: list[Row]) -> ChainView:
+    rows = sorted(rows, key=lambda r: int(r["pos"]))
+    first = rows[0]
+    concepts = tuple(ConceptRef(id=r["concept_id"], name=r["name"] or "", canonical_id=r["canonical_id"] or "",
+                                aliases=tuple(r["aliases"] or ())) for r in rows)
+    steps = rows[:-1]
+    broken = None
+    gone = [r["pos"] for r in rows if not r["concept_found"]]
+    if gone:
+        broken = f"concept(s) at position {gone} no longer exist"
+    else:
+        missing = [r["pos"] for r in steps if r["relation_type"] is None]
+        if missing:
+            broken = f"the relation edge(s) of step(s) {missing} no longer exist"
+    return ChainView(id=chain_id, discipline=first["discipline"], split=first["split"], concepts=concepts,
+                     relation_ids=tuple(r["relation_id"] for r in steps),
+                     relation_types=tuple(r["relation_type"] or "" for r in steps), broken=broken)
+
+
+def read_chains(store: GraphStore, chain_ids: Sequence[str]) -> dict[str, ChainView]:
+    """The chains among ``chain_ids`` that exist, by id (one ``bench_chain_steps`` round trip)."""
+    by_chain: dict[str, list[Row]] = defaultdict(list)
+    for r in store.query("bench_chain_steps", {"chain_ids": list(chain_ids)}):
+        by_chain[r["chain_id"]].append(r)
+    return {cid: _view(cid, rows) for cid, rows in by_chain.items()}

@@ -1,0 +1,88 @@
+"""The benchmark job's configuration: one dataclass for Python, the CLI and YAML recipes (TRL style)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from proda.errors import ConfigError
+
+SPLITS = ("test", "dev", "train")
+MAX_STEPS = 6  # the hop patterns of bench_invrel / bench_reach are written out for 1..6 steps
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+
+
+@dataclass
+class BenchConfig:
+    """What ``proda bench build`` does. Every field has help; defaults < recipe < flags."""
+
+    name: str = field(default="proda", metadata={
+        "help": "benchmark name: items are (:BenchmarkItem {benchmark: name}) and their ids derive from it, so "
+                "two names are two benchmarks and rebuilding one name updates its items in place"})
+    discipline: str | None = field(default=None, metadata={"help": "only this discipline (default: all)"})
+    per_discipline: int | None = field(default=None, metadata={
+        "help": "items per discipline (default: one per usable held-out chain); chains are taken in a seeded "
+                "order, so the same seed picks the same chains"})
+    seed: int = field(default=0, metadata={"help": "seed for the chain order and the option shuffle"})
+    test_ratio: float = field(default=0.1, metadata={"help": "share of chains split to test"})
+    dev_ratio: float = field(default=0.1, metadata={"help": "share of chains split to dev (the rest is train)"})
+    split_salt: str = field(default="proda-split-v1", metadata={
+        "help": "salt of the chain-id hash that draws splits; changing it only affects chains not split yet"})
+    splits: tuple[str, ...] = field(default=("test", "dev"), metadata={
+        "help": "held-out splits to build items from (test and/or dev; never train)"})
+    distractors: int = field(default=3, metadata={"help": "distractors per item (options = distractors + 1)"})
+    max_steps: int = field(default=MAX_STEPS, metadata={
+        "help": f"longest chain used, in relation steps (at most {MAX_STEPS}); longer ones are skipped"})
+    candidates_per_row: int = field(default=3, metadata={
+        "help": "most candidates a distractor query returns per chain, step and kind (every returned row costs "
+                "client-side parsing; a few per kind leave enough after the validity proof)"})
+    batch_size: int = field(default=1000, metadata={"help": "chains per round trip of each batched query"})
+    executor: str = field(default="local", metadata={"help": "local (this process) or ray: one shard per discipline"})
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ConfigError(f"benchmark name {self.name!r}: use lower-case letters, digits and '_', "
+                              "starting with a letter")
+        if self.per_discipline is not None and self.per_discipline < 1:
+            raise ConfigError("per_discipline must be at least 1 (leave it unset for every usable chain)")
+        if not 0 < self.test_ratio < 1 or not 0 <= self.dev_ratio < 1 or self.test_ratio + self.dev_ratio >= 1:
+            raise ConfigError(f"split ratios test={self.test_ratio}, dev={self.dev_ratio}: need 0 < test, "
+                              "0 <= dev and test + dev < 1 (the rest is train)")
+        self.splits = tuple(self.splits)
+        bad = [s for s in self.splits if s not in ("test", "dev")]
+        if bad or not self.splits:
+            raise ConfigError(f"splits {list(self.splits)}: a benchmark is built from test and/or dev chains only")
+        if self.distractors < 1:
+            raise ConfigError("distractors must be at least 1")
+        if not 1 <= self.max_steps <= MAX_STEPS:
+            raise ConfigError(f"max_steps must be between 1 and {MAX_STEPS}")
+        if self.candidates_per_row < 1 or self.batch_size < 1:
+            raise ConfigError("candidates_per_row and batch_size must be at least 1")
+        if self.executor not in ("local", "ray"):
+            raise ConfigError(f"unknown executor {self.executor!r}: use local or ray")
+
+    @property
+    def split_rule(self) -> str:
+        """How splits are drawn, recorded on each chain the rule assigned."""
+        return f"hash-v1:{self.split_salt}:test={self.test_ratio:g},dev={self.dev_ratio:g}"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> BenchConfig:
+        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        values = dict(data)
+        if "splits" in values:
+            if isinstance(values["splits"], str):
+                values["splits"] = tuple(s.strip() for s in values["splits"].split(",") if s.strip())
+            elif isinstance(values["splits"], list | tuple):
+                values["splits"] = tuple(values["splits"])
+            else:
+                raise ConfigError(f"{source}: splits must be a list such as [test, dev]")
+        try:
+            return cls(**values)
+        except TypeError as e:
+            raise ConfigError(f"{source}: {e}") from e

@@ -1,0 +1,122 @@
+"""Validity by construction: every distractor is proven wrong in the graph before it becomes an option.
+
+Two rules (method.md, issue 4):
+
+* **provably wrong**: no path from the start concept through the chain's relation-type sequence
+  reaches the distractor or any alias of it (``bench_reach``, batched over many chains);
+* **distinct**: no two options are the same concept (canonical id after SAME_AS merges) or share a
+  name or alias (normalised), so no option is right "under another name".
+
+A chain that cannot yield enough valid distractors yields no item; its candidates' rejections are
+counted by reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from proda.pipelines.bench.chains import ChainView
+from proda.pipelines.bench.model import OPERATORS, Candidate, ConceptRef
+from proda.schema.ids import normalise_name
+from proda.schema.store.base import GraphStore
+
+
+@lru_cache(maxsize=65_536)  # the same concepts are compared many times while options are chosen
+def name_keys(c: ConceptRef) -> frozenset[str]:
+    """The normalised name and aliases under which a concept may be recognised."""
+    return frozenset(k for k in (normalise_name(x) for x in (c.name, *c.aliases)) if k)
+
+
+def clash(a: ConceptRef, b: ConceptRef) -> str | None:
+    """Why two concepts cannot both be options (``same_concept`` / ``alias_collision``), or None."""
+    if a.canonical_id == b.canonical_id:
+        return "same_concept"
+    if name_keys(a) & name_keys(b):
+        return "alias_collision"
+    return None
+
+
+def reach_rows(key: str, start_id: str, types: Sequence[str], targets: Iterable[str]) -> dict[str, Any]:
+    return {"key": key, "start_id": start_id, "types": list(types), "targets": sorted(set(targets))}
+
+
+def reachable(store: GraphStore, rows: Sequence[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """For each row key, the target canonical ids that its relation-type sequence reaches from its start."""
+    out: dict[str, set[str]] = defaultdict(set)
+    if rows:
+        for r in store.query("bench_reach", {"rows": list(rows)}):
+            out[r["key"]].add(r["canonical_id"])
+    return out
+
+
+def prove(store: GraphStore, chains: Sequence[ChainView],
+          candidates: Mapping[str, Sequence[Candidate]]) -> dict[str, set[str]]:
+    """Per chain id, which of {answer} + its candidates the chain's own type sequence reaches.
+
+    A candidate in the set is a correct answer by the graph and must not be a distractor; the
+    answer must be in it (else the chain no longer leads to its own answer).
+    """
+    rows = [reach_rows(c.id, c.start.id, c.relation_types,
+                       [c.answer.canonical_id, *(x.concept.canonical_id for x in candidates.get(c.id, ()))])
+            for c in chains]
+    return reachable(store, rows)
+
+
+def _tiebreak(seed: int, chain_id: str, concept_id: str) -> str:
+    return hashlib.sha256(f"{seed}\x1f{chain_id}\x1f{concept_id}".encode()).hexdigest()
+
+
+def select(chain: ChainView, candidates: Sequence[Candidate], reached: set[str], n: int, seed: int,
+           rejected: Counter[str]) -> list[Candidate]:
+    """Pick up to ``n`` valid distractors, one operator after another (INVREL, TRUNC, NEARMISS) for a mix.
+
+    Within an operator candidates are tried by preference, then in a seeded order. Each rejected
+    candidate is counted in ``rejected`` by reason: ``reachable`` (the graph makes it a correct
+    answer), ``is_answer`` / ``answer_alias``, ``is_start`` (named in the question), ``same_concept`` /
+    ``alias_collision`` with an option already chosen.
+    """
+    queues: dict[str, list[Candidate]] = {op: [] for op in OPERATORS}
+    for c in candidates:
+        queues[c.operator].append(c)
+    for q in queues.values():
+        q.sort(key=lambda c: (c.preference, _tiebreak(seed, chain.id, c.concept.id)))
+    chosen: list[Candidate] = []
+    seen: set[tuple[str, str]] = set()  # (operator, canonical): one rejection count per distinct candidate
+    while len(chosen) < n and any(queues.values()):
+        for op in OPERATORS:
+            if len(chosen) >= n:
+                break
+            q = queues[op]
+            while q:
+                c = q.pop(0)
+                why = _rejection(chain, c, reached, chosen)
+                if why is None:
+                    chosen.append(c)
+                    break
+                if (op, c.concept.canonical_id) not in seen:
+                    seen.add((op, c.concept.canonical_id))
+                    rejected[why] += 1
+    return chosen
+
+
+def _rejection(chain: ChainView, c: Candidate, reached: set[str], chosen: Sequence[Candidate]) -> str | None:
+    concept = c.concept
+    if concept.canonical_id == chain.answer.canonical_id:
+        return "is_answer"
+    if concept.canonical_id in reached:
+        return "reachable"
+    if clash(concept, chain.answer) is not None:
+        return "answer_alias"
+    if clash(concept, chain.start) is not None:
+        return "is_start"
+    if not concept.name:
+        return "unnamed"
+    for other in chosen:
+        why = clash(concept, other.concept)
+        if why is not None:
+            return why
+    return None

@@ -1,0 +1,61 @@
+"""``proda bench`` as a user runs it: the real console script in subprocesses on an embedded graph."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from proda.pipelines.bench.model import item_id
+from proda.schema import Relation
+from proda.schema.store.writer import Element
+from tests.graphs import HAND
+from tests.test_bench_graphs import economics
+from tests.test_cli import graph, proda, proda_concurrently, running_home
+
+__all__ = ["graph", "running_home"]  # pytest fixtures shared with test_cli
+
+
+def _jsonl(path: Path, elements: list[Element]) -> Path:
+    path.write_text("".join(e.model_dump_json() + "\n" for e in elements))
+    return path
+
+
+def test_bench_build_check_show_export(running_home: Path, graph: str, tmp_path: Path) -> None:
+    w = economics()
+    iid = item_id("proda", w.chains["A"].id)
+    loaded = proda("load", str(_jsonl(tmp_path / "world.jsonl", w.elements)), home=running_home, graph=graph)
+    assert loaded.returncode == 0, loaded.stderr
+
+    built = proda("bench", "build", "--seed", "3", "--json", home=running_home, graph=graph)
+    assert built.returncode == 0, built.stderr
+    report = json.loads(built.stdout)
+    assert report["items"] == 1 and report["shards"][0]["skipped"] == {"too_few_distractors": 3}
+
+    out = tmp_path / "lm"
+    checked, shown, exported, missing, unknown = proda_concurrently(
+        ("bench", "check"), ("bench", "show", iid, "--json"),
+        ("bench", "export", "--format", "lm-eval", "--out", str(out), "--json"),
+        ("bench", "show", "bmi_nope"), ("bench", "build", "--discipline", "physics"),
+        home=running_home, graph=graph)
+    assert checked.returncode == 0, checked.stderr
+    assert "1 items valid and orthogonal" in checked.stdout
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert detail["item"]["answer"] == "surplus" and [r["concept_name"] for r in detail["chain"]] == [
+        "price", "supply", "surplus"]
+    assert exported.returncode == 0, exported.stderr
+    assert {Path(f).name for f in json.loads(exported.stdout)["files"]} == {"proda_proda.yaml", "utils.py",
+                                                                           "test.jsonl"}
+    assert missing.returncode == 4 and "bmi_nope" in missing.stderr
+    assert unknown.returncode == 2 and "discipline 'physics' has no L3 chains" in unknown.stderr
+
+    # the graph changes under the benchmark: supply -causes-> trade makes the distractor "trade" correct
+    new = Relation(type="causes", subject_id=w.c["supply"].id, object_id=w.c["trade"].id, discipline="economics",
+                   provenance=HAND)
+    assert proda("load", str(_jsonl(tmp_path / "new.jsonl", [new])), home=running_home, graph=graph).returncode == 0
+    broken, table = proda_concurrently(("bench", "check", "--json"), ("bench", "check"),
+                                       home=running_home, graph=graph)
+    assert broken.returncode == 1 and table.returncode == 1
+    [violation] = json.loads(broken.stdout)["violations"]
+    assert (violation["check"], violation["item_id"]) == ("distractor_reachable", iid)
+    assert "1 violation(s) in 1 items" in table.stdout

@@ -1,0 +1,147 @@
+"""Each distractor operator's catalog query on hand-built graphs with known answers, on every backend.
+
+Including graphs where an operator must find nothing: a one-step chain (TRUNC), types without an
+inverse or symmetric ones (INVREL), a concept with no structural neighbours (NEARMISS).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from proda.errors import UnknownRelationType
+from proda.pipelines.bench import distractors
+from proda.pipelines.bench.chains import read_chains
+from proda.pipelines.bench.question import question_text
+from proda.pipelines.bench.validity import prove, reach_rows, reachable
+from proda.schema.store.base import GraphStore
+from proda.schema.vocabulary import default_vocabulary
+from tests.graphs import covers
+from tests.test_bench_graphs import load_economics
+
+VOCAB = default_vocabulary()
+
+
+def names(cands: list[distractors.Candidate]) -> set[tuple[str, str]]:
+    return {(c.kind, c.concept.name) for c in cands}
+
+
+def test_chain_steps_join_the_chain_with_the_graph_as_it_is_now(store: GraphStore) -> None:
+    covers("bench_chain_steps")
+    w = load_economics(store)
+    a, c = w.chains["A"], w.chains["C"]
+    views = read_chains(store, [a.id, c.id, "chn_missing"])
+    assert set(views) == {a.id, c.id}
+    va = views[a.id]
+    assert [x.name for x in va.concepts] == ["price", "supply", "surplus"]
+    assert va.relation_types == ("increases", "causes") and va.relation_ids == tuple(a.relation_ids)
+    assert va.split == "test" and va.broken is None
+    store.run("MATCH ()-[r:RELATION {id: $id}]->() DELETE r", {"id": w.r["supply>surplus"].id}, read_only=False)
+    broken = read_chains(store, [a.id])[a.id]
+    assert broken.broken == "the relation edge(s) of step(s) [1] no longer exist"
+    store.run("MATCH (x:Concept {id: $id}) DETACH DELETE x", {"id": w.c["wage"].id}, read_only=False)
+    assert read_chains(store, [c.id])[c.id].broken == "concept(s) at position [0] no longer exist"
+
+
+def test_trunc_finds_the_intermediate_concepts_and_nothing_on_one_step_chains(store: GraphStore) -> None:
+    covers("bench_trunc")
+    w = load_economics(store)
+    views = read_chains(store, [ch.id for ch in w.chains.values()])
+    found = distractors.trunc(store, list(views.values()))
+    a, c, d = w.chains["A"], w.chains["C"], w.chains["D"]
+    [cand] = found[a.id]
+    assert (cand.concept.name, cand.via) == ("supply", (w.r["price>supply"].id,))
+    assert cand.detail == "stopped after 1 step(s)"
+    assert [x.concept.name for x in found[d.id]] == ["product"]
+    assert found.get(c.id, []) == []  # one step: nothing to stop early at
+
+
+def test_invrel_follows_the_inverse_relation_then_the_rest_of_the_chain(store: GraphStore) -> None:
+    covers("bench_invrel")
+    w = load_economics(store)
+    views = read_chains(store, [ch.id for ch in w.chains.values()])
+    notes: Counter[str] = Counter()
+    found = distractors.invrel(store, list(views.values()), VOCAB, 20, notes)
+    a = w.chains["A"]
+    by_name = {c.concept.name: c for c in found[a.id]}
+    assert set(by_name) == {"shortage", "inflation", "excess supply"}
+    # step 1 inverted: price -decreases-> demand -causes-> shortage
+    assert by_name["shortage"].via == (w.r["price>demand"].id, w.r["demand>shortage"].id)
+    assert by_name["shortage"].detail == "step 1 'increases' read as 'decreases'"
+    # step 2 inverted: the correct first step, then supply -prevents-> inflation
+    assert by_name["inflation"].via == (w.r["price>supply"].id, w.r["supply>inflation"].id)
+    assert by_name["excess supply"].concept.canonical_id == w.c["surplus"].id  # merged: an alias of the answer
+    # nothing where the inverse edge does not exist (C), no type has an inverse (D), or the type is symmetric (E)
+    for key in ("C", "D", "E"):
+        assert found.get(w.chains[key].id, []) == [], key
+    assert notes["invrel_step_without_inverse"] == 2  # is_a, defined_as
+    assert notes["invrel_step_symmetric"] == 1  # contrasts_with
+    assert notes["invrel_chain_without_invertible_step"] == 2  # D and E send no row at all
+
+
+def test_invrel_respects_the_limit_per_row(store: GraphStore) -> None:
+    w = load_economics(store)
+    rows = [{"chain_id": "x", "pos": 1, "from_id": w.c["supply"].id, "types": ["prevents"]}]
+    got = store.query("bench_invrel", {"rows": rows, "limit": 1})
+    assert len(got) == 1 and got[0]["concept_id"] == min(w.ids("inflation", "excess supply"))
+
+
+def test_nearmiss_finds_each_kind_and_stays_in_the_discipline(store: GraphStore) -> None:
+    covers("bench_nearmiss")
+    w = load_economics(store)
+    views = read_chains(store, [ch.id for ch in w.chains.values()])
+    found = distractors.nearmiss(store, list(views.values()), 10)
+    a = w.chains["A"]
+    assert names(found[a.id]) == {
+        ("sibling_chain", "trade"),
+        ("sibling", "equilibrium"), ("sibling", "glut"), ("sibling", "oversupply"),
+        ("alt_ending", "trade"), ("alt_ending", "production"), ("alt_ending", "inflation"),
+        ("neighbour", "storage cost"), ("neighbour", "market condition"),
+    }  # excess supply (merged away) is never proposed; supply (the step before) is not a neighbour
+    [sib_chain] = [c for c in found[a.id] if c.kind == "sibling_chain"]
+    assert sib_chain.via == (w.chains["B"].id, w.r["supply>trade"].id)
+    assert found.get(w.chains["C"].id, []) == []  # wage -> spending: nothing near spending
+    # another discipline's concept next to the answer is not a near miss
+    store.run("MATCH (s:Concept {id: $id}) CREATE (s)-[:RELATION {id: 'rel_x', type: 'is_a', discipline: 'biology'}]"
+              "->(:Concept {id: 'con_x', name: 'cell', discipline: 'biology'})", {"id": w.c["surplus"].id},
+              read_only=False)
+    again = distractors.nearmiss(store, [views[a.id]], 10)
+    assert "cell" not in {c.concept.name for c in again[a.id]}
+
+
+def test_reach_proves_which_targets_the_type_sequence_reaches(store: GraphStore) -> None:
+    covers("bench_reach")
+    w = load_economics(store)
+    c = w.c
+    start, types = c["price"].id, ["increases", "causes"]
+    got = reachable(store, [reach_rows("a", start, types, [c[n].id for n in ("surplus", "glut", "shortage", "trade")]),
+                            reach_rows("b", c["supply"].id, ["prevents"], [c["surplus"].id]),
+                            reach_rows("c", c["wage"].id, ["decreases"], [c["spending"].id])])
+    assert got["a"] == {c["surplus"].id, c["glut"].id}  # glut is a correct answer by the graph
+    assert got["b"] == {c["surplus"].id}  # through excess supply, merged into surplus
+    assert "c" not in got
+    # prove(): per chain, answer and candidates together, in one round trip
+    views = read_chains(store, [w.chains["A"].id])
+    cands = distractors.nearmiss(store, list(views.values()), 10)
+    proved = prove(store, list(views.values()), cands)
+    assert proved[w.chains["A"].id] == {c["surplus"].id, c["glut"].id}
+
+
+@pytest.mark.parametrize("length", [1, 3, 6])
+def test_reach_follows_sequences_up_to_six_steps(store: GraphStore, length: int) -> None:
+    store.run("UNWIND range(0, 7) AS i CREATE (:Concept {id: 'k' + toString(i), name: 'k' + toString(i), "
+              "discipline: 'x'})", read_only=False)
+    store.run("UNWIND range(0, 6) AS i MATCH (a:Concept {id: 'k' + toString(i)}), (b:Concept {id: 'k' + "
+              "toString(i + 1)}) CREATE (a)-[:RELATION {id: 'e' + toString(i), type: 'causes'}]->(b)", read_only=False)
+    got = reachable(store, [reach_rows("r", "k0", ["causes"] * length, [f"k{i}" for i in range(8)])])
+    assert got["r"] == {f"k{length}"}
+
+
+def test_question_walks_the_chain_with_the_vocabulary_phrases() -> None:
+    q = question_text("economics", "price", ["increases", "causes", "is_a"], VOCAB)
+    assert q == ("In economics: price increases X1, X1 causes X2, and X2 is a kind of X3. Which concept is X3?")
+    assert question_text("computer_science", "loop", ["requires"], VOCAB) == (
+        "In computer science: loop requires X1. Which concept is X1?")
+    with pytest.raises(UnknownRelationType, match="regulates"):
+        question_text("economics", "price", ["regulates"], VOCAB)
