@@ -1,0 +1,57 @@
+"""The Builder job's configuration: one dataclass for Python, the CLI and YAML recipes (TRL style)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from proda.errors import ConfigError
+
+FAMILIES = ("definition", "statement", "reverse", "recall", "grounded")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+
+
+@dataclass
+class BuildConfig:
+    """What ``proda build`` does. Every field has help; defaults < recipe < flags."""
+
+    dataset: str = field(default="v1", metadata={
+        "help": "dataset name: examples are (:TrainingExample {dataset: name}); rebuilding a name is a no-op for "
+                "what it already holds and adds what new relations allow"})
+    discipline: str | None = field(default=None, metadata={"help": "only this discipline (default: all)"})
+    budget: int | None = field(default=None, metadata={
+        "help": "most examples per discipline (default: all the templates give); relations are taken in a "
+                "seeded order, so a budget samples evenly across the discipline"})
+    seed: int = field(default=0, metadata={"help": "seed for the relation order and the template choice"})
+    families: tuple[str, ...] = field(default=FAMILIES, metadata={
+        "help": "example families: definition (what is X?, from is_a and defined_as), statement (X r Y), "
+                "reverse (asked from the object's side), recall (which concept does X r?, multiple choice), "
+                "grounded (a passage from the chunk, the relation asked and answered with the evidence quoted)"})
+    context_chars: int = field(default=700, metadata={
+        "help": "longest passage quoted from the chunk in grounded examples (cut at sentence boundaries)"})
+    page_size: int = field(default=2000, metadata={"help": "relations read per round trip"})
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.dataset):
+            raise ConfigError(f"dataset {self.dataset!r}: use lower-case letters, digits and _ (max 48)")
+        unknown = sorted(set(self.families) - set(FAMILIES))
+        if unknown or not self.families:
+            raise ConfigError(f"families {list(self.families)}: choose from {', '.join(FAMILIES)}")
+        if self.budget is not None and self.budget < 1:
+            raise ConfigError("budget must be at least 1")
+        if self.context_chars < 100:
+            raise ConfigError("context_chars must be at least 100")
+        if self.page_size < 1:
+            raise ConfigError("page_size must be at least 1")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> BuildConfig:
+        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if isinstance(data.get("families"), list):
+            data = {**data, "families": tuple(data["families"])}
+        return cls(**data)

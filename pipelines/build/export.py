@@ -1,0 +1,60 @@
+"""Export a Builder dataset in the chat format TRL's ``SFTTrainer`` takes: JSONL or a Hugging Face
+dataset on disk. Each record keeps its id, relation and chunk so a model's behaviour maps back to the
+graph."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from proda.errors import DependencyMissing, NotFound
+from proda.schema.store.base import GraphStore
+
+
+def iter_examples(store: GraphStore, dataset: str, discipline: str | None = None,
+                  page_size: int = 5000) -> Iterator[dict[str, Any]]:
+    """Records ``{id, messages, discipline, family, relation_id, chunk_id, qa_hash}`` in id order."""
+    after = ""
+    while True:
+        rows = store.query("training_examples", {"dataset": dataset, "discipline": discipline, "after": after,
+                                                 "limit": page_size})
+        for r in rows:
+            yield {"id": r["id"], "messages": json.loads(r["messages"]), "discipline": r["discipline"],
+                   "family": r["family"], "relation_id": r["relation_id"], "chunk_id": r["chunk_id"],
+                   "qa_hash": r["qa_hash"], "template_version": r["template_version"]}
+        if len(rows) < page_size:
+            return
+        after = rows[-1]["id"]
+
+
+def export_jsonl(store: GraphStore, dataset: str, out: Path, discipline: str | None = None) -> int:
+    """Write the dataset as JSONL (one chat record per line); returns the count. Written to a
+    temporary name and renamed, so a crash never leaves a half file under the real name."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".part")
+    n = 0
+    with tmp.open("w", encoding="utf-8") as f:
+        for rec in iter_examples(store, dataset, discipline):
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            n += 1
+    if n == 0:
+        tmp.unlink()
+        raise NotFound(f"dataset {dataset!r} has no examples" + (f" in {discipline}" if discipline else "")
+                       + "; run `proda build` first")
+    tmp.replace(out)
+    return n
+
+
+def export_hf(store: GraphStore, dataset: str, out: Path, discipline: str | None = None) -> int:
+    """Save the dataset with ``datasets.Dataset.save_to_disk`` (Arrow/parquet-backed); returns the count."""
+    try:
+        from datasets import Dataset
+    except ImportError as e:
+        raise DependencyMissing("datasets", extra="train", why="to export a Hugging Face dataset") from e
+    records = list(iter_examples(store, dataset, discipline))
+    if not records:
+        raise NotFound(f"dataset {dataset!r} has no examples; run `proda build` first")
+    Dataset.from_list(records).save_to_disk(str(out))
+    return len(records)

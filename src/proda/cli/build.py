@@ -1,0 +1,65 @@
+"""``proda build``: the Builder. Training examples from L1/L2, grounded in their chunks, in the graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+from proda.cli.context import load_recipe, store_for
+from proda.cli.output import console, print_json, print_rows
+from proda.errors import ConfigError
+
+
+def build(
+    ctx: typer.Context,
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset name (default v1)."),
+    discipline: str | None = typer.Option(None, "--discipline", "-d", help="Only this discipline."),
+    budget: int | None = typer.Option(None, "--budget", min=1, help="Most examples per discipline (relations "
+                                      "are sampled in a seeded order)."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for the relation order and the wording."),
+    recipe: Path | None = typer.Option(None, "--recipe", help="YAML with BuildConfig fields; flags win."),
+    out: Path | None = typer.Option(None, "--out", help="Also export the dataset here (a .jsonl file, or a "
+                                    "folder for --format hf)."),
+    fmt: str = typer.Option("jsonl", "--format", help="Export format: jsonl (chat records) or hf (datasets "
+                            "save_to_disk), both in the format TRL's SFTTrainer takes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Synthesise instruction-tuning examples from L1 concepts and L2 relations.
+
+    Families: definitions, relation statements asked from both ends, multiple-choice recall
+    ("which of these does X cause?") and grounded examples that quote the evidence from the chunk.
+    Examples are (:TrainingExample) nodes linked to the concepts they teach and their chunk; never
+    built from L3 chains, never instance-identical to a benchmark item, deduplicated. Rebuilding is
+    idempotent.
+    """
+    from proda.pipelines.build import BuildConfig, build_examples
+    from proda.pipelines.build.export import export_hf, export_jsonl
+
+    if fmt not in ("jsonl", "hf"):
+        raise ConfigError(f"--format {fmt!r}: use jsonl or hf")
+    flags = {"dataset": dataset, "discipline": discipline, "budget": budget, "seed": seed}
+    values = {**load_recipe(recipe, "BuildConfig"), **{k: v for k, v in flags.items() if v is not None}}
+    config = BuildConfig.from_dict(values, source=str(recipe) if recipe else "flags")
+    with store_for(ctx) as store:
+        with Progress(TextColumn("building {task.fields[disc]}"), TextColumn("{task.completed} examples"),
+                      TimeElapsedColumn(), console=console, disable=as_json) as bar:
+            task = bar.add_task("build", total=None, disc="")
+            report = build_examples(store, config,
+                                    progress=lambda d, n: bar.update(task, completed=n, disc=d))
+        exported = None
+        if out is not None:
+            exporter = export_jsonl if fmt == "jsonl" else export_hf
+            exported = exporter(store, config.dataset, out, config.discipline)
+    rows = [{"discipline": d.discipline, "relations": d.relations, "examples": d.examples,
+             **{f: d.families.get(f, 0) for f in config.families},
+             "skipped": ", ".join(f"{k} {n}" for k, n in sorted(d.skipped.items()) if n) or "-"}
+            for d in report.disciplines]
+    if as_json:
+        print_json({"dataset": config.dataset, "disciplines": rows, "exported": exported,
+                    "out": str(out) if out else None})
+        return
+    print_rows(rows, title=f"dataset {config.dataset}: {report.examples} examples")
+    if exported is not None:
+        console.print(f"exported {exported} examples to {out} ({fmt})")

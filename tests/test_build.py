@@ -1,0 +1,132 @@
+"""The Builder on a real FalkorDB: families, grounding, links, idempotence, budget, orthogonality."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from proda.errors import ConfigError, NotFound
+from proda.pipelines.bench.model import instance_hash
+from proda.pipelines.build import BuildConfig, build_examples
+from proda.pipelines.build.export import export_hf, export_jsonl, iter_examples
+from proda.pipelines.build.templates import passage
+from proda.schema import Chunk, Concept, Document, Provenance, Relation
+from proda.schema.store.base import GraphStore
+from proda.schema.store.writer import GraphWriter
+from tests.graphs import covers
+
+PROV = Provenance(extractor="manual", prompt_version="test")
+TEXT = ("Prices carry information. A higher price decreases the quantity demanded. A tax increases the price "
+        "that buyers pay. Subsidies work the other way. A price floor is a kind of price control.")
+
+
+def graph(store: GraphStore) -> dict[str, Relation]:
+    doc = Document(source_id="economics/prices", discipline="economics", title="Prices")
+    chunk = Chunk(document_id=doc.id, ordinal=0, discipline="economics", text=TEXT)
+    names = ["price", "quantity demanded", "tax", "price floor", "price control", "subsidy", "supply", "wages"]
+    c = {n: Concept(name=n, discipline="economics", chunk_ids=[chunk.id], provenance=PROV) for n in names}
+
+    def rel(s: str, t: str, o: str, ev: str) -> Relation:
+        return Relation(type=t, subject_id=c[s].id, object_id=c[o].id, discipline="economics", evidence=ev,
+                        chunk_id=chunk.id, provenance=PROV)
+
+    r = {"demand": rel("price", "decreases", "quantity demanded", "A higher price decreases the quantity demanded"),
+         "tax": rel("tax", "increases", "price", "A tax increases the price that buyers pay"),
+         "floor": rel("price floor", "is_a", "price control", "A price floor is a kind of price control"),
+         "tax2": rel("tax", "increases", "wages", "")}  # no evidence: no grounded example
+    GraphWriter(store).write([doc, chunk, *c.values(), *r.values()])
+    return r
+
+
+def test_builds_every_family_grounded_and_linked(falkordb_store: GraphStore) -> None:
+    covers("build_relations", "upsert_training_examples", "training_examples")
+    store = falkordb_store
+    r = graph(store)
+    report = build_examples(store, BuildConfig())
+    [econ] = report.disciplines
+    # 4 relations: statement + reverse + recall each; definition only for is_a; grounded only with evidence
+    assert dict(econ.families) == {"statement": 4, "reverse": 4, "recall": 4, "definition": 1, "grounded": 3}
+    assert econ.examples == 16
+    records = list(iter_examples(store, "v1"))
+    assert len(records) == 16 and len({x["id"] for x in records}) == 16
+    for x in records:
+        assert [m["role"] for m in x["messages"]] == ["user", "assistant"]
+        assert x["qa_hash"] == instance_hash(x["messages"][0]["content"], x["messages"][1]["content"])
+    grounded = [x for x in records if x["family"] == "grounded"]
+    for x in grounded:
+        evidence = x["messages"][1]["content"].split("The passage says: “")[1].rstrip("”")
+        assert evidence in TEXT and evidence in x["messages"][0]["content"]  # quoted from the passage shown
+    recall = next(x for x in records if x["family"] == "recall" and x["relation_id"] == r["tax"].id)
+    options = recall["messages"][0]["content"]
+    assert "wages" not in options  # a true object of (tax, increases) is never a distractor
+    assert "price" in options
+    # linked to what they teach, grounded in their chunk, never to a chain
+    links = store.run("MATCH (x:TrainingExample {relation_id: $id}) "
+                      "RETURN size([(x)-[:TEACHES]->(:Concept) | 1]) AS teaches, "
+                      "size([(x)-[:FROM_CHUNK]->(:Chunk) | 1]) AS chunks, "
+                      "size([(x)-[:FROM_CHAIN]->() | 1]) AS chains", {"id": r["demand"].id})
+    assert links and all(row == {"teaches": 2, "chunks": 1, "chains": 0} for row in links)
+    assert store.query("bench_orthogonality", {}) == []
+
+
+def test_rebuilding_is_idempotent_and_budget_samples(falkordb_store: GraphStore) -> None:
+    store = falkordb_store
+    graph(store)
+    build_examples(store, BuildConfig())
+    before = store.run("MATCH (x:TrainingExample) RETURN x.id AS id ORDER BY id")
+    again = build_examples(store, BuildConfig())
+    assert again.examples == 16
+    assert store.run("MATCH (x:TrainingExample) RETURN x.id AS id ORDER BY id") == before
+    small = build_examples(store, BuildConfig(dataset="small", budget=5, seed=7))
+    assert small.examples == 5
+    assert [x["id"] for x in iter_examples(store, "small")] == [
+        x["id"] for x in iter_examples(store, "small")]  # stable order
+    other = build_examples(store, BuildConfig(dataset="small2", budget=5, seed=8))
+    assert other.examples == 5
+
+
+def test_example_identical_to_a_benchmark_item_is_not_written(falkordb_store: GraphStore) -> None:
+    covers("benchmark_hash_hits")
+    store = falkordb_store
+    graph(store)
+    probe = build_examples(store, BuildConfig(dataset="probe", families=("statement",)))
+    [first] = list(iter_examples(store, "probe"))[:1]
+    store.run("CREATE (:BenchmarkItem {id: 'bmi_x', qa_hash: $h})", {"h": first["qa_hash"]}, read_only=False)
+    report = build_examples(store, BuildConfig(dataset="clean", families=("statement",)))
+    [econ] = report.disciplines
+    assert econ.skipped["instance-identical to a benchmark item"] == 1
+    assert econ.examples == probe.examples - 1
+    assert first["qa_hash"] not in {x["qa_hash"] for x in iter_examples(store, "clean")}
+
+
+def test_export_jsonl_and_hf(falkordb_store: GraphStore, tmp_path: Path) -> None:
+    store = falkordb_store
+    graph(store)
+    build_examples(store, BuildConfig())
+    n = export_jsonl(store, "v1", tmp_path / "v1.jsonl")
+    lines = (tmp_path / "v1.jsonl").read_text().splitlines()
+    assert n == len(lines) == 16 and all("messages" in json.loads(line) for line in lines)
+    datasets = pytest.importorskip("datasets")
+    assert export_hf(store, "v1", tmp_path / "hf") == 16
+    ds = datasets.load_from_disk(str(tmp_path / "hf"))
+    assert ds.num_rows == 16 and ds[0]["messages"][0]["role"] == "user"
+    with pytest.raises(NotFound, match="nope"):
+        export_jsonl(store, "nope", tmp_path / "nope.jsonl")
+    assert not (tmp_path / "nope.jsonl").exists() and not (tmp_path / "nope.jsonl.part").exists()
+
+
+def test_config_errors_name_the_field() -> None:
+    with pytest.raises(ConfigError, match="families"):
+        BuildConfig(families=("poetry",))
+    with pytest.raises(ConfigError, match="dataset"):
+        BuildConfig(dataset="V 1")
+    with pytest.raises(ConfigError, match="unknown key"):
+        BuildConfig.from_dict({"budgett": 3})
+
+
+def test_passage_keeps_the_evidence_whole() -> None:
+    text = " ".join(f"Sentence number {i} is here." for i in range(100))
+    out = passage(text, "Sentence number 57 is here.", 200)
+    assert "Sentence number 57 is here." in out and len(out) <= 200

