@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _GRAPH_SCHEMES = ("falkordb", "redis", "neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
@@ -35,6 +35,55 @@ class Settings(BaseSettings):
     neo4j_password: SecretStr | None = Field(default=None, description="Neo4j password (PRODA_NEO4J_PASSWORD).")
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="Rows per UNWIND write batch.")
     query_timeout_ms: int = Field(default=60_000, ge=1, description="Per-query time limit.")
+
+    # gRPC server (`proda serve`) and client (`--remote`)
+    grpc_host: str = Field(default="127.0.0.1", description="Address `proda serve` listens on (PRODA_GRPC_HOST).")
+    grpc_port: int = Field(default=50051, ge=0, le=65535, description="Port of `proda serve`; 0 picks a free one "
+                           "(PRODA_GRPC_PORT).")
+    api_tokens: SecretStr | None = Field(default=None, description="Bearer tokens the server accepts, comma-separated "
+                                         "(PRODA_API_TOKENS). Unset: no authentication, allowed on loopback only.")
+    api_token: SecretStr | None = Field(default=None, description="Bearer token the client sends with --remote "
+                                        "(PRODA_API_TOKEN).")
+    grpc_tls_cert: Path | None = Field(default=None, description="PEM certificate chain of the server; with "
+                                       "PRODA_GRPC_TLS_KEY it serves TLS only (PRODA_GRPC_TLS_CERT).")
+    grpc_tls_key: Path | None = Field(default=None, description="PEM private key of the server (PRODA_GRPC_TLS_KEY).")
+    grpc_tls_client_ca: Path | None = Field(default=None, description="PEM CA bundle: when set, the server requires "
+                                            "client certificates signed by it (PRODA_GRPC_TLS_CLIENT_CA).")
+    grpc_tls_ca: Path | None = Field(default=None, description="PEM CA bundle the client trusts for grpcs:// "
+                                     "servers; unset: the system roots (PRODA_GRPC_TLS_CA).")
+    grpc_max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024,
+                                        description="Largest request or response message "
+                                        "(PRODA_GRPC_MAX_MESSAGE_BYTES).")
+    grpc_row_limit: int = Field(default=10_000, ge=1, le=1_000_000, description="Most rows RunNamedQuery returns "
+                                "(PRODA_GRPC_ROW_LIMIT).")
+    grpc_max_jobs: int = Field(default=2, ge=0, le=64, description="Jobs run at once, each in its own process; more "
+                               "wait queued. 0 accepts and queues jobs without running any (PRODA_GRPC_MAX_JOBS).")
+    grpc_shutdown_grace_s: float = Field(default=10.0, ge=0, description="Seconds in-flight calls get to finish on "
+                                         "SIGTERM (PRODA_GRPC_SHUTDOWN_GRACE_S).")
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _strong_tokens(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None:
+            return None
+        tokens = [t.strip() for t in v.get_secret_value().split(",")]
+        if not any(tokens):
+            return None
+        if any(len(t) < 16 or any(ch.isspace() for ch in t) for t in tokens):
+            raise ValueError("PRODA_API_TOKENS: every token needs 16 or more characters and no spaces; make one with "
+                             "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        return SecretStr(",".join(tokens))
+
+    @field_validator("grpc_tls_key")
+    @classmethod
+    def _cert_with_key(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+        if (v is None) != (info.data.get("grpc_tls_cert") is None):
+            raise ValueError("set PRODA_GRPC_TLS_CERT and PRODA_GRPC_TLS_KEY together (or neither, for plaintext)")
+        return v
+
+    def bearer_tokens(self) -> list[str]:
+        """The tokens of PRODA_API_TOKENS (empty: authentication off)."""
+        return self.api_tokens.get_secret_value().split(",") if self.api_tokens else []
 
     @field_validator("graph_url")
     @classmethod

@@ -75,3 +75,17 @@ class InvalidModelOutput(LLMError):
 
 class BudgetExceeded(ProdaError):
     """The next call would exceed ``--max-cost`` / ``--max-tokens``; the run stops cleanly and can resume."""
+
+
+class PreconditionFailed(ProdaError):
+    """The request is valid but the system's state forbids it now: a job kind whose pipeline stage is
+    not installed, cancelling an operation that already finished, resuming one that is running."""
+
+
+class RemoteError(ProdaError):
+    """A ProDa server answered with a gRPC status that no other class here describes; ``code`` names
+    the status (e.g. ``RESOURCE_EXHAUSTED``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code

@@ -93,12 +93,20 @@ def check(
     discipline: str | None = typer.Option(None, "--discipline", "-d", help="Only this discipline."),
     types: bool = typer.Option(False, "--types", help="Also print the relation-type histogram."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    remote: str | None = typer.Option(None, "--remote", envvar="PRODA_REMOTE", help="Run the check as a job on a "
+                                      "ProDa server (grpc://host:port, grpcs:// for TLS; token from PRODA_API_TOKEN)."),
 ) -> None:
     """Structural report per discipline: counts, reachability %, components, orphans."""
-    from proda.pipelines.check import structural_report
+    from proda.pipelines.check import CheckReport, structural_report
 
-    with store_for(ctx) as store:
-        report = structural_report(store, discipline)
+    if remote is not None:
+        from proda.services.client import ProdaClient
+
+        with ProdaClient.from_url(remote, settings_from(ctx)) as client:
+            report = CheckReport.model_validate(client.run_job(client.check_structure(discipline)))
+    else:
+        with store_for(ctx) as store:
+            report = structural_report(store, discipline)
     if discipline is not None and not report.disciplines:
         raise InputError(f"discipline {discipline!r} has nothing in the graph")
     if as_json:

@@ -27,6 +27,8 @@ def query(
     show: str | None = typer.Option(None, "--show", help="Print a query's Cypher text, ready to paste."),
     backend: str | None = typer.Option(None, "--backend", help="With --show: the dialect (falkordb|neo4j)."),
     as_json: bool = typer.Option(False, "--json", help="Print rows as JSON."),
+    remote: str | None = typer.Option(None, "--remote", envvar="PRODA_REMOTE", help="Run the query on a ProDa "
+                                      "server (grpc://host:port, grpcs:// for TLS; token from PRODA_API_TOKEN)."),
 ) -> None:
     """Run a named catalog query (read-only ones only), or --list / --show the catalog.
 
@@ -56,6 +58,18 @@ def query(
         return
     if name is None:
         raise InputError("name a query to run, or use --list / --show NAME")
+    if remote is not None:  # the server checks name, mode and parameters against its own catalog
+        from proda.services.client import ProdaClient
+
+        with ProdaClient.from_url(remote, settings_from(ctx)) as client:
+            result = client.run_named_query(name, _parse_params(param))
+        remote_rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+        if as_json:
+            print_json(remote_rows)
+        else:
+            cut = ", truncated" if result.truncated else ""
+            print_rows(remote_rows, title=f"{name} ({len(remote_rows)} rows{cut})", columns=result.columns)
+        return
     q = catalog.get(name)
     if not q.read_only:
         raise InputError(f"query {name!r} writes to the graph; the CLI runs read-only catalog queries only")

@@ -1,0 +1,115 @@
+"""``SynthesisService``, ``EvaluationService`` and ``TrainingService``: start RPCs of long-running jobs.
+
+Each RPC turns its request into the job's parameter values (only the fields the caller set, so the
+job's own defaults apply), and the :class:`Supervisor` validates and queues the operation. A kind
+whose stage is not installed answers FAILED_PRECONDITION from the registry, before its parameters
+are looked at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grpc import aio
+
+from proda.services import convert, jobs
+from proda.services.supervisor import Supervisor
+from proda.v1 import evaluation_pb2 as epb
+from proda.v1 import evaluation_pb2_grpc, synthesis_pb2_grpc, training_pb2_grpc
+from proda.v1 import synthesis_pb2 as spb
+from proda.v1 import training_pb2 as tpb
+from proda.v1.operations_pb2 import Operation
+
+Context = aio.ServicerContext[Any, Any]
+
+
+def _set(values: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """``values`` plus the ``fields`` that are not proto3's "unset" (empty string, zero, empty list)."""
+    values.update({k: v for k, v in fields.items() if v not in ("", 0, None) and v != []})
+    return values
+
+
+def extract_values(r: spb.ExtractKnowledgeRequest) -> dict[str, Any]:
+    """The extraction job's parameter values of an ExtractKnowledge request."""
+    values = _set({}, discipline=r.discipline, backend=r.backend, model=r.model, batch_size=r.batch_size)
+    if r.HasField("max_cost"):
+        values["max_cost"] = r.max_cost
+    if r.HasField("max_tokens"):
+        values["max_tokens"] = r.max_tokens
+    return values
+
+
+def check_values(r: spb.CheckStructureRequest) -> dict[str, Any]:
+    """The structural check's parameter values of a CheckStructure request."""
+    return _set({}, discipline=r.discipline)
+
+
+def benchmark_values(r: spb.BuildBenchmarkRequest) -> dict[str, Any]:
+    """The benchmark build's parameter values of a BuildBenchmark request."""
+    values = _set({}, name=r.name, discipline=r.discipline, seed=r.seed, splits=list(r.splits))
+    for name in ("per_discipline", "test_ratio", "dev_ratio", "distractors", "max_steps"):
+        if r.HasField(name):
+            values[name] = getattr(r, name)
+    return values
+
+
+def options_values(r: Any, *fields: str) -> dict[str, Any]:
+    """Parameter values of a request made of plain fields plus an ``options`` map (stages still to come)."""
+    return _set(convert.map_to_dict(r.options), **{f: getattr(r, f) for f in fields})
+
+
+class _Jobs:
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+
+    async def _start(self, kind: str, values: dict[str, Any], request_id: str) -> Operation:
+        record = await self.supervisor.submit(kind, values, request_id or None)
+        return convert.operation_to_proto(record)
+
+
+class SynthesisServicer(_Jobs, synthesis_pb2_grpc.SynthesisServiceServicer):
+    """Extraction, structural check, benchmarks, training data and patches as operations."""
+
+    async def ExtractKnowledge(self, request: spb.ExtractKnowledgeRequest,
+                               context: Context) -> spb.ExtractKnowledgeResponse:
+        op = await self._start(jobs.EXTRACT_KNOWLEDGE, extract_values(request), request.request_id)
+        return spb.ExtractKnowledgeResponse(operation=op)
+
+    async def CheckStructure(self, request: spb.CheckStructureRequest,
+                             context: Context) -> spb.CheckStructureResponse:
+        op = await self._start(jobs.CHECK_STRUCTURE, check_values(request), request.request_id)
+        return spb.CheckStructureResponse(operation=op)
+
+    async def BuildBenchmark(self, request: spb.BuildBenchmarkRequest,
+                             context: Context) -> spb.BuildBenchmarkResponse:
+        op = await self._start(jobs.BUILD_BENCHMARK, benchmark_values(request), request.request_id)
+        return spb.BuildBenchmarkResponse(operation=op)
+
+    async def BuildTrainingData(self, request: spb.BuildTrainingDataRequest,
+                                context: Context) -> spb.BuildTrainingDataResponse:
+        op = await self._start(jobs.BUILD_TRAINING_DATA, options_values(request, "discipline"), request.request_id)
+        return spb.BuildTrainingDataResponse(operation=op)
+
+    async def GeneratePatches(self, request: spb.GeneratePatchesRequest,
+                              context: Context) -> spb.GeneratePatchesResponse:
+        values = options_values(request, "discipline", "eval_run_id")
+        op = await self._start(jobs.GENERATE_PATCHES, values, request.request_id)
+        return spb.GeneratePatchesResponse(operation=op)
+
+
+class EvaluationServicer(_Jobs, evaluation_pb2_grpc.EvaluationServiceServicer):
+    """Model evaluation as operations."""
+
+    async def EvaluateModel(self, request: epb.EvaluateModelRequest, context: Context) -> epb.EvaluateModelResponse:
+        values = options_values(request, "model", "benchmark", "split")
+        op = await self._start(jobs.EVALUATE_MODEL, values, request.request_id)
+        return epb.EvaluateModelResponse(operation=op)
+
+
+class TrainingServicer(_Jobs, training_pb2_grpc.TrainingServiceServicer):
+    """Fine-tuning as operations."""
+
+    async def TrainModel(self, request: tpb.TrainModelRequest, context: Context) -> tpb.TrainModelResponse:
+        values = options_values(request, "base_model", "dataset")
+        op = await self._start(jobs.TRAIN_MODEL, values, request.request_id)
+        return tpb.TrainModelResponse(operation=op)

@@ -1,0 +1,405 @@
+"""Knowledge queries behind ``KnowledgeService``: concepts, neighbourhoods, chains, tracebacks, named queries.
+
+Domain code over an injected :class:`GraphStore`, with no gRPC in it: the servicer converts messages
+to the request models here and the answers back. Every graph round trip goes through a catalog query
+and gets the time left to the call (:class:`Deadline`) as its database time limit, so a query whose
+caller gave up is stopped by the database too, not just abandoned.
+
+The methods block (the graph drivers are synchronous); the server calls them on a thread pool.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from proda.errors import InputError, NotFound, QueryTimeout
+from proda.schema.catalog import Query
+from proda.schema.store.base import GraphStore
+from proda.schema.store.writer import match_key
+from proda.schema.vocabulary import Vocabulary, default_vocabulary
+
+# Ids are short digests; 256 characters leaves room for foreign ids while keeping junk out of queries.
+ElementId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Direction = Literal["out", "in", "both"]
+# Rows one breadth-first step may read, per neighbour asked for: edges back to concepts already seen
+# also come back, so a step needs some slack over the number of new neighbours it can yield.
+STEP_ROWS_PER_NEIGHBOUR = 5
+MAX_STEP_ROWS = 10_000
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], **values: Any) -> M:
+    """``model`` built from ``values``; a validation failure becomes :class:`InputError` naming the field."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or model.__name__
+        raise InputError(f"{where}: {first['msg']}") from e
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When the caller stops waiting (``time.monotonic()``; None: never), and the server's cap per query."""
+
+    at: float | None
+    cap_ms: int
+
+    @classmethod
+    def after(cls, seconds: float | None, cap_ms: int) -> Deadline:
+        """A deadline ``seconds`` from now (None: none)."""
+        return cls(None if seconds is None else time.monotonic() + seconds, cap_ms)
+
+    def timeout_ms(self) -> int:
+        """The time limit for a query starting now; raises :class:`QueryTimeout` once the deadline passed."""
+        if self.at is None:
+            return self.cap_ms
+        left = int((self.at - time.monotonic()) * 1000)
+        if left <= 0:
+            raise QueryTimeout("the call's deadline passed before the query could run")
+        return min(self.cap_ms, left)
+
+
+# ---------------------------------------------------------------------------------------------------
+# requests (validated at the boundary) and answers
+# ---------------------------------------------------------------------------------------------------
+class _Request(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _IdRequest(_Request):
+    id: ElementId
+
+
+class SearchRequest(_Request):
+    """SearchConcepts: a name prefix, an optional discipline, one page."""
+
+    query: str = Field(min_length=1, max_length=200)
+    discipline: str | None = Field(default=None, max_length=200)
+    page_size: int = Field(default=20, ge=1, le=200)
+    after: tuple[str, str] | None = None  # (match key, id) of the last match of the previous page
+
+
+class NeighbourRequest(_Request):
+    """GetNeighbors: start concept, relation types (vocabulary names or synonyms), direction, depth, limit."""
+
+    concept_id: ElementId
+    relation_types: tuple[str, ...] = Field(default=(), max_length=64)
+    direction: Direction = "both"
+    depth: int = Field(default=1, ge=1, le=3)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class NamedQueryRequest(_Request):
+    """RunNamedQuery: a catalog name, raw parameter values, a row limit (None: the server's cap)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    params: dict[str, Any] = Field(default_factory=dict)
+    row_limit: int | None = Field(default=None, ge=1)
+
+
+@dataclass(frozen=True)
+class ConceptRef:
+    """A concept as lists and paths show it."""
+
+    id: str
+    name: str
+    discipline: str
+
+
+@dataclass(frozen=True)
+class ConceptCard:
+    """One concept with its place in the graph."""
+
+    id: str
+    name: str
+    discipline: str
+    aliases: tuple[str, ...]
+    description: str
+    out_degree: int
+    in_degree: int
+    chains: int
+    chunk_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConceptMatch:
+    """A search hit: the canonical concept, and the node whose name matched (a merged duplicate or itself)."""
+
+    concept: ConceptRef
+    matched_id: str
+    matched_name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search hits and the keyset position after it (None on the last page)."""
+
+    matches: tuple[ConceptMatch, ...]
+    after: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class RelationRef:
+    """An L2 relation with its evidence."""
+
+    id: str
+    type: str
+    subject_id: str
+    object_id: str
+    evidence: str
+    chunk_id: str
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A concept reached from the start concept, how many steps away, and one shortest path to it."""
+
+    concept: ConceptRef
+    depth: int
+    path: tuple[RelationRef, ...]
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """GetNeighbors' answer; ``truncated`` when a limit cut it short."""
+
+    neighbours: tuple[Neighbour, ...]
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    """One position of a chain: its concept, the relation leaving it (None last) and that relation's source."""
+
+    position: int
+    concept: ConceptRef
+    relation: RelationRef | None
+    document_id: str
+    document_title: str
+
+
+@dataclass(frozen=True)
+class ChainDetail:
+    """An L3 chain, step by step."""
+
+    id: str
+    discipline: str
+    split: str
+    steps: tuple[ChainStep, ...]
+
+
+NodeKind = Literal["concept", "relation", "chunk", "document"]
+
+
+@dataclass(frozen=True)
+class TracebackNode:
+    """A node behind a benchmark item and how many items (of any benchmark) pass it."""
+
+    kind: NodeKind
+    id: str
+    label: str
+    position: int
+    benchmark_items: int
+
+
+@dataclass(frozen=True)
+class Traceback:
+    """A benchmark item traced back to its chain's nodes, in chain order."""
+
+    item_id: str
+    benchmark: str
+    chain_id: str
+    discipline: str
+    nodes: tuple[TracebackNode, ...]
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows of a named query as lists aligned with ``columns``; ``truncated`` when the row limit cut them."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    truncated: bool
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string above every string starting with ``prefix``: its last character replaced by the
+    next code point, skipping what cannot be encoded (surrogates) or would sort oddly (U+0080 after
+    U+007F compares below ASCII in FalkorDB's byte order); None when no such bound exists."""
+    for i in range(len(prefix) - 1, -1, -1):
+        nxt = ord(prefix[i]) + 1
+        if nxt == 0x80 or 0xD800 <= nxt <= 0xDFFF or nxt > 0x10FFFF:
+            continue
+        return prefix[:i] + chr(nxt)
+    return None
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class Knowledge:
+    """The read side of the knowledge graph, as the gRPC API offers it."""
+
+    def __init__(self, store: GraphStore, *, max_rows: int = 10_000, vocabulary: Vocabulary | None = None) -> None:
+        self.store = store
+        self.max_rows = max_rows
+        self.vocabulary = vocabulary or default_vocabulary()
+
+    def _query(self, name: str, params: Mapping[str, Any], deadline: Deadline) -> list[dict[str, Any]]:
+        return self.store.query(name, params, timeout_ms=deadline.timeout_ms())
+
+    # -- concepts ------------------------------------------------------------------------------------
+    def concept(self, concept_id: str, deadline: Deadline) -> ConceptCard:
+        """The concept ``concept_id``; raises :class:`NotFound` or :class:`InputError` (empty or overlong id)."""
+        cid = validated(_IdRequest, id=concept_id).id
+        rows = self._query("concept", {"id": cid}, deadline)
+        if not rows:
+            raise NotFound(f"no concept {cid!r}")
+        r = rows[0]
+        return ConceptCard(id=r["id"], name=_str(r["name"]), discipline=_str(r["discipline"]),
+                           aliases=tuple(r["aliases"] or ()), description=_str(r["description"]),
+                           out_degree=int(r["out_degree"]), in_degree=int(r["in_degree"]), chains=int(r["chains"]),
+                           chunk_ids=tuple(r["chunk_ids"] or ()))
+
+    def search(self, request: SearchRequest, deadline: Deadline) -> SearchPage:
+        """One page of concepts whose match key starts with the query's; raises :class:`InputError` for a
+        query with nothing searchable left after normalisation (e.g. only punctuation)."""
+        prefix = match_key(request.query)
+        if not prefix:
+            raise InputError(f"query {request.query!r} has nothing to search for once normalised")
+        after_key, after_id = request.after or ("", "")
+        rows = self._query("concept_search", {
+            "prefix": prefix, "from_key": max(prefix, after_key), "upper": prefix_upper_bound(prefix),
+            "after_key": after_key, "after_id": after_id, "discipline": request.discipline,
+            "limit": request.page_size + 1,  # one more tells whether another page exists
+        }, deadline)
+        matches = tuple(
+            ConceptMatch(concept=ConceptRef(r["id"], _str(r["name"]), _str(r["discipline"])),
+                         matched_id=r["matched_id"], matched_name=_str(r["matched_name"]), key=r["key"])
+            for r in rows[: request.page_size])
+        more = len(rows) > request.page_size
+        return SearchPage(matches, (matches[-1].key, matches[-1].matched_id) if more and matches else None)
+
+    def neighbours(self, request: NeighbourRequest, deadline: Deadline) -> Neighbourhood:
+        """Concepts within ``depth`` relation steps, breadth first, each with one shortest path.
+
+        One catalog query per step over the whole frontier, so the cost follows the neighbourhood's
+        size, never the graph's. Raises :class:`NotFound` for an unknown start concept and
+        :class:`InputError` (an :class:`~proda.errors.UnknownRelationType`) for an unknown relation type.
+        """
+        types = sorted({self.vocabulary.require(t) for t in request.relation_types}) or None
+        start = self.concept(request.concept_id, deadline)
+        paths: dict[str, tuple[RelationRef, ...]] = {start.id: ()}
+        found: list[Neighbour] = []
+        frontier = [start.id]
+        truncated = False
+        step_limit = min(MAX_STEP_ROWS, request.limit * STEP_ROWS_PER_NEIGHBOUR)
+        for depth in range(1, request.depth + 1):
+            if not frontier:
+                break
+            rows = self._query("concept_step", {"ids": frontier, "types": types, "direction": request.direction,
+                                                "limit": step_limit + 1}, deadline)
+            if len(rows) > step_limit:
+                truncated, rows = True, rows[:step_limit]
+            frontier = []
+            for r in rows:
+                nid = r["neighbour_id"]
+                if nid in paths:
+                    continue
+                if len(found) == request.limit:
+                    truncated = True
+                    break
+                rel = RelationRef(id=r["relation_id"], type=r["type"], subject_id=r["subject_id"],
+                                  object_id=r["object_id"], evidence=_str(r["evidence"]), chunk_id=_str(r["chunk_id"]))
+                paths[nid] = (*paths[r["from_id"]], rel)
+                found.append(Neighbour(ConceptRef(nid, _str(r["neighbour_name"]), _str(r["neighbour_discipline"])),
+                                       depth, paths[nid]))
+                frontier.append(nid)
+            if truncated:
+                break
+        return Neighbourhood(tuple(found), truncated)
+
+    # -- chains and tracebacks -----------------------------------------------------------------------
+    def chain(self, chain_id: str, deadline: Deadline) -> ChainDetail:
+        """The chain ``chain_id`` step by step; raises :class:`NotFound` or :class:`InputError`."""
+        cid = validated(_IdRequest, id=chain_id).id
+        rows = self._query("chain_detail", {"id": cid}, deadline)
+        if not rows:
+            raise NotFound(f"no chain {cid!r}")
+        discipline = _str(rows[0]["discipline"])
+        ids = [r["concept_id"] for r in rows]
+        steps = []
+        for i, r in enumerate(rows):
+            relation = None
+            if r["relation_id"] is not None:
+                relation = RelationRef(id=r["relation_id"], type=_str(r["relation_type"]), subject_id=r["concept_id"],
+                                       object_id=ids[i + 1] if i + 1 < len(ids) else "",
+                                       evidence=_str(r["evidence"]), chunk_id=_str(r["chunk_id"]))
+            steps.append(ChainStep(position=int(r["pos"]),
+                                   concept=ConceptRef(r["concept_id"], _str(r["concept_name"]), discipline),
+                                   relation=relation, document_id=_str(r["document_id"]),
+                                   document_title=_str(r["document_title"])))
+        return ChainDetail(id=rows[0]["chain_id"], discipline=discipline, split=_str(rows[0]["split"]),
+                           steps=tuple(steps))
+
+    def traceback_item(self, item_id: str, deadline: Deadline) -> Traceback:
+        """Benchmark item ``item_id`` traced to its chain's concepts, relations, chunks and documents.
+
+        Raises :class:`NotFound` when the item does not exist or its chain is gone.
+        """
+        iid = validated(_IdRequest, id=item_id).id
+        rows = self._query("traceback_item", {"id": iid}, deadline)
+        if not rows:
+            raise NotFound(f"no benchmark item {iid!r} with a chain in the graph")
+        nodes: list[TracebackNode] = []
+        seen: set[tuple[str, str]] = set()
+
+        def add(kind: NodeKind, node_id: Any, label: Any, pos: int, items: Any = 0) -> None:
+            if node_id is None or (kind, node_id) in seen:
+                return
+            seen.add((kind, node_id))
+            nodes.append(TracebackNode(kind, str(node_id), _str(label), pos, int(items or 0)))
+
+        for r in rows:
+            pos = int(r["pos"])
+            add("concept", r["concept_id"], r["concept_name"], pos, r["concept_items"])
+            add("relation", r["relation_id"], r["relation_type"], pos, r["relation_items"])
+            add("chunk", r["chunk_id"], "", pos)
+            add("document", r["document_id"], r["document_title"], pos)
+        first = rows[0]
+        return Traceback(item_id=first["item_id"], benchmark=_str(first["benchmark"]), chain_id=first["chain_id"],
+                         discipline=_str(first["discipline"]), nodes=tuple(nodes))
+
+    # -- the named query catalog ---------------------------------------------------------------------
+    def named_queries(self) -> list[Query]:
+        """The catalog's read-only queries, by name: the ones :meth:`run_named` runs."""
+        return [q for q in self.store.catalog if q.read_only]
+
+    def run_named(self, request: NamedQueryRequest, deadline: Deadline) -> QueryResult:
+        """Run a read-only catalog query with parameters checked against its header.
+
+        Raises :class:`NotFound` for a name not in the catalog, :class:`InputError` for a write query
+        or a bad parameter. The query runs in a read-only transaction whatever its header says. The
+        store returns whole results, so the row cap bounds the answer, not the database's work: the
+        time limit does that, and catalog queries that can return many rows take a ``limit``.
+        """
+        q = self.store.catalog.get(request.name)
+        if not q.read_only:
+            raise InputError(f"query {q.name!r} writes to the graph; RunNamedQuery runs read-only catalog queries only")
+        bound = q.bind(request.params)
+        row_limit = min(request.row_limit or self.max_rows, self.max_rows)
+        rows = self.store.run(q.text(self.store.backend), bound, read_only=True, timeout_ms=deadline.timeout_ms())
+        columns = q.columns or (tuple(rows[0]) if rows else ())
+        kept = rows[:row_limit]
+        return QueryResult(columns=tuple(columns), rows=tuple(tuple(r.get(c) for c in columns) for r in kept),
+                           truncated=len(rows) > row_limit)

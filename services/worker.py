@@ -1,0 +1,118 @@
+"""The process one job runs in: ``python -m proda.services.worker --events-fd N``.
+
+The supervisor starts it in a new session (process group), so cancelling kills the job and anything
+it started. The protocol is three pipes:
+
+* stdin: one JSON line with the job (operation id, attempt, target, spec, graph StoreSpec, home).
+  Secrets such as the graph password travel here, never in argv or the environment. The server then
+  keeps stdin open: end-of-file means the server died, and the worker kills its process group, so no
+  orphaned job writes to the graph after a crash.
+* fd N: JSON lines from the job to the server: ``progress``, ``log``, then one ``result`` or ``error``.
+* stdout and stderr: whatever the job prints; the server turns each line into a log event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import IO, Any
+
+from proda.errors import ProdaError
+from proda.schema.store.base import StoreSpec
+from proda.services.errors import is_transient, status_for
+from proda.services.jobs import MAX_RESULT_BYTES, JobContext, resolve_target
+
+MAX_LOG_CHARS = 4096
+
+
+class EventPipe:
+    """Thread-safe writer of JSON lines to the server (logging may emit from any thread)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        line = json.dumps(event, default=str)
+        with self._lock:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+
+
+class _ForwardLogs(logging.Handler):
+    """Python logging inside the job becomes log events of the operation."""
+
+    def __init__(self, emit: EventPipe) -> None:
+        super().__init__(logging.INFO)
+        self._emit = emit
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info:
+                message += "\n" + "".join(traceback.format_exception(*record.exc_info))
+            self._emit({"t": "log", "level": record.levelname, "source": record.name,
+                        "message": message[:MAX_LOG_CHARS]})
+        except Exception:  # noqa: BLE001  # logging must never take the job down
+            self.handleError(record)
+
+
+def _die_with_server(stdin: IO[str]) -> None:
+    """Block until the server's end of stdin closes, then kill this job's whole process group."""
+    stdin.read()
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def run(job: dict[str, Any], emit: EventPipe) -> int:
+    """Run one job description; reports its result or error through ``emit``; returns the exit status."""
+    context = JobContext(operation_id=job["operation_id"], attempt=int(job["attempt"]), home=Path(job["home"]),
+                         store_spec=StoreSpec(**job["store"]), emit=emit)
+    try:
+        fn = resolve_target(job["target"])
+        result = fn(job["spec"], context)
+        if not isinstance(result, dict):
+            raise TypeError(f"job {job['target']} returned {type(result).__name__}, not a dict")
+        size = len(json.dumps(result, default=str))
+        if size > MAX_RESULT_BYTES:  # the same run would produce it again: not resumable
+            emit({"t": "error", "code": "RESOURCE_EXHAUSTED", "resumable": False,
+                  "message": f"the job's result is {size} bytes; results are capped at {MAX_RESULT_BYTES}"})
+            return 1
+        emit({"t": "result", "result": result})
+        return 0
+    except Exception as e:  # every failure is reported to the server, bugs included
+        code = status_for(e)
+        if code is None:
+            logging.getLogger(__name__).error("job %s failed with an unexpected error", job["target"], exc_info=True)
+            emit({"t": "error", "code": "INTERNAL", "message": f"{type(e).__name__}: {e}", "resumable": False})
+        else:
+            emit({"t": "error", "code": code.name, "message": str(e), "resumable": is_transient(e)})
+        return 1
+    finally:
+        with contextlib.suppress(ProdaError):  # the graph went away: the outcome above says what happened
+            context.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of a worker process (started by the supervisor, not by people)."""
+    parser = argparse.ArgumentParser(prog="python -m proda.services.worker", description=__doc__)
+    parser.add_argument("--events-fd", type=int, required=True, help="file descriptor of the event pipe")
+    args = parser.parse_args(argv)
+    emit = EventPipe(os.fdopen(args.events_fd, "w", encoding="utf-8"))
+    job = json.loads(sys.stdin.readline())
+    threading.Thread(target=_die_with_server, args=(sys.stdin,), name="server-watch", daemon=True).start()
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.addHandler(_ForwardLogs(emit))
+    return run(job, emit)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
