@@ -64,7 +64,17 @@ class ResponseCache:
             # One connection per instance, shared by this process's threads under a lock.
             self._db = sqlite3.connect(self.path, timeout=timeout_s, check_same_thread=False,
                                        isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            # Switching to WAL needs an exclusive moment and does not wait on the busy timeout:
+            # when several processes open the cache at once, retry until timeout_s has passed.
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
             # In WAL mode NORMAL cannot corrupt the file; a power cut may lose the last answers,
             # which a cache can afford (they are asked again), and each put skips an fsync.
             self._db.execute("PRAGMA synchronous=NORMAL")
