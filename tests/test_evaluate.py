@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from proda.errors import ConfigError, NotFound
+from proda.errors import ConfigError, InputError, NotFound
 from proda.pipelines.bench.build import write_items
 from proda.pipelines.bench.export import export
 from proda.pipelines.bench.model import BenchmarkItemRecord, OptionRecord, instance_hash, item_id
@@ -161,3 +161,47 @@ def test_config_and_missing_benchmark(falkordb_store: GraphStore, tmp_path: Path
         EvalConfig(mode="generate")
     with pytest.raises(NotFound, match="nope"):
         evaluate(falkordb_store, EvalConfig(benchmark="nope"), tmp_path)
+
+
+def test_items_whose_chain_was_deleted_are_refused_unless_allowed(falkordb_store: GraphStore,
+                                                                   tmp_path: Path) -> None:
+    store = falkordb_store
+    items = sorted(benchmark(store, n_items=4), key=lambda i: i.id)
+    store.run("MATCH (c:Chain {id: $id}) DETACH DELETE c", {"id": items[1].chain_id}, read_only=False)
+    with pytest.raises(InputError, match=rf"1 of 4 test items .*{items[1].id}.*--allow-missing-chains"):
+        evaluate(store, EvalConfig(benchmark="toy", mode="generate", backend="openai"), tmp_path,
+                 answer_fn=lambda prompt: "A")
+    assert not store.run("MATCH (r:EvalRun)-[a:ANSWERED]->() RETURN a")  # refused before answering anything
+    report = evaluate(store, EvalConfig(benchmark="toy", mode="generate", backend="openai",
+                                        allow_missing_chains=True), tmp_path, answer_fn=lambda prompt: "A")
+    assert report.items == 4
+    lengths = {g["key"]: g["items"] for g in report.groups if g["grouping"] == "chain_length"}
+    assert lengths == {"2": 3, "chain gone": 1}
+
+
+def test_a_served_model_that_times_out_stops_the_run_and_keeps_its_answers(
+        falkordb_store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generate mode through the real openai SDK against a loopback server: the second question's answer
+    comes after the client's timeout, so the run stops with a clear error; the first answer is kept and
+    a rerun resumes from the second item."""
+    from proda.errors import LLMError
+    from tests.llm_wire import WireServer, openai_completion
+
+    monkeypatch.setenv("PRODA_OPENAI_API_KEY", "sk-test")
+    store = falkordb_store
+    items = sorted(benchmark(store, n_items=3), key=lambda i: i.id)
+    config = EvalConfig(model="served-model", benchmark="toy", mode="generate", backend="openai", timeout_s=0.3,
+                        max_attempts=1)
+    with WireServer() as wire:
+        config.base_url = f"{wire.url}/v1"
+        wire.script(openai_completion('{"answer": "B"}'), openai_completion('{"answer": "C"}', delay_s=1.5))
+        with pytest.raises(LLMError, match=r"served-model: gave up after 1 attempts"):
+            evaluate(store, config, tmp_path)
+        stored = store.query("eval_answered", {"run_id": config.run_id})
+        assert [r["item_id"] for r in stored] == [items[0].id]
+        wire.script(openai_completion('{"answer": "C"}'), openai_completion('{"answer": "D"}'))
+        report = evaluate(store, config, tmp_path)
+    assert report.items == 3 and report.answered_now == 2 and report.unparseable == 0
+    chosen = store.run("MATCH (:EvalRun {id: $id})-[a:ANSWERED]->(i:BenchmarkItem) RETURN i.id AS id, "
+                       "a.chosen AS chosen ORDER BY id", {"id": config.run_id})
+    assert [r["chosen"] for r in chosen] == [1, 2, 3]

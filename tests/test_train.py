@@ -4,6 +4,9 @@ LoRA, checkpoints, resume and the JSON summary."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,12 +38,16 @@ def _records(path: Path, n: int = 12) -> Path:
 def test_full_fine_tune_checkpoints_and_resumes(tmp_path: Path) -> None:
     data = _records(tmp_path / "train.jsonl")
     model, tok = _tiny(tmp_path)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}  # type: ignore[attr-defined]
     config = TrainConfig(run_name="t1", dataset=None, train_file=str(data), max_steps=4, save_steps=2,
                          logging_steps=1, per_device_train_batch_size=4, learning_rate=1e-2)
     first = run_training(config, tmp_path, model=model, tokenizer=tok)
     assert first.steps == 4 and first.resumed_from is None
     assert [s for s, _ in first.losses] == [1, 2, 3, 4]
     assert first.losses[-1][1] < first.losses[0][1]  # it learns the one answer
+    changed = [n for n, p in model.named_parameters()  # type: ignore[attr-defined]
+               if not bool((p.detach() == before[n]).all())]
+    assert len(changed) == len(before)  # a full fine-tune moves every tensor
     assert first.train_tokens > 0 and first.tokens_per_s > 0 and first.peak_rss_mb > 0
     summary = json.loads((tmp_path / "runs" / "train" / "t1" / "summary.json").read_text())
     assert summary["steps"] == 4 and (Path(summary["model_dir"]) / "config.json").exists()
@@ -76,3 +83,43 @@ def test_bad_input_and_config(tmp_path: Path) -> None:
     model, tok = _tiny(tmp_path)
     with pytest.raises(InputError, match=r"bad.jsonl:1: .*assistant"):
         run_training(TrainConfig(dataset=None, train_file=str(bad)), tmp_path, model=model, tokenizer=tok)
+
+
+def test_a_killed_training_job_resumes_from_its_last_complete_checkpoint(tmp_path: Path) -> None:
+    """SIGKILL a training process (no chance to clean up) once checkpoints exist; the same run name then
+    resumes from the newest checkpoint that was written completely, not from step 0."""
+    data = _records(tmp_path / "train.jsonl")
+    folder = tiny_model(tmp_path / "tiny")
+    fields = dict(run_name="killed", dataset=None, train_file=str(data), base_model=str(folder), save_steps=2,
+                  logging_steps=1, per_device_train_batch_size=2, save_total_limit=3)
+    script = ("from pathlib import Path\nfrom proda.training.sft import TrainConfig, run_training\n"
+              f"run_training(TrainConfig(max_steps=100000, **{fields!r}), Path({str(tmp_path)!r}))\n")
+    run_dir = tmp_path / "runs" / "train" / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 180
+        while not (run_dir / "checkpoint-4" / "trainer_state.json").exists():
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else "training died"
+            assert time.monotonic() < deadline, "no second checkpoint within 180 s"
+            time.sleep(0.2)
+    finally:
+        proc.kill()
+        proc.wait()
+    complete = max(int(p.name.split("-")[1]) for p in run_dir.glob("checkpoint-*")
+                   if (p / "trainer_state.json").exists())
+    assert complete >= 4
+    summary = run_training(TrainConfig(max_steps=complete + 2, **fields), tmp_path)  # type: ignore[arg-type]
+    assert summary.resumed_from == f"checkpoint-{complete}" and summary.steps == complete + 2
+    assert [s for s, _ in summary.losses] == [complete + 1, complete + 2]
+
+
+def test_a_model_path_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    data = _records(tmp_path / "train.jsonl")
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(InputError, match="no-such-model"):
+        run_training(TrainConfig(dataset=None, train_file=str(data), base_model=str(missing)), tmp_path)
+
+
+def test_a_recipe_with_an_unknown_key_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"r.yaml: unknown key.*learning_rat;"):
+        TrainConfig.from_dict({"learning_rat": 1e-4}, source="r.yaml")

@@ -53,8 +53,15 @@ class EvalConfig:
     batch_size: int = field(default=8, metadata={"help": "options scored per forward pass"})
     max_new_tokens: int = field(default=16, metadata={"help": "generate mode: answer length cap"})
     max_cost: float | None = field(default=None, metadata={"help": "generate mode: stop before spending more USD"})
+    timeout_s: float = field(default=60.0, metadata={"help": "generate mode: seconds to wait for one answer"})
+    max_attempts: int = field(default=5, metadata={
+        "help": "generate mode: attempts per question on timeouts and other transient errors; then the run stops "
+                "with the answers so far stored (rerun to resume)"})
     run_name: str | None = field(default=None, metadata={
         "help": "run name (default: model, benchmark, split and mode); the same name resumes the same run"})
+    allow_missing_chains: bool = field(default=False, metadata={
+        "help": "evaluate items whose chain was deleted since the benchmark was built (their wrong answers "
+                "cannot be traced back to the graph; by default such a benchmark is refused)"})
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -63,8 +70,10 @@ class EvalConfig:
             raise ConfigError(f"split {self.split!r}: use test or dev (train chains are never benchmarked)")
         if self.mode == "generate" and self.backend not in ("anthropic", "openai"):
             raise ConfigError("generate mode needs --backend anthropic or openai")
-        if self.batch_size < 1 or (self.limit is not None and self.limit < 1):
-            raise ConfigError("batch_size and limit must be at least 1")
+        if self.batch_size < 1 or (self.limit is not None and self.limit < 1) or self.max_attempts < 1:
+            raise ConfigError("batch_size, limit and max_attempts must be at least 1")
+        if self.timeout_s <= 0:
+            raise ConfigError(f"timeout_s {self.timeout_s}: must be positive")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> EvalConfig:
@@ -113,6 +122,13 @@ def load_items(store: GraphStore, config: EvalConfig) -> list[BenchmarkItemRecor
     if not rows:
         raise NotFound(f"benchmark {config.benchmark!r} has no {config.split} items"
                        + (f" in {config.discipline}" if config.discipline else "") + "; run `proda bench build`")
+    gone = [r["id"] for r in rows if r["linked_chain_id"] is None]
+    if gone and not config.allow_missing_chains:
+        raise InputError(
+            f"benchmark {config.benchmark!r}: {len(gone)} of {len(rows)} {config.split} items test chains that no "
+            f"longer exist in the graph ({', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''}), so their answers "
+            f"could not be traced back; `proda bench check --name {config.benchmark}` lists them. Rebuild the "
+            "benchmark, or pass --allow-missing-chains to evaluate them anyway")
     items = []
     for r in rows:
         try:
@@ -151,26 +167,30 @@ def evaluate(store: GraphStore, config: EvalConfig, home: Path, *, progress: Pro
         answer_fn = _generator(config, home)
     rows: list[dict[str, Any]] = []
     answered = len(items) - len(todo)
-    for item in todo:
-        if config.mode == "loglikelihood":
-            assert scorer is not None
-            s = scorer.score(item.question, item.choices)
-            props = _answer_props(item, s.pred, {
-                "chosen_norm": s.pred_norm, "correct_norm": s.pred_norm == item.answer_index,
-                "scores": json.dumps(s.loglikelihoods), "scores_norm": json.dumps(s.normalised)})
-        else:
-            assert answer_fn is not None
-            raw = answer_fn(lettered_prompt(item.question, item.choices))
-            props = _answer_props(item, parse_answer(raw, item.choices), {"raw": raw[:500]})
-        rows.append({"item_id": item.id, "props": props})
-        answered += 1
-        if len(rows) >= 50:
+    try:
+        for item in todo:
+            if config.mode == "loglikelihood":
+                assert scorer is not None
+                s = scorer.score(item.question, item.choices)
+                props = _answer_props(item, s.pred, {
+                    "chosen_norm": s.pred_norm, "correct_norm": s.pred_norm == item.answer_index,
+                    "scores": json.dumps(s.loglikelihoods), "scores_norm": json.dumps(s.normalised)})
+            else:
+                assert answer_fn is not None
+                raw = answer_fn(lettered_prompt(item.question, item.choices))
+                props = _answer_props(item, parse_answer(raw, item.choices), {"raw": raw[:500]})
+            rows.append({"item_id": item.id, "props": props})
+            answered += 1
+            if len(rows) >= 50:
+                store.query("upsert_eval_answers", {"run_id": run_id, "rows": rows})
+                rows = []
+            if progress is not None:
+                progress(answered, len(items))
+    finally:
+        # a served model that stops answering (or Ctrl-C) ends the run, but what was answered is kept:
+        # rerunning the same command resumes after it
+        if rows:
             store.query("upsert_eval_answers", {"run_id": run_id, "rows": rows})
-            rows = []
-        if progress is not None:
-            progress(answered, len(items))
-    if rows:
-        store.query("upsert_eval_answers", {"run_id": run_id, "rows": rows})
     report = summarise(store, run_id, config.name)
     report.answered_now = len(todo)
     report.seconds = time.monotonic() - started
@@ -216,9 +236,11 @@ def _generator(config: EvalConfig, home: Path) -> Callable[[str], str]:
     from proda.pipelines.llm.factory import make_backend
     from proda.pipelines.llm.limits import Budget, RateLimiter
 
-    backend = make_backend(config.backend, config.model, config.base_url)  # type: ignore[arg-type]
+    backend = make_backend(config.backend, config.model, config.base_url,  # type: ignore[arg-type]
+                           timeout_s=config.timeout_s)
     client = LLMClient(backend, cache=ResponseCache(home / "cache" / "llm.sqlite"), limiter=RateLimiter(None, None),
-                       budget=Budget(config.max_cost, None), prompt_version="eval-mc-v1")
+                       budget=Budget(config.max_cost, None), prompt_version="eval-mc-v1",
+                       max_attempts=config.max_attempts)
 
     def answer(prompt: str) -> str:
         try:
