@@ -37,7 +37,10 @@ from proda.services.knowledge import (
     Neighbourhood,
     NeighbourRequest,
     QueryResult,
+    RunTraceback,
+    RunTracebackRequest,
     Traceback,
+    validated,
 )
 from proda.services.operations import OperationEvent, OperationRecord, OperationState
 from proda.v1 import evaluation_pb2 as epb
@@ -169,6 +172,13 @@ class ProdaClient:
         """A benchmark item traced back to its chain's nodes."""
         return convert.traceback_from_proto(self._call(self.knowledge.Traceback, kpb.TracebackRequest(item_id=item_id)))
 
+    def traceback_run(self, run: str, *, discipline: str | None = None, min_support: int = 1,
+                      top: int = 20) -> RunTraceback:
+        """An evaluation run (id or name) traced back to the nodes its wrong answers rest on, worst first."""
+        request = validated(RunTracebackRequest, run=run, discipline=discipline, min_support=min_support, top=top)
+        response = self._call(self.knowledge.Traceback, convert.run_traceback_request_to_proto(request))
+        return convert.run_traceback_from_proto(response)
+
     def named_queries(self) -> list[kpb.NamedQuery]:
         """The server's read-only catalog queries."""
         out: list[kpb.NamedQuery] = []
@@ -218,21 +228,21 @@ class ProdaClient:
 
     def build_training_data(self, *, discipline: str | None = None, options: Mapping[str, Any] | None = None,
                             request_id: str | None = None) -> OperationRecord:
-        """Start a training-data build (FAILED_PRECONDITION until the Builder stage is installed)."""
+        """Start a training-data build (Builder); ``options`` are BuildConfig fields."""
         request = spb.BuildTrainingDataRequest(request_id=self._request_id(request_id), discipline=discipline or "")
         convert.fill_map(request.options, options or {})
         return convert.operation_from_proto(self._call(self.synthesis.BuildTrainingData, request).operation)
 
     def evaluate_model(self, model: str, benchmark: str, *, options: Mapping[str, Any] | None = None,
                        request_id: str | None = None) -> OperationRecord:
-        """Start an evaluation (FAILED_PRECONDITION until the evaluation stage is installed)."""
+        """Start an evaluation; ``options`` are EvalConfig fields (mode, limit, run_name...)."""
         request = epb.EvaluateModelRequest(request_id=self._request_id(request_id), model=model, benchmark=benchmark)
         convert.fill_map(request.options, options or {})
         return convert.operation_from_proto(self._call(self.evaluation.EvaluateModel, request).operation)
 
     def train_model(self, base_model: str, dataset: str, *, options: Mapping[str, Any] | None = None,
                     request_id: str | None = None) -> OperationRecord:
-        """Start a training run (FAILED_PRECONDITION until the training stage is installed)."""
+        """Start a training run; ``options`` are TrainConfig fields (run_name, max_steps, method...)."""
         request = tpb.TrainModelRequest(request_id=self._request_id(request_id), base_model=base_model,
                                         dataset=dataset)
         convert.fill_map(request.options, options or {})

@@ -23,13 +23,19 @@ from proda.services.knowledge import (
     ConceptCard,
     ConceptMatch,
     ConceptRef,
+    Evidence,
+    FailureKind,
+    FailureNode,
     NamedQueryRequest,
     Neighbour,
     Neighbourhood,
     NeighbourRequest,
     NodeKind,
+    OperatorFailure,
     QueryResult,
     RelationRef,
+    RunTraceback,
+    RunTracebackRequest,
     SearchRequest,
     Traceback,
     TracebackNode,
@@ -261,6 +267,80 @@ def traceback_from_proto(m: kpb.TracebackResponse) -> Traceback:
     return Traceback(item_id=m.item_id, benchmark=m.benchmark, chain_id=m.chain_id, discipline=m.discipline,
                      nodes=tuple(TracebackNode(_NODE_NAMES[n.kind], n.id, n.label, n.position, n.benchmark_items)
                                  for n in m.nodes))
+
+
+def run_traceback_request(req: kpb.TracebackRequest) -> RunTracebackRequest:
+    """A Traceback request for an evaluation run as a validated domain request (zero means the default)."""
+    values: dict[str, Any] = {"run": req.eval_run_id}
+    if req.discipline:
+        values["discipline"] = req.discipline
+    if req.min_support:
+        values["min_support"] = req.min_support
+    if req.top:
+        values["top"] = req.top
+    return validated(RunTracebackRequest, **values)
+
+
+def run_traceback_request_to_proto(r: RunTracebackRequest) -> kpb.TracebackRequest:
+    return kpb.TracebackRequest(eval_run_id=r.run, discipline=r.discipline or "", min_support=r.min_support,
+                                top=r.top)
+
+
+_FAILURE_KINDS: dict[FailureKind, kpb.TracebackNodeKind.ValueType] = {
+    "discipline": kpb.TRACEBACK_NODE_KIND_DISCIPLINE, "relation_type": kpb.TRACEBACK_NODE_KIND_RELATION_TYPE,
+    "concept": kpb.TRACEBACK_NODE_KIND_CONCEPT, "relation": kpb.TRACEBACK_NODE_KIND_RELATION}
+_FAILURE_NAMES: dict[int, FailureKind] = {v: k for k, v in _FAILURE_KINDS.items()}
+
+
+def failure_node_to_proto(n: FailureNode) -> kpb.TracebackNode:
+    node = kpb.TracebackNode(kind=_FAILURE_KINDS[n.kind], id=n.id, label=n.label, discipline=n.discipline,
+                             failures=kpb.FailureStats(
+                                 answered_items=n.items, wrong_items=n.wrong, failure_rate=n.failure_rate,
+                                 fooled_by=[kpb.OperatorCount(operator=op, count=k) for op, k in n.fooled_by],
+                                 sample_item_id=n.sample_item_id))
+    if n.evidence is not None:
+        e = n.evidence
+        node.evidence.CopyFrom(kpb.Evidence(text=e.text, chunk_id=e.chunk_id, chunk_text=e.chunk_text,
+                                            document_id=e.document_id, document_title=e.document_title))
+    return node
+
+
+def failure_node_from_proto(m: kpb.TracebackNode) -> FailureNode:
+    if m.kind not in _FAILURE_NAMES:
+        raise InputError(f"kind: {m.kind} is not a kind of an evaluation run's traceback node")
+    f, e = m.failures, m.evidence
+    evidence = (Evidence(text=e.text, chunk_id=e.chunk_id, chunk_text=e.chunk_text, document_id=e.document_id,
+                         document_title=e.document_title) if m.HasField("evidence") else None)
+    return FailureNode(kind=_FAILURE_NAMES[m.kind], id=m.id, label=m.label, discipline=m.discipline,
+                       items=f.answered_items, wrong=f.wrong_items, failure_rate=f.failure_rate,
+                       fooled_by=tuple((c.operator, c.count) for c in f.fooled_by), sample_item_id=f.sample_item_id,
+                       evidence=evidence)
+
+
+def run_traceback_to_proto(t: RunTraceback) -> kpb.TracebackResponse:
+    return kpb.TracebackResponse(
+        benchmark=t.benchmark, discipline=t.discipline, nodes=[failure_node_to_proto(n) for n in t.nodes],
+        eval_run=kpb.EvalRunSummary(id=t.run_id, name=t.run_name, model=t.model, split=t.split,
+                                    answered_items=t.items, wrong_items=t.wrong),
+        operators=[kpb.OperatorFailure(operator=o.operator, offered_items=o.offered, fooled_items=o.fooled,
+                                       fooled_rate=o.fooled_rate, sample_item_id=o.sample_item_id)
+                   for o in t.operators])
+
+
+def run_traceback_from_proto(m: kpb.TracebackResponse) -> RunTraceback:
+    nodes = [failure_node_from_proto(n) for n in m.nodes]
+
+    def of(kind: FailureKind) -> tuple[FailureNode, ...]:
+        return tuple(n for n in nodes if n.kind == kind)
+
+    run = m.eval_run
+    return RunTraceback(
+        run_id=run.id, run_name=run.name, model=run.model, benchmark=m.benchmark, split=run.split,
+        discipline=m.discipline, items=run.answered_items, wrong=run.wrong_items, disciplines=of("discipline"),
+        relation_types=of("relation_type"), concepts=of("concept"), relations=of("relation"),
+        operators=tuple(OperatorFailure(operator=o.operator, offered=o.offered_items, fooled=o.fooled_items,
+                                        fooled_rate=o.fooled_rate, sample_item_id=o.sample_item_id)
+                        for o in m.operators))
 
 
 def named_query_to_proto(q: Query) -> kpb.NamedQuery:

@@ -13,16 +13,18 @@ job validates again in the worker, because a resumed operation's spec was stored
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model, model_validator
 
 from proda.errors import ConfigError, InputError, NotFound, PreconditionFailed
 from proda.schema.store.base import GraphStore, StoreSpec
@@ -103,7 +105,51 @@ def validate_spec(model: type[JobSpec], values: Mapping[str, Any]) -> dict[str, 
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{where + ': ' if where else ''}{first['msg']}") from e
+        if first["type"] == "extra_forbidden":
+            raise InputError(f"{where}: unknown setting; this job takes {', '.join(sorted(model.model_fields))}") from e
+        message = first["msg"].removeprefix("Value error, ")  # a validator's own words need no prefix
+        raise InputError(f"{where + ': ' if where else ''}{message}") from e
+
+
+class ConfigSpec(JobSpec):
+    """A spec whose fields mirror a stage's config dataclass (see :func:`config_spec`). Validating it
+    also builds the config, so the config's own rules apply to a remote request exactly as to a recipe."""
+
+    config_class: ClassVar[type[Any]]
+
+    @model_validator(mode="after")
+    def _as_config(self) -> Self:
+        try:
+            config = self.to_config()
+        except ConfigError as e:
+            raise ValueError(str(e)) from e
+        self.check(config)
+        return self
+
+    def to_config(self) -> Any:
+        """The stage's config (``config_class.from_dict``); raises :class:`ConfigError` for a bad value."""
+        return self.config_class.from_dict(self.model_dump(), source="job spec")
+
+    def check(self, config: Any) -> None:
+        """Checks of the config against the server's world (files that must exist); raises InputError."""
+
+
+def config_spec(config: type[Any], name: str, *, base: type[ConfigSpec] = ConfigSpec) -> type[ConfigSpec]:
+    """A job spec with the fields of the config dataclass ``config`` (types, defaults and help): a remote
+    caller sets what a recipe sets, and a field added to the config needs no edit here."""
+    hints = get_type_hints(config)
+    definitions: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        default: Any = ...  # required
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        definitions[f.name] = (hints[f.name], Field(default=default, description=f.metadata.get("help")))
+    spec = create_model(name, __base__=base, __doc__=f"Parameters of the job: the fields of {config.__name__}.",
+                        **definitions)
+    spec.config_class = config
+    return spec
 
 
 def resolve_target(target: str) -> JobFn:
@@ -273,6 +319,106 @@ def build_benchmark(spec: dict[str, Any], job: JobContext) -> JobResult:
             "split": asdict(report.split), "shards": [asdict(s) for s in report.shards]}
 
 
+@cache
+def training_data_spec() -> type[ConfigSpec]:
+    """Parameters of a training-data build: the fields of BuildConfig."""
+    from proda.pipelines.build.config import BuildConfig
+
+    return config_spec(BuildConfig, "TrainingDataSpec")
+
+
+def build_training_data(spec: dict[str, Any], job: JobContext) -> JobResult:
+    """Build instruction-tuning examples (Builder) in this worker; the per-discipline report as JSON."""
+    from proda.pipelines.build import build_examples
+
+    config = training_data_spec().model_validate(spec).to_config()
+    job.progress(0, 0, f"building dataset {config.dataset!r}", force=True)
+    per_discipline: dict[str, int] = {}
+
+    def progress(discipline: str, examples: int) -> None:
+        per_discipline[discipline] = examples
+        job.progress(sum(per_discipline.values()), 0, f"{discipline}: {examples} example(s)")
+
+    report = build_examples(job.store, config, progress=progress)
+    job.progress(report.examples, report.examples, "done", force=True)
+    return {"dataset": report.dataset, "examples": report.examples,
+            "disciplines": [{"discipline": d.discipline, "relations": d.relations, "examples": d.examples,
+                             "families": dict(d.families), "skipped": dict(d.skipped)} for d in report.disciplines]}
+
+
+class _EvaluateChecks(ConfigSpec):
+    def check(self, config: Any) -> None:
+        from proda.training.base_model import check_model_path
+
+        if config.mode == "loglikelihood":  # generate mode names an API or served model, not a folder
+            check_model_path(config.model)
+
+
+@cache
+def evaluate_spec() -> type[ConfigSpec]:
+    """Parameters of an evaluation: the fields of EvalConfig."""
+    from proda.training.evaluate import EvalConfig
+
+    return config_spec(EvalConfig, "EvaluateSpec", base=_EvaluateChecks)
+
+
+def evaluate_model(spec: dict[str, Any], job: JobContext) -> JobResult:
+    """A model answers a stored benchmark in this worker; every answer lands on the graph as
+    (:EvalRun)-[:ANSWERED]->(:BenchmarkItem). Rerunning (ResumeOperation) answers only the items still
+    missing. Returns the run's totals and per-group accuracy."""
+    from proda.training.evaluate import evaluate
+
+    config = evaluate_spec().model_validate(spec).to_config()
+    job.progress(0, 0, f"evaluating {config.name}", force=True)
+    report = evaluate(job.store, config, job.home,
+                      progress=lambda done, total: job.progress(done, total, "items answered"))
+    job.progress(report.items, report.items, "done", force=True)
+    return {"run_id": report.run_id, "name": report.name, "items": report.items, "answered_now": report.answered_now,
+            "correct": report.correct, "accuracy": report.accuracy, "accuracy_norm": report.accuracy_norm,
+            "unparseable": report.unparseable, "seconds": report.seconds, "groups": report.groups,
+            "traceback": f"proda debug traceback --run {report.run_id}"}
+
+
+class _TrainChecks(ConfigSpec):
+    def check(self, config: Any) -> None:
+        from proda.training.base_model import check_model_path
+
+        check_model_path(config.base_model, "base_model")
+        if config.train_file:
+            try:
+                found = Path(config.train_file).is_file()
+            except (OSError, ValueError):  # a name no file system takes (too long, a NUL)
+                found = False
+            if not found:
+                raise InputError(f"train_file {config.train_file[:300]!r}: no such file on the server")
+
+
+@cache
+def train_spec() -> type[ConfigSpec]:
+    """Parameters of a training run: the fields of TrainConfig."""
+    from proda.training.sft import TrainConfig
+
+    return config_spec(TrainConfig, "TrainSpec", base=_TrainChecks)
+
+
+def train_model(spec: dict[str, Any], job: JobContext) -> JobResult:
+    """Fine-tune (TRL SFT) in this worker; returns the run's summary (run and model folders, steps, losses).
+
+    Cancelling kills the worker wherever it is; ResumeOperation (or a new job with the same run_name)
+    continues from the run's last complete checkpoint, as ``proda train`` does.
+    """
+    from proda.training.sft import run_training
+
+    config = train_spec().model_validate(spec).to_config()
+    job.progress(0, config.max_steps if config.max_steps > 0 else 0,
+                 f"training {config.base_model} ({config.method}) as run {config.run_name}", force=True)
+    store = None if config.train_file else job.store
+    summary = run_training(config, job.home, store=store,
+                           progress=lambda step, total: job.progress(step, total, "optimizer steps"))
+    job.progress(summary.steps, summary.steps, "done", force=True)
+    return asdict(summary)
+
+
 def _installed(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -285,12 +431,18 @@ def default_registry() -> JobRegistry:
     registry = JobRegistry([
         JobKind(CHECK_STRUCTURE, f"{__name__}:check_structure", CheckStructureSpec, "structural report"),
         JobKind(EXTRACT_KNOWLEDGE, f"{__name__}:extract_knowledge", ExtractSpec, "top-down extraction"),
+        JobKind(BUILD_TRAINING_DATA, f"{__name__}:build_training_data", training_data_spec(),
+                "training-data build (Builder)"),
+        # loglikelihood mode needs transformers, generate mode an LLM SDK: a missing one fails the job
+        # with the pip command to run (FAILED_PRECONDITION), since which one is needed depends on the spec
+        JobKind(EVALUATE_MODEL, f"{__name__}:evaluate_model", evaluate_spec(), "model evaluation"),
     ], unavailable={
-        BUILD_TRAINING_DATA: "training-data stage (Builder)",
         GENERATE_PATCHES: "patch stage",
-        EVALUATE_MODEL: "evaluation stage",
-        TRAIN_MODEL: "training stage",
     })
+    if _installed("trl") and _installed("transformers"):
+        registry.register(JobKind(TRAIN_MODEL, f"{__name__}:train_model", train_spec(), "TRL SFT training"))
+    else:
+        registry.mark_unavailable(TRAIN_MODEL, "training stage (pip install 'proda[train]')")
     if _installed("proda.pipelines.bench.build"):
         registry.register(JobKind(BUILD_BENCHMARK, f"{__name__}:build_benchmark", BenchmarkSpec, "benchmark build"))
     else:

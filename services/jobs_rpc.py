@@ -54,7 +54,8 @@ def benchmark_values(r: spb.BuildBenchmarkRequest) -> dict[str, Any]:
 
 
 def options_values(r: Any, *fields: str) -> dict[str, Any]:
-    """Parameter values of a request made of plain fields plus an ``options`` map (stages still to come)."""
+    """Parameter values of a request made of plain fields plus an ``options`` map: the options are the
+    stage's recipe (its config's fields) and the plain fields that are set win, as flags win over a recipe."""
     return _set(convert.map_to_dict(r.options), **{f: getattr(r, f) for f in fields})
 
 

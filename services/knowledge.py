@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -30,6 +30,8 @@ Direction = Literal["out", "in", "both"]
 # also come back, so a step needs some slack over the number of new neighbours it can yield.
 STEP_ROWS_PER_NEIGHBOUR = 5
 MAX_STEP_ROWS = 10_000
+# A run's disciplines are read whole (for its totals); a few dozen in practice.
+MAX_DISCIPLINES = 10_000
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -95,6 +97,15 @@ class NeighbourRequest(_Request):
     direction: Direction = "both"
     depth: int = Field(default=1, ge=1, le=3)
     limit: int = Field(default=100, ge=1, le=1000)
+
+
+class RunTracebackRequest(_Request):
+    """Traceback of an evaluation run: the run (id or name), a discipline, the least support, nodes per kind."""
+
+    run: ElementId
+    discipline: str | None = Field(default=None, min_length=1, max_length=200)
+    min_support: int = Field(default=1, ge=1, le=1_000_000)
+    top: int = Field(default=20, ge=1, le=1000)
 
 
 class NamedQueryRequest(_Request):
@@ -222,6 +233,71 @@ class Traceback:
     nodes: tuple[TracebackNode, ...]
 
 
+FailureKind = Literal["discipline", "relation_type", "concept", "relation"]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a concept or relation of a run traceback comes from."""
+
+    text: str  # a relation's evidence span ("" for a concept)
+    chunk_id: str
+    chunk_text: str  # the chunk's opening
+    document_id: str
+    document_title: str
+
+
+@dataclass(frozen=True)
+class FailureNode:
+    """A node an evaluation run's answered items rest on, and how the run did on them."""
+
+    kind: FailureKind
+    id: str
+    label: str
+    discipline: str  # "" for a relation type, which spans disciplines
+    items: int  # answered items resting on the node: the support of the failure rate
+    wrong: int
+    failure_rate: float
+    fooled_by: tuple[tuple[str, int], ...]  # (distractor operator, wrong answers that chose it), most first
+    sample_item_id: str  # one item answered wrong here ("" when none)
+    evidence: Evidence | None = None
+
+
+@dataclass(frozen=True)
+class OperatorFailure:
+    """How often the distractors of one operator fooled the model in a run."""
+
+    operator: str
+    offered: int  # answered items that offered one of its distractors
+    fooled: int  # of those, items answered with it
+    fooled_rate: float
+    sample_item_id: str
+
+
+@dataclass(frozen=True)
+class RunTraceback:
+    """An evaluation run traced back to the graph: each kind of node worst failure rate first."""
+
+    run_id: str
+    run_name: str
+    model: str
+    benchmark: str
+    split: str
+    discipline: str  # the filter ("" for all)
+    items: int  # answered items (of the discipline)
+    wrong: int
+    disciplines: tuple[FailureNode, ...] = ()
+    relation_types: tuple[FailureNode, ...] = ()
+    concepts: tuple[FailureNode, ...] = ()
+    relations: tuple[FailureNode, ...] = ()
+    operators: tuple[OperatorFailure, ...] = ()
+
+    @property
+    def nodes(self) -> tuple[FailureNode, ...]:
+        """Every node, kind by kind: disciplines, relation types, concepts, relations."""
+        return self.disciplines + self.relation_types + self.concepts + self.relations
+
+
 @dataclass(frozen=True)
 class QueryResult:
     """Rows of a named query as lists aligned with ``columns``; ``truncated`` when the row limit cut them."""
@@ -245,6 +321,34 @@ def prefix_upper_bound(prefix: str) -> str | None:
 
 def _str(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _fooled_by(value: Any) -> tuple[tuple[str, int], ...]:
+    """A row's ``fooled_by`` list of {operator, wrong} maps, most wrong answers first."""
+    counts = [(str(f["operator"]), int(f["wrong"])) for f in value or () if f.get("operator") is not None]
+    return tuple(sorted(counts, key=lambda c: (-c[1], c[0])))
+
+
+def _failure(kind: FailureKind, node_id: Any, label: Any, discipline: Any, row: Mapping[str, Any],
+             evidence: Evidence | None = None) -> FailureNode:
+    return FailureNode(kind=kind, id=_str(node_id), label=_str(label), discipline=_str(discipline),
+                       items=int(row["items"]), wrong=int(row["wrong"]), failure_rate=float(row["failure_rate"]),
+                       fooled_by=_fooled_by(row["fooled_by"]), sample_item_id=_str(row["sample_item_id"]),
+                       evidence=evidence)
+
+
+def _evidence(row: Mapping[str, Any], text: str) -> Evidence | None:
+    if row["chunk_id"] is None and not text:
+        return None
+    return Evidence(text=text, chunk_id=_str(row["chunk_id"]), chunk_text=_str(row["chunk_text"]),
+                    document_id=_str(row["document_id"]), document_title=_str(row["document_title"]))
+
+
+def _edge_label(row: Mapping[str, Any]) -> str:
+    """``subject -type-> object``; an edge deleted since the run is named by its id."""
+    if row["relation_type"] is None:
+        return f"{row['relation_id']} (no longer in the graph)"
+    return f"{_str(row['subject_name'])} -{row['relation_type']}-> {_str(row['object_name'])}"
 
 
 class Knowledge:
@@ -379,6 +483,46 @@ class Knowledge:
         first = rows[0]
         return Traceback(item_id=first["item_id"], benchmark=_str(first["benchmark"]), chain_id=first["chain_id"],
                          discipline=_str(first["discipline"]), nodes=tuple(nodes))
+
+    def traceback_run(self, request: RunTracebackRequest, deadline: Deadline) -> RunTraceback:
+        """Evaluation run ``request.run`` (id or name) traced back to the disciplines, relation types,
+        concepts and relation edges its answered items rest on, each kind worst failure rate first
+        (``top`` of each, with at least ``min_support`` items), and per distractor operator how often it
+        fooled the model. A run without wrong answers (in the discipline) comes back with no nodes.
+
+        Raises :class:`NotFound` naming the run when no run has that id or name.
+        """
+        runs = self._query("eval_runs", {"run": request.run, "limit": 1}, deadline)
+        if not runs:
+            raise NotFound(f"no evaluation run {request.run!r} (looked up by id and by name); "
+                           "`proda query eval_runs` lists the runs")
+        run = runs[0]
+        params = {"run": run["id"], "discipline": request.discipline, "min_support": request.min_support,
+                  "limit": request.top}
+        # every discipline once, without the filters, so the totals cover the whole run (or discipline)
+        per_discipline = self._query("traceback_run_disciplines",
+                                     {**params, "min_support": 1, "limit": MAX_DISCIPLINES}, deadline)
+        items = sum(int(r["items"]) for r in per_discipline)
+        wrong = sum(int(r["wrong"]) for r in per_discipline)
+        trace = RunTraceback(run_id=run["id"], run_name=_str(run["name"]), model=_str(run["model"]),
+                             benchmark=_str(run["benchmark"]), split=_str(run["split"]),
+                             discipline=request.discipline or "", items=items, wrong=wrong)
+        if wrong == 0:
+            return trace
+        disciplines = [_failure("discipline", r["discipline"], r["discipline"], r["discipline"], r)
+                       for r in per_discipline if int(r["items"]) >= request.min_support][: request.top]
+        types = [_failure("relation_type", r["relation_type"], r["relation_type"], "", r)
+                 for r in self._query("traceback_run_relation_types", params, deadline)]
+        concepts = [_failure("concept", r["concept_id"], r["concept_name"], r["discipline"], r,
+                             _evidence(r, "")) for r in self._query("traceback_run_concepts", params, deadline)]
+        relations = [_failure("relation", r["relation_id"], _edge_label(r), r["discipline"], r,
+                              _evidence(r, _str(r["evidence"])))
+                     for r in self._query("traceback_run_edges", params, deadline)]
+        operators = [OperatorFailure(operator=_str(r["operator"]), offered=int(r["offered"]), fooled=int(r["fooled"]),
+                                     fooled_rate=float(r["fooled_rate"]), sample_item_id=_str(r["sample_item_id"]))
+                     for r in self._query("traceback_run_operators", params, deadline)]
+        return replace(trace, disciplines=tuple(disciplines), relation_types=tuple(types), concepts=tuple(concepts),
+                       relations=tuple(relations), operators=tuple(operators))
 
     # -- the named query catalog ---------------------------------------------------------------------
     def named_queries(self) -> list[Query]:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from grpc import aio
 
-from proda.errors import InputError, PreconditionFailed
+from proda.errors import InputError
 from proda.services import convert, paging
 from proda.services.knowledge import Deadline, Knowledge
 from proda.v1 import knowledge_pb2 as kpb
@@ -64,10 +64,14 @@ class KnowledgeServicer(knowledge_pb2_grpc.KnowledgeServiceServicer):
     async def Traceback(self, request: kpb.TracebackRequest, context: Context) -> kpb.TracebackResponse:
         target = request.WhichOneof("target")
         if target == "eval_run_id":
-            raise PreconditionFailed("not available yet: evaluation stage not installed (it records the runs "
-                                     "that Traceback follows); trace a benchmark item with item_id")
+            run_request = convert.run_traceback_request(request)
+            run_traceback = await self._graph(context, self.knowledge.traceback_run, run_request)
+            return convert.run_traceback_to_proto(run_traceback)
         if target is None:
-            raise InputError("target: set item_id (or eval_run_id)")
+            raise InputError("target: set item_id or eval_run_id")
+        for name in ("discipline", "min_support", "top"):
+            if getattr(request, name):
+                raise InputError(f"{name}: applies to an evaluation run's traceback (eval_run_id), not an item's")
         traceback = await self._graph(context, self.knowledge.traceback_item, request.item_id)
         return convert.traceback_to_proto(traceback)
 

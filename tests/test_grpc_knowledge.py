@@ -162,7 +162,9 @@ def test_traceback_walks_item_to_documents_with_item_counts(served: Served) -> N
                      ("concept", "surplus", 2)]
     assert served.client.traceback_item(ITEMS[1]).nodes[0].benchmark_items == 2
     eval_run = kpb.TracebackRequest(eval_run_id="run_1")
-    assert code_of(lambda: served.stub.Traceback(eval_run)) == grpc.StatusCode.FAILED_PRECONDITION
+    assert code_of(lambda: served.stub.Traceback(eval_run)) == grpc.StatusCode.NOT_FOUND
+    item_with_run_filters = kpb.TracebackRequest(item_id=ITEMS[0], min_support=2)
+    assert code_of(lambda: served.stub.Traceback(item_with_run_filters)) == grpc.StatusCode.INVALID_ARGUMENT
     assert code_of(lambda: served.stub.Traceback(kpb.TracebackRequest())) == grpc.StatusCode.INVALID_ARGUMENT
     missing = kpb.TracebackRequest(item_id="itm_missing")
     assert code_of(lambda: served.stub.Traceback(missing)) == grpc.StatusCode.NOT_FOUND

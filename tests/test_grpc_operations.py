@@ -214,11 +214,9 @@ def test_failures_map_to_codes_and_resumable_ones_resume(env: Env) -> None:
 
 
 def test_stages_not_installed_answer_failed_precondition(env: Env) -> None:
-    for start in (lambda: env.client.train_model("smollm2", "economics-v1"),
-                  lambda: env.client.evaluate_model("smollm2", "proda"),
-                  lambda: env.client.build_training_data(discipline="economics")):
-        with pytest.raises(PreconditionFailed, match=r"not available yet: .* not installed"):
-            start()
+    registry = JobRegistry(unavailable={"training.train_model": "training stage"})
+    with pytest.raises(PreconditionFailed, match=r"not available yet: training stage not installed"):
+        registry.validate("training.train_model", {})
     with grpc.insecure_channel(env.server.address) as channel:
         with pytest.raises(grpc.RpcError) as caught:
             SynthesisServiceStub(channel).GeneratePatches(spb.GeneratePatchesRequest(discipline="economics"))

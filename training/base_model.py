@@ -13,7 +13,7 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from proda.errors import ConfigError, DependencyMissing
+from proda.errors import DependencyMissing, InputError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -63,13 +63,46 @@ def cached_smollm2(home: Path) -> Path:
     return target
 
 
+def looks_like_path(name_or_path: str) -> bool:
+    """Whether ``name_or_path`` is written as a local path rather than a Hugging Face hub id
+    (``namespace/name`` at most): absolute, starting with ``.`` or ``~``, with two or more ``/``, or
+    naming something that exists here."""
+    if name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") >= 2:
+        return True
+    try:
+        return Path(name_or_path).exists()
+    except (OSError, ValueError):  # a name no file system takes (too long, a NUL) is no path here
+        return False
+
+
+def check_model_path(name_or_path: str, what: str = "model") -> None:
+    """Raise :class:`InputError` naming ``name_or_path`` when it is a local path with no model folder
+    there, or empty; cheap (nothing is loaded), so a server can check a job's model before accepting it."""
+    if not name_or_path:
+        raise InputError(f"{what}: give a model folder, a Hugging Face model name, or {SMOLLM2}")
+    if name_or_path.lower() == SMOLLM2 or not looks_like_path(name_or_path):
+        return
+    try:
+        folder = Path(name_or_path).expanduser()
+        is_folder, has_config = folder.is_dir(), (folder / "config.json").is_file()
+    except (OSError, ValueError, RuntimeError) as e:  # RuntimeError: ~user of an unknown user
+        raise InputError(f"{what} {name_or_path[:300]!r}: not a usable path: {e}") from e
+    if not is_folder:
+        raise InputError(f"{what} {name_or_path!r}: no model folder at that path"
+                         + (f" (resolved against {Path.cwd()})" if not folder.is_absolute() else ""))
+    if not has_config:
+        raise InputError(f"{what} {name_or_path!r}: the folder has no config.json, so it is not a saved model")
+
+
 def resolve_model_path(name_or_path: str, home: Path) -> str:
-    """A loadable model folder or hub name: :data:`SMOLLM2` maps to the cached bundled model."""
+    """A loadable model folder or hub name: :data:`SMOLLM2` maps to the cached bundled model.
+
+    Raises :class:`InputError` naming a local path that holds no model (see :func:`check_model_path`).
+    """
+    check_model_path(name_or_path)
     if name_or_path.lower() == SMOLLM2:
         return str(cached_smollm2(home))
-    if not name_or_path:
-        raise ConfigError("model: give a model folder, a Hugging Face model name, or smollm2-135m-instruct")
-    return name_or_path
+    return str(Path(name_or_path).expanduser()) if looks_like_path(name_or_path) else name_or_path
 
 
 def load_model(name_or_path: str, home: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -79,8 +112,11 @@ def load_model(name_or_path: str, home: Path) -> tuple[PreTrainedModel, PreTrain
     except ImportError as e:
         raise DependencyMissing("transformers", extra="train", why="to load models") from e
     path = resolve_model_path(name_or_path, home)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path)
+    except OSError as e:  # transformers' word for "no such model here or on the hub" (and for unreadable files)
+        raise InputError(f"model {name_or_path!r} cannot be loaded: {e}") from e
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer

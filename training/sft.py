@@ -17,6 +17,7 @@ import json
 import math
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -142,14 +143,18 @@ def load_records(config: TrainConfig, store: Any | None) -> list[dict[str, Any]]
 
 
 def _last_checkpoint(run_dir: Path) -> Path | None:
-    ckpts = sorted(run_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    """The newest complete checkpoint. The trainer writes trainer_state.json last, so a checkpoint
+    without it was cut short (a cancelled job is killed wherever it is) and must not be resumed from."""
+    ckpts = sorted((p for p in run_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+                    and (p / "trainer_state.json").is_file()), key=lambda p: int(p.name.split("-")[-1]))
     return ckpts[-1] if ckpts else None
 
 
 def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, model: Any = None,
-                 tokenizer: Any = None) -> TrainSummary:
+                 tokenizer: Any = None, progress: Callable[[int, int], None] | None = None) -> TrainSummary:
     """Fine-tune and save; resumes from the run's last checkpoint. ``model``/``tokenizer`` may be
-    injected (tests train a tiny random model); otherwise ``config.base_model`` is loaded."""
+    injected (tests train a tiny random model); otherwise ``config.base_model`` is loaded.
+    ``progress`` is called with (optimizer steps done, steps in all) after every step."""
     try:
         import torch
         from datasets import Dataset
@@ -180,6 +185,11 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
             if logs and "loss" in logs and math.isfinite(logs["loss"]):
                 losses.append((int(state.global_step), float(logs["loss"])))
 
+    class _Progress(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if progress is not None:
+                progress(int(state.global_step), int(state.max_steps))
+
     cuda = torch.cuda.is_available()
     args = trl.SFTConfig(
         output_dir=str(run_dir), max_steps=config.max_steps, num_train_epochs=config.num_train_epochs,
@@ -193,7 +203,7 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
         bf16=bool(cuda and torch.cuda.is_bf16_supported()),  # TRL's bf16 default fails on CPU
     )
     trainer: Any = trl.SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(records),
-                         processing_class=tokenizer, callbacks=[_Losses()])
+                         processing_class=tokenizer, callbacks=[_Losses(), _Progress()])
     resume = _last_checkpoint(run_dir)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
