@@ -32,6 +32,9 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("node", "Merge", "id", unique=True),
     IndexSpec("node", "BenchmarkItem", "id", unique=True),
     IndexSpec("node", "TrainingExample", "id", unique=True),
+    IndexSpec("node", "Diagnosis", "id", unique=True),
+    IndexSpec("node", "Patch", "id", unique=True),
+    IndexSpec("node", "PatchSet", "id", unique=True),
     IndexSpec("node", "Chunk", "document_id"),
     IndexSpec("node", "Concept", "discipline"),
     IndexSpec("node", "Concept", "match_key"),
@@ -41,5 +44,12 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("node", "TrainingExample", "qa_hash"),
     IndexSpec("node", "TrainingExample", "dataset"),
     IndexSpec("node", "BenchmarkItem", "benchmark"),
+    # a traceback finds its evaluation run by id or by name
+    IndexSpec("node", "EvalRun", "id"),
+    IndexSpec("node", "EvalRun", "name"),
+    IndexSpec("node", "Diagnosis", "run"),
+    IndexSpec("node", "Patch", "set_id"),
+    IndexSpec("node", "Patch", "qa_hash"),
+    IndexSpec("node", "PatchSet", "name"),
     IndexSpec("relationship", "RELATION", "id"),
 )

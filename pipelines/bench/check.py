@@ -9,7 +9,8 @@ graph. Every item is checked again, in batches of a few round trips:
 * the correct option is still reached from the start by that sequence and no distractor is
   (``bench_reach``), and no two options became the same concept or alias (SAME_AS merges);
 * ``bench_orthogonality`` finds no training example or patch identical to an item or built from a
-  held-out chain, and no item tests a chain that is not held out any more.
+  held-out chain, and no item tests a chain that is not held out any more; Debugger patches must
+  also be checkable: every patch carries a ``qa_hash`` and every f_cot scaffold names its chains.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from proda import __version__
-from proda.cli import bench, extract, graph, knowledge, resolve
+from proda.cli import bench, debug, extract, graph, knowledge, loop, patch, resolve
 from proda.cli import build as build_cmd
 from proda.cli import demo as demo_cmd
 from proda.cli import evaluate as eval_cmd
@@ -32,6 +32,7 @@ app = typer.Typer(
 app.add_typer(graph.app, name="graph")
 app.add_typer(bench.app, name="bench")
 app.add_typer(refine_cmd.app, name="refine")
+app.add_typer(debug.app, name="debug")
 app.command()(extract.ingest)
 app.command()(extract.extract)
 app.command()(resolve.resolve)
@@ -39,6 +40,8 @@ app.command()(resolve.merges)
 app.command()(build_cmd.build)
 app.command()(train_cmd.train)
 app.command(name="eval")(eval_cmd.evaluate)
+app.command()(patch.patch)
+app.command()(loop.loop)
 app.command()(knowledge.load)
 app.command()(knowledge.check)
 app.command()(knowledge.stats)

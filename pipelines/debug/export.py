@@ -1,0 +1,49 @@
+"""Export a patch set in the chat format TRL's ``SFTTrainer`` takes (JSONL, one record per line), the
+same records as the Builder's export, so ``proda train --train-file`` trains V2 on it directly. Each
+record keeps its id, kind and the diagnoses it repairs, so a V2 model's behaviour maps back to the
+graph."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from proda.errors import NotFound
+from proda.schema.store.base import GraphStore
+
+
+def iter_patches(store: GraphStore, patch_set: str, discipline: str | None = None,
+                 page_size: int = 5000) -> Iterator[dict[str, Any]]:
+    """Records ``{id, messages, discipline, kind, family, qa_hash, diagnoses, chains}`` of the complete
+    sets named ``patch_set``, in id order."""
+    after = ""
+    while True:
+        rows = store.query("debug_patches", {"name": patch_set, "discipline": discipline, "after": after,
+                                             "limit": page_size})
+        for r in rows:
+            yield {"id": r["id"], "messages": json.loads(r["messages"]), "discipline": r["discipline"],
+                   "kind": r["kind"], "family": r["family"], "qa_hash": r["qa_hash"],
+                   "diagnoses": sorted(r["diagnoses"] or []), "chains": sorted(r["chains"] or [])}
+        if len(rows) < page_size:
+            return
+        after = rows[-1]["id"]
+
+
+def export_jsonl(store: GraphStore, patch_set: str, out: Path, discipline: str | None = None) -> int:
+    """Write the patch set as JSONL; returns the count. Raises :class:`NotFound` for a set with no
+    complete discipline. Written to a temporary name and renamed, so a crash never leaves a half file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".part")
+    n = 0
+    with tmp.open("w", encoding="utf-8") as f:
+        for rec in iter_patches(store, patch_set, discipline):
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            n += 1
+    if n == 0:
+        tmp.unlink()
+        raise NotFound(f"patch set {patch_set!r} has no complete patches" + (f" in {discipline}" if discipline else "")
+                       + "; run `proda patch` first")
+    tmp.replace(out)
+    return n
