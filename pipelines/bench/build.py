@@ -5,6 +5,11 @@ costs a fixed number of round trips whatever its size (chain steps, the three op
 the write), never one per chain or per distractor. An item is assembled whole in memory and written
 with all its options in one statement, so nothing partial reaches the graph; a chain that cannot
 give a valid item is skipped and counted by reason, with a message naming it.
+
+With a paraphrase backend (``BenchConfig.paraphrase_backend``) each item's question stem is reworded
+before the item is written; options and answer never are. A rewording that drops the start concept
+or names an option, the answer or a hidden chain concept keeps the template, counted by reason in
+``ShardStats.paraphrase``; ``qa_hash`` is always computed over the question the item ends up with.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from proda.errors import InputError
 from proda.pipelines.bench import distractors
@@ -36,6 +42,9 @@ from proda.pipelines.executors import make_executor
 from proda.schema.store.base import GraphStore, StoreSpec
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
 
+if TYPE_CHECKING:
+    from proda.pipelines.llm.paraphrase import Paraphraser
+
 EXAMPLES_PER_REASON = 5
 
 
@@ -55,6 +64,7 @@ class ShardStats:
     kinds: dict[str, int] = field(default_factory=dict)  # distractors per NEARMISS kind / operator
     notes: dict[str, int] = field(default_factory=dict)
     shortfall: str | None = None
+    paraphrase: dict[str, int] = field(default_factory=dict)  # "paraphrased" / "kept_template: <reason>" -> items
     seconds: float = 0.0
 
     def skip(self, reason: str, message: str, count: int = 1) -> None:
@@ -71,6 +81,7 @@ class BuildReport:
     benchmark: str
     split: SplitReport
     shards: list[ShardStats] = field(default_factory=list)
+    paraphrase_llm: dict[str, Any] | None = None  # LLM totals of the paraphrase (local executor)
     seconds: float = 0.0
 
     @property
@@ -93,12 +104,17 @@ def chain_order(seed: int, chain_id: str) -> str:
 
 
 class ShardBuilder:
-    """Builds one discipline's items into the injected store; knows nothing of executors."""
+    """Builds one discipline's items into the injected store; knows nothing of executors.
 
-    def __init__(self, store: GraphStore, config: BenchConfig, vocab: Vocabulary | None = None) -> None:
+    ``paraphraser`` (optional) rewords each question stem; without one the template wording is used.
+    """
+
+    def __init__(self, store: GraphStore, config: BenchConfig, vocab: Vocabulary | None = None,
+                 paraphraser: Paraphraser | None = None) -> None:
         self.store = store
         self.config = config
         self.vocab = vocab or default_vocabulary()
+        self.paraphraser = paraphraser
 
     def run(self, discipline: str, progress: ProgressFn | None = None) -> ShardStats:
         """Build the items of ``discipline``; returns its statistics."""
@@ -163,7 +179,7 @@ class ShardBuilder:
                            f"(candidates INVREL {by_op['INVREL']}, TRUNC {by_op['TRUNC']}, "
                            f"NEARMISS {by_op['NEARMISS']})")
                 continue
-            records.append(self.item(v, chosen))
+            records.append(self.reworded(self.item(v, chosen), v, stats))
         written = write_items(self.store, records)
         if written < len(records):
             # an option concept or the chain vanished between reading and writing: those items were refused whole
@@ -217,12 +233,32 @@ class ShardBuilder:
             qa_hash=instance_hash(question, chain.answer.name), seed=cfg.seed, template_version=TEMPLATE_VERSION)
 
 
+    def reworded(self, rec: BenchmarkItemRecord, chain: ChainView, stats: ShardStats) -> BenchmarkItemRecord:
+        """``rec`` with its question stem paraphrased when a paraphraser is set and the rewording passes the
+        checks (start concept kept; no option, answer alias or hidden chain concept named); else ``rec``."""
+        if self.paraphraser is None:
+            return rec
+        forbid = [(rec.answer, "answer"), *((alias, "answer") for alias in chain.answer.aliases),
+                  *((o.text, "option") for o in rec.distractors),
+                  *((c.name, "concept") for c in chain.concepts[1:-1])]  # intermediates give TRUNC away
+        out = self.paraphraser.reword(rec.question, kind="bench_question", discipline=rec.discipline,
+                                      keep=[chain.start.name], forbid=forbid)
+        stats.paraphrase[out.outcome] = stats.paraphrase.get(out.outcome, 0) + 1
+        if not out.paraphrased:
+            return rec
+        return rec.model_copy(update={"question": out.text, "template": rec.question,
+                                      "paraphrased_by": self.paraphraser.label,
+                                      "qa_hash": instance_hash(out.text, rec.answer)})
+
+
 def item_row(rec: BenchmarkItemRecord) -> dict[str, Any]:
     """The ``bench_upsert_items`` row of a record: node properties, the full record, one map per option."""
     props = {"benchmark": rec.benchmark, "discipline": rec.discipline, "split": rec.split, "chain_id": rec.chain_id,
              "question": rec.question, "choices": rec.choices, "answer_index": rec.answer_index,
              "answer": rec.answer, "qa_hash": rec.qa_hash, "seed": rec.seed,
              "template_version": rec.template_version, "operators": [o.operator for o in rec.options],
+             # null removes what an earlier paraphrased build of the same item set
+             "paraphrased_by": rec.paraphrased_by, "template": rec.template,
              "record": rec.model_dump_json()}
     options = [{"index": o.index, "concept_id": o.concept_id,
                 "props": {"correct": o.correct, "operator": o.operator, "kind": o.kind, "via": o.via,
@@ -245,15 +281,29 @@ class ShardSpec:
     discipline: str
     config: BenchConfig
     store: StoreSpec
+    home: str | None = None  # PRODA_HOME of the LLM response cache, when paraphrasing
 
 
 def run_shard(spec: ShardSpec) -> ShardStats:
-    """Entry point of one shard in any executor: opens its own connection from ``spec.store``."""
+    """Entry point of one shard in any executor: opens its own connection from ``spec.store`` (and its own
+    paraphraser, whose budget is then per shard)."""
+    paraphraser = _paraphraser(spec.config, Path(spec.home) if spec.home else None)
     store = spec.store.open()
     try:
-        return ShardBuilder(store, spec.config).run(spec.discipline)
+        return ShardBuilder(store, spec.config, paraphraser=paraphraser).run(spec.discipline)
     finally:
         store.close()
+        if paraphraser is not None:
+            paraphraser.close()
+
+
+def _paraphraser(config: BenchConfig, home: Path | None) -> Paraphraser | None:
+    if config.paraphrase_backend is None:
+        return None
+    from proda.config import Settings
+    from proda.pipelines.llm.paraphrase import make_paraphraser
+
+    return make_paraphraser(config, home if home is not None else Settings().home)
 
 
 def disciplines_with_chains(store: GraphStore, discipline: str | None) -> list[str]:
@@ -269,21 +319,34 @@ def disciplines_with_chains(store: GraphStore, discipline: str | None) -> list[s
 
 
 def build_benchmark(store: GraphStore, config: BenchConfig, *, vocab: Vocabulary | None = None,
-                    progress: ProgressFn | None = None) -> BuildReport:
+                    progress: ProgressFn | None = None, home: Path | None = None,
+                    paraphraser: Paraphraser | None = None) -> BuildReport:
     """Split unsplit chains, then build every discipline's items; returns the report.
 
-    Raises :class:`InputError` for a discipline without chains. With the local executor shards run
+    Raises :class:`InputError` for a discipline without chains, and :class:`~proda.errors.ConfigError`
+    when ``config`` names a paraphrase backend that cannot be set up. With the local executor shards run
     here on the injected ``store``; with Ray each shard opens its own connection (``store.spec()``).
+    ``paraphraser`` injects a client (tests, services); otherwise one is built from ``config`` with
+    its response cache under ``home`` (default: PRODA_HOME).
     """
     started = time.perf_counter()
     disciplines = disciplines_with_chains(store, config.discipline)
     report = BuildReport(benchmark=config.name, split=assign_splits(store, config))
     if config.executor == "local":
-        builder = ShardBuilder(store, config, vocab)
-        for d in disciplines:
-            report.shards.append(builder.run(d, progress))
+        own = paraphraser is None
+        paraphraser = paraphraser or _paraphraser(config, home)
+        try:
+            builder = ShardBuilder(store, config, vocab, paraphraser)
+            for d in disciplines:
+                report.shards.append(builder.run(d, progress))
+        finally:
+            if paraphraser is not None:
+                report.paraphrase_llm = paraphraser.usage()
+                if own:
+                    paraphraser.close()
     else:
-        specs = [ShardSpec(discipline=d, config=config, store=store.spec()) for d in disciplines]
+        specs = [ShardSpec(discipline=d, config=config, store=store.spec(),
+                           home=str(home) if home is not None else None) for d in disciplines]
         make_executor(config.executor).run(run_shard, specs, lambda _spec, s: report.shards.append(s))
     report.shards.sort(key=lambda s: s.discipline)
     report.seconds = time.perf_counter() - started

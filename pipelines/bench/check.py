@@ -5,6 +5,8 @@ data added), so validity and orthogonality are not facts about the build but abo
 graph. Every item is checked again, in batches of a few round trips:
 
 * its record parses and its chain, options and option concepts are still there;
+* its ``qa_hash`` is the instance hash of the question it asks (a paraphrased question included),
+  so the orthogonality proof below compares the right identities;
 * its chain still holds the relation-type sequence its question asks;
 * the correct option is still reached from the start by that sequence and no distractor is
   (``bench_reach``), and no two options became the same concept or alias (SAME_AS merges);
@@ -23,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from proda.pipelines.bench.chains import read_chains
-from proda.pipelines.bench.model import BenchmarkItemRecord, ConceptRef
+from proda.pipelines.bench.model import BenchmarkItemRecord, ConceptRef, instance_hash
 from proda.pipelines.bench.validity import clash, reach_rows, reachable
 from proda.schema.store.base import GraphStore, Row
 
@@ -116,6 +118,9 @@ def _check_batch(store: GraphStore, rows: list[Row], out: list[Violation]) -> No
             out.append(Violation("record_invalid", row["id"], f"stored record does not validate: "
                                                               f"{e.errors()[0]['msg']}"))
             continue
+        if rec.qa_hash != instance_hash(rec.question, rec.answer):
+            out.append(Violation("qa_hash_stale", rec.id, "qa_hash is not instance_hash(question, answer): the "
+                                                          "orthogonality check would compare the wrong identity"))
         linked = _structure(row, rec, out)
         if linked is not None:
             _distinct(rec, linked, out)

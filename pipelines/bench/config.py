@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from proda.errors import ConfigError
+from proda.pipelines.llm.paraphrase import HELP as PARAPHRASE_HELP
+from proda.pipelines.llm.paraphrase import validate_settings
 
 SPLITS = ("test", "dev", "train")
 MAX_STEPS = 6  # the hop patterns of bench_invrel / bench_reach are written out for 1..6 steps
@@ -39,6 +41,14 @@ class BenchConfig:
                 "client-side parsing; a few per kind leave enough after the validity proof)"})
     batch_size: int = field(default=1000, metadata={"help": "chains per round trip of each batched query"})
     executor: str = field(default="local", metadata={"help": "local (this process) or ray: one shard per discipline"})
+    paraphrase_backend: str | None = field(default=None, metadata={
+        "help": PARAPHRASE_HELP["paraphrase_backend"] + ". Only the question stem is reworded, never the options "
+                "or the answer; the answer, options and hidden chain concepts may not appear in it, the start "
+                "concept must. qa_hash is computed over the final question"})
+    paraphrase_model: str | None = field(default=None, metadata={"help": PARAPHRASE_HELP["paraphrase_model"]})
+    paraphrase_base_url: str | None = field(default=None, metadata={"help": PARAPHRASE_HELP["paraphrase_base_url"]})
+    paraphrase_max_cost: float | None = field(default=None, metadata={
+        "help": PARAPHRASE_HELP["paraphrase_max_cost"] + " (under ray: per discipline shard)"})
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -61,6 +71,7 @@ class BenchConfig:
             raise ConfigError("candidates_per_row and batch_size must be at least 1")
         if self.executor not in ("local", "ray"):
             raise ConfigError(f"unknown executor {self.executor!r}: use local or ray")
+        validate_settings(self)
 
     @property
     def split_rule(self) -> str:

@@ -81,6 +81,9 @@ class BenchmarkItemRecord(BaseModel):
     qa_hash: str
     seed: int
     template_version: str = TEMPLATE_VERSION
+    paraphrased_by: str | None = Field(default=None, description="backend:model that reworded the question; "
+                                                                 "None: the template wording")
+    template: str | None = Field(default=None, description="the template question a paraphrase replaced")
 
     @model_validator(mode="after")
     def _consistent(self) -> BenchmarkItemRecord:
@@ -91,6 +94,8 @@ class BenchmarkItemRecord(BaseModel):
         correct = [o.index for o in self.options if o.correct]
         if correct != [self.answer_index] or self.choices[self.answer_index] != self.answer:
             raise ValueError(f"item {self.id}: exactly the option at answer_index must be correct")
+        if (self.paraphrased_by is None) != (self.template is None):
+            raise ValueError(f"item {self.id}: a paraphrased question records both paraphrased_by and its template")
         return self
 
     @property

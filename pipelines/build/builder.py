@@ -4,6 +4,12 @@ template families, drop what a benchmark item already is, and write ``(:Training
 Deterministic (ids derive from dataset, relation, family and template version) and idempotent:
 rebuilding writes the same nodes again (MERGE), a new relation adds its examples, and a budget
 takes relations in a seeded order so it samples the whole discipline instead of its first pages.
+
+With a paraphrase backend (``BuildConfig.paraphrase_backend``) the question part of each user turn
+(and, with ``paraphrase_answers``, the answer's statement of the fact) is reworded before the example
+is written. A rewording that drops one of the fact's concepts or names the answer keeps the template,
+counted by reason in ``DisciplineBuild.paraphrase``; passages, option lists and quoted evidence are
+never sent for rewording. ``qa_hash`` is computed over the final turns, as the orthogonality check needs.
 """
 
 from __future__ import annotations
@@ -13,14 +19,19 @@ import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from proda.pipelines.bench.model import instance_hash
 from proda.pipelines.build.config import BuildConfig
 from proda.pipelines.build.templates import TEMPLATE_VERSION, Example, RelationFacts, examples_for_relation
+from proda.pipelines.llm.paraphrase import occurrences
 from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
+
+if TYPE_CHECKING:
+    from proda.pipelines.llm.paraphrase import Paraphraser
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +48,8 @@ class DisciplineBuild:
     examples: int = 0
     families: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)  # reason -> count
+    # "paraphrased" / "kept_template: <reason>" per reworded question ("answer ..." for answers)
+    paraphrase: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -45,6 +58,7 @@ class BuildReport:
 
     dataset: str
     disciplines: list[DisciplineBuild] = field(default_factory=list)
+    paraphrase_llm: dict[str, Any] | None = None  # LLM totals of the paraphrase, when one ran
 
     @property
     def examples(self) -> int:
@@ -88,13 +102,56 @@ def _rows(dataset: str, examples: list[Example]) -> list[dict[str, Any]]:
              "props": {"dataset": dataset, "discipline": e.relation.discipline, "family": e.family,
                        "messages": json.dumps(e.messages, ensure_ascii=False), "relation_id": e.relation.id,
                        "relation_type": e.relation.type, "chunk_id": e.relation.chunk_id,
-                       "qa_hash": instance_hash(e.user, e.assistant), "template_version": TEMPLATE_VERSION}}
+                       "qa_hash": instance_hash(e.user, e.assistant), "template_version": TEMPLATE_VERSION,
+                       # null removes what an earlier paraphrased build of the same example set
+                       "paraphrased_by": e.paraphrased_by,
+                       "template": None if e.template_messages is None else json.dumps(e.template_messages,
+                                                                                       ensure_ascii=False)}}
             for e in examples]
 
 
+def _reword_part(text: str, span: tuple[int, int] | None, rewrite: Callable[[str], str]) -> str:
+    start, end = span or (0, len(text))
+    return text[:start] + rewrite(text[start:end]) + text[end:]
+
+
+def reword_example(e: Example, paraphraser: Paraphraser, *, answers: bool = False) -> tuple[Example, list[str]]:
+    """``e`` with its question (and with ``answers`` its statement of the fact) paraphrased where the
+    rewording passes the checks; returns the example and one outcome per reworded text.
+
+    The question must keep every concept of the fact it names and may not name the one it asks
+    for, nor a recall distractor; the answer must keep both concepts. Only the spans the template
+    marks are sent (:attr:`Example.user_span`, :attr:`Example.answer_span`), so a passage, an option
+    list and quoted evidence stay verbatim.
+    """
+    r = e.relation
+    outcomes: list[str] = []
+
+    def question(stem: str) -> str:
+        named = [n for n in (r.subject, r.object) if occurrences(n, stem, (r.subject, r.object))]
+        forbid = [*((n, "answer") for n in (r.subject, r.object) if n not in named),
+                  *((d, "option") for d in e.distractors)]
+        out = paraphraser.reword(stem, kind="training_question", discipline=r.discipline, keep=named, forbid=forbid)
+        outcomes.append(out.outcome)
+        return out.text
+
+    def answer(fact: str) -> str:
+        out = paraphraser.reword(fact, kind="training_answer", discipline=r.discipline, keep=[r.subject, r.object],
+                                 forbid=[(d, "option") for d in e.distractors])
+        outcomes.append(f"answer {out.outcome}")
+        return out.text
+
+    user = _reword_part(e.user, e.user_span, question)
+    assistant = _reword_part(e.assistant, e.answer_span, answer) if answers else e.assistant
+    if (user, assistant) == (e.user, e.assistant):
+        return e, outcomes
+    return replace(e, user=user, assistant=assistant, paraphrased_by=paraphraser.label,
+                   template=(e.user, e.assistant)), outcomes
+
+
 def build_discipline(store: GraphStore, discipline: str, config: BuildConfig, vocab: Vocabulary,
-                     progress: ProgressFn | None = None) -> DisciplineBuild:
-    """Build one discipline's examples; returns what it did."""
+                     progress: ProgressFn | None = None, paraphraser: Paraphraser | None = None) -> DisciplineBuild:
+    """Build one discipline's examples (reworded by ``paraphraser`` when given); returns what it did."""
     stats = DisciplineBuild(discipline=discipline)
     relations = list(read_relations(store, discipline, config.page_size))
     stats.relations = len(relations)
@@ -119,22 +176,30 @@ def build_discipline(store: GraphStore, discipline: str, config: BuildConfig, vo
             made = made[: max(0, config.budget - stats.examples - len(pending))]
         pending.extend(made)
         if len(pending) >= config.page_size:
-            _write(store, config.dataset, pending, stats)
+            _write(store, config, pending, stats, paraphraser)
             pending = []
             if progress is not None:
                 progress(discipline, stats.examples)
         if config.budget is not None and stats.examples + len(pending) >= config.budget:
             break
-    _write(store, config.dataset, pending, stats)
+    _write(store, config, pending, stats, paraphraser)
     if progress is not None:
         progress(discipline, stats.examples)
     return stats
 
 
-def _write(store: GraphStore, dataset: str, examples: list[Example], stats: DisciplineBuild) -> None:
+def _write(store: GraphStore, config: BuildConfig, examples: list[Example], stats: DisciplineBuild,
+           paraphraser: Paraphraser | None) -> None:
     if not examples:
         return
-    rows = _rows(dataset, examples)
+    if paraphraser is not None:
+        reworded = []
+        for e in examples:
+            e, outcomes = reword_example(e, paraphraser, answers=config.paraphrase_answers)
+            stats.paraphrase.update(outcomes)
+            reworded.append(e)
+        examples = reworded
+    rows = _rows(config.dataset, examples)
     hits = {r["qa_hash"] for r in store.query("benchmark_hash_hits",
                                               {"hashes": [row["props"]["qa_hash"] for row in rows]})}
     keep = [(row, e) for row, e in zip(rows, examples, strict=True) if row["props"]["qa_hash"] not in hits]
@@ -156,9 +221,30 @@ def _write(store: GraphStore, dataset: str, examples: list[Example], stats: Disc
 
 
 def build_examples(store: GraphStore, config: BuildConfig, *, vocab: Vocabulary | None = None,
-                   progress: ProgressFn | None = None) -> BuildReport:
-    """Build every discipline (or ``config.discipline``); returns the per-discipline report."""
+                   progress: ProgressFn | None = None, home: Path | None = None,
+                   paraphraser: Paraphraser | None = None) -> BuildReport:
+    """Build every discipline (or ``config.discipline``); returns the per-discipline report.
+
+    ``paraphraser`` injects a client (tests, services); otherwise, when ``config`` names a paraphrase
+    backend, one is built with its response cache under ``home`` (default: PRODA_HOME). Raises
+    :class:`~proda.errors.ConfigError` when that backend cannot be set up (no key, no model).
+    """
     vocab = vocab or default_vocabulary()
+    own = paraphraser is None and config.paraphrase_backend is not None
+    if own:
+        from proda.config import Settings
+        from proda.pipelines.llm.paraphrase import make_paraphraser
+
+        paraphraser = make_paraphraser(config, home if home is not None else Settings().home)
+    try:
+        return _build_all(store, config, vocab, progress, paraphraser)
+    finally:
+        if own and paraphraser is not None:
+            paraphraser.close()
+
+
+def _build_all(store: GraphStore, config: BuildConfig, vocab: Vocabulary, progress: ProgressFn | None,
+               paraphraser: Paraphraser | None) -> BuildReport:
     if config.discipline is not None:
         disciplines = [config.discipline]
     else:
@@ -166,5 +252,7 @@ def build_examples(store: GraphStore, config: BuildConfig, *, vocab: Vocabulary 
         disciplines = sorted({r["discipline"] for r in rows if r["element"] == "relations" and r["discipline"]})
     report = BuildReport(dataset=config.dataset)
     for d in disciplines:
-        report.disciplines.append(build_discipline(store, d, config, vocab, progress))
+        report.disciplines.append(build_discipline(store, d, config, vocab, progress, paraphraser))
+    if paraphraser is not None:
+        report.paraphrase_llm = paraphraser.usage()
     return report

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from proda.errors import ConfigError
+from proda.pipelines.llm.paraphrase import HELP as PARAPHRASE_HELP
+from proda.pipelines.llm.paraphrase import validate_settings
 
 FAMILIES = ("definition", "statement", "reverse", "recall", "grounded")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
@@ -31,6 +33,15 @@ class BuildConfig:
     context_chars: int = field(default=700, metadata={
         "help": "longest passage quoted from the chunk in grounded examples (cut at sentence boundaries)"})
     page_size: int = field(default=2000, metadata={"help": "relations read per round trip"})
+    paraphrase_backend: str | None = field(default=None, metadata={
+        "help": PARAPHRASE_HELP["paraphrase_backend"] + ". The question is reworded (never a grounded passage or "
+                "a recall option list); the fact's concept names must be kept and the answer may not be named"})
+    paraphrase_model: str | None = field(default=None, metadata={"help": PARAPHRASE_HELP["paraphrase_model"]})
+    paraphrase_base_url: str | None = field(default=None, metadata={"help": PARAPHRASE_HELP["paraphrase_base_url"]})
+    paraphrase_max_cost: float | None = field(default=None, metadata={"help": PARAPHRASE_HELP["paraphrase_max_cost"]})
+    paraphrase_answers: bool = field(default=False, metadata={
+        "help": "with a paraphrase backend, also reword the answer's statement of the fact (its concept names "
+                "kept verbatim; a grounded example's quoted evidence is never reworded)"})
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.dataset):
@@ -44,6 +55,7 @@ class BuildConfig:
             raise ConfigError("context_chars must be at least 100")
         if self.page_size < 1:
             raise ConfigError("page_size must be at least 1")
+        validate_settings(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> BuildConfig:

@@ -15,7 +15,9 @@ from proda.schema.store.base import GraphStore
 
 def iter_examples(store: GraphStore, dataset: str, discipline: str | None = None,
                   page_size: int = 5000) -> Iterator[dict[str, Any]]:
-    """Records ``{id, messages, discipline, family, relation_id, chunk_id, qa_hash}`` in id order."""
+    """Records ``{id, messages, discipline, family, relation_id, chunk_id, qa_hash, template_version,
+    paraphrased_by, template}`` in id order; ``paraphrased_by`` (``backend:model``) and ``template`` (the
+    template's messages) are None for an example that kept its template wording."""
     after = ""
     while True:
         rows = store.query("training_examples", {"dataset": dataset, "discipline": discipline, "after": after,
@@ -23,7 +25,9 @@ def iter_examples(store: GraphStore, dataset: str, discipline: str | None = None
         for r in rows:
             yield {"id": r["id"], "messages": json.loads(r["messages"]), "discipline": r["discipline"],
                    "family": r["family"], "relation_id": r["relation_id"], "chunk_id": r["chunk_id"],
-                   "qa_hash": r["qa_hash"], "template_version": r["template_version"]}
+                   "qa_hash": r["qa_hash"], "template_version": r["template_version"],
+                   "paraphrased_by": r["paraphrased_by"],
+                   "template": json.loads(r["template"]) if r["template"] else None}
         if len(rows) < page_size:
             return
         after = rows[-1]["id"]

@@ -42,16 +42,34 @@ class RelationFacts:
 
 @dataclass(frozen=True)
 class Example:
-    """One training example before it is written; ``family`` says which template made it."""
+    """One training example before it is written; ``family`` says which template made it.
+
+    ``user_span`` and ``answer_span`` are the ``(start, end)`` of the part of each turn that a
+    paraphrase may reword (None: the whole turn); the rest is kept verbatim: a grounded example's
+    passage and quoted evidence, a recall example's option list and answer letter. After a paraphrase
+    ``paraphrased_by`` names the backend and model and ``template`` keeps the template's two turns.
+    """
 
     family: str
     user: str
     assistant: str
     relation: RelationFacts
+    user_span: tuple[int, int] | None = None
+    answer_span: tuple[int, int] | None = None
+    distractors: tuple[str, ...] = ()
+    paraphrased_by: str | None = None
+    template: tuple[str, str] | None = None
 
     @property
     def messages(self) -> list[dict[str, str]]:
         return [{"role": "user", "content": self.user}, {"role": "assistant", "content": self.assistant}]
+
+    @property
+    def template_messages(self) -> list[dict[str, str]] | None:
+        """The template's turns when this example was paraphrased, else None."""
+        if self.template is None:
+            return None
+        return [{"role": "user", "content": self.template[0]}, {"role": "assistant", "content": self.template[1]}]
 
 
 def _pick(options: Sequence[str], *key: object) -> str:
@@ -126,14 +144,18 @@ def examples_for_relation(r: RelationFacts, vocab: Vocabulary, *, families: Sequ
         shown = [options[i] for i in order]
         correct = LETTERS[order.index(0)]
         listing = "\n".join(f"{LETTERS[i]}. {name}" for i, name in enumerate(shown))
-        q = (f"In {field}, which of these does {r.subject} {_infinitive(phrase)}?\n{listing}\n"
-             "Answer with the letter and the concept.")
-        out.append(Example("recall", q, f"{correct}. {r.object} — {fact}", r))
+        stem = f"In {field}, which of these does {r.subject} {_infinitive(phrase)}?"
+        q = f"{stem}\n{listing}\nAnswer with the letter and the concept."
+        head = f"{correct}. {r.object} — "
+        out.append(Example("recall", q, head + fact, r, user_span=(0, len(stem)),
+                           answer_span=(len(head), len(head) + len(fact)), distractors=tuple(distractors[:3])))
     if "grounded" in families and r.evidence and r.chunk_text:
         where = f" from “{r.title}”" if r.title else ""
         text = passage(r.chunk_text, r.evidence, context_chars)
-        q = (f"Passage{where}:\n{text}\n\nAccording to the passage, how is {r.subject} related to {r.object}?")
-        out.append(Example("grounded", q, f"{fact} The passage says: “{r.evidence.strip()}”", r))
+        head = f"Passage{where}:\n{text}\n\n"
+        q = f"{head}According to the passage, how is {r.subject} related to {r.object}?"
+        out.append(Example("grounded", q, f"{fact} The passage says: “{r.evidence.strip()}”", r,
+                           user_span=(len(head), len(q)), answer_span=(0, len(fact))))
     return out
 
 

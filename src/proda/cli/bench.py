@@ -22,6 +22,8 @@ app = typer.Typer(help="Benchmarks from held-out L3 chains, with distractors bui
                   no_args_is_help=True)
 
 NAME_HELP = "Benchmark name (items of one name form one benchmark)."
+PARAPHRASE_BACKEND_HELP = ("Reword question stems with an LLM: anthropic or openai (any OpenAI-compatible server). "
+                           "Default: templates only.")
 
 
 def _recipe(path: Path | None) -> dict[str, Any]:
@@ -50,6 +52,12 @@ def build(
                                       "or test."),
     distractors: int | None = typer.Option(None, "--distractors", min=1, help="Distractors per item (3)."),
     executor: str | None = typer.Option(None, "--executor", help="local (default) or ray."),
+    paraphrase_backend: str | None = typer.Option(None, "--paraphrase-backend", help=PARAPHRASE_BACKEND_HELP),
+    paraphrase_model: str | None = typer.Option(None, "--paraphrase-model", help="Model of the paraphrase backend."),
+    paraphrase_base_url: str | None = typer.Option(None, "--paraphrase-base-url", help="OpenAI-compatible server "
+                                                   "URL for paraphrase (vLLM: http://localhost:8000/v1)."),
+    paraphrase_max_cost: float | None = typer.Option(None, "--paraphrase-max-cost", min=0, help="Stop paraphrasing "
+                                                     "before spending more USD; the rest keep their templates."),
     recipe: Path | None = typer.Option(None, "--recipe", help="YAML with BenchConfig fields; flags win."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
@@ -57,7 +65,9 @@ def build(
 
     The question walks a chain from its start concept; the answer is its end; three distractors come
     from the graph (INVREL, TRUNC, NEARMISS) and each is proven wrong by query. Chains that cannot
-    yield a valid item are skipped and counted by reason. Rerunning updates the same items.
+    yield a valid item are skipped and counted by reason. Rerunning updates the same items. With
+    --paraphrase-backend an LLM rewords each question stem (cached under PRODA_HOME/cache); a
+    rewording that drops the start concept or names an option keeps the template, counted by reason.
     """
     from dataclasses import asdict
 
@@ -66,9 +76,11 @@ def build(
 
     flags = {"name": name, "discipline": discipline, "per_discipline": per_discipline, "seed": seed,
              "test_ratio": test_ratio, "dev_ratio": dev_ratio, "splits": splits, "distractors": distractors,
-             "executor": executor}
+             "executor": executor, "paraphrase_backend": paraphrase_backend, "paraphrase_model": paraphrase_model,
+             "paraphrase_base_url": paraphrase_base_url, "paraphrase_max_cost": paraphrase_max_cost}
     values = {**_recipe(recipe), **{k: v for k, v in flags.items() if v is not None}}
     config = BenchConfig.from_dict(values, source=str(recipe) if recipe else "flags")
+    home = settings_from(ctx).home
     with store_for(ctx) as store, Progress(TextColumn("building {task.fields[info]}"), TimeElapsedColumn(),
                                            console=console, disable=as_json) as bar:
         task = bar.add_task("build", total=None, info="")
@@ -76,12 +88,12 @@ def build(
         def progress(s: ShardStats) -> None:
             bar.update(task, info=f"{s.discipline}: {s.items} items from {s.considered}/{s.held_out_chains} chains")
 
-        report = build_benchmark(store, config, progress=progress)
+        report = build_benchmark(store, config, progress=progress, home=home)
     if as_json:
         print_json({"benchmark": report.benchmark, "items": report.items, "seconds": report.seconds,
                     "split": {"assigned": dict(report.split.assigned), "pinned": report.split.pinned,
                               "rule": report.split.rule},
-                    "shards": [asdict(s) for s in report.shards]})
+                    "shards": [asdict(s) for s in report.shards], "paraphrase": report.paraphrase_llm})
     else:
         _print_build(report)
 
@@ -111,6 +123,16 @@ def _print_build(report: BuildReport) -> None:
     if rejected:
         console.print("[dim]rejected distractor candidates: "
                       + ", ".join(f"{k} {v}" for k, v in rejected.most_common()) + "[/dim]")
+    paraphrase = report.total("paraphrase")
+    if paraphrase:
+        console.print("question wording: " + ", ".join(f"{k} {v}" for k, v in paraphrase.most_common()))
+    llm = report.paraphrase_llm
+    if llm is not None:
+        console.print(f"[dim]paraphrase by {llm['paraphrased_by']}: {llm['calls']} request(s), "
+                      f"{llm['cached_hits']} cached, ${llm['cost_usd']:.4f}[/dim]")
+        if llm["stopped"]:
+            err_console.print(f"[yellow]warning:[/yellow] paraphrase stopped ({llm['stopped']}); the remaining "
+                              "questions kept their templates", highlight=False)
     for sh in report.shards:
         if sh.shortfall:
             err_console.print(f"[yellow]warning:[/yellow] {sh.shortfall}", highlight=False)
