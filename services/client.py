@@ -233,6 +233,15 @@ class ProdaClient:
         convert.fill_map(request.options, options or {})
         return convert.operation_from_proto(self._call(self.synthesis.BuildTrainingData, request).operation)
 
+    def generate_patches(self, eval_run: str, *, discipline: str | None = None, diagnose_only: bool = False,
+                         options: Mapping[str, Any] | None = None, request_id: str | None = None) -> OperationRecord:
+        """Start the Debugger on evaluation run ``eval_run`` (id or name): diagnose its failed items and
+        write patch sets; ``options`` are PatchConfig fields (budget, replay_ratio, force...)."""
+        request = spb.GeneratePatchesRequest(request_id=self._request_id(request_id), eval_run_id=eval_run,
+                                             discipline=discipline or "", diagnose_only=diagnose_only)
+        convert.fill_map(request.options, options or {})
+        return convert.operation_from_proto(self._call(self.synthesis.GeneratePatches, request).operation)
+
     def evaluate_model(self, model: str, benchmark: str, *, options: Mapping[str, Any] | None = None,
                        request_id: str | None = None) -> OperationRecord:
         """Start an evaluation; ``options`` are EvalConfig fields (mode, limit, run_name...)."""

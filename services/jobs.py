@@ -22,12 +22,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Self, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, cast, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model, model_validator
 
 from proda.errors import ConfigError, InputError, NotFound, PreconditionFailed
 from proda.schema.store.base import GraphStore, StoreSpec
+
+if TYPE_CHECKING:  # the stages load in the worker that runs them
+    from proda.pipelines.debug import PatchReport, ShardResult
 
 log = logging.getLogger(__name__)
 
@@ -419,6 +422,98 @@ def train_model(spec: dict[str, Any], job: JobContext) -> JobResult:
     return asdict(summary)
 
 
+class _PatchChecks(ConfigSpec):
+    diagnose_only: bool = Field(default=False, description="only diagnose the failed items and store the "
+                                "diagnoses; write no patch (proda patch --diagnose-only)")
+
+    def to_config(self) -> Any:
+        # diagnose_only is how the stage runs, not a setting of the patch set: PatchConfig does not hold it
+        return self.config_class.from_dict(self.model_dump(exclude={"diagnose_only"}), source="job spec")
+
+    def check(self, config: Any) -> None:
+        from proda.training.base_model import check_model_path
+
+        if config.model:  # the run's own model is known only once the job has found the run
+            check_model_path(config.model)
+
+
+@cache
+def patch_spec() -> type[_PatchChecks]:
+    """Parameters of a Debugger run: the fields of PatchConfig, plus ``diagnose_only``."""
+    from proda.pipelines.debug.config import PatchConfig
+
+    return cast(type[_PatchChecks], config_spec(PatchConfig, "PatchSpec", base=_PatchChecks))
+
+
+def patch_result(report: PatchReport, *, diagnose_only: bool) -> JobResult:
+    """The small JSON result of a Debugger run (a :class:`~proda.pipelines.debug.PatchReport`): the
+    patch sets (ids), patches written per kind, diagnoses per kind, and the disciplines skipped with the
+    reason. Per-diagnosis detail stays on the graph ((:Diagnosis) nodes) and in the run directory."""
+    from proda.pipelines.debug.patch import set_id
+
+    counts: dict[str, int] = {}
+    diagnoses: dict[str, int] = {}
+    sets: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    for s in report.shards:
+        for kind, n in (s.diagnosis.kinds if s.diagnosis else {}).items():
+            diagnoses[kind] = diagnoses.get(kind, 0) + n
+        if s.status == "written":
+            for kind, n in s.written.items():
+                counts[kind] = counts.get(kind, 0) + n
+        if s.status in ("written", "done"):
+            sets.append({"id": set_id(report.patch_set, s.discipline), "discipline": s.discipline, "status": s.status,
+                         "patches": s.patches, "shortfall": s.shortfall})
+        if s.status in ("done", "no_failures", "undiagnosable"):
+            skipped.append({"discipline": s.discipline, "status": s.status, "reason": s.message})
+    written = report.patches
+    if diagnose_only:
+        message = f"{sum(diagnoses.values())} diagnosis(es) stored; no patch written (diagnose only)"
+    elif written:
+        message = f"{written} patch(es) written in {sum(1 for x in sets if x['status'] == 'written')} patch set(s)"
+    else:
+        message = "nothing written: " + ("; ".join(x["reason"] for x in skipped) or "no discipline to patch")
+    return {"run_id": report.run.id, "run_name": report.run.name, "patch_set": report.patch_set,
+            "run_dir": report.run_dir, "diagnose_only": diagnose_only, "failures": report.failures,
+            "written": written > 0, "patches": written, "patches_per_kind": counts, "diagnoses_per_kind": diagnoses,
+            "patch_sets": sets, "skipped": skipped, "message": message}
+
+
+def generate_patches(spec: dict[str, Any], job: JobContext) -> JobResult:
+    """Diagnose an evaluation run's failed items and write its patch sets (the Debugger, as ``proda patch``
+    runs it) in this worker; returns :func:`patch_result`.
+
+    The run's model (or ``model``) is loaded when the first probe needs it. Raises :class:`NotFound` for
+    an unknown run and :class:`InputError` for a discipline the run did not answer. A rerun skips the
+    disciplines whose set is complete and reuses stored diagnoses, so ResumeOperation picks up where
+    a cancelled run stopped.
+    """
+    from proda.pipelines.debug import find_run, run_patch
+    from proda.pipelines.debug.diagnose import run_disciplines
+
+    params = patch_spec().model_validate(spec)
+    config = params.to_config()
+    diagnose_only = params.diagnose_only
+    run = find_run(job.store, config.run)  # NotFound before any work
+    total = sum(failed for _, failed in run_disciplines(job.store, run, config.discipline).values())
+    job.progress(0, total, f"run {run.name or run.id}: {total} failed item(s) to diagnose", force=True)
+    done_by_discipline: dict[str, int] = {}
+
+    def progress(discipline: str, done: int, failed: int) -> None:
+        done_by_discipline[discipline] = done
+        job.progress(sum(done_by_discipline.values()), total, f"{discipline}: {done}/{failed} failed item(s) "
+                     "diagnosed")
+
+    def shard_done(result: ShardResult) -> None:
+        job.log(result.message or f"{result.discipline}: {result.status}",
+                "WARNING" if result.status == "undiagnosable" else "INFO")
+
+    report = run_patch(job.store, config, job.home, diagnose_only=diagnose_only, progress=progress,
+                       on_shard=shard_done)
+    job.progress(total, total, "done", force=True)
+    return patch_result(report, diagnose_only=diagnose_only)
+
+
 def _installed(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
@@ -436,9 +531,10 @@ def default_registry() -> JobRegistry:
         # loglikelihood mode needs transformers, generate mode an LLM SDK: a missing one fails the job
         # with the pip command to run (FAILED_PRECONDITION), since which one is needed depends on the spec
         JobKind(EVALUATE_MODEL, f"{__name__}:evaluate_model", evaluate_spec(), "model evaluation"),
-    ], unavailable={
-        GENERATE_PATCHES: "patch stage",
-    })
+        # probing needs transformers (as loglikelihood evaluation does): without it the job fails with
+        # the pip command to run, and only when a failed item has to be probed
+        JobKind(GENERATE_PATCHES, f"{__name__}:generate_patches", patch_spec(), "Debugger: diagnoses and patches"),
+    ])
     if _installed("trl") and _installed("transformers"):
         registry.register(JobKind(TRAIN_MODEL, f"{__name__}:train_model", train_spec(), "TRL SFT training"))
     else:

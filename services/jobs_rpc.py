@@ -12,6 +12,7 @@ from typing import Any
 
 from grpc import aio
 
+from proda.errors import InputError
 from proda.services import convert, jobs
 from proda.services.supervisor import Supervisor
 from proda.v1 import evaluation_pb2 as epb
@@ -59,6 +60,19 @@ def options_values(r: Any, *fields: str) -> dict[str, Any]:
     return _set(convert.map_to_dict(r.options), **{f: getattr(r, f) for f in fields})
 
 
+def patch_values(r: spb.GeneratePatchesRequest) -> dict[str, Any]:
+    """The Debugger job's parameter values of a GeneratePatches request (``eval_run_id`` is the config's
+    ``run``); raises :class:`InputError` naming ``eval_run_id`` when no run is given."""
+    values = options_values(r, "discipline")
+    if r.eval_run_id:
+        values["run"] = r.eval_run_id
+    if r.diagnose_only:
+        values["diagnose_only"] = True
+    if not values.get("run"):
+        raise InputError("eval_run_id: give the evaluation run whose failed items to patch, by id (evr_...) or name")
+    return values
+
+
 class _Jobs:
     def __init__(self, supervisor: Supervisor) -> None:
         self.supervisor = supervisor
@@ -93,8 +107,7 @@ class SynthesisServicer(_Jobs, synthesis_pb2_grpc.SynthesisServiceServicer):
 
     async def GeneratePatches(self, request: spb.GeneratePatchesRequest,
                               context: Context) -> spb.GeneratePatchesResponse:
-        values = options_values(request, "discipline", "eval_run_id")
-        op = await self._start(jobs.GENERATE_PATCHES, values, request.request_id)
+        op = await self._start(jobs.GENERATE_PATCHES, patch_values(request), request.request_id)
         return spb.GeneratePatchesResponse(operation=op)
 
 

@@ -67,6 +67,8 @@ CHAINS: dict[str, tuple[list[str], Literal["train", "dev", "test"]]] = {
 # distractors of each benchmark item, the first one a TRUNC (the intermediate concept)
 ITEM_DISTRACTORS = {"T1": ["supply", "crisis", "output"], "T2": ["demand", "crisis", "output"],
                     "T3": ["spending", "crisis", "output"]}
+# the dev item of D1 (built with ``dev=True``): a benchmark that patches from dev and measures on test
+DEV_DISTRACTORS = {"D1": ["supply", "crisis", "output"]}
 
 
 @dataclass
@@ -78,8 +80,9 @@ class World:
     chunk: Chunk | None = None
 
 
-def build_world(store: GraphStore, *, v1: bool = True) -> World:
-    """Load the graph, the benchmark items of T1..T3 and (with ``v1``) the Builder dataset v1."""
+def build_world(store: GraphStore, *, v1: bool = True, dev: bool = False) -> World:
+    """Load the graph, the benchmark items of T1..T3 (with ``dev`` also the dev item of D1) and (with
+    ``v1``) the Builder dataset v1."""
     w = World()
     doc = Document(source_id="economics/debug", discipline=D, title="Markets")
     chunk = Chunk(document_id=doc.id, ordinal=0, discipline=D, text=TEXT)
@@ -97,8 +100,8 @@ def build_world(store: GraphStore, *, v1: bool = True) -> World:
     result = GraphWriter(store).write([doc, chunk, *w.c.values(), *w.r.values(), *w.chains.values()])
     assert not result.unresolved, result.unresolved
     vocab = default_vocabulary()
-    for key, distractors in ITEM_DISTRACTORS.items():
-        ch, path = w.chains[key], CHAINS[key][0]
+    for key, distractors in {**ITEM_DISTRACTORS, **(DEV_DISTRACTORS if dev else {})}.items():
+        ch, (path, split) = w.chains[key], CHAINS[key]
         question = question_text(D, path[0], ch.relation_types, vocab)
         answer = path[-1]
         names_ = [answer, *distractors]
@@ -107,7 +110,7 @@ def build_world(store: GraphStore, *, v1: bool = True) -> World:
                                 operator="ANSWER" if t == answer else "TRUNC" if t == distractors[0] else "NEARMISS",
                                 kind="answer" if t == answer else "sibling") for i, t in enumerate(shown)]
         w.items[key] = BenchmarkItemRecord(
-            id=item_id("dbg", ch.id), benchmark="dbg", discipline=D, split="test", chain_id=ch.id, question=question,
+            id=item_id("dbg", ch.id), benchmark="dbg", discipline=D, split=split, chain_id=ch.id, question=question,
             choices=shown, answer_index=shown.index(answer), answer=answer, start_concept_id=w.c[path[0]].id,
             answer_concept_id=w.c[answer].id, relation_types=list(ch.relation_types), options=options,
             qa_hash=instance_hash(question, answer), seed=0)
@@ -143,10 +146,11 @@ class RuleScorer:
 
 
 def evaluate_run(store: GraphStore, home: Path, world: World, *, correct: Sequence[str] = (),
-                 name: str = "dbg-run", model: str = "tiny") -> EvalReport:
-    """An evaluation run of the benchmark answered by a :class:`RuleScorer`."""
+                 name: str = "dbg-run", model: str = "tiny", split: str = "test") -> EvalReport:
+    """An evaluation run of the benchmark's ``split`` answered by a :class:`RuleScorer`."""
     scorer = RuleScorer(world, correct=correct)
-    return evaluate(store, EvalConfig(model=model, benchmark="dbg", run_name=name), home, scorer=scorer)
+    return evaluate(store, EvalConfig(model=model, benchmark="dbg", split=split, run_name=name), home,
+                    scorer=scorer)
 
 
 def never() -> Any:

@@ -83,6 +83,51 @@ def test_patch_command_end_to_end_and_its_errors(falkordb_store: FalkorDBStore, 
     assert store.run("MATCH (p:Patch) RETURN count(p) AS n") == [{"n": 8}]  # the failed commands wrote nothing
 
 
+def test_debug_diagnose_counts_kinds_and_names_the_weakest_concepts_and_relations(
+        falkordb_store: FalkorDBStore, falkordb_server: ServerInfo, tmp_path: Path) -> None:
+    """The same diagnosis as ``proda patch --diagnose-only``: here the stand-in model's diagnoses are stored
+    first (T1 a reasoning deficit, T2 a concept gap on demand -causes-> shortage), so the command reuses
+    them and the weakest nodes are known exactly."""
+    store = falkordb_store
+    w = build_world(store, v1=False)
+    evaluate_run(store, tmp_path, w, correct=["growth"])
+    evaluate_run(store, tmp_path, w, correct=["surplus", "shortage", "growth"], name="all-right")
+    run_patch(store, PatchConfig(run="dbg-run"), tmp_path, diagnose_only=True,
+              scorer_factory=lambda: RuleScorer(w, known=["price>supply", "supply>surplus", "tax>demand"]))
+    home, graph, url = tmp_path / "home", store.graph_name, _url(falkordb_server)
+    home.mkdir()
+
+    as_json, table, nothing, missing, physics, both = side_by_side(
+        ("debug", "diagnose", "--run", "dbg-run", "--json"),
+        ("debug", "diagnose", "-r", "dbg-run", "-d", "economics", "--top", "3"),
+        ("debug", "diagnose", "--run", "all-right"),
+        ("debug", "diagnose", "--run", "nope"),
+        ("debug", "diagnose", "--run", "dbg-run", "--discipline", "physics"),
+        ("patch", "--run", "dbg-run", "--all", "--diagnose-only", "--json"),
+        home=home, graph=graph, url=url)
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert report["failures"] == 2 and report["kinds"] == {"concept_gap": 1, "reasoning_deficit": 1}
+    [disc] = report["disciplines"]
+    assert (disc["discipline"], disc["status"], disc["reused"], disc["probed_now"]) == ("economics", "diagnosed", 2, 0)
+    worst = report["weakest_relations"][0]
+    assert (worst["id"], worst["label"], worst["concept_gap"]) == (w.r["demand>shortage"].id,
+                                                                  "demand -causes-> shortage", 1)
+    assert {c["label"] for c in report["weakest_concepts"][:2]} == {"demand", "shortage"}
+    assert {c["label"]: c["reasoning_deficit"] for c in report["weakest_concepts"]}["supply"] == 1
+    assert sorted(d["item_id"] for d in report["diagnoses"]) == sorted([w.items["T1"].id, w.items["T2"].id])
+    assert table.returncode == 0, table.stderr
+    assert "weakest concepts (L1)" in table.stdout and "weakest relations (L2 edges)" in table.stdout
+    assert "demand -causes-> shortage" in table.stdout and "1 concept gap, 1 reasoning deficit" in table.stdout
+    assert nothing.returncode == 0 and "no failed items" in nothing.stdout, nothing.stderr
+    assert missing.returncode == 4 and "no evaluation run 'nope'" in missing.stderr
+    assert physics.returncode == 2 and "answered no item in discipline 'physics'" in physics.stderr
+    assert both.returncode == 0, both.stderr  # proda patch --diagnose-only: the same diagnoses
+    assert [s["concept_gap"] + s["reasoning_deficit"] for s in json.loads(both.stdout)["shards"]] == [2]
+    assert store.run("MATCH (d:Diagnosis) RETURN count(d) AS n") == [{"n": 2}]
+    assert store.run("MATCH (p:Patch) RETURN count(p) AS n") == [{"n": 0}]
+
+
 def test_a_run_whose_items_were_deleted(falkordb_store: FalkorDBStore, falkordb_server: ServerInfo,
                                         tmp_path: Path) -> None:
     store = falkordb_store

@@ -26,7 +26,7 @@ def _diagnose(store: GraphStore, world: World, home: Path, known: list[str]
 
 
 def test_each_kind_is_told_apart_by_probes_and_stored(store: GraphStore, tmp_path: Path) -> None:
-    covers("debug_eval_run", "debug_run_disciplines", "debug_failed_items", "debug_probe_pool",
+    covers("eval_runs", "traceback_run_disciplines", "debug_failed_items", "debug_probe_pool",
            "debug_upsert_diagnoses", "debug_diagnoses")
     w = build_world(store, v1=False)
     # the model knows both hops of T1 but only the first hop of T2

@@ -47,3 +47,41 @@ def test_the_loop_runs_every_stage_and_reports(falkordb_store: GraphStore, tmp_p
     assert again.debugger["patches_in_set"] == report.debugger["patches_in_set"]
     with pytest.raises(ConfigError, match="loop name"):
         LoopConfig(name="Bad-Name")
+
+
+def test_patch_and_export_repairs_a_dev_run_and_skips_an_unpatchable_discipline(
+        falkordb_store: GraphStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Patches may come from a dev-split run (the test split then stays unseen until it measures V2);
+    a discipline whose diagnoses yield no patch is named, not fatal."""
+    from proda.errors import InputError
+    from proda.pipelines.debug import PatchConfig, find_run, stage
+    from proda.pipelines.debug.loop import patch_and_export
+    from tests.debug_world import RuleScorer, build_world, evaluate_run
+
+    store = falkordb_store
+    w = build_world(store, dev=True)
+    dev = evaluate_run(store, tmp_path, w, name="dev-run", split="dev")  # D1 answered wrong
+    assert dev.items == 1 and dev.correct == 0 and find_run(store, "dev-run").split == "dev"
+    loaded: list[int] = []
+
+    def scorer() -> RuleScorer:
+        loaded.append(1)
+        return RuleScorer(w, known=["price>supply"])  # D1's second hop unknown: a concept gap
+
+    out = tmp_path / "dev.jsonl"
+    config = PatchConfig(run="dev-run", patch_set="from_dev", budget=4, replay_ratio=0.25)
+    summary = patch_and_export(store, config, tmp_path, out, scorer_factory=scorer)
+    assert summary["failed_items"] == 1 and summary["diagnoses"] == {"concept_gap": 1}
+    assert summary["exported"] == summary["patches_in_set"] == 4 == len(out.read_text().splitlines())
+    assert summary["unpatchable"] == {} and loaded == [1]
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["kind"] for r in records} == {"f_refine", "replay"}
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise InputError("economics: no patch could be made")
+
+    monkeypatch.setattr(stage, "run_patch", refuse)
+    none = patch_and_export(store, PatchConfig(run="dev-run", patch_set="other"), tmp_path, tmp_path / "no.jsonl",
+                            scorer_factory=scorer)
+    assert none["unpatchable"] == {"economics": "economics: no patch could be made"}
+    assert none["exported"] == 0 and not (tmp_path / "no.jsonl").exists()

@@ -31,7 +31,7 @@ from proda.errors import (
 from proda.services import convert, jobs, paging
 from proda.services.auth import BearerTokenInterceptor
 from proda.services.errors import code_name, code_number, error_for_status, is_transient, status_for
-from proda.services.jobs_rpc import benchmark_values, check_values, extract_values, options_values
+from proda.services.jobs_rpc import benchmark_values, check_values, extract_values, options_values, patch_values
 from proda.services.knowledge import (
     ChainDetail,
     ChainStep,
@@ -195,6 +195,11 @@ def test_start_requests_pass_only_the_fields_that_were_set() -> None:
     train = tpb.TrainModelRequest(base_model="m", dataset="d")
     train.options["epochs"].CopyFrom(convert.to_value(2))
     assert options_values(train, "base_model", "dataset") == {"epochs": 2, "base_model": "m", "dataset": "d"}
+    patches = spb.GeneratePatchesRequest(eval_run_id="evr_1", diagnose_only=True)
+    patches.options["budget"].CopyFrom(convert.to_value(8))
+    assert patch_values(patches) == {"budget": 8, "run": "evr_1", "diagnose_only": True}
+    with pytest.raises(InputError, match="eval_run_id: give the evaluation run"):
+        patch_values(spb.GeneratePatchesRequest(discipline="economics"))
 
 
 def test_job_registry_names_what_is_missing_and_validates_specs() -> None:
@@ -202,7 +207,17 @@ def test_job_registry_names_what_is_missing_and_validates_specs() -> None:
     assert {jobs.CHECK_STRUCTURE, jobs.EXTRACT_KNOWLEDGE, jobs.BUILD_TRAINING_DATA, jobs.EVALUATE_MODEL} <= set(
         registry.names())
     with pytest.raises(PreconditionFailed, match="not available yet: patch stage not installed"):
+        jobs.JobRegistry(unavailable={jobs.GENERATE_PATCHES: "patch stage"}).validate(jobs.GENERATE_PATCHES, {})
+    # the Debugger's spec is PatchConfig's fields: its own rules speak, and diagnose_only is not a config key
+    with pytest.raises(InputError, match="give the evaluation run to repair"):
         registry.validate(jobs.GENERATE_PATCHES, {})
+    with pytest.raises(InputError, match="budget 0: a patch set needs at least 1 example"):
+        registry.validate(jobs.GENERATE_PATCHES, {"run": "r", "budget": 0})
+    with pytest.raises(InputError, match="replay_ratio: Input should be a valid number"):
+        registry.validate(jobs.GENERATE_PATCHES, {"run": "r", "replay_ratio": "lots"})
+    spec = registry.validate(jobs.GENERATE_PATCHES, {"run": "r", "diagnose_only": True, "force": True})
+    assert spec["diagnose_only"] and spec["force"] and spec["budget"] == 1000
+    assert jobs.patch_spec().model_validate(spec).to_config().force
     with pytest.raises(NotFound, match="no job kind"):
         registry.get("synthesis.nope")
     with pytest.raises(InputError, match="backend"):

@@ -28,13 +28,15 @@ from proda.errors import GraphUnavailable, InputError, NotFound, PreconditionFai
 from proda.pipelines.check import structural_report
 from proda.schema.store import FalkorDBStore, ServerInfo
 from proda.services.client import ProdaClient
-from proda.services.jobs import JobContext, JobKind, JobRegistry, JobSpec, default_registry
+from proda.services.jobs import TRAIN_MODEL, JobContext, JobKind, JobRegistry, JobSpec, default_registry
 from proda.services.operations import OperationRecord, OperationState
 from proda.services.server import BackgroundServer
 from proda.v1 import operations_pb2 as opb
 from proda.v1 import synthesis_pb2 as spb
+from proda.v1 import training_pb2 as tpb
 from proda.v1.operations_pb2_grpc import OperationsServiceStub
 from proda.v1.synthesis_pb2_grpc import SynthesisServiceStub
+from proda.v1.training_pb2_grpc import TrainingServiceStub
 from tests.graphs import load_toy
 
 SLEEP = "test.sleep"
@@ -70,8 +72,11 @@ def sleepy(spec: dict[str, Any], job: JobContext) -> dict[str, Any]:
 
 
 def test_registry() -> JobRegistry:
-    """The default kinds plus ``test.sleep`` (also imported by the subprocess server of the crash test)."""
-    registry = default_registry()
+    """The default kinds plus ``test.sleep`` (also imported by the subprocess server of the crash test),
+    with the training stage declared not installed: a stage that is not there, whatever this machine has."""
+    default = default_registry()
+    registry = JobRegistry([default.get(name) for name in default.names() if name != TRAIN_MODEL],
+                           unavailable={TRAIN_MODEL: "training stage"})
     registry.register(JobKind(SLEEP, f"{__name__}:sleepy", SleepSpec, "test job"))
     return registry
 
@@ -219,11 +224,13 @@ def test_stages_not_installed_answer_failed_precondition(env: Env) -> None:
         registry.validate("training.train_model", {})
     with grpc.insecure_channel(env.server.address) as channel:
         with pytest.raises(grpc.RpcError) as caught:
-            SynthesisServiceStub(channel).GeneratePatches(spb.GeneratePatchesRequest(discipline="economics"))
-        assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            TrainingServiceStub(channel).TrainModel(tpb.TrainModelRequest(base_model="/nowhere", dataset="tiny"))
+        assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # before the bad model path is looked at
+        assert "not available yet: training stage not installed" in caught.value.details()
         for bad in (spb.ExtractKnowledgeRequest(backend="telepathy"), spb.ExtractKnowledgeRequest(batch_size=-3),
                     spb.BuildBenchmarkRequest(name="Not A Name"), spb.BuildBenchmarkRequest(splits=["train"]),
-                    spb.CheckStructureRequest(discipline="x" * 300)):
+                    spb.CheckStructureRequest(discipline="x" * 300),
+                    spb.GeneratePatchesRequest(discipline="economics")):  # no eval_run_id
             start = getattr(SynthesisServiceStub(channel), type(bad).__name__.removesuffix("Request"))
             with pytest.raises(grpc.RpcError) as caught:
                 start(bad)

@@ -44,6 +44,7 @@ Kind = Literal["concept_gap", "reasoning_deficit"]
 KINDS: tuple[Kind, ...] = ("concept_gap", "reasoning_deficit")
 WRITE_BATCH = 100  # diagnoses per write: an interrupted run loses at most this much probing
 EXAMPLES_PER_REASON = 5
+MAX_DISCIPLINES = 10_000  # more than any graph holds: per-discipline queries return every discipline
 
 
 class Scorer(Protocol):
@@ -115,14 +116,14 @@ def find_run(store: GraphStore, run: str) -> RunInfo:
     Raises :class:`NotFound` when there is none, and :class:`InputError` when it recorded answers but
     none of its items is in the graph any more (deleted since the evaluation).
     """
-    rows = store.query("debug_eval_run", {"run": run})
+    rows = store.query("eval_runs", {"run": run, "limit": 1})  # the lookup the traceback makes, by id or name
     if not rows:
         raise NotFound(f"no evaluation run {run!r} (neither a run id nor a run name); `proda eval --run-name "
                        "NAME` creates one")
     r = rows[0]
     info = RunInfo(id=r["id"], name=r["name"] or "", model=r["model"] or "", mode=r["mode"] or "loglikelihood",
                    benchmark=r["benchmark"] or "", split=r["split"] or "", status=r["status"] or "",
-                   recorded=int(r["recorded"] or 0), answered=int(r["answered"] or 0))
+                   recorded=int(r["recorded"] or 0), answered=int(r["items"] or 0))
     if info.answered == 0:
         if info.recorded:
             raise InputError(f"evaluation run {info.name!r} ({info.id}) answered {info.recorded} items, but none "
@@ -133,10 +134,15 @@ def find_run(store: GraphStore, run: str) -> RunInfo:
     return info
 
 
-def run_disciplines(store: GraphStore, run: RunInfo) -> dict[str, tuple[int, int]]:
-    """(answered, failed) per discipline of the run."""
-    return {r["discipline"]: (int(r["answered"]), int(r["failed"]))
-            for r in store.query("debug_run_disciplines", {"run_id": run.id}) if r["discipline"]}
+def run_disciplines(store: GraphStore, run: RunInfo, discipline: str | None = None) -> dict[str, tuple[int, int]]:
+    """(answered, failed) per discipline of the run (only ``discipline`` if given).
+
+    The traceback's per-discipline query serves here too: its wrong answers are the failed items
+    (``correct`` is always stored), and its operator tallies are simply not read.
+    """
+    params = {"run": run.id, "discipline": discipline, "min_support": 1, "limit": MAX_DISCIPLINES}
+    return {r["discipline"]: (int(r["items"]), int(r["wrong"]))
+            for r in store.query("traceback_run_disciplines", params) if r["discipline"]}
 
 
 @dataclass
@@ -349,6 +355,47 @@ def summary_rows(diagnoses: Sequence[DiagnosisRecord]) -> list[dict[str, Any]]:
                     "weak": "; ".join(failed) if failed else " -> ".join(d.relation_types),
                     "chosen_operator": d.chosen_operator})
     return out
+
+
+@dataclass(frozen=True)
+class WeakPoint:
+    """A concept or relation edge the diagnoses single out, with how many diagnoses of each kind name it."""
+
+    id: str
+    label: str  # the concept's name, or "subject -type-> object" for an edge
+    discipline: str
+    concept_gap: int = 0  # concept gaps with a failed hop on it: the model does not know it
+    reasoning_deficit: int = 0  # reasoning deficits whose chain passes it: known, but not composed
+
+    @property
+    def diagnoses(self) -> int:
+        return self.concept_gap + self.reasoning_deficit
+
+
+def weak_points(diagnoses: Sequence[DiagnosisRecord], top: int = 10) -> tuple[list[WeakPoint], list[WeakPoint]]:
+    """The ``top`` weakest concepts and relation edges of ``diagnoses``: most concept gaps first (a failed
+    probe is direct evidence), then most diagnoses, then by label. Returns (concepts, relations)."""
+    names: dict[str, str] = {}
+    edges: dict[str, str] = {}
+    for d in diagnoses:
+        for p in d.probes:
+            names[p.subject_id], names[p.object_id] = p.subject, p.object
+            edges[p.relation_id] = f"{p.subject} -{p.relation_type}-> {p.object}"
+    concepts: dict[tuple[str, str], Counter[str]] = {}
+    relations: dict[tuple[str, str], Counter[str]] = {}
+    for d in diagnoses:
+        for c in d.weak_concepts:
+            concepts.setdefault((c, d.discipline), Counter())[d.kind] += 1
+        for r in d.weak_relations:
+            relations.setdefault((r, d.discipline), Counter())[d.kind] += 1
+
+    def ranked(counts: dict[tuple[str, str], Counter[str]], labels: dict[str, str]) -> list[WeakPoint]:
+        points = [WeakPoint(id=i, label=labels.get(i, i), discipline=disc, concept_gap=n["concept_gap"],
+                            reasoning_deficit=n["reasoning_deficit"]) for (i, disc), n in counts.items()]
+        points.sort(key=lambda w: (-w.concept_gap, -w.diagnoses, w.label, w.id))
+        return points[:top]
+
+    return ranked(concepts, names), ranked(relations, edges)
 
 
 def kinds_of(diagnoses: Sequence[DiagnosisRecord]) -> Counter[str]:

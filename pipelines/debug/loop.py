@@ -15,12 +15,14 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from proda.errors import ConfigError
+from proda.pipelines.debug.config import PatchConfig
+from proda.pipelines.debug.diagnose import Scorer, ScorerFactory
 from proda.schema.store.base import GraphStore
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -109,8 +111,6 @@ def run_loop(store: GraphStore, config: LoopConfig, home: Path, *, log: LogFn | 
     """
     from proda.pipelines.build import BuildConfig, build_examples
     from proda.pipelines.debug.config import PatchConfig
-    from proda.pipelines.debug.export import export_jsonl
-    from proda.pipelines.debug.stage import run_patch
     from proda.training.base_model import resolve_model_path
     from proda.training.evaluate import EvalConfig, evaluate
     from proda.training.sft import TrainConfig, run_training
@@ -153,21 +153,69 @@ def run_loop(store: GraphStore, config: LoopConfig, home: Path, *, log: LogFn | 
     eval_of("v0", base)
     v1_model = train("v1", dataset=cfg.dataset, base_model=base)
     v1 = eval_of("v1", v1_model.model_dir)
-    patch_set = f"{cfg.name}_v2"
-    patched = timed("diagnose and patch", lambda: run_patch(store, PatchConfig(
-        run=v1.run_id, discipline=cfg.discipline, patch_set=patch_set, budget=cfg.patch_budget,
-        replay_ratio=cfg.replay_ratio, replay_dataset=cfg.dataset, seed=cfg.seed), home))
-    report.debugger.update(_debugger(patched))
-    if not report.debugger["patches_in_set"]:
+    patches = run_dir / "patches.jsonl"
+    report.debugger.update(timed("diagnose and patch", lambda: patch_and_export(store, PatchConfig(
+        run=v1.run_id, discipline=cfg.discipline, patch_set=f"{cfg.name}_v2", budget=cfg.patch_budget,
+        replay_ratio=cfg.replay_ratio, replay_dataset=cfg.dataset, seed=cfg.seed), home, patches)))
+    for d, why in sorted(report.debugger["unpatchable"].items()):
+        report.notes.append(f"{d}: not patched: {why}")
+    if not report.debugger["exported"]:
         report.notes.append("V1 failed no item that could be diagnosed and patched: V2 was not trained")
     else:
-        patches = run_dir / "patches.jsonl"
-        report.debugger["exported"] = export_jsonl(store, patch_set, patches, cfg.discipline)
         v2_model = train("v2", dataset=None, train_file=str(patches), base_model=v1_model.model_dir)
         eval_of("v2", v2_model.model_dir)
     (run_dir / "report.json").write_text(json.dumps(asdict(report), indent=2, default=str))
     (run_dir / "report.md").write_text(markdown(report, cfg))
     return report
+
+
+def patch_and_export(store: GraphStore, config: PatchConfig, home: Path, out: Path, *,
+                     scorer_factory: ScorerFactory | None = None) -> dict[str, Any]:
+    """Diagnose the failures of the evaluation run ``config.run``, write its patch set and export it to
+    ``out`` (JSONL for ``TrainConfig.train_file``); returns the Debugger's summary.
+
+    The run may answer either split: the loop repairs the failures of the split it measures, and a
+    benchmark that must keep its test split unseen (``benchmarks/closed_loop.py``) patches from a run
+    on dev and measures on test. Each discipline is its own :func:`run_patch` call: one whose
+    diagnoses yield no patch (or that lacks replay data) is named in ``unpatchable`` with the reason
+    and the others go on. ``exported`` counts the records in ``out`` (0, and no file, when nothing
+    was patched). The probing model (the run's, or ``config.model``) is loaded at most once.
+    """
+    from proda.errors import InputError
+    from proda.pipelines.debug.diagnose import find_run, run_disciplines
+    from proda.pipelines.debug.export import export_jsonl
+    from proda.pipelines.debug.stage import PatchReport, model_scorer, run_patch
+
+    run = find_run(store, config.run)
+    disciplines = [config.discipline] if config.discipline else sorted(run_disciplines(store, run))
+    factory = scorer_factory or model_scorer(config.model or run.model, "loglikelihood" if config.model else
+                                             run.mode, home, config.batch_size)
+    loaded: list[Scorer] = []
+
+    def once() -> Scorer:
+        if not loaded:
+            loaded.append(factory())
+        return loaded[0]
+
+    whole: PatchReport | None = None
+    unpatchable: dict[str, str] = {}
+    for d in disciplines:
+        try:
+            part = run_patch(store, replace(config, discipline=d), home, scorer_factory=once)
+        except InputError as e:
+            unpatchable[d] = str(e)
+            continue
+        if whole is None:
+            whole = part
+        else:
+            whole.shards.extend(part.shards)
+    summary = _debugger(whole) if whole is not None else {
+        "failed_items": 0, "diagnoses": {}, "not_diagnosed": 0, "patch_set": config.patch_set,
+        "patches_written_now": {}, "patches_in_set": 0, "shards": {}}
+    summary["unpatchable"] = unpatchable
+    summary["exported"] = export_jsonl(store, config.patch_set, out, config.discipline) \
+        if summary["patches_in_set"] else 0
+    return summary
 
 
 def _debugger(patched: Any) -> dict[str, Any]:

@@ -104,7 +104,7 @@ class ShardRunner:
 
     def _run(self, discipline: str, progress: ProgressFn | None) -> ShardResult:
         cfg, run = self.config, self.run_info
-        if run_disciplines(self.store, run).get(discipline, (0, 0))[1] == 0:
+        if run_disciplines(self.store, run, discipline).get(discipline, (0, 0))[1] == 0:
             return ShardResult(discipline, "no_failures", diagnosis=DiagnoseStats(discipline=discipline),
                                message=f"run {run.name!r} has no failed items in {discipline}: nothing to patch")
         if not self.diagnose_only and not cfg.force:

@@ -1,5 +1,5 @@
 // name: traceback_run_disciplines
-// purpose: Debugger traceback of an evaluation run per discipline, worst first: answered items, wrong answers (failure rate with its support), unparseable answers, and which distractor operators fooled the model.
+// purpose: Debugger traceback of an evaluation run per discipline, worst first: answered items, wrong answers (failure rate with its support), unparseable answers, and which distractor operators fooled the model; also the Debugger's shards (proda patch: the disciplines with wrong answers, a wrong answer being a failed item).
 // param run: string - the EvalRun id or name
 // param discipline: string? - only this discipline (null: all)
 // param min_support: int = 1 - leave out disciplines with fewer answered items

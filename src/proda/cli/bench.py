@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Benchmarks from held-out L3 chains, with distractors built from the graph "
                        "(INVREL, TRUNC, NEARMISS), proven wrong in it, and orthogonal to training data.",
-                  no_args_is_help=True)
+                  rich_markup_mode="markdown", no_args_is_help=True)
 
 NAME_HELP = "Benchmark name (items of one name form one benchmark)."
 PARAPHRASE_BACKEND_HELP = ("Reword question stems with an LLM: anthropic or openai (any OpenAI-compatible server). "

@@ -1,23 +1,25 @@
 """``proda debug``: the Debugger's analyst commands; ``traceback`` follows an evaluation run's wrong
-answers back to the graph."""
+answers back to the graph, ``diagnose`` measures why each was wrong (concept gap or reasoning deficit)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from proda.cli.context import settings_from, store_for
 from proda.cli.output import console, pct, print_json, print_rows
+from proda.cli.patch import fail_undiagnosable, print_shard_notes, shard_progress
 
 if TYPE_CHECKING:
+    from proda.pipelines.debug.diagnose import WeakPoint
     from proda.services.knowledge import FailureNode, RunTraceback
 
 app = typer.Typer(
     help="The Debugger: from an evaluation run's wrong answers back to the chains, relations, concepts, "
          "chunks and documents they rest on.",
-    no_args_is_help=True,
+    rich_markup_mode="markdown", no_args_is_help=True,
 )
 
 EXCERPT = 90  # characters of evidence shown per row; --json has it whole
@@ -127,3 +129,79 @@ def traceback(
 
 
 app.command(name="traceback")(traceback)
+
+
+def _weak_rows(points: list[WeakPoint], what: str) -> list[dict[str, Any]]:
+    return [{what: w.label, "id": w.id, "discipline": w.discipline, "concept gaps": w.concept_gap,
+             "reasoning deficits": w.reasoning_deficit} for w in points]
+
+
+def diagnose(
+    ctx: typer.Context,
+    run: str = typer.Option(..., "--run", "-r", help="Evaluation run: its id (evr_...) or its name; "
+                            "`proda query eval_runs` lists the runs."),
+    discipline: str | None = typer.Option(None, "--discipline", "-d", help="Only this discipline (default: every "
+                                          "discipline the run answered)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model answering the probes (default: the run's "
+                                     "own; required for a run evaluated in generate mode)."),
+    top: int = typer.Option(10, "--top", "-k", min=1, max=1000, help="Weakest concepts and relations shown."),
+    as_json: bool = typer.Option(False, "--json", help="Print the diagnosis as JSON (every diagnosis included)."),
+) -> None:
+    """Diagnose each failed item of an evaluation run: concept gap or reasoning deficit.
+
+    The same measurement as `proda patch --diagnose-only`: every hop of a failed item's chain is
+    asked as a single-hop probe of the same model; a failed probe is a concept gap on that hop,
+    all probes passed is a reasoning deficit (the steps are known but not composed). Diagnoses
+    are stored as (:Diagnosis) nodes (a rerun reuses them) and no patch is written. Prints the
+    counts per kind and discipline, then the weakest concepts and relation edges: most concept
+    gaps first, then most diagnoses.
+
+    Examples: `proda debug diagnose --run v1-proda-test-loglikelihood`;
+    `proda debug diagnose -r evr_... -d economics --model ./models/v1 --json`.
+    """
+    from proda.pipelines.debug import PatchConfig, run_patch
+    from proda.pipelines.debug.diagnose import KINDS, dumps, stored_diagnoses, weak_points
+
+    config = PatchConfig.from_dict({"run": run, "discipline": discipline, "model": model}, source="flags")
+    settings = settings_from(ctx)
+    with store_for(ctx) as store:
+        with shard_progress(disable=as_json) as (progress, shard_done):
+            report = run_patch(store, config, settings.home, diagnose_only=True, progress=progress,
+                               on_shard=shard_done)
+        diagnoses = sorted(stored_diagnoses(store, report.run.id, config.discipline).values(), key=lambda d: d.id)
+    concepts, relations = weak_points(diagnoses, top)
+    kinds = {k: sum(1 for d in diagnoses if d.kind == k) for k in KINDS}
+    rows = [{"discipline": s.discipline, "status": s.status, "failed": s.diagnosis.failed if s.diagnosis else 0,
+             **{k: (s.diagnosis.kinds.get(k, 0) if s.diagnosis else 0) for k in KINDS},
+             "not_diagnosed": sum(s.diagnosis.skipped.values()) if s.diagnosis else 0,
+             "probed_now": s.diagnosis.diagnosed if s.diagnosis else 0,
+             "reused": s.diagnosis.reused if s.diagnosis else 0} for s in report.shards]
+    if as_json:
+        print_json({"run_id": report.run.id, "run_name": report.run.name, "model": config.model or report.run.model,
+                    "failures": report.failures, "kinds": kinds,
+                    "disciplines": [{**r, "message": s.message, "not_diagnosed_because": s.diagnosis.examples
+                                     if s.diagnosis else {}} for r, s in zip(rows, report.shards, strict=True)],
+                    "weakest_concepts": [{**asdict(w), "diagnoses": w.diagnoses} for w in concepts],
+                    "weakest_relations": [{**asdict(w), "diagnoses": w.diagnoses} for w in relations],
+                    "diagnoses": dumps(diagnoses)})
+    else:
+        console.print(f"run [bold]{report.run.name or report.run.id}[/bold] ({report.run.id}): probes answered by "
+                      f"{config.model or report.run.model or '?'}; {report.failures} failed item(s), "
+                      + ", ".join(f"{n} {k.replace('_', ' ')}{'' if n == 1 else 's'}" for k, n in kinds.items()),
+                      highlight=False)
+        print_rows(rows, title="diagnoses per discipline")
+        for s in report.shards:
+            print_shard_notes(s)
+        if diagnoses:
+            print_rows(_weak_rows(concepts, "concept"), title="weakest concepts (L1)")
+            print_rows(_weak_rows(relations, "relation"), title="weakest relations (L2 edges)")
+            where = f"--discipline {config.discipline}" if config.discipline else "--all"
+            console.print(f"[dim]concept gaps: a probe of a hop on it failed; reasoning deficits: every hop was "
+                          f"known but the chain was not. Repair them:  proda patch --run {report.run.id} {where}"
+                          "[/dim]", soft_wrap=True, highlight=False)
+        elif report.failures == 0:
+            console.print("no failed items: nothing to diagnose")
+    fail_undiagnosable(report.shards)
+
+
+app.command(name="diagnose")(diagnose)

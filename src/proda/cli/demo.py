@@ -1,9 +1,11 @@
 """``proda demo``: the loop on the bundled sample, on the embedded graph, offline.
 
-Today it loads a small hand-made extraction of two OpenStax modules, ingests eight more, extracts
+It loads a small hand-made extraction of two OpenStax modules, ingests eight more, extracts
 L3/L2/L1 from every chunk with the offline heuristic extractor, resolves duplicate concepts, runs
-the structural check and walks one chain back to its evidence. Later stages append
-their steps here. Every step is idempotent: a second run reports that nothing changed.
+the structural check and walks one chain back to its evidence; then the loop: a benchmark from
+held-out chains (Tester), training data from L1/L2 (Builder), V0 evaluated, V1 trained and
+evaluated, V1's failures traced, diagnosed and patched, V2 trained from V1 on the patches and
+evaluated. Every step is idempotent: a second run reports that nothing changed.
 """
 
 from __future__ import annotations
@@ -155,6 +157,58 @@ def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: i
     console.print("V1's wrong answers by distractor operator: "
                   + (", ".join(f"{k} {n}" for k, n in sorted(wrong.items())) or "none")
                   + " (the Debugger's raw material; `proda query --show eval_summary`)")
+    _debug_patch_v2(store, home, v0=v0, v1=v1, v1_model=summary.model_dir, steps=steps)
+
+
+def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model: str, steps: int) -> None:
+    """Steps 12-14: trace V1's failures to the graph, diagnose and patch them, train and evaluate V2."""
+    from proda.pipelines.bench.check import check_benchmark
+    from proda.pipelines.debug.config import PatchConfig
+    from proda.pipelines.debug.export import export_jsonl
+    from proda.pipelines.debug.stage import run_patch
+    from proda.training.evaluate import EvalConfig, evaluate
+    from proda.training.sft import TrainConfig, run_training
+
+    console.rule("12. Debugger: trace V1's wrong answers back to concepts and their evidence")
+    if v1.correct == v1.items:
+        console.print("V1 answered every item correctly: nothing to trace or patch")
+        return
+    rows = store.query("traceback_run_concepts", {"run": v1.run_id, "discipline": None, "min_support": 1,
+                                                  "limit": 5})
+    print_rows([{**r, "wrong": int(r["wrong"]), "failure_rate": f"{r['failure_rate']:.0%}"} for r in rows],
+               columns=["concept_name", "discipline", "items", "wrong", "failure_rate", "document_title"])
+    console.print(f"`proda debug traceback --run {v1.run_id}` shows the same by edge, relation type and operator")
+    console.rule("13. diagnose each failure by single-hop probes, then patch: f_refine for concept gaps, "
+                 "f_cot (train chains only) for reasoning deficits, plus replay")
+    patched = run_patch(store, PatchConfig(run=v1.run_id, patch_set="demo_v2", budget=60, replay_ratio=0.3,
+                                           replay_dataset="demo_v1", seed=0), home)
+    kinds: dict[str, int] = {}
+    families: dict[str, int] = {}
+    for shard in patched.shards:
+        for k, n in (shard.diagnosis.kinds.items() if shard.diagnosis else ()):
+            kinds[k] = kinds.get(k, 0) + n
+        for k, n in shard.families.items():
+            families[k] = families.get(k, 0) + n
+    console.print(f"{patched.failures} failed items: " + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+                                                          or "none diagnosed")
+                  + "; patches: " + (", ".join(f"{k} {n}" for k, n in sorted(families.items())) or "none"))
+    if not any(s.patches for s in patched.shards):
+        console.print("no patch could be written for these failures: V2 is not trained")
+        return
+    checked = check_benchmark(store, "demo")
+    console.print("orthogonality with the patches: " + ("holds" if checked.ok else
+                                                        f"{len(checked.violations)} violations"))
+    console.rule(f"14. train V2 from V1 on the patch set ({max(1, steps // 2)} steps), evaluate it")
+    patches = home / "runs" / "demo" / "patches.jsonl"
+    export_jsonl(store, "demo_v2", patches)
+    v2_steps = max(1, steps // 2)
+    v2_train = run_training(TrainConfig(run_name="demo-v2", dataset=None, train_file=str(patches),
+                                        base_model=v1_model, max_steps=v2_steps, save_steps=v2_steps,
+                                        logging_steps=max(1, v2_steps // 5)), home)
+    v2 = evaluate(store, EvalConfig(model=v2_train.model_dir, benchmark="demo", run_name="demo-v2"), home)
+    console.print(f"V0 {v0.accuracy:.1%} -> V1 {v1.accuracy:.1%} -> V2 {v2.accuracy:.1%} on {v2.items} items "
+                  "(a handful of items and steps: this shows the loop running, not an effect size; "
+                  "benchmarks/closed_loop.py measures that)")
 
 
 def _quiet_hf() -> None:

@@ -8,7 +8,7 @@ from proda.cli.context import settings_from, store_for
 from proda.cli.output import console, print_json, print_rows
 
 app = typer.Typer(help="Start, stop and inspect the graph (embedded FalkorDB unless PRODA_GRAPH_URL is set).",
-                  no_args_is_help=True)
+                  rich_markup_mode="markdown", no_args_is_help=True)
 
 
 @app.command()

@@ -29,7 +29,7 @@ def loop(
     """Run the closed loop: build V1 data, train V1, evaluate V0 and V1, diagnose V1's failures,
     write patch sets, train V2 from V1 on patches plus replay, evaluate V2.
 
-    The report ($PRODA_HOME/runs/loop/<name>/report.md) gives accuracy per model and discipline,
+    The report ($PRODA_HOME/runs/loop/NAME/report.md) gives accuracy per model and discipline,
     wrong answers per distractor operator, the diagnoses and patches, and training figures. Each
     stage resumes by name, so rerunning the command finishes an interrupted loop.
     """

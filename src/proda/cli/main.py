@@ -26,7 +26,7 @@ app = typer.Typer(
          "which benchmarks and training data are derived, and to which failures are traced back.\n\n"
          "State lives under PRODA_HOME (default ./.proda). The graph is an embedded FalkorDB unless "
          "PRODA_GRAPH_URL names falkordb://host:port or neo4j://host:port.",
-    no_args_is_help=True,
+    rich_markup_mode="markdown", no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 app.add_typer(graph.app, name="graph")

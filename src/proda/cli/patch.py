@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,46 @@ from proda.errors import ConfigError
 
 if TYPE_CHECKING:  # the Debugger's modules load only when the command runs
     from proda.pipelines.debug import ShardResult
+    from proda.pipelines.debug.diagnose import ProgressFn
+
+
+@contextlib.contextmanager
+def shard_progress(*, disable: bool) -> Iterator[tuple[ProgressFn, Callable[[ShardResult], None]]]:
+    """A bar per discipline shard while it diagnoses; yields run_patch's ``progress`` and ``on_shard``."""
+    tasks: dict[str, TaskID] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} "
+                  "failed items diagnosed"), TimeElapsedColumn(), console=console, disable=disable) as bar:
+
+        def progress(disc: str, done: int, total: int) -> None:
+            if disc not in tasks:
+                tasks[disc] = bar.add_task(f"diagnosing {disc}", total=total)
+            bar.update(tasks[disc], completed=done, total=total)
+
+        def shard_done(r: ShardResult) -> None:
+            if r.discipline in tasks:
+                bar.update(tasks[r.discipline], description=f"{r.discipline}: {r.status}")
+            else:
+                bar.console.print(f"{r.discipline}: {r.status}")
+
+        yield progress, shard_done
+
+
+def print_shard_notes(s: ShardResult) -> None:
+    """What a shard could not do, in words: nothing to do, already done, or items not diagnosed (and why)."""
+    if s.status in ("no_failures", "done", "undiagnosable"):
+        console.print(s.message, highlight=False)
+    for reason, messages in (s.diagnosis.examples if s.diagnosis else {}).items():
+        for m in messages:
+            console.print(f"[dim]not diagnosed ({reason}):[/dim] {m}", highlight=False)
+
+
+def fail_undiagnosable(shards: Sequence[ShardResult]) -> None:
+    """Exit 1 naming each shard none of whose failed items could be diagnosed (after the report is out)."""
+    bad = [s for s in shards if s.status == "undiagnosable"]
+    for s in bad:
+        err_console.print(f"[bold red]error:[/bold red] {s.message}", highlight=False)
+    if bad:
+        raise typer.Exit(1)
 
 
 def patch(
@@ -63,22 +105,8 @@ def patch(
     if config.discipline is None and not all_:
         raise ConfigError("give --discipline D for one discipline or --all for every discipline of the run")
     settings = settings_from(ctx)
-    tasks: dict[str, TaskID] = {}
     with store_for(ctx) as store:
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} "
-                      "failed items diagnosed"), TimeElapsedColumn(), console=console, disable=as_json) as bar:
-
-            def progress(disc: str, done: int, total: int) -> None:
-                if disc not in tasks:
-                    tasks[disc] = bar.add_task(f"diagnosing {disc}", total=total)
-                bar.update(tasks[disc], completed=done, total=total)
-
-            def shard_done(r: ShardResult) -> None:
-                if r.discipline in tasks:
-                    bar.update(tasks[r.discipline], description=f"{r.discipline}: {r.status}")
-                else:
-                    bar.console.print(f"{r.discipline}: {r.status}")
-
+        with shard_progress(disable=as_json) as (progress, shard_done):
             report = run_patch(store, config, settings.home, diagnose_only=diagnose_only, progress=progress,
                                on_shard=shard_done)
         exported = None
@@ -98,23 +126,16 @@ def patch(
                  + ("" if diagnose_only else f", patch set {report.patch_set}: {report.patches} patches written"))
         print_rows(rows, title=title)
         for s in report.shards:
-            if s.status in ("no_failures", "done", "undiagnosable"):
-                console.print(s.message, highlight=False)
+            print_shard_notes(s)
             if s.shortfall:
                 console.print(f"[yellow]shortfall:[/yellow] {s.shortfall}", highlight=False)
-            for reason, messages in (s.diagnosis.examples if s.diagnosis else {}).items():
-                for m in messages:
-                    console.print(f"[dim]not diagnosed ({reason}):[/dim] {m}", highlight=False)
             if diagnose_only and s.diagnoses:
                 print_rows(s.diagnoses, title=f"diagnoses in {s.discipline}")
         if report.failures == 0 and not bad:
             console.print("no failed items: nothing to patch, no patch written")
         if exported is not None:
             console.print(f"exported {exported} patches to {out}")
-    if bad:
-        for s in bad:
-            err_console.print(f"[bold red]error:[/bold red] {s.message}", highlight=False)
-        raise typer.Exit(1)
+    fail_undiagnosable(report.shards)
 
 
 def _row(s: ShardResult) -> dict[str, Any]:

@@ -24,7 +24,7 @@ app = typer.Typer(
          "A program has one statement per line over the document's lines numbered from 1 (`proda refine apply FILE` "
          "shows them), e.g. `remove_lines(1, 3)` or `remove_str(7, \" [Sponsored: try it free]\")`; "
          "`keep_doc()` keeps a document, `drop_doc()` drops it; nothing else is accepted.",
-    no_args_is_help=True,
+    rich_markup_mode="markdown", no_args_is_help=True,
 )
 
 

@@ -23,7 +23,7 @@ def train(
 ) -> None:
     """Fine-tune a causal LM with TRL's SFTTrainer on CPU or GPU; checkpoints, resume, JSON summary.
 
-    The run directory $PRODA_HOME/runs/train/<run-name> holds checkpoints, the final model (model/,
+    The run directory $PRODA_HOME/runs/train/RUN_NAME holds checkpoints, the final model (model/,
     LoRA adapters merged) and summary.json (steps, loss curve, tokens/s, wall time, peak memory).
     Every TrainConfig field can be set in a recipe; `python -c "from proda.training.sft import
     TrainConfig; help(TrainConfig)"` lists them with their help.
