@@ -40,6 +40,12 @@ def test_the_loop_runs_every_stage_and_reports(falkordb_store: GraphStore, tmp_p
         assert failed == 0 and "V2 was not trained" in md
     assert "| V0 (base) | 3 |" in md and "| V1 (Builder data) | 3 |" in md and "## Debugger" in md
     assert json.loads((run_dir / "report.json").read_text())["name"] == "t"
+    # the PNG plots are real images, linked from the report
+    any_wrong = any(e["accuracy"] < 1 for e in report.evals.values())
+    assert report.plots == ["accuracy_per_discipline.png", "failure_by_relation_type.png"] \
+        + (["wrong_answers_by_operator.png"] if any_wrong else [])
+    for name in report.plots:
+        assert (run_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({name})" in md
     # a rerun resumes: nothing is trained, answered or patched again
     again = run_loop(store, config, tmp_path)
     assert again.evals == report.evals

@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from proda.errors import ConfigError, InputError, NotFound
 from proda.pipelines.bench.model import BenchmarkItemRecord
+from proda.recipes import FromRecipe
 from proda.schema.store.base import GraphStore
 from proda.training.scoring import LoglikelihoodScorer, lettered_prompt, parse_answer
 
@@ -35,7 +36,7 @@ ProgressFn = Callable[[int, int], None]
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(FromRecipe):
     """What ``proda eval`` does. Every field has help; defaults < recipe < flags."""
 
     model: str = field(default="smollm2-135m-instruct", metadata={
@@ -74,14 +75,6 @@ class EvalConfig:
             raise ConfigError("batch_size, limit and max_attempts must be at least 1")
         if self.timeout_s <= 0:
             raise ConfigError(f"timeout_s {self.timeout_s}: must be positive")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> EvalConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**data)
 
     @property
     def name(self) -> str:

@@ -15,16 +15,17 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from proda.errors import ConfigError, DependencyMissing, InputError
+from proda.recipes import FromRecipe
 from proda.training.base_model import SMOLLM2, load_model
 
 
 @dataclass
-class RefineSFTConfig:
+class RefineSFTConfig(FromRecipe):
     """What ``proda refine train`` does. Every field has help; defaults < recipe < flags."""
 
     train_file: str = field(default="", metadata={
@@ -56,19 +57,6 @@ class RefineSFTConfig:
             raise ConfigError("learning_rate must be > 0; batch size and accumulation at least 1")
         if self.max_length < 64:
             raise ConfigError("max_length must be at least 64 tokens")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> RefineSFTConfig:
-        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        try:
-            return cls(**data)
-        except TypeError as e:
-            raise ConfigError(f"{source}: {e}") from e
-
 
 @dataclass
 class TrainReport:

@@ -18,18 +18,19 @@ import math
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from proda.errors import ConfigError, DependencyMissing, InputError
+from proda.recipes import FromRecipe
 from proda.training.base_model import SMOLLM2, load_model
 
 METHODS = ("full", "lora")
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(FromRecipe):
     """What ``proda train`` does. Every field has help; defaults < recipe < flags."""
 
     run_name: str = field(default="v1", metadata={"help": "run name: the run directory is "
@@ -73,17 +74,6 @@ class TrainConfig:
             raise ConfigError("max_length must be at least 32 and save_steps at least 1")
         if not self.run_name or "/" in self.run_name:
             raise ConfigError(f"run_name {self.run_name!r}: a plain name")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        if isinstance(data.get("lora_target_modules"), list):
-            data = {**data, "lora_target_modules": tuple(data["lora_target_modules"])}
-        return cls(**data)
-
 
 @dataclass
 class TrainSummary:

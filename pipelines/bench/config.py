@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from proda.errors import ConfigError
 from proda.pipelines.llm.paraphrase import HELP as PARAPHRASE_HELP
 from proda.pipelines.llm.paraphrase import validate_settings
+from proda.recipes import FromRecipe
 
 SPLITS = ("test", "dev", "train")
 MAX_STEPS = 6  # the hop patterns of bench_invrel / bench_reach are written out for 1..6 steps
@@ -16,7 +17,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 
 @dataclass
-class BenchConfig:
+class BenchConfig(FromRecipe):
     """What ``proda bench build`` does. Every field has help; defaults < recipe < flags."""
 
     name: str = field(default="proda", metadata={
@@ -79,21 +80,10 @@ class BenchConfig:
         return f"hash-v1:{self.split_salt}:test={self.test_ratio:g},dev={self.dev_ratio:g}"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> BenchConfig:
-        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        values = dict(data)
-        if "splits" in values:
-            if isinstance(values["splits"], str):
-                values["splits"] = tuple(s.strip() for s in values["splits"].split(",") if s.strip())
-            elif isinstance(values["splits"], list | tuple):
-                values["splits"] = tuple(values["splits"])
-            else:
-                raise ConfigError(f"{source}: splits must be a list such as [test, dev]")
-        try:
-            return cls(**values)
-        except TypeError as e:
-            raise ConfigError(f"{source}: {e}") from e
+    def _prepare(cls, values: dict[str, Any], source: str) -> dict[str, Any]:
+        """``splits`` may be written ``test,dev`` (a flag) as well as a list."""
+        if isinstance(values.get("splits"), str):
+            values = {**values, "splits": tuple(s.strip() for s in values["splits"].split(",") if s.strip())}
+        elif "splits" in values and not isinstance(values["splits"], list | tuple):
+            raise ConfigError(f"{source}: splits must be a list such as [test, dev]")
+        return values

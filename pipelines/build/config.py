@@ -9,13 +9,14 @@ from typing import Any
 from proda.errors import ConfigError
 from proda.pipelines.llm.paraphrase import HELP as PARAPHRASE_HELP
 from proda.pipelines.llm.paraphrase import validate_settings
+from proda.recipes import FromRecipe
 
 FAMILIES = ("definition", "statement", "reverse", "recall", "grounded")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 
 @dataclass
-class BuildConfig:
+class BuildConfig(FromRecipe):
     """What ``proda build`` does. Every field has help; defaults < recipe < flags."""
 
     dataset: str = field(default="v1", metadata={
@@ -57,13 +58,3 @@ class BuildConfig:
             raise ConfigError("page_size must be at least 1")
         validate_settings(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> BuildConfig:
-        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        if isinstance(data.get("families"), list):
-            data = {**data, "families": tuple(data["families"])}
-        return cls(**data)

@@ -5,7 +5,7 @@ graph."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +36,26 @@ def iter_examples(store: GraphStore, dataset: str, discipline: str | None = None
 def export_jsonl(store: GraphStore, dataset: str, out: Path, discipline: str | None = None) -> int:
     """Write the dataset as JSONL (one chat record per line); returns the count. Written to a
     temporary name and renamed, so a crash never leaves a half file under the real name."""
+    n = write_jsonl(iter_examples(store, dataset, discipline), out)
+    if n == 0:
+        raise NotFound(f"dataset {dataset!r} has no examples" + (f" in {discipline}" if discipline else "")
+                       + "; run `proda build` first")
+    return n
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], out: Path) -> int:
+    """Write ``records`` as JSONL under a temporary name and rename it, so a crash never leaves a half
+    file under the real name; returns the count (0: nothing is written and ``out`` is untouched)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".part")
     n = 0
     with tmp.open("w", encoding="utf-8") as f:
-        for rec in iter_examples(store, dataset, discipline):
+        for rec in records:
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
             n += 1
     if n == 0:
         tmp.unlink()
-        raise NotFound(f"dataset {dataset!r} has no examples" + (f" in {discipline}" if discipline else "")
-                       + "; run `proda build` first")
+        return 0
     tmp.replace(out)
     return n
 

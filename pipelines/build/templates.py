@@ -72,16 +72,19 @@ class Example:
         return [{"role": "user", "content": self.template[0]}, {"role": "assistant", "content": self.template[1]}]
 
 
-def _pick(options: Sequence[str], *key: object) -> str:
+def pick_variant(options: Sequence[str], *key: object) -> str:
+    """One of ``options``, chosen by a hash of ``key``: varied phrasing that is stable across runs."""
     digest = hashlib.sha256("\x1f".join(map(str, key)).encode()).digest()
     return options[int.from_bytes(digest[:4], "big") % len(options)]
 
 
-def _cap(text: str) -> str:
+def capitalise(text: str) -> str:
+    """``text`` with its first letter upper-cased (concept names stay as written otherwise)."""
     return text[:1].upper() + text[1:]
 
 
-def _field(discipline: str) -> str:
+def field_of(discipline: str) -> str:
+    """The discipline as prose: ``computer_science`` -> ``computer science``."""
     return discipline.replace("_", " ")
 
 
@@ -122,20 +125,20 @@ def examples_for_relation(r: RelationFacts, vocab: Vocabulary, *, families: Sequ
     ``r.type`` (the caller checks the graph); a recall example needs three of them.
     """
     phrase = vocab.get(r.type).phrase
-    field = _field(r.discipline)
-    fact = f"{_cap(r.subject)} {phrase} {r.object}."
+    field = field_of(r.discipline)
+    fact = f"{capitalise(r.subject)} {phrase} {r.object}."
     out: list[Example] = []
     if "definition" in families and r.type in DEFINING:
-        q = _pick((f"In {field}, what is {r.subject}?", f"What is meant by {r.subject} in {field}?",
+        q = pick_variant((f"In {field}, what is {r.subject}?", f"What is meant by {r.subject} in {field}?",
                    f"Define {r.subject} ({field})."), r.id, seed, "definition")
         out.append(Example("definition", q, fact, r))
     if "statement" in families:
-        q = _pick((f"In {field}, how is {r.subject} related to {r.object}?",
+        q = pick_variant((f"In {field}, how is {r.subject} related to {r.object}?",
                    f"What is the relationship between {r.subject} and {r.object} in {field}?",
                    f"State how {r.subject} relates to {r.object} ({field})."), r.id, seed, "statement")
         out.append(Example("statement", q, fact, r))
     if "reverse" in families:
-        q = _pick((f"In {field}, what {phrase} {r.object}?", f"Name something that {phrase} {r.object} ({field}).",
+        q = pick_variant((f"In {field}, what {phrase} {r.object}?", f"Name something that {phrase} {r.object} ({field}).",
                    f"Which {field} concept {phrase} {r.object}?"), r.id, seed, "reverse")
         out.append(Example("reverse", q, fact, r))
     if "recall" in families and len(distractors) >= 3:

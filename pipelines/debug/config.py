@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from proda.errors import ConfigError
+from proda.recipes import FromRecipe
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 
 @dataclass
-class PatchConfig:
+class PatchConfig(FromRecipe):
     """What ``proda patch`` does: diagnose an evaluation run's failures, then write patch sets.
 
     Every field has help; defaults < recipe < flags.
@@ -78,18 +79,6 @@ class PatchConfig:
             raise ConfigError("context_chars must be at least 100")
         if self.executor not in ("local", "ray"):
             raise ConfigError(f"unknown executor {self.executor!r}: use local or ray")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> PatchConfig:
-        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        try:
-            return cls(**data)
-        except TypeError as e:
-            raise ConfigError(f"{source}: {e}") from e
 
     def fingerprint_fields(self) -> dict[str, Any]:
         """The settings that decide a patch set's content (a set made with others is not 'the same set')."""

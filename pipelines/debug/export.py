@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from proda.errors import NotFound
+from proda.pipelines.build.export import write_jsonl
 from proda.schema.store.base import GraphStore
 
 
@@ -34,16 +35,8 @@ def iter_patches(store: GraphStore, patch_set: str, discipline: str | None = Non
 def export_jsonl(store: GraphStore, patch_set: str, out: Path, discipline: str | None = None) -> int:
     """Write the patch set as JSONL; returns the count. Raises :class:`NotFound` for a set with no
     complete discipline. Written to a temporary name and renamed, so a crash never leaves a half file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".part")
-    n = 0
-    with tmp.open("w", encoding="utf-8") as f:
-        for rec in iter_patches(store, patch_set, discipline):
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            n += 1
+    n = write_jsonl(iter_patches(store, patch_set, discipline), out)
     if n == 0:
-        tmp.unlink()
         raise NotFound(f"patch set {patch_set!r} has no complete patches" + (f" in {discipline}" if discipline else "")
                        + "; run `proda patch` first")
-    tmp.replace(out)
     return n

@@ -15,7 +15,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from typing import Any
 from proda.errors import ConfigError
 from proda.pipelines.debug.config import PatchConfig
 from proda.pipelines.debug.diagnose import Scorer, ScorerFactory
+from proda.pipelines.debug.plots import write_plots
+from proda.recipes import FromRecipe
 from proda.schema.store.base import GraphStore
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -30,7 +32,7 @@ LogFn = Callable[[str], None]
 
 
 @dataclass
-class LoopConfig:
+class LoopConfig(FromRecipe):
     """What ``proda loop`` does. Every field has help; defaults < recipe < flags."""
 
     name: str = field(default="loop", metadata={
@@ -64,19 +66,6 @@ class LoopConfig:
         if self.split not in ("test", "dev"):
             raise ConfigError(f"split {self.split!r}: use test or dev")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> LoopConfig:
-        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        try:
-            return cls(**data)
-        except TypeError as e:
-            raise ConfigError(f"{source}: {e}") from e
-
-
 @dataclass
 class LoopReport:
     """What the loop measured; ``evals``/``trainings`` are keyed by stage (v0, v1, v2)."""
@@ -88,6 +77,7 @@ class LoopReport:
     debugger: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)  # PNG files in run_dir
 
 
 def _eval_summary(report: Any) -> dict[str, Any]:
@@ -164,6 +154,9 @@ def run_loop(store: GraphStore, config: LoopConfig, home: Path, *, log: LogFn | 
     else:
         v2_model = train("v2", dataset=None, train_file=str(patches), base_model=v1_model.model_dir)
         eval_of("v2", v2_model.model_dir)
+    report.plots = write_plots(store, report.evals, run_dir)
+    if not report.plots:
+        report.notes.append("no plots: matplotlib is not installed (pip install 'proda[report]')")
     (run_dir / "report.json").write_text(json.dumps(asdict(report), indent=2, default=str))
     (run_dir / "report.md").write_text(markdown(report, cfg))
     return report
@@ -290,6 +283,8 @@ def markdown(report: LoopReport, cfg: LoopConfig) -> str:
                    f"{t['seconds']:.0f} | {t['device']} |")
     out += ["", "## Wall time per stage", "", "| stage | seconds |", "| --- | ---: |"]
     out += [f"| {k} | {v:.1f} |" for k, v in report.seconds.items()]
+    if report.plots:
+        out += ["", "## Plots", "", *[f"![{name[:-4].replace('_', ' ')}]({name})" for name in report.plots]]
     if report.notes:
         out += ["", "## Notes", "", *[f"- {n}" for n in report.notes]]
     return "\n".join(out) + "\n"

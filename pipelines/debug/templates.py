@@ -17,7 +17,6 @@ is checked against the benchmark before it is written.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Literal
 from proda.pipelines.bench.chains import ChainView
 from proda.pipelines.bench.model import instance_hash
 from proda.pipelines.bench.question import question_text
-from proda.pipelines.build.templates import RelationFacts, passage
+from proda.pipelines.build.templates import RelationFacts, capitalise, field_of, passage, pick_variant
 from proda.schema.vocabulary import Vocabulary
 
 TEMPLATE_VERSION = "patch-v1"
@@ -73,21 +72,8 @@ def replay(example_id: str, family: str, messages_json: str | list[dict[str, str
                         replays=(example_id,))
 
 
-def _pick(options: Sequence[str], *key: object) -> str:
-    digest = hashlib.sha256("\x1f".join(map(str, key)).encode()).digest()
-    return options[int.from_bytes(digest[:4], "big") % len(options)]
-
-
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def _field(discipline: str) -> str:
-    return discipline.replace("_", " ")
-
-
 def fact(subject: str, phrase: str, obj: str) -> str:
-    return f"{_cap(subject)} {phrase} {obj}."
+    return f"{capitalise(subject)} {phrase} {obj}."
 
 
 def refine_relation(r: RelationFacts, vocab: Vocabulary, *, seed: int, context_chars: int,
@@ -98,7 +84,7 @@ def refine_relation(r: RelationFacts, vocab: Vocabulary, *, seed: int, context_c
     example rejects that statement.
     """
     t = vocab.get(r.type)
-    field, s, o, key = _field(r.discipline), r.subject, r.object, (r.id, seed)
+    field, s, o, key = field_of(r.discipline), r.subject, r.object, (r.id, seed)
     stated = fact(s, t.phrase, o)
     source = f" The source says: “{r.evidence.strip()}”" if r.evidence.strip() else ""
     links = {"teaches": (r.subject_id, r.object_id), "chunks": (r.chunk_id,) if r.chunk_id else ()}
@@ -106,26 +92,27 @@ def refine_relation(r: RelationFacts, vocab: Vocabulary, *, seed: int, context_c
     if r.evidence.strip() and r.chunk_text:
         where = f" from “{r.title}”" if r.title else ""
         text = passage(r.chunk_text, r.evidence, context_chars)
-        q = _pick((f"Read this passage{where}:\n{text}\n\nBased on the passage, explain how {s} is related to {o}.",
-                   f"Passage{where}:\n{text}\n\nWhat does the passage say about {s} and {o}?",
-                   f"{text}\n\nUsing only the text above, state the relation between {s} and {o} ({field})."),
+        q = pick_variant((
+            f"Read this passage{where}:\n{text}\n\nBased on the passage, explain how {s} is related to {o}.",
+            f"Passage{where}:\n{text}\n\nWhat does the passage say about {s} and {o}?",
+            f"{text}\n\nUsing only the text above, state the relation between {s} and {o} ({field})."),
                   *key, "grounded")
         out.append(chat("f_refine", "refine_grounded", q, f"{stated} As the passage puts it: “{r.evidence.strip()}”",
                         r.id, **links))
-    q = _pick((f"Complete the {field} statement: {s} {t.phrase} …",
+    q = pick_variant((f"Complete the {field} statement: {s} {t.phrase} …",
                f"In {field}, fill in the blank: {s} {t.phrase} ____.",
-               f"Finish this sentence about {field}: “{_cap(s)} {t.phrase} …”"), *key, "forward")
+               f"Finish this sentence about {field}: “{capitalise(s)} {t.phrase} …”"), *key, "forward")
     out.append(chat("f_refine", "refine_forward", q, stated + source, r.id, **links))
-    q = _pick((f"In {field}, fill in the blank: ____ {t.phrase} {o}.",
+    q = pick_variant((f"In {field}, fill in the blank: ____ {t.phrase} {o}.",
                f"Complete the {field} statement from its end: … {t.phrase} {o}. What comes first?",
                f"In {field}, name the concept that {t.phrase} {o}."), *key, "backward")
     out.append(chat("f_refine", "refine_backward", q, stated + source, r.id, **links))
-    q = _pick((f"True or false, in {field}: {s} {t.phrase} {o}.",
+    q = pick_variant((f"True or false, in {field}: {s} {t.phrase} {o}.",
                f"Is it correct that {s} {t.phrase} {o} ({field})?"), *key, "verify")
     out.append(chat("f_refine", "refine_verify", q, f"True. {stated}{source}", r.id, **links))
     if r.type in CONTRARY and t.inverse and t.inverse != r.type and not contrary_stated:
         wrong = vocab.get(t.inverse).phrase
-        q = _pick((f"True or false, in {field}: {s} {wrong} {o}.",
+        q = pick_variant((f"True or false, in {field}: {s} {wrong} {o}.",
                    f"Is it correct that {s} {wrong} {o} ({field})?"), *key, "contrast")
         out.append(chat("f_refine", "refine_contrast", q,
                         f"False. {stated[:-1]}; it does not {_base(wrong)} {o}.{source}", r.id, **links))
@@ -134,8 +121,8 @@ def refine_relation(r: RelationFacts, vocab: Vocabulary, *, seed: int, context_c
 
 def refine_concept(concept_id: str, name: str, discipline: str, facts: Sequence[str], *, seed: int) -> PatchExample:
     """An f_refine summary of what the graph states about one weak concept (``facts``: sentences)."""
-    field = _field(discipline)
-    q = _pick((f"What are the key facts about {name} in {field}?", f"Summarise what {field} says about {name}.",
+    field = field_of(discipline)
+    q = pick_variant((f"What are the key facts about {name} in {field}?", f"Summarise what {field} says about {name}.",
                f"List how {name} relates to other {field} concepts."), concept_id, seed, "concept")
     return chat("f_refine", "refine_concept", q, "\n".join(f"- {f}" for f in facts), concept_id,
                 teaches=(concept_id,))
@@ -170,7 +157,7 @@ def cot_chain(chain: ChainView, vocab: Vocabulary, *, seed: int, operator: str |
     must be in ``vocab``. ``operator`` is the distractor operator that fooled the model, if any."""
     if chain.split != "train":  # the orthogonality contract: never scaffold a benchmark chain
         raise ValueError(f"chain {chain.id} is a {chain.split} chain: f_cot scaffolds only train chains")
-    n, field = chain.length, _field(chain.discipline)
+    n, field = chain.length, field_of(chain.discipline)
     links = {"teaches": tuple(dict.fromkeys(c.id for c in chain.concepts)), "chains": (chain.id,)}
     asked = question_text(chain.discipline, chain.start.name, chain.relation_types, vocab)
     steps = _steps(chain, vocab, invrel=operator == "INVREL")
@@ -178,7 +165,7 @@ def cot_chain(chain: ChainView, vocab: Vocabulary, *, seed: int, operator: str |
     out = [chat("f_cot", "cot_walk", asked + " Work it out step by step.",
                 "\n".join([*steps, f"Answer: X{n} is {end}."]), chain.id, **links)]
     path = ", then ".join(vocab.get(t).phrase for t in chain.relation_types)
-    q = _pick((f"In {field}, start from {chain.start.name} and follow these relations in order: {path}. Which "
+    q = pick_variant((f"In {field}, start from {chain.start.name} and follow these relations in order: {path}. Which "
                "concept do you reach? Reason one step at a time.",
                f"In {field}: beginning at {chain.start.name}, apply “{path}” in turn. Where does the path end? "
                "Show each step."), chain.id, seed, "path")

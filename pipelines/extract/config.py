@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
 
 from proda.errors import ConfigError
+from proda.recipes import FromRecipe
 
 BACKENDS = ("heuristic", "anthropic", "openai")
 
 
 @dataclass
-class ExtractConfig:
+class ExtractConfig(FromRecipe):
     """What ``proda extract`` does. Every field has help; defaults < recipe < flags."""
 
     backend: str = field(default="heuristic", metadata={
@@ -42,16 +42,6 @@ class ExtractConfig:
         # environment in view and says what to set.
         if self.batch_size < 1:
             raise ConfigError("batch_size must be at least 1")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> ExtractConfig:
-        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**data)
-
 
 def default_backend(environ: Mapping[str, str] | None = None) -> str:
     """The backend when none is named: an OpenAI-compatible server when its URL is configured, else

@@ -7,30 +7,17 @@ recipe < flags; unknown recipe keys fail with their names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
 
 from proda.errors import ConfigError
+from proda.recipes import FromRecipe
 
 PROGRAM_SOURCES = ("model", "server", "keep")
 EXPERT_BACKENDS = ("anthropic", "openai")
 
-C = TypeVar("C")
-
-
-def _from_dict(cls: type[C], data: dict[str, Any], source: str) -> C:
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    try:
-        return cls(**data)
-    except TypeError as e:
-        raise ConfigError(f"{source}: {e}") from e
-
 
 @dataclass
-class RefineConfig:
+class RefineConfig(FromRecipe):
     """What ``proda refine run`` does. Every field has help; defaults < recipe < flags."""
 
     source: str = field(default="model", metadata={
@@ -70,14 +57,8 @@ class RefineConfig:
         if self.max_line_chars < 20 or self.max_window_chars < self.max_line_chars:
             raise ConfigError("need max_line_chars >= 20 and max_window_chars >= max_line_chars")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> RefineConfig:
-        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
-        return _from_dict(cls, data, source)
-
-
 @dataclass
-class DistillConfig:
+class DistillConfig(FromRecipe):
     """What ``proda refine distill`` does. Every field has help; defaults < recipe < flags."""
 
     backend: str | None = field(default=None, metadata={
@@ -105,7 +86,3 @@ class DistillConfig:
         if not 0 <= self.max_insert_ratio <= 1 or not 0 <= self.max_unexpressible_ratio <= 1:
             raise ConfigError("the reliability thresholds are shares between 0 and 1")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "recipe") -> DistillConfig:
-        """Build from a mapping (a YAML recipe); unknown keys fail with their names."""
-        return _from_dict(cls, data, source)
