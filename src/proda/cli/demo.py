@@ -189,9 +189,13 @@ def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model
             kinds[k] = kinds.get(k, 0) + n
         for k, n in shard.families.items():
             families[k] = families.get(k, 0) + n
-    console.print(f"{patched.failures} failed items: " + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
-                                                          or "none diagnosed")
-                  + "; patches: " + (", ".join(f"{k} {n}" for k, n in sorted(families.items())) or "none"))
+    for shard in patched.shards:
+        if shard.status == "done":  # a rerun: the set was written by an earlier demo and is kept
+            console.print(shard.message)
+    if any(s.status not in ("done", "no_failures") for s in patched.shards):
+        console.print(f"{patched.failures} failed items: "
+                      + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none diagnosed")
+                      + "; patches: " + (", ".join(f"{k} {n}" for k, n in sorted(families.items())) or "none"))
     if not any(s.patches for s in patched.shards):
         console.print("no patch could be written for these failures: V2 is not trained")
         return
