@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
-import yaml
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
-from proda.cli.context import settings_from, store_for
+from proda.cli.context import load_recipe, settings_from, store_for
 from proda.cli.output import console, err_console, pct, print_json, print_rows
 from proda.errors import ConfigError, NotFound
 
@@ -24,18 +23,6 @@ app = typer.Typer(help="Benchmarks from held-out L3 chains, with distractors bui
 NAME_HELP = "Benchmark name (items of one name form one benchmark)."
 PARAPHRASE_BACKEND_HELP = ("Reword question stems with an LLM: anthropic or openai (any OpenAI-compatible server). "
                            "Default: templates only.")
-
-
-def _recipe(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot read recipe: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a recipe is a mapping of BenchConfig fields")
-    return data
 
 
 @app.command()
@@ -78,7 +65,7 @@ def build(
              "test_ratio": test_ratio, "dev_ratio": dev_ratio, "splits": splits, "distractors": distractors,
              "executor": executor, "paraphrase_backend": paraphrase_backend, "paraphrase_model": paraphrase_model,
              "paraphrase_base_url": paraphrase_base_url, "paraphrase_max_cost": paraphrase_max_cost}
-    values = {**_recipe(recipe), **{k: v for k, v in flags.items() if v is not None}}
+    values = {**load_recipe(recipe, "BenchConfig"), **{k: v for k, v in flags.items() if v is not None}}
     config = BenchConfig.from_dict(values, source=str(recipe) if recipe else "flags")
     home = settings_from(ctx).home
     with store_for(ctx) as store, Progress(TextColumn("building {task.fields[info]}"), TimeElapsedColumn(),

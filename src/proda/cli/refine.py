@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
-from proda.cli.context import settings_from
+from proda.cli.context import load_recipe, settings_from
 from proda.cli.output import console, pct, print_json, print_rows
 from proda.errors import ConfigError, InputError
 
@@ -28,20 +27,8 @@ app = typer.Typer(
 )
 
 
-def _recipe(path: Path | None, what: str) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot read recipe: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a recipe is a mapping of {what} fields")
-    return data
-
-
 def _merge(recipe: Path | None, what: str, flags: dict[str, Any]) -> dict[str, Any]:
-    return {**_recipe(recipe, what), **{k: v for k, v in flags.items() if v is not None}}
+    return {**load_recipe(recipe, what), **{k: v for k, v in flags.items() if v is not None}}
 
 
 @app.command()
