@@ -75,9 +75,9 @@ from loop_v1 import DEFAULT_CORPUS, peak_rss_mb, quiet_libraries
 
 from proda.cli.demo import sample_path
 from proda.config import Settings
-from proda.pipelines.bench import BenchConfig
-from proda.pipelines.bench.build import build_benchmark
-from proda.pipelines.bench.check import check_benchmark
+from proda.pipelines.tester import BenchConfig
+from proda.pipelines.tester.build import build_benchmark
+from proda.pipelines.tester.check import check_benchmark
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.build.export import iter_examples
 from proda.pipelines.debug import PatchConfig

@@ -25,9 +25,9 @@ from typing import Any
 
 from proda.cli.demo import sample_path
 from proda.config import Settings
-from proda.pipelines.bench import BenchConfig
-from proda.pipelines.bench.build import build_benchmark
-from proda.pipelines.bench.export import export, load_items
+from proda.pipelines.tester import BenchConfig
+from proda.pipelines.tester.build import build_benchmark
+from proda.pipelines.tester.export import export, load_items
 from proda.pipelines.extract.config import ExtractConfig
 from proda.pipelines.extract.stage import run_extraction
 from proda.pipelines.ingest import ingest_paths

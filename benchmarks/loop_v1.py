@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from proda.config import Settings
-from proda.pipelines.bench import BenchConfig
-from proda.pipelines.bench.build import build_benchmark
-from proda.pipelines.bench.check import check_benchmark
+from proda.pipelines.tester import BenchConfig
+from proda.pipelines.tester.build import build_benchmark
+from proda.pipelines.tester.check import check_benchmark
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.extract.config import ExtractConfig
 from proda.pipelines.extract.resolve import merge

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from proda.pipelines.refine.distill import distill
-from proda.pipelines.refine.executor import execute, is_subsequence
+from proda.pipelines.refine.interpreter import execute, is_subsequence
 from proda.pipelines.refine.model import RefineModel, TransformersGenerator, ViewConfig, dump_records, training_records
 from proda.pipelines.refine.noise import NoiseGenerator, NoisyDocument, excerpts
 from proda.pipelines.refine.program import Program

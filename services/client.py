@@ -1,7 +1,7 @@
 """A typed, synchronous Python client of a ProDa server (what the CLI's ``--remote`` mode uses).
 
 Answers come back as the same domain types the server's knowledge layer and operation store use
-(:mod:`proda.services.knowledge`, :mod:`proda.services.operations`), and failed calls raise the same
+(:mod:`proda.knowledge`, :mod:`proda.services.operations`), and failed calls raise the same
 ProDa errors a local run would (:func:`proda.services.errors.error_for_status`)::
 
     with ProdaClient.from_url("grpc://127.0.0.1:50051") as client:
@@ -29,7 +29,7 @@ from proda.config import Settings
 from proda.errors import ConfigError, ProdaError, QueryTimeout
 from proda.services import convert
 from proda.services.errors import error_for_status
-from proda.services.knowledge import (
+from proda.knowledge import (
     ChainDetail,
     ConceptCard,
     ConceptMatch,

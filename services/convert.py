@@ -1,6 +1,6 @@
 """Proto <-> domain conversion, one small explicit function per type, both directions.
 
-The server converts requests to the validated domain requests of :mod:`proda.services.knowledge`
+The server converts requests to the validated domain requests of :mod:`proda.knowledge`
 and :mod:`proda.services.jobs`, and domain answers to messages; the client converts messages back to
 the same domain types, so both sides of the wire speak one vocabulary. Proto3 scalars have no
 presence: an empty string or a zero means "not given", and the domain default applies.
@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from proda.errors import InputError
 from proda.schema.catalog import Query
 from proda.services import errors as status
-from proda.services.knowledge import (
+from proda.knowledge import (
     ChainDetail,
     ChainStep,
     ConceptCard,

@@ -293,7 +293,7 @@ class BenchmarkSpec(JobSpec):
     @model_validator(mode="after")
     def _as_config(self) -> BenchmarkSpec:
         # BenchConfig owns the rules (name pattern, ratios, splits...): ask it, report its words.
-        from proda.pipelines.bench.config import BenchConfig
+        from proda.pipelines.tester.config import BenchConfig
 
         try:
             BenchConfig(**self.model_dump())
@@ -304,8 +304,8 @@ class BenchmarkSpec(JobSpec):
 
 def build_benchmark(spec: dict[str, Any], job: JobContext) -> JobResult:
     """Split chains and build benchmark items (Tester) in this worker; the build report as JSON."""
-    from proda.pipelines.bench.build import ShardStats, build_benchmark
-    from proda.pipelines.bench.config import BenchConfig
+    from proda.pipelines.tester.build import ShardStats, build_benchmark
+    from proda.pipelines.tester.config import BenchConfig
 
     params = BenchmarkSpec.model_validate(spec)
     config = BenchConfig(**params.model_dump(), executor="local")
@@ -539,7 +539,7 @@ def default_registry() -> JobRegistry:
         registry.register(JobKind(TRAIN_MODEL, f"{__name__}:train_model", train_spec(), "TRL SFT training"))
     else:
         registry.mark_unavailable(TRAIN_MODEL, "training stage (pip install 'proda[train]')")
-    if _installed("proda.pipelines.bench.build"):
+    if _installed("proda.pipelines.tester.build"):
         registry.register(JobKind(BUILD_BENCHMARK, f"{__name__}:build_benchmark", BenchmarkSpec, "benchmark build"))
     else:
         registry.mark_unavailable(BUILD_BENCHMARK, "benchmark stage (Tester)")

@@ -1,7 +1,7 @@
 """``KnowledgeService``: message in, domain call on the graph thread pool, message out.
 
 The servicer only converts (:mod:`proda.services.convert`) and delegates to
-:class:`~proda.services.knowledge.Knowledge`; errors are raised as ProDa errors and become statuses
+:class:`~proda.knowledge.Knowledge`; errors are raised as ProDa errors and become statuses
 in :mod:`proda.services.interceptors`. Graph calls block, so they run on a bounded thread pool, never
 on the event loop, with the call's remaining deadline as their database time limit.
 """
@@ -18,7 +18,7 @@ from grpc import aio
 
 from proda.errors import InputError
 from proda.services import convert, paging
-from proda.services.knowledge import Deadline, Knowledge
+from proda.knowledge import Deadline, Knowledge
 from proda.v1 import knowledge_pb2 as kpb
 from proda.v1 import knowledge_pb2_grpc
 

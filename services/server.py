@@ -38,7 +38,7 @@ from proda.services.auth import BearerTokenInterceptor
 from proda.services.interceptors import CallInterceptor
 from proda.services.jobs import JobRegistry, default_registry
 from proda.services.jobs_rpc import EvaluationServicer, SynthesisServicer, TrainingServicer
-from proda.services.knowledge import Knowledge
+from proda.knowledge import Knowledge
 from proda.services.knowledge_rpc import KnowledgeServicer
 from proda.services.operations import OperationStore
 from proda.services.operations_rpc import OperationsServicer

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from proda.errors import ConfigError, NotFound
-from proda.pipelines.bench.model import instance_hash
+from proda.pipelines.tester.model import instance_hash
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.build.export import export_hf, export_jsonl, iter_examples
 from proda.pipelines.build.templates import passage

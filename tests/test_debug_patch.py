@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from proda.errors import ConfigError, InputError, NotFound
-from proda.pipelines.bench.check import check_benchmark
+from proda.pipelines.tester.check import check_benchmark
 from proda.pipelines.debug import PatchConfig, PatchReport, export_jsonl, iter_patches, run_patch
 from proda.pipelines.debug.patch import fill, plan
 from proda.schema.store.base import GraphStore

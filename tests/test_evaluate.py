@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from proda.errors import ConfigError, InputError, NotFound
-from proda.pipelines.bench.build import write_items
-from proda.pipelines.bench.export import export
-from proda.pipelines.bench.model import BenchmarkItemRecord, OptionRecord, instance_hash, item_id
+from proda.pipelines.tester.build import write_items
+from proda.pipelines.tester.export import export
+from proda.pipelines.tester.model import BenchmarkItemRecord, OptionRecord, instance_hash, item_id
 from proda.schema import Chain, Concept, Provenance, Relation
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import GraphWriter

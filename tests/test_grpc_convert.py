@@ -32,7 +32,7 @@ from proda.services import convert, jobs, paging
 from proda.services.auth import BearerTokenInterceptor
 from proda.services.errors import code_name, code_number, error_for_status, is_transient, status_for
 from proda.services.jobs_rpc import benchmark_values, check_values, extract_values, options_values, patch_values
-from proda.services.knowledge import (
+from proda.knowledge import (
     ChainDetail,
     ChainStep,
     ConceptCard,

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from proda.errors import ConfigError
-from proda.pipelines.bench.build import build_benchmark, chain_order
-from proda.pipelines.bench.check import check_benchmark
-from proda.pipelines.bench.config import BenchConfig
-from proda.pipelines.bench.model import BenchmarkItemRecord, instance_hash, item_id
+from proda.pipelines.tester.build import build_benchmark, chain_order
+from proda.pipelines.tester.check import check_benchmark
+from proda.pipelines.tester.config import BenchConfig
+from proda.pipelines.tester.model import BenchmarkItemRecord, instance_hash, item_id
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.build.export import iter_examples
 from proda.pipelines.llm.client import schema_name_of

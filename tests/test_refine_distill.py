@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proda.pipelines.refine.distill import ReliabilityFilter, distill
-from proda.pipelines.refine.executor import execute, is_subsequence
+from proda.pipelines.refine.interpreter import execute, is_subsequence
 from proda.pipelines.refine.noise import CLEAN, KINDS, NoiseGenerator, excerpts, template_halves
 from proda.pipelines.refine.program import DROP, KEEP, RemoveLines, RemoveStr, parse_program
 from proda.pipelines.refine.scoring import char_counts, line_counts, score

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proda.errors import InputError
-from proda.pipelines.refine.executor import execute, is_subsequence
+from proda.pipelines.refine.interpreter import execute, is_subsequence
 from proda.pipelines.refine.program import (
     DROP,
     KEEP,

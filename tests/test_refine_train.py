@@ -13,7 +13,7 @@ import pytest
 
 from proda.errors import InputError
 from proda.pipelines.refine.distill import distill
-from proda.pipelines.refine.executor import execute, is_subsequence
+from proda.pipelines.refine.interpreter import execute, is_subsequence
 from proda.pipelines.refine.model import RefineModel, TransformersGenerator, ViewConfig, training_records, windows
 from proda.pipelines.refine.noise import NoiseGenerator, excerpts
 from proda.training.refine_sft import RefineSFTConfig, read_records, train_refine_model

@@ -38,7 +38,7 @@ from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import GraphWriter
 from proda.services import convert
 from proda.services.client import ProdaClient
-from proda.services.knowledge import (
+from proda.knowledge import (
     Deadline,
     Evidence,
     FailureNode,

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from proda.errors import ConfigError, InputError, NotFound
-from proda.pipelines.bench.model import BenchmarkItemRecord
+from proda.pipelines.tester.model import BenchmarkItemRecord
 from proda.recipes import FromRecipe
 from proda.schema.store.base import GraphStore
 from proda.training.scoring import LoglikelihoodScorer, lettered_prompt, parse_answer

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from proda.pipelines.bench.model import instance_hash
+from proda.pipelines.tester.model import instance_hash
 from proda.pipelines.build.config import BuildConfig
 from proda.pipelines.build.templates import TEMPLATE_VERSION, Example, RelationFacts, examples_for_relation
 from proda.pipelines.llm.paraphrase import occurrences

@@ -32,8 +32,8 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proda.errors import InputError, NotFound
-from proda.pipelines.bench.chains import ChainView, read_chains
-from proda.pipelines.bench.model import BenchmarkItemRecord
+from proda.pipelines.tester.chains import ChainView, read_chains
+from proda.pipelines.tester.model import BenchmarkItemRecord
 from proda.pipelines.debug.config import PatchConfig
 from proda.pipelines.debug.probes import PROBE_VERSION, Probe, build_probes, hops_of, read_pool
 from proda.schema.store.base import GraphStore, Row

@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from proda.errors import InputError, PreconditionFailed
-from proda.pipelines.bench.chains import ChainView, read_chains
-from proda.pipelines.bench.validity import reach_rows, reachable
+from proda.pipelines.tester.chains import ChainView, read_chains
+from proda.pipelines.tester.validity import reach_rows, reachable
 from proda.pipelines.build.export import iter_examples
 from proda.pipelines.build.templates import RelationFacts
 from proda.pipelines.debug.config import PatchConfig

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from proda.pipelines.bench.chains import ChainView
-from proda.pipelines.bench.model import ConceptRef, instance_hash
-from proda.pipelines.bench.validity import clash, reach_rows, reachable
+from proda.pipelines.tester.chains import ChainView
+from proda.pipelines.tester.model import ConceptRef, instance_hash
+from proda.pipelines.tester.validity import clash, reach_rows, reachable
 from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import Vocabulary
 

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from proda.pipelines.bench.chains import ChainView
-from proda.pipelines.bench.model import instance_hash
-from proda.pipelines.bench.question import question_text
+from proda.pipelines.tester.chains import ChainView
+from proda.pipelines.tester.model import instance_hash
+from proda.pipelines.tester.question import question_text
 from proda.pipelines.build.templates import RelationFacts, capitalise, field_of, passage, pick_variant
 from proda.schema.vocabulary import Vocabulary
 

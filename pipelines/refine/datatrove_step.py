@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from proda.errors import ConfigError, DependencyMissing
-from proda.pipelines.refine.executor import execute
+from proda.pipelines.refine.interpreter import execute
 from proda.pipelines.refine.model import ModelProgram, RefineModel, ViewConfig
 
 if TYPE_CHECKING:

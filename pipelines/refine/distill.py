@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Indel, LCSseq
 
-from proda.pipelines.refine.executor import execute
+from proda.pipelines.refine.interpreter import execute
 from proda.pipelines.refine.program import DROP, KEEP, Op, Program, RemoveLines, RemoveStr
 
 EDIT_COST = 8

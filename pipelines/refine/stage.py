@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from proda.errors import BudgetExceeded, InputError, LLMError
 from proda.pipelines.executors import make_executor
 from proda.pipelines.refine.config import RefineConfig
-from proda.pipelines.refine.executor import execute
+from proda.pipelines.refine.interpreter import execute
 from proda.pipelines.refine.model import ModelProgram, RefineModel, ViewConfig
 from proda.pipelines.refine.program import KEEP
 

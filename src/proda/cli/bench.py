@@ -13,8 +13,8 @@ from proda.cli.output import console, err_console, pct, print_json, print_rows
 from proda.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:
-    from proda.pipelines.bench.build import BuildReport, ShardStats
-    from proda.pipelines.bench.check import CheckReport
+    from proda.pipelines.tester.build import BuildReport, ShardStats
+    from proda.pipelines.tester.check import CheckReport
 
 app = typer.Typer(help="Benchmarks from held-out L3 chains, with distractors built from the graph "
                        "(INVREL, TRUNC, NEARMISS), proven wrong in it, and orthogonal to training data.",
@@ -58,8 +58,8 @@ def build(
     """
     from dataclasses import asdict
 
-    from proda.pipelines.bench.build import build_benchmark
-    from proda.pipelines.bench.config import BenchConfig
+    from proda.pipelines.tester.build import build_benchmark
+    from proda.pipelines.tester.config import BenchConfig
 
     flags = {"name": name, "discipline": discipline, "per_discipline": per_discipline, "seed": seed,
              "test_ratio": test_ratio, "dev_ratio": dev_ratio, "splits": splits, "distractors": distractors,
@@ -137,8 +137,8 @@ def split(
 
     A recorded split is never changed, so later stages can rely on train chains staying train.
     """
-    from proda.pipelines.bench.config import BenchConfig
-    from proda.pipelines.bench.split import assign_splits, split_counts
+    from proda.pipelines.tester.config import BenchConfig
+    from proda.pipelines.tester.split import assign_splits, split_counts
 
     config = BenchConfig(discipline=discipline, test_ratio=test_ratio, dev_ratio=dev_ratio)
     with store_for(ctx) as store:
@@ -178,7 +178,7 @@ def check(
     the same concept or alias, nothing an item links to was deleted. Orthogonality: no training
     example or patch equals an item or was built from a test/dev chain (bench_orthogonality).
     """
-    from proda.pipelines.bench.check import check_benchmark
+    from proda.pipelines.tester.check import check_benchmark
 
     with store_for(ctx) as store:
         report = check_benchmark(store, name, discipline)
@@ -203,8 +203,8 @@ def export(
     as_json: bool = typer.Option(False, "--json", help="Print the written files as JSON."),
 ) -> None:
     """Write the stored benchmark as JSONL, a Hugging Face dataset or an lm-eval task; ids are kept."""
-    from proda.pipelines.bench.export import FORMATS, load_items, task_name
-    from proda.pipelines.bench.export import export as write
+    from proda.pipelines.tester.export import FORMATS, load_items, task_name
+    from proda.pipelines.tester.export import export as write
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")

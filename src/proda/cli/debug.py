@@ -14,7 +14,7 @@ from proda.cli.patch import fail_undiagnosable, print_shard_notes, shard_progres
 
 if TYPE_CHECKING:
     from proda.pipelines.debug.diagnose import WeakPoint
-    from proda.services.knowledge import FailureNode, RunTraceback
+    from proda.knowledge import FailureNode, RunTraceback
 
 app = typer.Typer(
     help="The Debugger: from an evaluation run's wrong answers back to the chains, relations, concepts, "
@@ -99,7 +99,7 @@ def traceback(
     Examples: `proda debug traceback --run v1-proda-test-loglikelihood`;
     `proda debug traceback -r evr_... -d economics --top 20 --min-support 3 --json`.
     """
-    from proda.services.knowledge import Deadline, Knowledge, RunTracebackRequest, validated
+    from proda.knowledge import Deadline, Knowledge, RunTracebackRequest, validated
 
     request = validated(RunTracebackRequest, run=run, discipline=discipline, min_support=min_support, top=top)
     if remote is not None:

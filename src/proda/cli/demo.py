@@ -93,9 +93,9 @@ def demo(
 
 def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: int) -> None:
     """Steps 8-11: benchmark from held-out chains, training data from L1/L2, V0 -> train -> V1."""
-    from proda.pipelines.bench import BenchConfig
-    from proda.pipelines.bench.build import build_benchmark
-    from proda.pipelines.bench.check import check_benchmark
+    from proda.pipelines.tester import BenchConfig
+    from proda.pipelines.tester.build import build_benchmark
+    from proda.pipelines.tester.check import check_benchmark
     from proda.pipelines.build import BuildConfig, build_examples
 
     console.rule("8. Tester: multiple-choice items from held-out L3 chains, distractors from the graph")
@@ -162,7 +162,7 @@ def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: i
 
 def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model: str, steps: int) -> None:
     """Steps 12-14: trace V1's failures to the graph, diagnose and patch them, train and evaluate V2."""
-    from proda.pipelines.bench.check import check_benchmark
+    from proda.pipelines.tester.check import check_benchmark
     from proda.pipelines.debug.config import PatchConfig
     from proda.pipelines.debug.export import export_jsonl
     from proda.pipelines.debug.stage import run_patch

@@ -196,7 +196,7 @@ def apply(
     as_json: bool = typer.Option(False, "--json", help="Print the refined text and counts as JSON."),
 ) -> None:
     """Execute one program on one document (parse strictly, apply by deletion), or show its numbered lines."""
-    from proda.pipelines.refine.executor import execute
+    from proda.pipelines.refine.interpreter import execute
     from proda.pipelines.refine.program import number_lines, parse_program
 
     try:

@@ -24,9 +24,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from proda.pipelines.bench.chains import read_chains
-from proda.pipelines.bench.model import BenchmarkItemRecord, ConceptRef, instance_hash
-from proda.pipelines.bench.validity import clash, reach_rows, reachable
+from proda.pipelines.tester.chains import read_chains
+from proda.pipelines.tester.model import BenchmarkItemRecord, ConceptRef, instance_hash
+from proda.pipelines.tester.validity import clash, reach_rows, reachable
 from proda.schema.store.base import GraphStore, Row
 
 BATCH = 1000

@@ -7,7 +7,7 @@
 * NEARMISS: concepts close to the answer that do not satisfy the chain (``bench_nearmiss``).
 
 Every candidate records the ids of the graph elements it was derived from. None is trusted yet:
-:mod:`proda.pipelines.bench.validity` proves each one wrong before it becomes an option.
+:mod:`proda.pipelines.tester.validity` proves each one wrong before it becomes an option.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from proda.pipelines.bench.chains import ChainView
-from proda.pipelines.bench.model import Candidate, ConceptRef
+from proda.pipelines.tester.chains import ChainView
+from proda.pipelines.tester.model import Candidate, ConceptRef
 from proda.schema.store.base import GraphStore, Row
 from proda.schema.vocabulary import Vocabulary
 

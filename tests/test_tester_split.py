@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from proda.errors import ConfigError
-from proda.pipelines.bench.config import BenchConfig
-from proda.pipelines.bench.split import assign_splits, split_counts, split_of
+from proda.pipelines.tester.config import BenchConfig
+from proda.pipelines.tester.split import assign_splits, split_counts, split_of
 from proda.schema.ids import chain_id
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import GraphWriter

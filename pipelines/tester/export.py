@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from proda.errors import DependencyMissing, InputError, NotFound
-from proda.pipelines.bench.model import BenchmarkItemRecord
+from proda.pipelines.tester.model import BenchmarkItemRecord
 from proda.schema.store.base import GraphStore
 
 FORMATS = ("jsonl", "hf", "lm-eval")

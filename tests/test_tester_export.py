@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from proda.errors import NotFound
-from proda.pipelines.bench.build import build_benchmark
-from proda.pipelines.bench.config import BenchConfig
-from proda.pipelines.bench.export import export, load_items, task_name
-from proda.pipelines.bench.model import BenchmarkItemRecord
+from proda.pipelines.tester.build import build_benchmark
+from proda.pipelines.tester.config import BenchConfig
+from proda.pipelines.tester.export import export, load_items, task_name
+from proda.pipelines.tester.model import BenchmarkItemRecord
 from proda.schema.store.base import GraphStore
 from tests.test_bench_graphs import economics
 

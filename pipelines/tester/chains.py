@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from proda.pipelines.bench.model import ConceptRef
+from proda.pipelines.tester.model import ConceptRef
 from proda.schema.store.base import GraphStore, Row
 
 

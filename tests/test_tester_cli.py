@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from proda.pipelines.bench.model import item_id
+from proda.pipelines.tester.model import item_id
 from proda.schema import Relation
 from proda.schema.store.writer import Element
 from tests.graphs import HAND

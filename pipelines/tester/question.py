@@ -6,7 +6,7 @@ named X1..Xn, so a three-step chain reads::
     In economics: price decreases X1, X1 causes X2, and X2 increases X3. Which concept is X3?
 
 Only the start concept is named: the intermediate concepts would give away the TRUNC distractors.
-The wording is versioned (:data:`~proda.pipelines.bench.model.TEMPLATE_VERSION`) because it is part
+The wording is versioned (:data:`~proda.pipelines.tester.model.TEMPLATE_VERSION`) because it is part
 of every item's instance hash.
 """
 

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from proda.errors import InputError
-from proda.pipelines.bench import distractors
-from proda.pipelines.bench.build import ShardBuilder, build_benchmark, write_items
-from proda.pipelines.bench.chains import read_chains
-from proda.pipelines.bench.config import BenchConfig
-from proda.pipelines.bench.model import BenchmarkItemRecord, instance_hash, item_id
+from proda.pipelines.tester import distractors
+from proda.pipelines.tester.build import ShardBuilder, build_benchmark, write_items
+from proda.pipelines.tester.chains import read_chains
+from proda.pipelines.tester.config import BenchConfig
+from proda.pipelines.tester.model import BenchmarkItemRecord, instance_hash, item_id
 from proda.schema import Chain, Relation
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import GraphWriter

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from proda.errors import InputError
-from proda.pipelines.bench import distractors
-from proda.pipelines.bench.chains import ChainView, read_chains
-from proda.pipelines.bench.config import BenchConfig
-from proda.pipelines.bench.model import (
+from proda.pipelines.tester import distractors
+from proda.pipelines.tester.chains import ChainView, read_chains
+from proda.pipelines.tester.config import BenchConfig
+from proda.pipelines.tester.model import (
     TEMPLATE_VERSION,
     BenchmarkItemRecord,
     Candidate,
@@ -35,9 +35,9 @@ from proda.pipelines.bench.model import (
     instance_hash,
     item_id,
 )
-from proda.pipelines.bench.question import question_text
-from proda.pipelines.bench.split import SplitReport, assign_splits
-from proda.pipelines.bench.validity import prove, select
+from proda.pipelines.tester.question import question_text
+from proda.pipelines.tester.split import SplitReport, assign_splits
+from proda.pipelines.tester.validity import prove, select
 from proda.pipelines.executors import make_executor
 from proda.schema.store.base import GraphStore, StoreSpec
 from proda.schema.vocabulary import Vocabulary, default_vocabulary

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from proda.pipelines.bench.chains import ChainView
-from proda.pipelines.bench.model import OPERATORS, Candidate, ConceptRef
+from proda.pipelines.tester.chains import ChainView
+from proda.pipelines.tester.model import OPERATORS, Candidate, ConceptRef
 from proda.schema.ids import normalise_name
 from proda.schema.store.base import GraphStore
 

@@ -22,9 +22,9 @@ items/s on the embedded FalkorDB.
 
 Run::
 
-    .venv/bin/python benchmarks/bench_build.py                       # 100,000 chains, several minutes
-    .venv/bin/python benchmarks/bench_build.py --chains 5000 --repeats 3
-    .venv/bin/python benchmarks/bench_build.py --graph proda --home .proda
+    .venv/bin/python benchmarks/tester_build.py                       # 100,000 chains, several minutes
+    .venv/bin/python benchmarks/tester_build.py --chains 5000 --repeats 3
+    .venv/bin/python benchmarks/tester_build.py --graph proda --home .proda
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ from pathlib import Path
 from typing import Any
 
 from proda.config import Settings
-from proda.pipelines.bench.build import BuildReport, build_benchmark
-from proda.pipelines.bench.check import check_benchmark
-from proda.pipelines.bench.config import BenchConfig
-from proda.pipelines.bench.split import assign_splits
+from proda.pipelines.tester.build import BuildReport, build_benchmark
+from proda.pipelines.tester.check import check_benchmark
+from proda.pipelines.tester.config import BenchConfig
+from proda.pipelines.tester.split import assign_splits
 from proda.schema.models import Chain, Concept, Provenance, Relation
 from proda.schema.store import open_store
 from proda.schema.store.base import GraphStore

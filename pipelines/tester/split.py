@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-from proda.pipelines.bench.config import BenchConfig
+from proda.pipelines.tester.config import BenchConfig
 from proda.schema.store.base import GraphStore
 
 Split = Literal["test", "dev", "train"]

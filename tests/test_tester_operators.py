@@ -11,10 +11,10 @@ from collections import Counter
 import pytest
 
 from proda.errors import UnknownRelationType
-from proda.pipelines.bench import distractors
-from proda.pipelines.bench.chains import read_chains
-from proda.pipelines.bench.question import question_text
-from proda.pipelines.bench.validity import prove, reach_rows, reachable
+from proda.pipelines.tester import distractors
+from proda.pipelines.tester.chains import read_chains
+from proda.pipelines.tester.question import question_text
+from proda.pipelines.tester.validity import prove, reach_rows, reachable
 from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import default_vocabulary
 from tests.graphs import covers

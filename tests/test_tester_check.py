@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from proda.pipelines.bench.build import build_benchmark
-from proda.pipelines.bench.check import check_benchmark
-from proda.pipelines.bench.config import BenchConfig
-from proda.pipelines.bench.model import BenchmarkItemRecord, instance_hash
+from proda.pipelines.tester.build import build_benchmark
+from proda.pipelines.tester.check import check_benchmark
+from proda.pipelines.tester.config import BenchConfig
+from proda.pipelines.tester.model import BenchmarkItemRecord, instance_hash
 from proda.schema.store.base import GraphStore
 from tests.graphs import covers
 from tests.test_bench_graphs import World, load_economics, merge
