@@ -51,6 +51,13 @@ def test_full_fine_tune_checkpoints_and_resumes(tmp_path: Path) -> None:
     assert first.train_tokens > 0 and first.tokens_per_s > 0 and first.peak_rss_mb > 0
     summary = json.loads((tmp_path / "runs" / "train" / "t1" / "summary.json").read_text())
     assert summary["steps"] == 4 and (Path(summary["model_dir"]) / "config.json").exists()
+    # the same run again: the finished model is reused as it is, never stepped past max_steps
+    weights = sorted(Path(first.model_dir).glob("*.safetensors"))
+    stamps = [w.stat().st_mtime_ns for w in weights]
+    again = run_training(config, tmp_path, model=model, tokenizer=tok)
+    assert again.reused and not first.reused
+    assert again.steps == 4 and again.losses == first.losses and again.fingerprint == first.fingerprint
+    assert weights and [w.stat().st_mtime_ns for w in weights] == stamps
     # more steps under the same run name: resumes from the last checkpoint instead of starting over
     model2, tok2 = _tiny(tmp_path)
     longer = TrainConfig(**{**config.__dict__, "max_steps": 6})

@@ -12,13 +12,14 @@ last checkpoint; a finished run is not retrained unless ``max_steps`` grew.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import math
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,10 @@ class TrainSummary:
     peak_rss_mb: float
     peak_gpu_mb: float | None
     device: str
+    # sha256 of the run's config and training records: a rerun with both unchanged reuses the model
+    fingerprint: str = ""
+    # True when this summary describes an earlier, finished run that was reused, not retrained
+    reused: bool = False
 
 
 def _to_prompt_completion(record: dict[str, Any], where: str) -> dict[str, Any]:
@@ -140,6 +145,25 @@ def _last_checkpoint(run_dir: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
+def _finished_run(run_dir: Path, fingerprint: str) -> TrainSummary | None:
+    """The summary of a finished run with the same config and records, marked as reused; else None.
+
+    Resuming from the final checkpoint would still let the Trainer take a step past ``max_steps``
+    and change a finished model, so a finished run is returned as it is instead.
+    """
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+        summary = TrainSummary(**{**stored, "losses": [tuple(x) for x in stored.get("losses", [])]})
+    except (ValueError, TypeError):
+        return None  # an unreadable or older summary: train (resuming from the last checkpoint)
+    if summary.fingerprint != fingerprint or not Path(summary.model_dir).is_dir():
+        return None
+    return replace(summary, reused=True)
+
+
 def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, model: Any = None,
                  tokenizer: Any = None, progress: Callable[[int, int], None] | None = None) -> TrainSummary:
     """Fine-tune and save; resumes from the run's last checkpoint. ``model``/``tokenizer`` may be
@@ -157,6 +181,11 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
 
     records = load_records(config, store)
     run_dir = home / "runs" / "train" / config.run_name
+    fingerprint = hashlib.sha256(json.dumps([asdict(config), records], sort_keys=True, default=str)
+                                 .encode()).hexdigest()
+    finished = _finished_run(run_dir, fingerprint)
+    if finished is not None:
+        return finished
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
     if model is None or tokenizer is None:
@@ -211,6 +240,7 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
         resumed_from=resume.name if resume else None, losses=losses, train_tokens=tokens, seconds=seconds,
         tokens_per_s=tokens / seconds if seconds else 0.0,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None, device="cuda" if cuda else "cpu")
+        peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None, device="cuda" if cuda else "cpu",
+        fingerprint=fingerprint)
     (run_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
     return summary

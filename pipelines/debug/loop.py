@@ -23,7 +23,7 @@ from typing import Any
 from proda.errors import ConfigError
 from proda.pipelines.debug.config import PatchConfig
 from proda.pipelines.debug.diagnose import Scorer, ScorerFactory
-from proda.pipelines.debug.plots import write_plots
+from proda.pipelines.debug.plots import PlotsSkipped, write_plots
 from proda.recipes import FromRecipe
 from proda.schema.store.base import GraphStore
 
@@ -154,9 +154,10 @@ def run_loop(store: GraphStore, config: LoopConfig, home: Path, *, log: LogFn | 
     else:
         v2_model = train("v2", dataset=None, train_file=str(patches), base_model=v1_model.model_dir)
         eval_of("v2", v2_model.model_dir)
-    report.plots = write_plots(store, report.evals, run_dir)
-    if not report.plots:
-        report.notes.append("no plots: matplotlib is not installed (pip install 'proda[report]')")
+    try:
+        report.plots = write_plots(store, report.evals, run_dir)
+    except PlotsSkipped as e:
+        report.notes.append(f"no plots: {e}")
     (run_dir / "report.json").write_text(json.dumps(asdict(report), indent=2, default=str))
     (run_dir / "report.md").write_text(markdown(report, cfg))
     return report

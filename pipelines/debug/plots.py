@@ -21,20 +21,27 @@ def _groups(evals: dict[str, dict[str, Any]], grouping: str) -> dict[str, dict[s
     return {s: {str(g["key"]): g for g in e["groups"] if g["grouping"] == grouping} for s, e in evals.items()}
 
 
+class PlotsSkipped(Exception):
+    """No plot was drawn; the message says why (the loop report quotes it)."""
+
+
 def write_plots(store: GraphStore, evals: dict[str, dict[str, Any]], out_dir: Path) -> list[str]:
     """Write the three plots for the evaluated stages (``v0``/``v1``/``v2`` → eval summaries with
-    ``run_id`` and ``groups``); returns the file names written. Without matplotlib (the ``report``
-    extra) nothing is drawn and the empty list says so."""
+    ``run_id`` and ``groups``); returns the file names written.
+
+    Raises :class:`PlotsSkipped` with the reason when nothing can be drawn: matplotlib (the ``report``
+    extra) is missing, or no stage was evaluated.
+    """
     try:
         import matplotlib
 
         matplotlib.use("Agg")  # no display on servers and CI
         import matplotlib.pyplot as plt
-    except ImportError:
-        return []
+    except ImportError as e:
+        raise PlotsSkipped("matplotlib is not installed (pip install 'proda[report]')") from e
     stages = [s for s in ("v0", "v1", "v2") if s in evals]
     if not stages:
-        return []
+        raise PlotsSkipped("no stage was evaluated")
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
 

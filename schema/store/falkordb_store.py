@@ -133,8 +133,11 @@ class FalkorDBStore(GraphStore):
     def clear(self) -> None:
         try:
             self._graph.delete()
-        except redis.exceptions.ResponseError:
-            pass  # the graph did not exist yet
+        except redis.exceptions.ResponseError as e:
+            # FalkorDB answers "empty key" both for a graph that was never written (nothing to do) and
+            # for a key of another type under the graph's name (a real clash): only the key tells them apart.
+            if self._db.connection.exists(self.graph_name):
+                raise QueryError(f"could not delete graph {self.graph_name!r} on {self.url}: {e}") from e
         except (redis.exceptions.ConnectionError, OSError) as e:
             raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
         self.ensure_schema()

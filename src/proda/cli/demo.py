@@ -145,9 +145,10 @@ def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: i
                                        save_steps=max(1, steps // 2), logging_steps=max(1, steps // 5)),
                            home, store=store)
     losses = summary.losses
+    done = " (already trained: reused)" if summary.reused else ""
     console.print(f"{summary.steps} steps, loss {losses[0][1]:.2f} -> {losses[-1][1]:.2f}, "
-                  f"{summary.tokens_per_s:.0f} tokens/s, {summary.seconds:.0f} s" if losses else
-                  f"{summary.steps} steps (already trained)")
+                  f"{summary.tokens_per_s:.0f} tokens/s, {summary.seconds:.0f} s{done}" if losses else
+                  f"{summary.steps} steps{done}")
     v1 = evaluate(store, EvalConfig(model=summary.model_dir, benchmark="demo", run_name="demo-v1"), home)
     console.print(f"V1: {v1.items} items, acc {v1.accuracy:.1%} (V0 {v0.accuracy:.1%}); per discipline:")
     v0_by = {g["key"]: g for g in v0.groups if g["grouping"] == "discipline"}
