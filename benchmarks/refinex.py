@@ -171,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-window-chars", type=int, default=1500)
     ap.add_argument("--max-line-chars", type=int, default=160)
     ap.add_argument("--max-new-tokens", type=int, default=96, help="program tokens per window")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads: on a shared 2-core machine one thread "
-                    "trains 2x and generates 7x faster than two that fight over the cores")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves the other core to the graph "
+                    "server and other jobs on a 2-core machine)")
     ap.add_argument("--home", type=Path, default=Path(".proda"))
     ap.add_argument("--json", type=Path, default=RESULTS, help="where to write the figures")
     args = ap.parse_args(argv)
