@@ -1,4 +1,4 @@
-"""The closed loop against a control, over seeds (issue 6; a benchmark, not a test).
+"""The closed loop against a control, over seeds (a benchmark, not a test).
 
 Does the Debugger's targeted repair help more than the same amount of ordinary training data? On a
 private embedded FalkorDB in a temporary home: build the graph (the bundled sample by default, as

@@ -11,7 +11,7 @@ concurrency level in turn, after a warm-up; every cell is bounded by ``--request
 ``--seconds``, whichever comes first. Ids are drawn at random from the loaded graph, so every call
 finds its concept or chain.
 
-Targets (issue 7, on the 2-core machine): GetConcept p99 <= 10 ms at 8 clients, and no errors.
+Targets (on the 2-core machine): GetConcept p99 <= 10 ms at 8 clients, and no errors.
 The access log is off unless ``--access-log FILE`` is given (``proda serve`` writes one JSON line per
 call at its default ``--log-level info``; the flag measures that cost).
 

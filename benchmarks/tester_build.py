@@ -17,7 +17,7 @@ Two modes:
   benchmark's items (``--name``, default ``bench_build``) are deleted afterwards unless ``--keep-items``.
 
 Each build repeat starts from no items of that name (deleting them is not timed); the median of the
-repeats is reported, plus one idempotent rebuild over existing items. Target (issue 4): >= 500
+repeats is reported, plus one idempotent rebuild over existing items. Target: >= 500
 items/s on the embedded FalkorDB.
 
 Run::

@@ -1,6 +1,6 @@
 """``proda check``: the structural report of the knowledge graph, per discipline.
 
-Reachability is the paper's requirement made measurable (method.md): every L1 concept should lie
+Reachability is the paper's requirement made measurable (docs/method.md): every L1 concept should lie
 on an L2 relation and every L2 relation on an L3 chain. Orphans are allowed but always counted.
 """
 

@@ -1,4 +1,4 @@
-"""The controlled vocabulary of L2 relation types (method.md).
+"""The controlled vocabulary of L2 relation types (docs/method.md).
 
 Each type declares its inverse or contrary, which the INVREL distractor operator uses, and a few
 synonyms so that a model's free-form label maps to the nearest declared type. A label that maps to
@@ -148,5 +148,5 @@ class Vocabulary:
 
 
 def default_vocabulary() -> Vocabulary:
-    """The starting vocabulary from method.md."""
+    """The starting vocabulary from docs/method.md."""
     return Vocabulary(_DEFAULT_TYPES)

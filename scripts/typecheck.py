@@ -1,6 +1,6 @@
 """Type-check the ``proda`` namespace as it is installed.
 
-The design card fixes top-level folders (schema/, services/, ...) that install as subpackages of
+docs/design.md fixes the top-level folders (schema/, services/, ...) that install as subpackages of
 ``proda`` through setuptools' ``package-dir`` mapping. mypy resolves modules from the file system
 and cannot follow that mapping (nor an editable install's import hook), so this script mirrors the
 mapping as a tree of symlinks under build/typecheck and runs mypy on it. The mapping is read from

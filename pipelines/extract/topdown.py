@@ -1,11 +1,11 @@
-"""Turn one chunk's :class:`ChunkExtraction` into graph elements, top-down (method.md).
+"""Turn one chunk's :class:`ChunkExtraction` into graph elements, top-down (docs/method.md).
 
 Chains (L3) come first; each step is an L2 triple; L1 concepts are harvested from the triples'
 subjects and objects, so every concept lies on a relation and every relation on a chain by
 construction. A step that cannot be trusted is quarantined with its reason, never dropped silently
 and never repaired by invention:
 
-- its relation label maps to no declared type (method.md: "mapped to the nearest declared type or
+- its relation label maps to no declared type (docs/method.md: "mapped to the nearest declared type or
   quarantined, never invented silently");
 - its evidence is not found in the chunk (CORE "Contextualized": grounded in the source text);
 - it relates a concept to itself.

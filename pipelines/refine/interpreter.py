@@ -1,4 +1,4 @@
-"""The program executor: applies a parsed program to a document, by deletion only.
+"""The program interpreter: applies a parsed program to a document, by deletion only.
 
 Order (docs/method.md): ``drop_doc`` first, then substring removals, then line ranges. Substring
 removals address the *original* line numbers (ranges are applied after them, so numbering never

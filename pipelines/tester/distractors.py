@@ -1,4 +1,4 @@
-"""The three perturbation operators (method.md), each one batched catalog query over many chains.
+"""The three perturbation operators (docs/method.md), each one batched catalog query over many chains.
 
 * INVREL: replace step i's relation by its inverse/contrary and follow the rest of the chain's types
   from there (``bench_invrel``): the conclusion of someone who had that relation backwards.

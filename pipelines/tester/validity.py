@@ -1,6 +1,6 @@
 """Validity by construction: every distractor is proven wrong in the graph before it becomes an option.
 
-Two rules (method.md, issue 4):
+Two rules (docs/method.md):
 
 * **provably wrong**: no path from the start concept through the chain's relation-type sequence
   reaches the distractor or any alias of it (``bench_reach``, batched over many chains);

@@ -85,7 +85,7 @@ def _print_check(report: CheckReport) -> None:
     rows = [{"figure": name, **{d.discipline: get(d) for d in columns}} for name, get in figures]
     print_rows(rows, title="structural check", columns=["figure", *[d.discipline for d in columns]])
     console.print(f"[dim]components by {report.components_method or '-'}; reachability = share of elements "
-                  "covered by some L3 chain (method.md)[/dim]")
+                  "covered by some L3 chain (docs/method.md)[/dim]")
 
 
 def check(
