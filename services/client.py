@@ -27,8 +27,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from proda.config import Settings
 from proda.errors import ConfigError, ProdaError, QueryTimeout
-from proda.services import convert
-from proda.services.errors import error_for_status
 from proda.knowledge import (
     ChainDetail,
     ConceptCard,
@@ -42,6 +40,8 @@ from proda.knowledge import (
     Traceback,
     validated,
 )
+from proda.services import convert
+from proda.services.errors import error_for_status
 from proda.services.operations import OperationEvent, OperationRecord, OperationState
 from proda.v1 import evaluation_pb2 as epb
 from proda.v1 import knowledge_pb2 as kpb

@@ -15,8 +15,6 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from proda.errors import InputError
-from proda.schema.catalog import Query
-from proda.services import errors as status
 from proda.knowledge import (
     ChainDetail,
     ChainStep,
@@ -39,8 +37,11 @@ from proda.knowledge import (
     SearchRequest,
     Traceback,
     TracebackNode,
+    element_id,
     validated,
 )
+from proda.schema.catalog import Query
+from proda.services import errors as status
 from proda.services.operations import OperationError, OperationEvent, OperationRecord, OperationState, Progress
 from proda.v1 import knowledge_pb2 as kpb
 from proda.v1 import operations_pb2 as opb
@@ -109,21 +110,24 @@ def map_to_dict(source: Mapping[str, vpb.Value]) -> dict[str, Any]:
 def _check_graph_value(value: Any, where: str) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError(f"{where}: {value} is not a number a graph can hold")
+    # FalkorDB's parser reads a parameter header up to the first NUL: refused here, in ProDa's words
+    if isinstance(value, str) and "\x00" in value:
+        raise InputError(f"{where}: holds a NUL character, which a graph parameter cannot carry")
     if isinstance(value, list):
         for i, item in enumerate(value):
             _check_graph_value(item, f"{where}[{i}]")
     elif isinstance(value, dict):
         for key, item in value.items():
             # FalkorDB passes parameters as a CYPHER header whose map keys are backtick-quoted names
-            if not key or "`" in key:
-                raise InputError(f"{where}: map key {key!r} is empty or holds a backtick, which a graph "
-                                 "parameter cannot carry")
+            if not key or "`" in key or "\x00" in key:
+                raise InputError(f"{where}: map key {key!r} is empty or holds a backtick or a NUL, which a "
+                                 "graph parameter cannot carry")
             _check_graph_value(item, f"{where}.{key}")
 
 
 def parameters(source: Mapping[str, vpb.Value]) -> dict[str, Any]:
     """Query parameters from the wire, refusing what no graph parameter can carry (NaN, infinities,
-    empty or backticked map keys) with an :class:`InputError` naming the place."""
+    NUL characters, empty or backticked map keys) with an :class:`InputError` naming the place."""
     values = map_to_dict(source)
     for name, value in values.items():
         _check_graph_value(value, f"parameter {name!r}")
@@ -271,7 +275,7 @@ def traceback_from_proto(m: kpb.TracebackResponse) -> Traceback:
 
 def run_traceback_request(req: kpb.TracebackRequest) -> RunTracebackRequest:
     """A Traceback request for an evaluation run as a validated domain request (zero means the default)."""
-    values: dict[str, Any] = {"run": req.eval_run_id}
+    values: dict[str, Any] = {"run": element_id(req.eval_run_id, "eval_run_id")}
     if req.discipline:
         values["discipline"] = req.discipline
     if req.min_support:

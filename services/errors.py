@@ -1,12 +1,15 @@
 """The one mapping between ProDa's exception hierarchy and gRPC status codes, both ways.
 
 The server maps a raised :class:`~proda.errors.ProdaError` to a precise status (the interceptor for
-RPCs, the supervisor for failed jobs); anything else is a bug, answered INTERNAL and logged with its
-traceback. The client maps a status back to the same hierarchy, so ``proda query --remote`` fails
-with the same message and exit status as a local run.
+RPCs, the supervisor for failed jobs); anything else is a bug, answered INTERNAL with an error id
+(:func:`new_error_id`) and logged with its traceback under that id, so the client learns what to
+quote and the server log keeps the internals. The client maps a status back to the same hierarchy,
+so ``proda query --remote`` fails with the same message and exit status as a local run.
 """
 
 from __future__ import annotations
+
+import uuid
 
 import grpc
 
@@ -35,9 +38,6 @@ _STATUS: tuple[tuple[type[ProdaError], grpc.StatusCode], ...] = (
     (DependencyMissing, grpc.StatusCode.FAILED_PRECONDITION),
     (BudgetExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (QueryTimeout, grpc.StatusCode.DEADLINE_EXCEEDED),
-    # Catalog texts are fixed and conformance-tested: what a request brings to the database is
-    # parameter values, so a rejected query is a rejected argument (a map where a list belongs...).
-    (QueryError, grpc.StatusCode.INVALID_ARGUMENT),
     (GraphError, grpc.StatusCode.UNAVAILABLE),
     (LLMError, grpc.StatusCode.UNAVAILABLE),
 )
@@ -48,13 +48,27 @@ _TRANSIENT: tuple[type[ProdaError], ...] = (GraphError, LLMError, BudgetExceeded
 
 
 def status_for(error: BaseException) -> grpc.StatusCode | None:
-    """The status code of a ProDa error; None for anything else (a bug: the caller answers INTERNAL)."""
+    """The status code of a ProDa error; None for anything else (a bug: the caller answers INTERNAL).
+
+    A :class:`~proda.errors.QueryError` is a bug too: catalog texts are fixed, and what a caller brings
+    to them (ids, parameters) is checked before it reaches the database (:mod:`proda.knowledge`), so a
+    query the database still rejects is the server's fault, and its text (the engine's parser
+    message) is no answer for a client.
+    """
+    if isinstance(error, QueryError):
+        return None
     for cls, code in _STATUS:
         if isinstance(error, cls):
             return code
     if isinstance(error, ProdaError):
         return grpc.StatusCode.FAILED_PRECONDITION
     return None
+
+
+def new_error_id() -> str:
+    """A fresh id for one unexpected failure: the client gets it with the failure, the server log gets it
+    with the traceback. Not the caller's request id, which a caller may reuse."""
+    return f"err_{uuid.uuid4().hex[:16]}"
 
 
 def is_transient(error: BaseException) -> bool:

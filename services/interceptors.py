@@ -6,7 +6,8 @@
   trailing metadata and put on every log line of the call;
 * one structured (JSON) access-log line per call: method, status, duration, peer, request id;
 * ProDa errors become their precise status (:mod:`proda.services.errors`); anything else is a bug,
-  logged with its traceback and answered INTERNAL with the request id, never with internals;
+  logged with its traceback under a new error id and answered INTERNAL with that id, never with
+  internals;
 * a request that is not a valid message of its type is INVALID_ARGUMENT. gRPC's own deserialiser
   failure would surface as UNKNOWN/INTERNAL, which a client cannot tell from a server bug, so the
   wrapped deserialiser returns a marker instead of raising and the call is refused here.
@@ -29,7 +30,7 @@ import grpc
 from grpc import aio
 
 from proda.errors import InputError
-from proda.services.errors import status_for
+from proda.services.errors import new_error_id, status_for
 
 log = logging.getLogger("proda.services.rpc")
 access_log = logging.getLogger("proda.services.access")
@@ -109,8 +110,11 @@ class _Call:
         """Abort with the status ``error`` maps to: raises :class:`grpc.aio.AbortError`, replacing ``error``."""
         code = status_for(error)
         if code is None:
-            log.error("unexpected error in %s (request %s)", self.method, self.id, exc_info=error)
-            code, message = grpc.StatusCode.INTERNAL, f"internal error; request id {self.id}"
+            error_id = new_error_id()
+            log.error("unexpected error in %s (error id %s, request %s)", self.method, error_id, self.id,
+                      exc_info=error)
+            code = grpc.StatusCode.INTERNAL
+            message = f"internal error; error id {error_id} (request id {self.id}): the server log has the details"
         else:
             message = str(error)
         self.code = code

@@ -3,9 +3,11 @@
 A job kind is one registered function ``fn(spec, job) -> result`` named by its import path, so a
 worker process (:mod:`proda.services.worker`) can import and run it: ``spec`` is the validated
 parameters as a JSON object and ``job`` a :class:`JobContext` (the graph, PRODA_HOME, progress and
-log reporting). The result is a JSON object the operation keeps. Each stage wires in by registering
-its kind; a kind whose stage is not installed yet is declared *unavailable*, and starting it answers
-FAILED_PRECONDITION "not available yet" instead of pretending.
+log reporting). The result is a JSON object the operation keeps: a job builds it with :func:`to_json`
+from whatever report its stage returns, and the worker checks it with :func:`result_text` before it
+is stored, so a result that is not plain JSON fails loudly, naming the job kind. Each stage wires in
+by registering its kind; a kind whose stage is not installed yet is declared *unavailable*, and
+starting it answers FAILED_PRECONDITION "not available yet" instead of pretending.
 
 Specs are pydantic models. The server validates a request against them before accepting it, and the
 job validates again in the worker, because a resumed operation's spec was stored by an earlier run.
@@ -14,14 +16,19 @@ job validates again in the worker, because a resumed operation's spec was stored
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import enum
 import importlib
 import importlib.util
+import json
 import logging
+import math
+import numbers
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, cast, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model, model_validator
@@ -85,10 +92,162 @@ class JobContext:
 JobFn = Callable[[dict[str, Any], JobContext], JobResult]
 
 
+def _nul_at(value: Any, where: str) -> str | None:
+    """The place of the first NUL character in a JSON value (keys included), or None."""
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            here = f"{where}.{key}" if where else str(key)
+            found = here if "\x00" in str(key) else _nul_at(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _nul_at(item, f"{where}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 class JobSpec(BaseModel):
     """Base of job parameter models: unknown fields are errors, values are plain JSON."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # Names and ids reach the graph as query parameters, and FalkorDB's parser stops at a NUL: the
+        # job would fail with the engine's words. Refused up front, with the field's name, for every kind.
+        where = _nul_at(data, "")
+        if where is not None:
+            raise ValueError(f"{where.replace(chr(0), '?')}: holds a NUL character, which no setting takes")
+        return data
+
+
+# ---------------------------------------------------------------------------------------------------
+# results: plain JSON by construction
+# ---------------------------------------------------------------------------------------------------
+# What joins the parts of a tuple key (a Counter keyed by (discipline, split)...) into one string key.
+KEY_SEPARATOR = "/"
+
+
+def _json_key(key: Any, where: str) -> str:
+    if isinstance(key, enum.Enum):
+        key = key.value
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool) or key is None:
+        return json.dumps(key)  # what json.dumps itself writes for such a key: "true", "null"
+    if isinstance(key, numbers.Number):
+        return str(to_json(key, where))
+    if isinstance(key, tuple):
+        return KEY_SEPARATOR.join(_json_key(k, where) for k in key)
+    if isinstance(key, PurePath):
+        return str(key)
+    raise TypeError(f"{where}: a key of type {type(key).__name__} has no JSON form")
+
+
+def to_json(value: Any, where: str = "result") -> Any:
+    """``value`` (a stage's report, or any part of one) as plain JSON values: dicts with string keys,
+    lists, strings, finite numbers, booleans and None, so that ``json.loads(json.dumps(x)) == x``.
+
+    Dataclasses and pydantic models become dicts of their fields; mappings (Counters included) dicts
+    whose keys are strings (a tuple key is joined with :data:`KEY_SEPARATOR`); tuples, sets and lists
+    lists (sets sorted); paths strings, enums their value, dates ISO 8601; a NaN or infinite float
+    None, since JSON has none. :func:`dataclasses.asdict` is not used: it rebuilds a Counter from
+    its (key, count) pairs, which turns it into a Counter keyed by those pairs.
+
+    Raises TypeError naming the place (``result.split.assigned``) of a value with no JSON form.
+    """
+    if isinstance(value, enum.Enum):
+        return to_json(value.value, where)
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, BaseModel):
+        return to_json(value.model_dump(mode="json"), where)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name), f"{where}.{f.name}") for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = _json_key(key, where)
+            if name in out:
+                raise TypeError(f"{where}: two keys are both {name!r} once written as text")
+            out[name] = to_json(item, f"{where}.{name}")
+        return out
+    if isinstance(value, set | frozenset):
+        items = [to_json(v, f"{where}[]") for v in value]
+        try:
+            return sorted(items)
+        except TypeError:  # mixed types: kept, in no particular order
+            return items
+    if isinstance(value, list | tuple):
+        return [to_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    raise TypeError(f"{where}: a {type(value).__name__} has no JSON form")
+
+
+def to_json_object(report: Any) -> JobResult:
+    """:func:`to_json` of a report that is an object (a dataclass, a model, a mapping): a job's result."""
+    result = to_json(report)
+    if not isinstance(result, dict):
+        raise TypeError(f"result: a {type(report).__name__} is not a JSON object")
+    return result
+
+
+def _not_json_at(value: Any, where: str) -> str | None:
+    """Where ``value`` stops being plain JSON that reads back as itself, or None if it is."""
+    if value is None or isinstance(value, bool | str | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{where} is {value}"
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _not_json_at(item, f"{where}[{i}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, dict):  # a Counter too: it writes and reads back as the dict it is
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{where} has a key of type {type(key).__name__} ({key!r})"
+            found = _not_json_at(item, f"{where}.{key}")
+            if found is not None:
+                return found
+        return None
+    return f"{where} is a {type(value).__name__}"
+
+
+class ResultNotJSON(TypeError):
+    """A job kind returned a result that is not plain JSON: a bug of that kind, named in the message."""
+
+
+def result_text(kind: str, result: Any) -> str:
+    """The JSON text of job kind ``kind``'s result, once the result is checked to be a plain JSON object
+    that reads back as itself (what :func:`to_json_object` makes).
+
+    Raises :class:`ResultNotJSON` naming the kind and the first offending place.
+    """
+    if not isinstance(result, dict):
+        raise ResultNotJSON(f"job kind {kind} returned a {type(result).__name__}, not a JSON object")
+    problem = _not_json_at(result, "result")
+    if problem is None:
+        try:
+            return json.dumps(result, allow_nan=False)
+        except (TypeError, ValueError) as e:  # the walk above should have seen it; json has the last word
+            problem = str(e)
+    raise ResultNotJSON(f"job kind {kind} returned a result that is not plain JSON: {problem}; "
+                        "results are built with proda.services.jobs.to_json")
 
 
 @dataclass(frozen=True)
@@ -234,7 +393,7 @@ def check_structure(spec: dict[str, Any], job: JobContext) -> JobResult:
     if params.discipline is not None and not report.disciplines:
         raise InputError(f"discipline {params.discipline!r} has nothing in the graph")
     job.progress(1, 1, f"{len(report.disciplines)} discipline(s) checked", force=True)
-    return report.model_dump(mode="json")
+    return to_json_object(report)
 
 
 class ExtractSpec(JobSpec):
@@ -273,8 +432,8 @@ def extract_knowledge(spec: dict[str, Any], job: JobContext) -> JobResult:
 
     report = run_extraction(job.store, config, job.home, progress=progress)
     job.progress(sum(s.chunks for s in report.shards), total, "done", force=True)
-    return {"key": report.key, "run_dir": report.run_dir, "elements": dict(shard_counter(report.shards)),
-            "stopped": [s.discipline for s in report.stopped], "shards": [asdict(s) for s in report.shards]}
+    return to_json_object({"key": report.key, "run_dir": report.run_dir, "elements": shard_counter(report.shards),
+                           "stopped": [s.discipline for s in report.stopped], "shards": report.shards})
 
 
 class BenchmarkSpec(JobSpec):
@@ -318,8 +477,8 @@ def build_benchmark(spec: dict[str, Any], job: JobContext) -> JobResult:
         job.progress(len(shards_done), 0, f"{stats.discipline}: {stats.items} item(s)")
 
     report = build_benchmark(job.store, config, progress=progress)
-    return {"benchmark": report.benchmark, "items": report.items, "seconds": report.seconds,
-            "split": asdict(report.split), "shards": [asdict(s) for s in report.shards]}
+    return to_json_object({"benchmark": report.benchmark, "items": report.items, "seconds": report.seconds,
+                           "split": report.split, "shards": report.shards})
 
 
 @cache
@@ -342,11 +501,12 @@ def build_training_data(spec: dict[str, Any], job: JobContext) -> JobResult:
         per_discipline[discipline] = examples
         job.progress(sum(per_discipline.values()), 0, f"{discipline}: {examples} example(s)")
 
-    report = build_examples(job.store, config, progress=progress)
+    report = build_examples(job.store, config, progress=progress, home=job.home)
     job.progress(report.examples, report.examples, "done", force=True)
-    return {"dataset": report.dataset, "examples": report.examples,
-            "disciplines": [{"discipline": d.discipline, "relations": d.relations, "examples": d.examples,
-                             "families": dict(d.families), "skipped": dict(d.skipped)} for d in report.disciplines]}
+    return to_json_object({"dataset": report.dataset, "examples": report.examples,
+                           "disciplines": [{"discipline": d.discipline, "relations": d.relations,
+                                            "examples": d.examples, "families": d.families, "skipped": d.skipped}
+                                           for d in report.disciplines]})
 
 
 class _EvaluateChecks(ConfigSpec):
@@ -376,10 +536,11 @@ def evaluate_model(spec: dict[str, Any], job: JobContext) -> JobResult:
     report = evaluate(job.store, config, job.home,
                       progress=lambda done, total: job.progress(done, total, "items answered"))
     job.progress(report.items, report.items, "done", force=True)
-    return {"run_id": report.run_id, "name": report.name, "items": report.items, "answered_now": report.answered_now,
-            "correct": report.correct, "accuracy": report.accuracy, "accuracy_norm": report.accuracy_norm,
-            "unparseable": report.unparseable, "seconds": report.seconds, "groups": report.groups,
-            "traceback": f"proda debug traceback --run {report.run_id}"}
+    return to_json_object({
+        "run_id": report.run_id, "name": report.name, "items": report.items, "answered_now": report.answered_now,
+        "correct": report.correct, "accuracy": report.accuracy, "accuracy_norm": report.accuracy_norm,
+        "unparseable": report.unparseable, "seconds": report.seconds, "groups": report.groups,
+        "traceback": f"proda debug traceback --run {report.run_id}"})
 
 
 class _TrainChecks(ConfigSpec):
@@ -419,7 +580,7 @@ def train_model(spec: dict[str, Any], job: JobContext) -> JobResult:
     summary = run_training(config, job.home, store=store,
                            progress=lambda step, total: job.progress(step, total, "optimizer steps"))
     job.progress(summary.steps, summary.steps, "done", force=True)
-    return asdict(summary)
+    return to_json_object(summary)
 
 
 class _PatchChecks(ConfigSpec):
@@ -473,10 +634,11 @@ def patch_result(report: PatchReport, *, diagnose_only: bool) -> JobResult:
         message = f"{written} patch(es) written in {sum(1 for x in sets if x['status'] == 'written')} patch set(s)"
     else:
         message = "nothing written: " + ("; ".join(x["reason"] for x in skipped) or "no discipline to patch")
-    return {"run_id": report.run.id, "run_name": report.run.name, "patch_set": report.patch_set,
-            "run_dir": report.run_dir, "diagnose_only": diagnose_only, "failures": report.failures,
-            "written": written > 0, "patches": written, "patches_per_kind": counts, "diagnoses_per_kind": diagnoses,
-            "patch_sets": sets, "skipped": skipped, "message": message}
+    return to_json_object({
+        "run_id": report.run.id, "run_name": report.run.name, "patch_set": report.patch_set,
+        "run_dir": report.run_dir, "diagnose_only": diagnose_only, "failures": report.failures,
+        "written": written > 0, "patches": written, "patches_per_kind": counts, "diagnoses_per_kind": diagnoses,
+        "patch_sets": sets, "skipped": skipped, "message": message})
 
 
 def generate_patches(spec: dict[str, Any], job: JobContext) -> JobResult:

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from grpc import aio
 
 from proda.errors import InputError
-from proda.services import convert, paging
 from proda.knowledge import Deadline, Knowledge
+from proda.services import convert, paging
 from proda.v1 import knowledge_pb2 as kpb
 from proda.v1 import knowledge_pb2_grpc
 

@@ -33,15 +33,16 @@ from grpc_reflection.v1alpha import reflection
 
 from proda.config import Settings
 from proda.errors import ConfigError, GraphUnavailable
+from proda.knowledge import Knowledge
 from proda.schema.store.base import GraphStore
 from proda.services.auth import BearerTokenInterceptor
 from proda.services.interceptors import CallInterceptor
 from proda.services.jobs import JobRegistry, default_registry
 from proda.services.jobs_rpc import EvaluationServicer, SynthesisServicer, TrainingServicer
-from proda.knowledge import Knowledge
 from proda.services.knowledge_rpc import KnowledgeServicer
 from proda.services.operations import OperationStore
 from proda.services.operations_rpc import OperationsServicer
+from proda.services.ownership import OperationsOwned, OperationsOwner
 from proda.services.supervisor import Supervisor
 from proda.v1 import (
     evaluation_pb2,
@@ -117,6 +118,9 @@ class ProdaServer:
         self._operations: OperationStore | None = None
         self._supervisor: Supervisor | None = None
         self._monitor: asyncio.Task[None] | None = None
+        # the one writer of the operation store (proda.services.ownership); the Studio names itself here
+        self.owner_role = "proda serve"
+        self._owner: OperationsOwner | None = None
 
     @property
     def address(self) -> str:
@@ -153,6 +157,11 @@ class ProdaServer:
         ])
         self._executor = ThreadPoolExecutor(GRAPH_THREADS, thread_name_prefix="proda-graph")
         home = self.settings.home.resolve()
+        try:
+            self._owner = OperationsOwner.claim(home, self.owner_role)
+        except OperationsOwned:
+            self._close_resources()
+            raise
         self._operations = OperationStore(home / OPERATIONS_FILE)
         self._supervisor = Supervisor(self._operations, self.registry, graph=self.store.spec(), home=home,
                                       max_jobs=self.max_jobs)
@@ -181,6 +190,7 @@ class ProdaServer:
             self._close_resources()
             raise ConfigError(f"cannot listen on {target}{f': {cause}' if cause else ''}; is the port in use?")
         self.port, self.tls, self._server = port, credentials is not None, server
+        self._owner.announce(self.address)
         try:
             await server.start()
             await self._supervisor.start()
@@ -231,6 +241,9 @@ class ProdaServer:
         log.info("server on %s stopped", self.address)
 
     def _close_resources(self) -> None:
+        if self._owner is not None:
+            self._owner.release()
+            self._owner = None
         if self._operations is not None:
             self._operations.close()
             self._operations = None

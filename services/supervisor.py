@@ -8,6 +8,11 @@ Restart semantics: at start, an operation the store still shows RUNNING was inte
 died or was stopped under it) and becomes FAILED with a resumable ABORTED error; QUEUED ones are
 queued again. At shutdown, running jobs are stopped the same way, so a later ``ResumeOperation``
 runs them again and the stage resumes where it stopped.
+
+What an operation holds is readable by every client, so tracebacks stay out of it: the worker sends
+them as ``trace`` events, and a traceback the job's process prints (an uncaught error in a thread, a
+library that prints its own) is taken out of its output; both go to this server's log under an error
+id, and the operation's log names that id.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -27,7 +33,8 @@ from typing import Any
 
 from proda.errors import PreconditionFailed
 from proda.schema.store.base import StoreSpec
-from proda.services.jobs import MAX_RESULT_BYTES, JobRegistry
+from proda.services.errors import new_error_id
+from proda.services.jobs import MAX_RESULT_BYTES, JobRegistry, ResultNotJSON, result_text
 from proda.services.operations import (
     OperationError,
     OperationEvent,
@@ -44,6 +51,13 @@ MAX_LINE_CHARS = 4096
 MAX_WAIT_S = 600.0
 _READ_CHUNK = 1 << 16
 _QUEUE_DEPTH = 1024  # events buffered per watcher before it falls back to reading the store
+MAX_TRACE_LINES = 2000  # of one traceback in a worker's output; the rest is dropped, not shown
+# How Python's tracebacks are laid out: a header naming the call order ("Traceback (most recent call
+# last):", faulthandler's "Current thread 0x... (most recent call first):"), indented frames, the
+# exception's line, and the sentences that chain one traceback to the next.
+_TRACE_HEADER = re.compile(r"\(most recent call (last|first)\):\s*$")
+_TRACE_CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
+_EXCEPTION_NAME = re.compile(r"^([A-Za-z_][\w.]*)(:|$)")
 
 
 @dataclass(eq=False)  # identity semantics: watchers live in sets
@@ -270,11 +284,12 @@ class Supervisor:
             pass  # cancelled while queued (the record says so) or server shutdown (stays queued)
         except Exception:
             # a supervisor bug must not leave the operation RUNNING forever
-            log.exception("supervising operation %s failed", run.record.id)
+            error_id = new_error_id()
+            log.exception("supervising operation %s failed (error id %s)", run.record.id, error_id)
             record = self.store.get(run.record.id)
             if not record.done:
-                self._finish(record, OperationState.FAILED,
-                             error=OperationError("INTERNAL", "the server failed while supervising the job", True))
+                self._finish(record, OperationState.FAILED, error=OperationError(
+                    "INTERNAL", f"the server failed while supervising the job; error id {error_id}", True))
         finally:
             self._runs.pop(run.record.id, None)
 
@@ -297,8 +312,8 @@ class Supervisor:
         run.record = record
         self._event(record.id, "state", {"state": record.state.value, "attempt": record.attempt})
         assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-        job = {"operation_id": record.id, "attempt": record.attempt, "target": kind.target, "spec": record.spec,
-               "home": str(self.home), "store": asdict(self.graph)}
+        job = {"operation_id": record.id, "attempt": record.attempt, "kind": record.kind, "target": kind.target,
+               "spec": record.spec, "home": str(self.home), "store": asdict(self.graph)}
         process.stdin.write((json.dumps(job) + "\n").encode())
         with contextlib.suppress(ConnectionError):
             await process.stdin.drain()
@@ -325,7 +340,15 @@ class Supervisor:
         # a result reported before a cancel or shutdown took effect stands: stopping is best effort
         if run.outcome is not None and run.outcome["t"] == "result":
             result = run.outcome["result"]
-            if len(json.dumps(result, default=str)) > MAX_RESULT_BYTES:
+            try:  # the worker checked it too; what is stored and served is checked here, whatever sent it
+                size = len(result_text(record.kind, result).encode())
+            except ResultNotJSON as e:
+                error_id = new_error_id()
+                log.error("operation %s: %s (error id %s)", record.id, e, error_id)
+                self._finish(record, OperationState.FAILED, error=OperationError(
+                    "INTERNAL", f"internal error; error id {error_id}: {e}", False))
+                return
+            if size > MAX_RESULT_BYTES:
                 self._finish(record, OperationState.FAILED, error=OperationError(
                     "RESOURCE_EXHAUSTED", f"the job's result exceeds {MAX_RESULT_BYTES} bytes", False))
             else:
@@ -357,15 +380,51 @@ class Supervisor:
             elif kind == "log":
                 self._log(run, str(message.get("level", "INFO")), str(message.get("source", "job")),
                           str(message.get("message", "")))
+            elif kind == "trace":  # the server's log only: never an event of the operation
+                log.error("operation %s (%s, attempt %s): %s (error id %s)\n%s", run.record.id, run.record.kind,
+                          run.record.attempt, message.get("message", ""), message.get("error_id", "?"),
+                          str(message.get("traceback", "")).rstrip())
             elif kind in ("result", "error"):
                 run.outcome = message
 
     async def _read_output(self, run: _Run, stream: asyncio.StreamReader, source: str) -> None:
         level = "INFO" if source == "stdout" else "WARNING"
+        trace: list[str] = []  # the traceback being read, taken out of the output
+        raised = False  # whether that traceback has reached its exception's line
         async for raw in _lines(stream, limit=MAX_LINE_CHARS):
             line = raw.decode("utf-8", "replace").rstrip()
-            if line:
+            if trace:
+                if not line or line[0].isspace():  # a frame, its source line, a blank between chained parts
+                    if len(trace) < MAX_TRACE_LINES:
+                        trace.append(line)
+                    continue
+                if line.startswith(_TRACE_CHAIN) or _TRACE_HEADER.search(line):  # the next traceback of a chain
+                    trace.append(line)
+                    raised = False
+                    continue
+                if not raised:  # the exception's own line ends the frames
+                    trace.append(line)
+                    raised = True
+                    continue
+                self._divert(run, source, trace)
+                trace = []
+            if _TRACE_HEADER.search(line):
+                trace, raised = [line], False
+            elif line:
                 self._log(run, level, source, line)
+        if trace:
+            self._divert(run, source, trace)
+
+    def _divert(self, run: _Run, source: str, trace: list[str]) -> None:
+        """A traceback from a worker's output: to the server log under a new error id; the operation's
+        log gets one line naming the exception's type and the id."""
+        error_id = new_error_id()
+        text = "\n".join(trace).rstrip()
+        log.error("operation %s (%s, attempt %s): a traceback on the worker's %s (error id %s)\n%s", run.record.id,
+                  run.record.kind, run.record.attempt, source, error_id, text)
+        names = [m.group(1) for m in map(_EXCEPTION_NAME.match, trace[1:]) if m and not _TRACE_HEADER.search(m.string)]
+        what = f"{names[-1]} raised" if names else "a traceback was printed"
+        self._log(run, "ERROR", source, f"{what}; error id {error_id} (the server log has the traceback)")
 
     def _log(self, run: _Run, level: str, source: str, message: str) -> None:
         run.log_events += 1

@@ -6,6 +6,7 @@ code; the deadline tests check that the call's deadline reaches the database as 
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -16,7 +17,7 @@ import grpc
 import pytest
 
 from proda.config import Settings
-from proda.errors import QueryTimeout
+from proda.errors import QueryError, QueryTimeout
 from proda.schema import Concept
 from proda.schema.catalog import Catalog, Query, default_catalog
 from proda.schema.store import FalkorDBStore, ServerInfo
@@ -270,3 +271,116 @@ def test_server_cap_answers_deadline_exceeded(slow_store: RecordingStore, tmp_pa
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert "200 ms" in (caught.value.details() or "")
     assert slow_store.calls == [(200, "timeout")]
+
+
+# --------------------------------------------------------------------------------------------------
+# errors: the caller's fault is INVALID_ARGUMENT in ProDa's words; the server's is INTERNAL with an id
+# --------------------------------------------------------------------------------------------------
+# what the graph engine's own error text looks like (FalkorDB's parser quotes the parameter header)
+ENGINE_TEXT = ("errMsg", "errCtx", "CYPHER", "FalkorDB", "line: 1", "Type mismatch", "operates only on")
+
+
+def details_of(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
+    """The status and details a call fails with (the test fails if it succeeds)."""
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    return caught.value.code(), caught.value.details() or ""  # type: ignore[attr-defined]  # a grpc.Call
+
+
+def test_a_nul_in_an_id_is_refused_in_prodas_words_naming_the_field(served: Served) -> None:
+    from proda.services.convert import to_value
+
+    nul = "con_\x00x"
+    named = kpb.RunNamedQueryRequest(name="concept_neighbours")
+    named.parameters["id"].CopyFrom(to_value(nul))
+    for call, field in (
+            (lambda: served.stub.GetConcept(kpb.GetConceptRequest(id=nul)), "id"),
+            (lambda: served.stub.GetNeighbors(kpb.GetNeighborsRequest(concept_id=nul)), "concept_id"),
+            (lambda: served.stub.GetChain(kpb.GetChainRequest(id=nul)), "id"),
+            (lambda: served.stub.Traceback(kpb.TracebackRequest(item_id=nul)), "item_id"),
+            (lambda: served.stub.Traceback(kpb.TracebackRequest(eval_run_id=nul)), "eval_run_id"),
+            (lambda: served.stub.SearchConcepts(kpb.SearchConceptsRequest(query="price", discipline=nul)),
+             "discipline"),
+            (lambda: served.stub.RunNamedQuery(named), "parameter 'id'")):
+        code, details = details_of(call)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, (field, details)
+        assert details.startswith(f"{field}: ") and "NUL character" in details, details
+        assert not any(marker in details for marker in ENGINE_TEXT), details
+
+
+def test_named_query_parameters_are_typed_strictly_by_the_header(served: Served) -> None:
+    from proda.services.convert import to_value
+
+    price = served.toy.c["price"].id
+
+    def run(**params: Any) -> Callable[[], object]:
+        request = kpb.RunNamedQueryRequest(name="concept_neighbours")
+        for key, value in params.items():
+            request.parameters[key].CopyFrom(to_value(value))
+        return lambda: served.stub.RunNamedQuery(request)
+
+    for params, said in (({"id": price, "limit": 2.5}, "parameter 'limit' must be int: got a float (2.5)"),
+                         ({"id": [price]}, "parameter 'id' must be string: got a list"),
+                         ({"id": price, "limit": True}, "parameter 'limit' must be int: got a boolean (true)"),
+                         ({"id": 7}, "parameter 'id' must be string: got an integer (7)"),
+                         ({"id": price, "type": {"a": 1}}, "parameter 'type' must be string: got a map"),
+                         ({"id": price, "limit": -1}, "parameter 'limit' counts rows: -1 is negative")):
+        code, details = details_of(run(**params))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and said in details, (params, details)
+    # what is exact is taken: the text form (as `proda query` sends it) and a double holding an integer
+    assert len(served.stub.RunNamedQuery(kpb.RunNamedQueryRequest(name="concept_neighbours", parameters={
+        "id": to_value(price), "limit": to_value(1.0)})).rows) == 1
+    assert len(served.client.run_named_query("concept_neighbours", {"id": price, "limit": "1"}).rows) == 1
+    # null is "not given": the header's default (100) applies
+    assert len(served.stub.RunNamedQuery(kpb.RunNamedQueryRequest(name="concept_neighbours", parameters={
+        "id": to_value(price), "limit": to_value(None)})).rows) == 2
+
+
+def test_a_refused_list_parameter_is_the_callers_fault_and_quotes_the_header(served: Served) -> None:
+    from proda.services.convert import to_value
+
+    # bench_invrel takes rows of maps; a list of lists is typed right (a list) but holds the wrong things
+    request = kpb.RunNamedQueryRequest(name="bench_invrel")
+    request.parameters["rows"].CopyFrom(to_value([[1, 2]]))
+    code, details = details_of(lambda: served.stub.RunNamedQuery(request))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+    assert "query bench_invrel: the database refused what parameter(s) 'rows' hold" in details
+    assert "rows: list - maps {" in details and not any(marker in details for marker in ENGINE_TEXT)
+
+
+BROKEN = Query(name="broken_totals", purpose="test only: a catalog query the database cannot parse",
+               params=(), columns=("n",), mode="read", texts={"common": "MATCH (n:Concept) RETURN count(n AS n"})
+
+
+@pytest.fixture
+def broken_store(falkordb_server: ServerInfo) -> Iterator[FalkorDBStore]:
+    """A graph whose catalog holds a query the database refuses whatever its parameters, and a
+    ``concept`` query broken the same way (what a bad deployment of the catalog would look like)."""
+    concept = default_catalog().get("concept")
+    broken_concept = Query(name="concept", purpose=concept.purpose, params=concept.params, columns=concept.columns,
+                           mode="read", texts={"common": "MATCH (c:Concept {id: $id}) RETURN c.id AS id,"})
+    catalog = Catalog({**{q.name: q for q in default_catalog()}, BROKEN.name: BROKEN, "concept": broken_concept})
+    store = _graph(falkordb_server, catalog)
+    yield store
+    store.clear()
+    store.close()
+
+
+def test_a_query_the_database_refuses_for_the_servers_fault_is_internal_with_an_error_id(
+        broken_store: FalkorDBStore, tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    import re
+
+    caplog.set_level(logging.ERROR, logger="proda.services.rpc")
+    settings = Settings(home=tmp_path, grpc_port=0)
+    with BackgroundServer(settings, broken_store) as server, grpc.insecure_channel(server.address) as channel:
+        stub = KnowledgeServiceStub(channel)
+        answers = [details_of(lambda: stub.RunNamedQuery(kpb.RunNamedQueryRequest(name=BROKEN.name))),
+                   details_of(lambda: stub.GetConcept(kpb.GetConceptRequest(id="con_price")))]
+    for code, details in answers:
+        assert code == grpc.StatusCode.INTERNAL, details
+        assert not any(marker in details for marker in ENGINE_TEXT), details
+        [error_id] = re.findall(r"error id (err_[0-9a-f]{16})", details)
+        # the server log has the error under that id, with its traceback
+        [record] = [r for r in caplog.records if error_id in r.getMessage()]
+        assert record.exc_info is not None and record.exc_info[0] is QueryError
+        assert "Traceback (most recent call last)" in caplog.text

@@ -10,21 +10,35 @@ The methods block (the graph drivers are synchronous); the server calls them on 
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from proda.errors import InputError, NotFound, QueryTimeout
-from proda.schema.catalog import Query
+from proda.errors import InputError, NotFound, QueryError, QueryTimeout
+from proda.schema.catalog import Param, Query
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import match_key
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
 
+
+def _graph_text(value: str) -> str:
+    # FalkorDB receives parameter values inside a text header that its parser reads up to the first
+    # NUL, so a NUL would come back as the engine's parse error; no id or name in the graph holds one.
+    if "\x00" in value:
+        raise ValueError("holds a NUL character, which no id or name in the graph has")
+    return value
+
+
+# Text that is sent to the graph as a parameter: ids, names, disciplines.
+GraphText = Annotated[str, AfterValidator(_graph_text)]
 # Ids are short digests; 256 characters leaves room for foreign ids while keeping junk out of queries.
-ElementId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+ElementId = Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(_graph_text)]
+_ELEMENT_ID: TypeAdapter[str] = TypeAdapter(ElementId)
 Direction = Literal["out", "in", "both"]
 # Rows one breadth-first step may read, per neighbour asked for: edges back to concepts already seen
 # also come back, so a step needs some slack over the number of new neighbours it can yield.
@@ -34,7 +48,16 @@ MAX_STEP_ROWS = 10_000
 MAX_DISCIPLINES = 10_000
 
 
+log = logging.getLogger(__name__)
+
 M = TypeVar("M", bound=BaseModel)
+
+
+def _reason(error: ValidationError) -> tuple[str, str]:
+    """The place (dotted) and the words of the first problem pydantic found."""
+    first = error.errors()[0]
+    # a validator's own words need no "Value error, " prefix
+    return ".".join(str(p) for p in first["loc"]), first["msg"].removeprefix("Value error, ")
 
 
 def validated(model: type[M], **values: Any) -> M:
@@ -42,9 +65,19 @@ def validated(model: type[M], **values: Any) -> M:
     try:
         return model.model_validate(values)
     except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or model.__name__
-        raise InputError(f"{where}: {first['msg']}") from e
+        where, message = _reason(e)
+        raise InputError(f"{where or model.__name__}: {message}") from e
+
+
+def element_id(value: str, field: str = "id") -> str:
+    """``value`` checked as an element id (1 to 256 characters, no NUL) before any query sees it.
+
+    Raises :class:`InputError` naming ``field`` (the request's name for it).
+    """
+    try:
+        return _ELEMENT_ID.validate_python(value)
+    except ValidationError as e:
+        raise InputError(f"{field}: {_reason(e)[1]}") from e
 
 
 @dataclass(frozen=True)
@@ -76,17 +109,13 @@ class _Request(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class _IdRequest(_Request):
-    id: ElementId
-
-
 class SearchRequest(_Request):
     """SearchConcepts: a name prefix, an optional discipline, one page."""
 
-    query: str = Field(min_length=1, max_length=200)
-    discipline: str | None = Field(default=None, max_length=200)
+    query: GraphText = Field(min_length=1, max_length=200)
+    discipline: GraphText | None = Field(default=None, max_length=200)
     page_size: int = Field(default=20, ge=1, le=200)
-    after: tuple[str, str] | None = None  # (match key, id) of the last match of the previous page
+    after: tuple[GraphText, GraphText] | None = None  # (match key, id) of the last match of the previous page
 
 
 class NeighbourRequest(_Request):
@@ -103,7 +132,7 @@ class RunTracebackRequest(_Request):
     """Traceback of an evaluation run: the run (id or name), a discipline, the least support, nodes per kind."""
 
     run: ElementId
-    discipline: str | None = Field(default=None, min_length=1, max_length=200)
+    discipline: GraphText | None = Field(default=None, min_length=1, max_length=200)
     min_support: int = Field(default=1, ge=1, le=1_000_000)
     top: int = Field(default=20, ge=1, le=1000)
 
@@ -319,6 +348,99 @@ def prefix_upper_bound(prefix: str) -> str | None:
     return None
 
 
+# Doubles hold every integer up to 2**53 exactly: a client whose numbers are all doubles (JavaScript)
+# can still pass an int parameter, and nothing is rounded on the way.
+_EXACT_INTS = 1 << 53
+
+
+def _kind(value: Any) -> str:
+    """How a parameter value reads in a message: ``a float (2.5)``, ``a list``..."""
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"{'an integer' if isinstance(value, int) else 'a float'} ({value!r})"
+    return "a list" if isinstance(value, list) else "a map" if isinstance(value, dict) else type(value).__name__
+
+
+def _typed(p: Param, value: Any) -> Any:
+    """``value`` as declared parameter ``p`` takes it; raises ValueError saying what was given instead."""
+    if value is None or p.type == "any":
+        return value
+    if isinstance(value, str):
+        return value  # text is the CLI's form of every type: the header's own rules parse it (Param.coerce)
+    if p.type == "int" and isinstance(value, float) and value.is_integer() and abs(value) <= _EXACT_INTS:
+        return int(value)
+    if p.type == "float" and isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _EXACT_INTS:
+        return float(value)
+    wanted: dict[str, type | tuple[type, ...]] = {"string": str, "int": int, "float": float, "bool": bool,
+                                                  "list": list, "map": dict}
+    if isinstance(value, wanted[p.type]) and not (p.type in ("int", "float") and isinstance(value, bool)):
+        return value
+    raise ValueError(f"got {_kind(value)}")
+
+
+# Parameters a query uses as a row count: the databases refuse a negative one when the query runs.
+_ROW_COUNT = re.compile(r"\b(?:LIMIT|SKIP)\s+\$([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
+
+
+def row_count_parameters(query: Query) -> set[str]:
+    """The parameters that some text of ``query`` uses in ``LIMIT $p`` or ``SKIP $p``."""
+    return {name for text in query.texts.values() for name in _ROW_COUNT.findall(text)}
+
+
+def bind_parameters(query: Query, values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` bound to catalog query ``query``, typed strictly by its header.
+
+    A value of the declared type is taken as it is, and text is parsed by the header's rules, as
+    ``proda query NAME key=value`` does; any other value (2.5 or true for an int, a list for a string)
+    is refused rather than converted, since a conversion would run a query nobody asked for. A null
+    value is a value not given (the default applies, or a required parameter is missing). Integral
+    doubles within 2**53 count as ints, and such ints as doubles: that conversion is exact. A row
+    count (``LIMIT $p``, ``SKIP $p`` in the query) must not be negative. Raises :class:`InputError`
+    naming the parameter (and an unknown, missing or unparseable one).
+
+    What passes here is what the query can take: a catalog query the database still refuses is the
+    server's fault, not the caller's.
+    """
+    declared = {p.name: p for p in query.params}
+    typed: dict[str, Any] = {}
+    for name, value in values.items():
+        p = declared.get(name)
+        if value is None and p is not None:
+            continue  # null is "not given", as an unset field is: the header's default applies
+        if p is None:
+            typed[name] = value  # Query.bind names every unknown parameter
+            continue
+        try:
+            typed[name] = _typed(p, value)
+        except ValueError as e:
+            raise InputError(f"parameter {name!r} must be {p.type}: {e}", source=f"query {query.name}") from e
+    bound = query.bind(typed)
+    for name in sorted(row_count_parameters(query)):
+        value = bound.get(name)
+        if isinstance(value, int) and value < 0:
+            raise InputError(f"parameter {name!r} counts rows: {value} is negative", source=f"query {query.name}")
+    return bound
+
+
+def _refused_contents(query: Query, given: Mapping[str, Any], error: QueryError) -> InputError | None:
+    """The caller's error for a catalog query the database refused, if the caller can be the cause.
+
+    Headers type a list or a map but not what it holds (``rows: list - maps {chain_id, pos...}``),
+    so the contents of such a value are the one thing :func:`bind_parameters` cannot check: a query
+    given one is taken to have been refused for it, and the answer quotes the header. Otherwise
+    (None) every value was checked, and the refusal is the server's. The database's own words go to
+    the server log, never to the caller.
+    """
+    compound = [p for p in query.params if given.get(p.name) is not None and p.type in ("list", "map", "any")]
+    if not compound:
+        return None
+    log.info("query %s refused the contents of %s: %s", query.name, ", ".join(p.name for p in compound), error)
+    expected = "; ".join(f"{p.name}: {p.type}{' - ' + p.doc if p.doc else ''}" for p in compound)
+    return InputError(f"the database refused what parameter(s) {', '.join(repr(p.name) for p in compound)} hold; "
+                      f"the query takes {expected}", source=f"query {query.name}")
+
+
 def _str(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -365,7 +487,7 @@ class Knowledge:
     # -- concepts ------------------------------------------------------------------------------------
     def concept(self, concept_id: str, deadline: Deadline) -> ConceptCard:
         """The concept ``concept_id``; raises :class:`NotFound` or :class:`InputError` (empty or overlong id)."""
-        cid = validated(_IdRequest, id=concept_id).id
+        cid = element_id(concept_id)
         rows = self._query("concept", {"id": cid}, deadline)
         if not rows:
             raise NotFound(f"no concept {cid!r}")
@@ -436,7 +558,7 @@ class Knowledge:
     # -- chains and tracebacks -----------------------------------------------------------------------
     def chain(self, chain_id: str, deadline: Deadline) -> ChainDetail:
         """The chain ``chain_id`` step by step; raises :class:`NotFound` or :class:`InputError`."""
-        cid = validated(_IdRequest, id=chain_id).id
+        cid = element_id(chain_id)
         rows = self._query("chain_detail", {"id": cid}, deadline)
         if not rows:
             raise NotFound(f"no chain {cid!r}")
@@ -461,7 +583,7 @@ class Knowledge:
 
         Raises :class:`NotFound` when the item does not exist or its chain is gone.
         """
-        iid = validated(_IdRequest, id=item_id).id
+        iid = element_id(item_id, "item_id")
         rows = self._query("traceback_item", {"id": iid}, deadline)
         if not rows:
             raise NotFound(f"no benchmark item {iid!r} with a chain in the graph")
@@ -533,16 +655,24 @@ class Knowledge:
         """Run a read-only catalog query with parameters checked against its header.
 
         Raises :class:`NotFound` for a name not in the catalog, :class:`InputError` for a write query
-        or a bad parameter. The query runs in a read-only transaction whatever its header says. The
+        or a bad parameter (see :func:`bind_parameters`). The query runs in a read-only transaction
+        whatever its header says. The
         store returns whole results, so the row cap bounds the answer, not the database's work: the
         time limit does that, and catalog queries that can return many rows take a ``limit``.
         """
         q = self.store.catalog.get(request.name)
         if not q.read_only:
             raise InputError(f"query {q.name!r} writes to the graph; RunNamedQuery runs read-only catalog queries only")
-        bound = q.bind(request.params)
+        bound = bind_parameters(q, request.params)
         row_limit = min(request.row_limit or self.max_rows, self.max_rows)
-        rows = self.store.run(q.text(self.store.backend), bound, read_only=True, timeout_ms=deadline.timeout_ms())
+        try:
+            rows = self.store.run(q.text(self.store.backend), bound, read_only=True, timeout_ms=deadline.timeout_ms())
+        except QueryError as e:
+            refused = _refused_contents(q, request.params, e)
+            if refused is None:
+                raise
+            raise refused from e
+
         columns = q.columns or (tuple(rows[0]) if rows else ())
         kept = rows[:row_limit]
         return QueryResult(columns=tuple(columns), rows=tuple(tuple(r.get(c) for c in columns) for r in kept),
