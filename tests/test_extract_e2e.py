@@ -43,7 +43,7 @@ def test_ingest_extract_resolve_check(falkordb_store: GraphStore, tmp_path: Path
     assert ingest_paths(store, [foreign]).new == 1
     _ingest_and_extract(store, tmp_path)
     # a chunk the patterns do not cover is reported by id with the reason, and the run went on
-    skipped = [json.loads(line) for line in (tmp_path / "runs" / "extract" / "heuristic__heuristic-v1" / "skipped"
+    skipped = [json.loads(line) for line in (tmp_path / "runs" / "extract" / "heuristic__heuristic-v2" / "skipped"
                                              / "economics.jsonl").read_text().splitlines()]
     [fr_chunk] = store.run("MATCH (d:Document {source_id: 'economics/fr-inflation'})-[:HAS_CHUNK]->(k:Chunk) "
                            "RETURN k.id AS id")

@@ -162,3 +162,43 @@ def test_queue_is_per_discipline(falkordb_store: GraphStore, discipline: str) ->
     corpus(falkordb_store)
     rows = falkordb_store.query("chunks_to_extract", {"key": "k", "discipline": discipline})
     assert len(rows) == (3 if discipline == "economics" else 0)
+
+
+def test_a_chunk_whose_extraction_raises_is_quarantined_and_the_run_goes_on(falkordb_store: GraphStore,
+                                                                           tmp_path: Path) -> None:
+    """A fault of the extractor on one chunk (any exception) sets that chunk aside with its reason;
+    every other chunk and discipline is extracted, and a rerun repeats nothing but that chunk."""
+    from proda.pipelines.extract.config import ExtractConfig
+    from proda.pipelines.extract.stage import run_extraction
+
+    econ = corpus(falkordb_store)
+    bio_doc = Document(source_id="biology/cells", discipline="biology", title="Cells")
+    bio = [Chunk(document_id=bio_doc.id, ordinal=i, discipline="biology", text=f"{TEXT} ({i})") for i in range(2)]
+    GraphWriter(falkordb_store).write([bio_doc, *bio])
+    broken = econ[1].id
+    answers: dict[str, ChunkExtraction | Exception] = {c.id: ChunkExtraction(chains=[GOOD]) for c in [*econ, *bio]}
+    answers[broken] = IndexError("list index out of range")
+
+    ex = Scripted(answers)
+    report = run_extraction(falkordb_store, ExtractConfig(batch_size=1), tmp_path, extractor=ex)
+    assert not report.stopped
+    stats = {s.discipline: s for s in report.shards}
+    assert sorted(stats) == ["biology", "economics"]
+    assert (stats["economics"].chunks, stats["economics"].failed_chunks) == (3, 1)
+    assert stats["economics"].quarantine_reasons == {"extractor error (IndexError)": 1}
+    assert stats["economics"].elements == {"concept": 8, "relation": 6, "chain": 2}  # the two good chunks
+    assert stats["biology"].failed_chunks == 0 and stats["biology"].elements["chain"] == 2
+    [q] = falkordb_store.run("MATCH (q:Quarantine)-[:FROM_CHUNK]->(k:Chunk) RETURN k.id AS chunk, q.reason AS reason")
+    assert q == {"chunk": broken, "reason": "extractor error (IndexError): list index out of range"}
+    # only the broken chunk waits for a rerun
+    assert [r["chunk_id"] for r in falkordb_store.query("chunks_to_extract", {"key": "scripted/v1",
+                                                                              "discipline": None})] == [broken]
+
+    before = {r["element"]: r["count"] for r in falkordb_store.query("discipline_counts", {})}
+    again = Scripted(answers)
+    rerun = run_extraction(falkordb_store, ExtractConfig(batch_size=1), tmp_path, extractor=again)
+    assert again.calls == [broken]
+    assert [(s.discipline, s.chunks, s.failed_chunks) for s in rerun.shards] == [("economics", 1, 1)]
+    assert {r["element"]: r["count"] for r in falkordb_store.query("discipline_counts", {})} == before
+    assert falkordb_store.query("quarantine_counts", {"discipline": None}) == [
+        {"discipline": "economics", "reason": "extractor error (IndexError)", "count": 1}]

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from proda.pipelines.extract.heuristic import (
     MAX_CHAINS,
@@ -28,7 +30,16 @@ from proda.pipelines.extract.heuristic import (
     coverage_reason,
     split_sentences,
 )
-from proda.pipelines.extract.heuristic_patterns import PRONOUNS, sentence_triples
+from proda.pipelines.extract.heuristic_patterns import (
+    PRONOUNS,
+    clean_sentence,
+    concept_name,
+    left_words,
+    right_items,
+    right_words,
+    sentence_triples,
+    subject_words,
+)
 from proda.pipelines.extract.model import ChunkExtraction, ChunkInput
 from proda.schema.ids import normalise_name
 from proda.schema.vocabulary import default_vocabulary
@@ -301,3 +312,48 @@ def test_sentence_splitter_respects_abbreviations_decimals_and_list_markers() ->
         "Next.",
         "A list item is a sentence too.",
     ]
+
+
+# "<marker> Y, X <verb> ..." with a dash-delimited or semicolon-ended Y. A dash becomes a clause
+# boundary in the matching copy, so Y ends without a comma; the lead-in needs a real comma.
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("Economists argued that—unlike price controls—subsidies keep markets clear.", []),
+    ("Economists argued that – unlike price controls – subsidies keep markets clear.", []),
+    ("Economists argued that - unlike price controls - subsidies keep markets clear.", []),
+    ("Some argued that—in contrast to tariffs—quotas are a trade barrier.", [("quotas", "is_a", "trade barrier")]),
+    # the main clause starts at the comma that ends Y, not at a later comma
+    ("Unlike fiat money; banks hold reserves, commodity money has value.", []),
+    ("Unlike a monopoly, a competitive firm is a price taker.",
+     [("competitive firm", "contrasts_with", "monopoly"), ("competitive firm", "is_a", "price taker")]),
+])
+def test_lead_in_clause_ends_at_its_own_comma(sentence: str, expected: list[Triple]) -> None:
+    assert sentence_triples(sentence) == expected
+
+
+_TOKENS = [
+    "unlike", "Unlike", "in contrast to", "as opposed to", "such as", "is a", "are", "examples of", "include",
+    "leads to", "known as", "versus", "vs.", "which", "that", "consists of", "and", "or", "not", "the", "a",
+    "price", "prices", "demand curve", "GDP", "U.S.", "e.g.", "1,000", "3.5", "—", "–", "-", " - ", ",", ";",
+    ":", ".", "?", "!", "(", ")", "[", "]", '"', "“", "”", "‘", "’", "'", "\u00a0", "İ", "ß", "ﬁscal", "é",
+    "日本", "\n", "\t", "## ", "- ", "1. ", "…",
+]
+_PHRASES = st.lists(st.sampled_from(_TOKENS), max_size=30).map(" ".join)
+_RAW = st.text(alphabet=st.sampled_from("ab ,;:.—–-\"'“”‘’()?!İßé\n"), max_size=80)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(_PHRASES, _RAW, st.text(max_size=60)))
+def test_pattern_functions_never_raise_on_odd_text(text: str) -> None:
+    vocabulary = default_vocabulary()
+    clean = clean_sentence(text)
+    left_words(clean)
+    right_words(clean)
+    right_items(clean)
+    subject_words(clean)
+    concept_name(clean.split())
+    for subject, relation, obj in sentence_triples(text):
+        assert subject and obj and relation in vocabulary
+    for start, end in split_sentences(text):
+        assert 0 <= start < end <= len(text)
+    extraction = HeuristicExtractor().extract(_text_chunk(text))
+    assert all(s.evidence in text for c in extraction.chains for s in c.steps)

@@ -141,7 +141,9 @@ def test_merge_alias_table_audit_and_undo(store: GraphStore) -> None:
     assert list_merges(store, ECON) == []
     [audit] = list_merges(store, ECON, include_undone=True)
     assert audit.undone and audit.id == rec.id and audit.added_aliases == ("supply curves",)
-    assert AliasTable.load(store, ECON).resolve("Supply Curves", ECON) == "supply curves"
+    # the duplicate is a concept of its own again: its name resolves to itself, as spelled
+    restored = AliasTable.load(store, ECON).resolve("Supply Curves", ECON)
+    assert restored == "Supply Curves" and concept_id(restored, ECON) == t.c["supply curves"].id
 
 
 def test_merge_joins_components_and_undo_splits_them(falkordb_store: GraphStore) -> None:
@@ -257,7 +259,10 @@ def test_alias_table_from_rows() -> None:
     assert table.resolve("Interest Rates", ECON) == "interest rate"
     assert table.resolve("rates of interest", ECON) == "interest rate"  # by the plural/singular key
     assert table.resolve("IR", ECON) == "IR"  # ambiguous: left as it is
-    assert table.resolve("bonds", ECON) == "bond"
+    # "bond" merely exists: no one recorded "bonds" as its form, so extraction keeps it apart
+    # ("proda resolve" proposes the merge); otherwise a resumed run would fold what a clean run keeps
+    assert table.resolve("bonds", ECON) == "bonds"
+    assert table.resolve("Bond", ECON) == "Bond"  # an own name resolves to itself, spelled as given
     assert table.resolve("GDPs", ECON) == "GDPs"  # acronyms are never singularised
     assert table.resolve("  new idea ", ECON) == "new idea"
     assert table.resolve("interest rates", "biology") == "interest rates"
@@ -280,3 +285,18 @@ def test_alias_table_survives_rewriting_the_canonical_concept(falkordb_store: Gr
     write(falkordb_store, t.c["supply curve"])  # re-extraction upserts the concept with its own (empty) aliases
     assert AliasTable.load(falkordb_store, ECON).resolve("Supply Curves", ECON) == "supply curve"
     assert find_candidates(falkordb_store, ECON) == []
+
+
+def test_alias_table_ignores_concepts_that_merely_exist() -> None:
+    """Resolution depends on recorded aliases and merges, not on what extraction wrote before."""
+    extracted = [{"id": f"c{i}", "name": n, "aliases": [], "merged_into": None}
+                 for i, n in enumerate(["bond", "price ceiling", "Demand Curve", "interest rate"])]
+    empty = AliasTable.from_rows(ECON, [])
+    table = AliasTable.from_rows(ECON, extracted)
+    names = ["bonds", "price ceilings", "demand curves", "demand curve", "Interest Rates", "bond", "new idea"]
+    assert [table.resolve(n, ECON) for n in names] == [empty.resolve(n, ECON) for n in names] == names
+    # a recorded merge does redirect, plural variants of the recorded form included
+    merged = [*extracted, {"id": "c9", "name": "bonds", "aliases": [], "merged_into": "c0"}]
+    table = AliasTable.from_rows(ECON, merged)
+    assert (table.resolve("Bonds", ECON), table.resolve("bond", ECON)) == ("bond", "bond")
+    assert table.resolve("price ceilings", ECON) == "price ceilings"

@@ -5,12 +5,24 @@ graph."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from proda.errors import DependencyMissing, NotFound
-from proda.schema.store.base import GraphStore
+from proda.schema.store.base import GraphStore, Row
+
+
+def keyset_rows(store: GraphStore, query: str, params: Mapping[str, Any], page_size: int = 5000) -> Iterator[Row]:
+    """Every row of a catalog ``query`` that pages by id (``$after``, ``$limit``, ordered by ``id``), one
+    page per round trip: keyset paging stays correct under concurrent writes, unlike SKIP."""
+    after = ""
+    while True:
+        rows = store.query(query, {**params, "after": after, "limit": page_size})
+        yield from rows
+        if len(rows) < page_size:
+            return
+        after = rows[-1]["id"]
 
 
 def iter_examples(store: GraphStore, dataset: str, discipline: str | None = None,
@@ -18,19 +30,12 @@ def iter_examples(store: GraphStore, dataset: str, discipline: str | None = None
     """Records ``{id, messages, discipline, family, relation_id, chunk_id, qa_hash, template_version,
     paraphrased_by, template}`` in id order; ``paraphrased_by`` (``backend:model``) and ``template`` (the
     template's messages) are None for an example that kept its template wording."""
-    after = ""
-    while True:
-        rows = store.query("training_examples", {"dataset": dataset, "discipline": discipline, "after": after,
-                                                 "limit": page_size})
-        for r in rows:
-            yield {"id": r["id"], "messages": json.loads(r["messages"]), "discipline": r["discipline"],
-                   "family": r["family"], "relation_id": r["relation_id"], "chunk_id": r["chunk_id"],
-                   "qa_hash": r["qa_hash"], "template_version": r["template_version"],
-                   "paraphrased_by": r["paraphrased_by"],
-                   "template": json.loads(r["template"]) if r["template"] else None}
-        if len(rows) < page_size:
-            return
-        after = rows[-1]["id"]
+    for r in keyset_rows(store, "training_examples", {"dataset": dataset, "discipline": discipline}, page_size):
+        yield {"id": r["id"], "messages": json.loads(r["messages"]), "discipline": r["discipline"],
+               "family": r["family"], "relation_id": r["relation_id"], "chunk_id": r["chunk_id"],
+               "qa_hash": r["qa_hash"], "template_version": r["template_version"],
+               "paraphrased_by": r["paraphrased_by"],
+               "template": json.loads(r["template"]) if r["template"] else None}
 
 
 def export_jsonl(store: GraphStore, dataset: str, out: Path, discipline: str | None = None) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proda.errors import ConfigError
+from proda.pipelines.shards import check_executor, executor_field
 from proda.recipes import FromRecipe
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
@@ -58,8 +59,7 @@ class PatchConfig(FromRecipe):
     force: bool = field(default=False, metadata={
         "help": "replace a complete patch set (default: skip a discipline whose set is complete; fail when it "
                 "was made from another configuration)"})
-    executor: str = field(default="local", metadata={
-        "help": "local (this process) or ray: one shard per discipline"})
+    executor: str = executor_field("one shard per discipline")
 
     def __post_init__(self) -> None:
         if not self.run:
@@ -77,8 +77,7 @@ class PatchConfig(FromRecipe):
             raise ConfigError("cot_chains, min_cot_steps and concept_facts must be at least 1")
         if self.context_chars < 100:
             raise ConfigError("context_chars must be at least 100")
-        if self.executor not in ("local", "ray"):
-            raise ConfigError(f"unknown executor {self.executor!r}: use local or ray")
+        check_executor(self.executor)
 
     def fingerprint_fields(self) -> dict[str, Any]:
         """The settings that decide a patch set's content (a set made with others is not 'the same set')."""

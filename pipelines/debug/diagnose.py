@@ -32,10 +32,10 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from proda.errors import InputError, NotFound
-from proda.pipelines.tester.chains import ChainView, read_chains
-from proda.pipelines.tester.model import BenchmarkItemRecord
 from proda.pipelines.debug.config import PatchConfig
 from proda.pipelines.debug.probes import PROBE_VERSION, Probe, build_probes, hops_of, read_pool
+from proda.pipelines.tester.chains import ChainView, read_chains
+from proda.pipelines.tester.model import BenchmarkItemRecord
 from proda.schema.store.base import GraphStore, Row
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
 from proda.training.scoring import OptionScores

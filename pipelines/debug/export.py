@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from proda.errors import NotFound
-from proda.pipelines.build.export import write_jsonl
+from proda.pipelines.build.export import keyset_rows, write_jsonl
 from proda.schema.store.base import GraphStore
 
 
@@ -19,17 +19,10 @@ def iter_patches(store: GraphStore, patch_set: str, discipline: str | None = Non
                  page_size: int = 5000) -> Iterator[dict[str, Any]]:
     """Records ``{id, messages, discipline, kind, family, qa_hash, diagnoses, chains}`` of the complete
     sets named ``patch_set``, in id order."""
-    after = ""
-    while True:
-        rows = store.query("debug_patches", {"name": patch_set, "discipline": discipline, "after": after,
-                                             "limit": page_size})
-        for r in rows:
-            yield {"id": r["id"], "messages": json.loads(r["messages"]), "discipline": r["discipline"],
-                   "kind": r["kind"], "family": r["family"], "qa_hash": r["qa_hash"],
-                   "diagnoses": sorted(r["diagnoses"] or []), "chains": sorted(r["chains"] or [])}
-        if len(rows) < page_size:
-            return
-        after = rows[-1]["id"]
+    for r in keyset_rows(store, "debug_patches", {"name": patch_set, "discipline": discipline}, page_size):
+        yield {"id": r["id"], "messages": json.loads(r["messages"]), "discipline": r["discipline"],
+               "kind": r["kind"], "family": r["family"], "qa_hash": r["qa_hash"],
+               "diagnoses": sorted(r["diagnoses"] or []), "chains": sorted(r["chains"] or [])}
 
 
 def export_jsonl(store: GraphStore, patch_set: str, out: Path, discipline: str | None = None) -> int:

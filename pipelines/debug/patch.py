@@ -34,8 +34,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from proda.errors import InputError, PreconditionFailed
-from proda.pipelines.tester.chains import ChainView, read_chains
-from proda.pipelines.tester.validity import reach_rows, reachable
 from proda.pipelines.build.export import iter_examples
 from proda.pipelines.build.templates import RelationFacts
 from proda.pipelines.debug.config import PatchConfig
@@ -51,6 +49,8 @@ from proda.pipelines.debug.templates import (
     refine_relation,
     replay,
 )
+from proda.pipelines.tester.chains import ChainView, read_chains
+from proda.pipelines.tester.validity import reach_rows, reachable
 from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import Vocabulary
 

@@ -6,15 +6,15 @@ complete patch set made with the same configuration is skipped without loading a
 interrupted diagnosis resumes from the diagnoses already stored. Each shard writes its statistics
 (``stats/<discipline>.json``) and, when its set is complete, a marker (``completions/``) into the
 run directory ``$PRODA_HOME/runs/patch/<patch_set>``. Shards run locally or on Ray
-(:mod:`proda.pipelines.executors`); a Ray worker opens its own graph connection and loads the model
-itself.
+(:mod:`proda.pipelines.shards`); a Ray worker opens its own graph connection and loads the model
+itself, once for all the shards it runs.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,8 +33,8 @@ from proda.pipelines.debug.diagnose import (
     summary_rows,
 )
 from proda.pipelines.debug.patch import build_patch_set, existing_set, fingerprint, write_patch_set
-from proda.pipelines.executors import make_executor
-from proda.schema.store.base import GraphStore, StoreSpec
+from proda.pipelines.shards import ShardEnv, run_shards
+from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
 
 Status = Literal["written", "done", "no_failures", "diagnosed", "undiagnosable"]
@@ -80,7 +80,7 @@ def model_scorer(model: str, mode: str, home: Path, batch_size: int) -> ScorerFa
 
 
 class ShardRunner:
-    """Diagnoses and patches one discipline on the injected store; knows nothing of executors."""
+    """Diagnoses and patches one discipline on the injected store; knows nothing of where it runs."""
 
     def __init__(self, store: GraphStore, run: RunInfo, config: PatchConfig, scorer_factory: ScorerFactory, *,
                  diagnose_only: bool = False, vocab: Vocabulary | None = None, run_dir: Path | None = None) -> None:
@@ -157,23 +157,34 @@ class ShardSpec:
     discipline: str
     run: RunInfo
     config: PatchConfig
-    store: StoreSpec
     home: str
     run_dir: str
     diagnose_only: bool
 
 
-def run_shard(spec: ShardSpec) -> ShardResult:
-    """Entry point of one shard in any executor: opens its own connection and loads the model itself."""
-    store = spec.store.open()
-    try:
-        cfg = spec.config
-        factory = model_scorer(cfg.model or spec.run.model, "loglikelihood" if cfg.model else spec.run.mode,
-                               Path(spec.home), cfg.batch_size)
-        return ShardRunner(store, spec.run, cfg, factory, diagnose_only=spec.diagnose_only,
-                           run_dir=Path(spec.run_dir)).run(spec.discipline)
-    finally:
-        store.close()
+VOCAB = "debug.vocabulary"  # resource key; locally the caller's vocabulary, when it injected one
+
+
+def probe_model(config: PatchConfig, run: RunInfo) -> tuple[str, str]:
+    """(model, mode) that answers the probes: the run's own, unless ``config.model`` names a local one."""
+    return config.model or run.model, "loglikelihood" if config.model else run.mode
+
+
+def scorer_key(config: PatchConfig, run: RunInfo, home: str) -> tuple[str, ...]:
+    """The resource key of the probing scorer: what decides which model is loaded and how."""
+    return ("debug.scorer", *probe_model(config, run), str(config.batch_size), home)
+
+
+def run_shard(spec: ShardSpec, env: ShardEnv[ProgressFn]) -> ShardResult:
+    """One discipline shard, wherever it runs: graph, vocabulary and scorer come from ``env``; the model
+    is loaded on first need, once per process."""
+    cfg = spec.config
+    model, mode = probe_model(cfg, spec.run)
+    factory = env.resource(scorer_key(cfg, spec.run, spec.home),
+                           lambda: _once(model_scorer(model, mode, Path(spec.home), cfg.batch_size)))
+    return ShardRunner(env.store, spec.run, cfg, factory, diagnose_only=spec.diagnose_only,
+                       vocab=env.resource(VOCAB, default_vocabulary),
+                       run_dir=Path(spec.run_dir)).run(spec.discipline, env.progress)
 
 
 @dataclass
@@ -201,7 +212,7 @@ def run_patch(store: GraphStore, config: PatchConfig, home: Path, *, scorer_fact
     """Diagnose and patch every discipline of the run (or ``config.discipline``); returns the report.
 
     ``scorer_factory`` injects the probing model (tests, services); by default the run's model (or
-    ``config.model``) is loaded on first need. With Ray each shard loads it in its worker.
+    ``config.model``) is loaded on first need. With Ray each worker loads it once, for every shard it runs.
     Raises :class:`NotFound` for an unknown run, :class:`InputError` for a run whose items are gone
     or a discipline the run did not answer.
     """
@@ -219,23 +230,20 @@ def run_patch(store: GraphStore, config: PatchConfig, home: Path, *, scorer_fact
     (run_dir / "config.json").write_text(json.dumps({**asdict(config), "run_id": run.id}, indent=2))
     report = PatchReport(run=run, patch_set=config.patch_set, run_dir=str(run_dir))
 
-    def done(result: ShardResult) -> None:
+    def done(_spec: ShardSpec, result: ShardResult) -> None:
         report.shards.append(result)
         if on_shard is not None:
             on_shard(result)
 
-    if config.executor == "local":
-        factory = scorer_factory or model_scorer(config.model or run.model,
-                                                 "loglikelihood" if config.model else run.mode, home,
-                                                 config.batch_size)
-        runner = ShardRunner(store, run, config, _once(factory), diagnose_only=diagnose_only, vocab=vocab,
-                             run_dir=run_dir)
-        for d in disciplines:
-            done(runner.run(d, progress))
-    else:
-        specs = [ShardSpec(discipline=d, run=run, config=config, store=store.spec(), home=str(home),
-                           run_dir=str(run_dir), diagnose_only=diagnose_only) for d in disciplines]
-        make_executor(config.executor).run(run_shard, specs, lambda _spec, r: done(r))
+    specs = [ShardSpec(discipline=d, run=run, config=config, home=str(home), run_dir=str(run_dir),
+                       diagnose_only=diagnose_only) for d in disciplines]
+    injected: dict[Hashable, object] = {}
+    if scorer_factory is not None:
+        injected[scorer_key(config, run, str(home))] = _once(scorer_factory)
+    if vocab is not None:
+        injected[VOCAB] = vocab
+    with ShardEnv(store, progress, injected) as env:
+        run_shards(config.executor, run_shard, specs, done, env)
     report.shards.sort(key=lambda s: s.discipline)
     return report
 

@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from proda.pipelines.build.templates import RelationFacts, capitalise, field_of, passage, pick_variant
 from proda.pipelines.tester.chains import ChainView
 from proda.pipelines.tester.model import instance_hash
 from proda.pipelines.tester.question import question_text
-from proda.pipelines.build.templates import RelationFacts, capitalise, field_of, passage, pick_variant
 from proda.schema.vocabulary import Vocabulary
 
 TEMPLATE_VERSION = "patch-v1"

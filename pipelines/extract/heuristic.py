@@ -151,7 +151,7 @@ class HeuristicExtractor:
 
     name: str = "heuristic"
     model: str | None = None
-    prompt_version: str = "heuristic-v1"  # bump whenever a pattern or a filter changes
+    prompt_version: str = "heuristic-v2"  # bump whenever a pattern or a filter changes
 
     def __init__(self) -> None:
         self._vocabulary = default_vocabulary()

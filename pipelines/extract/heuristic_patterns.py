@@ -637,12 +637,16 @@ def _lead_in_triples(clean: str) -> Iterator[tuple[int, int, RawTriple]]:
             after = clean[m.end():]
             ys, stop = right_words(after)
             yname = concept_name(ys)
-            if yname is None or stop != ",":
+            # right_words reports "," for any clause end (";", ":", a dash turned into ";" by
+            # clean_sentence); the lead-in shape needs the boundary to be a real comma, and the
+            # main clause starts right after that comma, not after some later one.
+            boundary = _SEGMENT_END.search(after)
+            if yname is None or stop != "," or boundary is None or boundary.group() != ",":
                 continue
             xs = subject_words(clean[:m.start()].rstrip(" ,"), attached=True) if relation == "contrasts_with" else None
             xname = concept_name(xs) if xs else None
             if xname is None:
-                xs, xstop = right_words(after.split(",", 1)[1].strip())
+                xs, xstop = right_words(after[boundary.end():].strip())
                 # The main clause's subject must end at its verb, not run off the end.
                 xname = concept_name(xs) if xstop in AUXILIARIES or xstop in VERBS else None
             if xname is not None:

@@ -56,16 +56,24 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class AliasTable:
-    """Name -> canonical concept name for one discipline, loaded once per extraction shard.
+    """Name -> canonical concept name for one discipline, from the recorded aliases and merges only.
 
-    Lookups are two dict probes: the normalised name (a concept's own name, an alias, or the name of
-    a concept merged into another), then the plural/singular :func:`match_key` when exactly one
-    canonical concept answers to that key (never for acronyms and very short names).
+    What a name resolves to must not depend on which concepts extraction has already written:
+    a run resumed after a crash sees the concepts of its first part in the graph, a clean run does
+    not, and both must give the same graph. So the table holds only forms that someone recorded
+    (an alias, or the name of a concept merged into another by ``proda resolve``), never the mere
+    existence of a concept. A concept's own name always resolves to itself, spelled as given.
+
+    Lookups are two dict probes: the normalised name, then the plural/singular :func:`match_key`
+    of a recorded form when exactly one canonical concept answers to that key (never for acronyms
+    and very short names). Folding plural variants of unrelated concepts ("bonds" into "bond") is
+    left to ``proda resolve``, where it is proposed, recorded and can be undone.
     """
 
     discipline: str
     by_name: Mapping[str, str]
     by_key: Mapping[str, str]
+    own: frozenset[str] = frozenset()
 
     @classmethod
     def from_rows(cls, discipline: str, rows: Iterable[Mapping[str, Any]]) -> AliasTable:
@@ -78,7 +86,7 @@ class AliasTable:
         rows = list(rows)
         name_of = {str(r["id"]): str(r.get("name") or "") for r in rows}
         root = roots({str(r["id"]): r.get("merged_into") or None for r in rows})
-        own: dict[str, str] = {}
+        own: set[str] = set()
         claims: dict[str, set[str]] = {}
         keys: dict[str, set[str]] = {}
         for r in rows:
@@ -86,20 +94,21 @@ class AliasTable:
             canonical = name_of[root[cid]]
             if not canonical:
                 continue
-            forms = [name_of[cid], *(str(a) for a in (r.get("aliases") or ()))]
+            forms = [str(a) for a in (r.get("aliases") or ())]
             if root[cid] == cid:
-                own[normalise_name(canonical)] = canonical
-                forms = forms[1:]
+                own.add(normalise_name(canonical))
+            else:  # a merged duplicate: its name is a recorded form of the concept it went into
+                forms.insert(0, name_of[cid])
             for form in forms:
-                claims.setdefault(normalise_name(form), set()).add(canonical)
-            for form in (name_of[cid], *forms):
+                norm = normalise_name(form)
+                if norm and norm != normalise_name(canonical):
+                    claims.setdefault(norm, set()).add(canonical)
                 key = usable_key(form)
                 if key is not None:
                     keys.setdefault(key, set()).add(canonical)
-        by_name = {n: next(iter(c)) for n, c in claims.items() if n and len(c) == 1}
-        by_name.update(own)
+        by_name = {n: next(iter(c)) for n, c in claims.items() if len(c) == 1 and n not in own}
         by_key = {k: next(iter(c)) for k, c in keys.items() if k and len(c) == 1}
-        return cls(discipline=discipline, by_name=by_name, by_key=by_key)
+        return cls(discipline=discipline, by_name=by_name, by_key=by_key, own=frozenset(own))
 
     @classmethod
     def load(cls, store: GraphStore, discipline: str) -> AliasTable:
@@ -113,7 +122,10 @@ class AliasTable:
         """
         if discipline != self.discipline:
             return name.strip()
-        hit = self.by_name.get(normalise_name(name))
+        norm = normalise_name(name)
+        if norm in self.own:
+            return name.strip()
+        hit = self.by_name.get(norm)
         if hit is None:
             key = usable_key(name)
             if key is not None:

@@ -4,7 +4,11 @@ Each shard reads its queue (chunks not yet extracted with this extractor key), e
 writes the elements in batches, stores quarantined output with its reason, and marks the chunks as
 done *after* their elements are written, so a crash or Ctrl-C only repeats idempotent work and a
 rerun resumes where the graph says it stopped. A shard writes its statistics and a completion
-marker into the run directory. Shards run locally or on Ray (:mod:`proda.pipelines.executors`).
+marker into the run directory. Shards run locally or on Ray (:mod:`proda.pipelines.shards`).
+
+A chunk whose extraction fails (the extractor or the conversion raises) is quarantined with the
+exception's type and message and left in the queue, so a rerun tries it again; the shard goes on
+with the next chunk. Only a budget stop ends a shard early.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from proda.errors import BudgetExceeded, InvalidModelOutput
-from proda.pipelines.executors import make_executor
 from proda.pipelines.extract.config import ExtractConfig
 from proda.pipelines.extract.model import ChunkExtraction, ChunkInput
 from proda.pipelines.extract.topdown import ConceptResolver, QuarantinedStep, default_resolver, to_elements
-from proda.schema.models import Provenance
-from proda.schema.store.base import GraphStore, StoreSpec
+from proda.pipelines.shards import ShardEnv, ShardOutcome, ShardReport, run_shards
+from proda.schema.models import Chain, Concept, Provenance
+from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import Element, GraphWriter
 from proda.schema.vocabulary import default_vocabulary
 
@@ -46,7 +50,7 @@ def extractor_key(ex: Extractor) -> str:
 
 
 @dataclass
-class ShardStats:
+class ShardStats(ShardOutcome):
     """What one discipline shard did (also written to ``stats/<discipline>.json``)."""
 
     discipline: str
@@ -55,14 +59,13 @@ class ShardStats:
     elements: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    failed_chunks: int = 0  # the extractor raised: quarantined by reason, left in the queue for a rerun
     empty_chunks: int = 0
     empty_reasons: dict[str, int] = field(default_factory=dict)  # why chunks gave nothing (ids: skipped/*.jsonl)
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
     cached_calls: int = 0
-    stopped: str | None = None
-    seconds: float = 0.0
 
     def add_elements(self, counts: dict[str, int]) -> None:
         for k, v in counts.items():
@@ -75,7 +78,6 @@ class ShardSpec:
 
     discipline: str
     config: ExtractConfig
-    store: StoreSpec
     run_dir: str
     home: str
 
@@ -99,8 +101,37 @@ def _quarantine_rows(items: list[QuarantinedStep], discipline: str, key: str) ->
     return rows
 
 
+def latest_statements(elements: list[Element]) -> tuple[list[Element], list[dict[str, str]]]:
+    """One element per id, its properties from the last chunk (in queue order) that stated it, and
+    the chain-to-chunk links of the earlier statements that the kept ones no longer carry.
+
+    Across batches the last write of an id wins (``SET +=``) and every chunk keeps its provenance
+    link; inside one ``UNWIND`` the engine may keep either duplicate, so a batch keeps only the last
+    statement itself. A concept keeps every chunk that mentions it, a chain every chunk that stated
+    it. The graph then depends neither on the batch size nor on where a run was interrupted.
+    """
+    latest: dict[tuple[str, str], Element] = {}
+    mentions: dict[str, list[str]] = {}
+    chain_chunks: dict[str, list[str]] = {}
+    for e in elements:
+        latest.pop((e.kind, e.id), None)  # re-inserted: the kept ones stay in the order of their last statement
+        latest[(e.kind, e.id)] = e
+        if isinstance(e, Concept):
+            seen = mentions.setdefault(e.id, [])
+            seen.extend(c for c in e.chunk_ids if c not in seen)
+        elif isinstance(e, Chain) and e.chunk_id:
+            chunks = chain_chunks.setdefault(e.id, [])
+            if e.chunk_id not in chunks:
+                chunks.append(e.chunk_id)
+    kept = [e.model_copy(update={"chunk_ids": mentions[e.id]}) if isinstance(e, Concept) else e
+            for e in latest.values()]
+    links = [{"chain_id": e.id, "chunk_id": c} for e in kept if isinstance(e, Chain)
+             for c in chain_chunks.get(e.id, []) if c != e.chunk_id]
+    return kept, links
+
+
 class ShardRunner:
-    """Extracts one discipline's queue into the graph. Injected store; knows nothing of executors."""
+    """Extracts one discipline's queue into the graph. Injected store; knows nothing of where it runs."""
 
     def __init__(self, store: GraphStore, extractor: Extractor, *, batch_size: int = 100,
                  resolve: ConceptResolver = default_resolver, run_dir: Path | None = None) -> None:
@@ -128,7 +159,10 @@ class ShardRunner:
 
         def flush() -> None:
             if elements:
-                self.writer.write(elements)
+                kept, earlier_links = latest_statements(elements)
+                self.writer.write(kept)
+                if earlier_links:
+                    self.store.query("link_chain_chunks", {"rows": earlier_links})
             if quarantined:
                 self.store.query("upsert_quarantine", {"rows": _quarantine_rows(quarantined, discipline, self.key)})
             if done:  # only after the chunk's elements are in the graph
@@ -149,12 +183,25 @@ class ShardRunner:
                                    title=row.get("title") or "", section=row.get("section") or "")
                 whole: list[QuarantinedStep] = []
                 try:
-                    extraction = self.extractor.extract(chunk)
-                except InvalidModelOutput as e:
-                    # the whole answer failed validation after one repair and one retry: quarantine it
-                    whole.append(_chunk_quarantine(chunk, str(e)))
-                    extraction = ChunkExtraction()
-                result = to_elements(extraction, chunk, self.provenance, self.vocab, self.resolve)
+                    try:
+                        extraction = self.extractor.extract(chunk)
+                    except InvalidModelOutput as e:
+                        # the whole answer failed validation after one repair and one retry: quarantine it
+                        whole.append(_chunk_quarantine(chunk, f"invalid model output: {e}"))
+                        extraction = ChunkExtraction()
+                    result = to_elements(extraction, chunk, self.provenance, self.vocab, self.resolve)
+                except BudgetExceeded:
+                    raise
+                except Exception as e:  # noqa: BLE001 - one chunk's failure must not end the run
+                    # a fault of the extractor on this input (any backend): set the chunk aside with the
+                    # reason and leave it in the queue (not marked done), so a fixed extractor or a rerun
+                    # after a backend outage picks it up; the same failure again upserts the same row
+                    self._failed(chunk, e, quarantined, stats)
+                    if len(quarantined) >= self.batch_size:
+                        flush()
+                    if progress is not None:
+                        progress(discipline, stats)
+                    continue
                 elements.extend(result.elements)
                 quarantined.extend(whole + result.quarantined)
                 done.append(chunk.chunk_id)
@@ -184,6 +231,17 @@ class ShardRunner:
             self._account(stats)
             self._write_stats(stats)
         return stats
+
+    @staticmethod
+    def _failed(chunk: ChunkInput, error: Exception, quarantined: list[QuarantinedStep], stats: ShardStats) -> None:
+        """Quarantine a chunk whose extraction raised, counted by exception type."""
+        q = _chunk_quarantine(chunk, f"extractor error ({type(error).__name__}): {str(error)[:500]}")
+        quarantined.append(q)
+        stats.chunks += 1
+        stats.failed_chunks += 1
+        stats.quarantined += 1
+        k = _reason_kind(q.reason)
+        stats.quarantine_reasons[k] = stats.quarantine_reasons.get(k, 0) + 1
 
     def _empty_reason(self, extraction: ChunkExtraction, chunk: ChunkInput, quarantined: list[QuarantinedStep]) -> str:
         """Why a chunk yielded no element: counted per shard and listed by id in the run directory."""
@@ -223,7 +281,7 @@ def _chunk_quarantine(chunk: ChunkInput, reason: str) -> QuarantinedStep:
 
     placeholder = ExtractedStep(subject="(whole answer)", relation="(invalid)", object="(whole answer)",
                                 evidence=chunk.text[:200] or "(empty)")
-    return QuarantinedStep(chunk.chunk_id, f"invalid model output: {reason}", placeholder)
+    return QuarantinedStep(chunk.chunk_id, reason, placeholder)
 
 
 def make_extractor(config: ExtractConfig, home: Path) -> Extractor:
@@ -237,31 +295,26 @@ def make_extractor(config: ExtractConfig, home: Path) -> Extractor:
     return llm_extractor(config, home)
 
 
-def run_shard(spec: ShardSpec) -> ShardStats:
-    """Entry point of one shard in any executor: opens its own connection from ``spec.store``."""
-    store = spec.store.open()
-    try:
-        extractor = make_extractor(spec.config, Path(spec.home))
-        from proda.pipelines.extract.resolve import AliasTable
+EXTRACTOR = "extract.extractor"  # resource key: the run's extractor (locally the caller's)
 
-        aliases = AliasTable.load(store, spec.discipline)
-        return ShardRunner(store, extractor, batch_size=spec.config.batch_size, resolve=aliases.resolve,
-                           run_dir=Path(spec.run_dir)).run(spec.discipline)
-    finally:
-        store.close()
+
+def run_shard(spec: ShardSpec, env: ShardEnv[ProgressFn]) -> ShardStats:
+    """One discipline shard, wherever it runs: the extractor and graph come from ``env``."""
+    from proda.pipelines.extract.resolve import AliasTable
+
+    # per shard on a worker: an LLM extractor's budget and token counts are per shard there
+    extractor = env.resource(EXTRACTOR, lambda: make_extractor(spec.config, Path(spec.home)), reuse=False)
+    aliases = AliasTable.load(env.store, spec.discipline)
+    return ShardRunner(env.store, extractor, batch_size=spec.config.batch_size, resolve=aliases.resolve,
+                       run_dir=Path(spec.run_dir)).run(spec.discipline, env.progress)
 
 
 @dataclass
-class ExtractReport:
+class ExtractReport(ShardReport[ShardStats]):
     """The whole run: per-shard statistics and where they were written."""
 
     key: str
     run_dir: str
-    shards: list[ShardStats] = field(default_factory=list)
-
-    @property
-    def stopped(self) -> list[ShardStats]:
-        return [s for s in self.shards if s.stopped]
 
 
 def pending_disciplines(store: GraphStore, key: str, discipline: str | None) -> list[dict[str, Any]]:
@@ -271,38 +324,27 @@ def pending_disciplines(store: GraphStore, key: str, discipline: str | None) -> 
 
 def run_extraction(store: GraphStore, config: ExtractConfig, home: Path, *,
                    progress: ProgressFn | None = None,
-                   on_shard: Callable[[ShardStats], None] | None = None) -> ExtractReport:
+                   on_shard: Callable[[ShardStats], None] | None = None,
+                   extractor: Extractor | None = None) -> ExtractReport:
     """Run every discipline shard with pending chunks; returns the per-shard statistics.
 
     With the local executor shards run here on the injected ``store`` and report per-chunk
     ``progress``; with Ray each shard is a task that opens its own connection (``store.spec()``)
-    and reports when it finishes (``on_shard``).
+    and reports when it finishes (``on_shard``). ``extractor`` injects one (tests, services; local
+    executor only: Ray workers make theirs from ``config``). Raises :class:`~proda.errors.ConfigError`
+    for an unknown executor.
     """
-    extractor = make_extractor(config, home)
+    extractor = extractor or make_extractor(config, home)
     key = extractor_key(extractor)
     run_dir = home / "runs" / "extract" / (config.run_name or key.replace("/", "__").replace(":", "_"))
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
     queue = [r for r in pending_disciplines(store, key, config.discipline) if r["pending"]]
     report = ExtractReport(key=key, run_dir=str(run_dir))
-
-    def done(stats: ShardStats) -> None:
-        report.shards.append(stats)
-        if on_shard is not None:
-            on_shard(stats)
-
-    if config.executor == "local":
-        from proda.pipelines.extract.resolve import AliasTable
-
-        for r in queue:
-            aliases = AliasTable.load(store, r["discipline"])
-            runner = ShardRunner(store, extractor, batch_size=config.batch_size, resolve=aliases.resolve,
-                                 run_dir=run_dir)
-            done(runner.run(r["discipline"], progress))
-        return report
-    specs = [ShardSpec(discipline=r["discipline"], config=config, store=store.spec(), run_dir=str(run_dir),
-                       home=str(home)) for r in queue]
-    make_executor(config.executor).run(run_shard, specs, lambda _spec, stats: done(stats))
+    specs = [ShardSpec(discipline=r["discipline"], config=config, run_dir=str(run_dir), home=str(home))
+             for r in queue]
+    env = ShardEnv(store, progress, resources={EXTRACTOR: extractor})
+    run_shards(config.executor, run_shard, specs, report.collect(on_shard), env)
     return report
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from proda.errors import ConfigError
+from proda.pipelines.shards import check_executor, executor_field
 from proda.recipes import FromRecipe
 
 PROGRAM_SOURCES = ("model", "server", "keep")
@@ -32,7 +33,7 @@ class RefineConfig(FromRecipe):
     shards: int = field(default=1, metadata={
         "help": "split each input file into this many shards (by line number); a shard is the unit of resume "
                 "and of parallelism"})
-    executor: str = field(default="local", metadata={"help": "local (this process) or ray: one task per shard"})
+    executor: str = executor_field("one task per shard")
     batch_size: int = field(default=8, metadata={"help": "documents per model call and per output flush"})
     max_window_chars: int = field(default=2000, metadata={
         "help": "characters of line-numbered text the model reads per window (a document is cut into windows)"})
@@ -52,8 +53,7 @@ class RefineConfig(FromRecipe):
                               "(e.g. http://localhost:8000/v1)")
         if self.shards < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
             raise ConfigError("shards, batch_size and max_new_tokens must be at least 1")
-        if self.executor not in ("local", "ray"):
-            raise ConfigError(f"unknown executor {self.executor!r}: use local or ray")
+        check_executor(self.executor)
         if self.max_line_chars < 20 or self.max_window_chars < self.max_line_chars:
             raise ConfigError("need max_line_chars >= 20 and max_window_chars >= max_line_chars")
 

@@ -1,7 +1,7 @@
 """``proda refine run``: JSONL documents in, JSONL documents out with their program and refined text.
 
 Each input file is cut into ``shards`` shards (input line ``i`` belongs to shard ``i % shards``); a
-shard is the unit of resume and of parallelism (local loop or Ray, :mod:`proda.pipelines.executors`).
+shard is the unit of resume and of parallelism (local loop or Ray, :mod:`proda.pipelines.shards`).
 A shard's run directory entries follow datatrove's layout::
 
     OUT/data/<file>.<k>-of-<n>.jsonl      one record per input document, in input order
@@ -30,14 +30,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from proda.errors import BudgetExceeded, InputError, LLMError
-from proda.pipelines.executors import make_executor
 from proda.pipelines.refine.config import RefineConfig
 from proda.pipelines.refine.interpreter import execute
 from proda.pipelines.refine.model import ModelProgram, RefineModel, ViewConfig
 from proda.pipelines.refine.program import KEEP
+from proda.pipelines.shards import ShardEnv, ShardOutcome, ShardReport, run_shards
 
 TEXT_FIELD = "text"
 
@@ -61,7 +61,7 @@ class KeepAll:
 
 
 @dataclass
-class ShardStats:
+class ShardStats(ShardOutcome):
     """What one shard did (also written to ``stats/<shard>.json``)."""
 
     shard: str
@@ -79,8 +79,6 @@ class ShardStats:
     failed_closed: int = 0  # documents with at least one window whose program was rejected
     issues: dict[str, int] = field(default_factory=dict)
     resumed_from: int = 0
-    stopped: str | None = None
-    seconds: float = 0.0
 
     def count(self, bucket: dict[str, int], reason: str, n: int = 1) -> None:
         bucket[reason] = bucket.get(reason, 0) + n
@@ -170,7 +168,7 @@ def refine_record(record: dict[str, Any], result: ModelProgram, key: str) -> dic
 
 
 class ShardRunner:
-    """Refines one shard into its files under ``out_dir``; knows nothing of executors."""
+    """Refines one shard into its files under ``out_dir``; knows nothing of where it runs."""
 
     def __init__(self, source: ProgramSource, out_dir: Path, *, batch_size: int = 8) -> None:
         self.source = source
@@ -323,24 +321,25 @@ def make_source(config: RefineConfig, home: Path) -> ProgramSource:
                                              batch_size=config.batch_size, home=home), view)
 
 
-def run_shard(spec: ShardSpec) -> ShardStats:
-    """Entry point of one shard in any executor (builds its own program source from the spec)."""
-    source = make_source(spec.config, Path(spec.home))
+def source_key(config: RefineConfig, home: str) -> tuple[object, ...]:
+    """The resource key of a program source: every setting that changes which model runs and how."""
+    return ("refine.source", config.source, config.model, config.base_url, config.max_new_tokens,
+            config.batch_size, config.max_window_chars, config.max_line_chars, home)
+
+
+def run_shard(spec: ShardSpec, env: ShardEnv[ProgressFn]) -> ShardStats:
+    """One shard, wherever it runs: the program source (a model, loaded once per process) from ``env``."""
+    source = env.resource(source_key(spec.config, spec.home), lambda: make_source(spec.config, Path(spec.home)))
     return ShardRunner(source, Path(spec.out_dir), batch_size=spec.config.batch_size).run(
-        Path(spec.input), spec.index, spec.count)
+        Path(spec.input), spec.index, spec.count, env.progress)
 
 
 @dataclass
-class RefineReport:
+class RefineReport(ShardReport[ShardStats]):
     """The whole run: per-shard statistics and where they were written."""
 
     key: str
     out_dir: str
-    shards: list[ShardStats] = field(default_factory=list)
-
-    @property
-    def stopped(self) -> list[ShardStats]:
-        return [s for s in self.shards if s.stopped]
 
     def total(self) -> dict[str, int]:
         """Counts summed over shards."""
@@ -355,7 +354,7 @@ def run_refine(inputs: Sequence[Path], out_dir: Path, config: RefineConfig, home
     """Refine every shard of every input file into ``out_dir``; returns the per-shard statistics.
 
     Raises InputError for a missing input file. ``source`` overrides the configured program source
-    (local executor only; Ray workers build theirs from the config).
+    (local executor only; Ray workers build theirs from the config, once per worker).
     """
     for path in inputs:
         if not path.is_file():
@@ -364,20 +363,11 @@ def run_refine(inputs: Sequence[Path], out_dir: Path, config: RefineConfig, home
     (out_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
     specs = [ShardSpec(str(p), k, config.shards, str(out_dir), config, str(home))
              for p in inputs for k in range(config.shards)]
-    report = RefineReport(key="", out_dir=str(out_dir))
-
-    def done(stats: ShardStats) -> None:
-        report.shards.append(stats)
-        if on_shard is not None:
-            on_shard(stats)
-
-    if config.executor == "local":
-        src = source or make_source(config, home)
-        report.key = src.key
-        runner = ShardRunner(src, out_dir, batch_size=config.batch_size)
-        for spec in specs:
-            done(runner.run(Path(spec.input), spec.index, spec.count, progress))
-        return report
-    report.key = f"{config.source}:{config.model or '-'}"
-    make_executor(config.executor).run(run_shard, specs, lambda _spec, stats: done(stats))
+    report = RefineReport(key=f"{config.source}:{config.model or '-'}", out_dir=str(out_dir))
+    key = source_key(config, str(home))
+    with ShardEnv(None, progress, {key: source} if source is not None else None) as env:
+        run_shards(config.executor, run_shard, specs, report.collect(on_shard), env)
+        used = env.used(key)  # the source that ran here (none on Ray: workers make their own)
+        if used is not None:
+            report.key = cast(ProgramSource, used).key
     return report

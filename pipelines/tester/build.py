@@ -18,12 +18,13 @@ import hashlib
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from proda.errors import InputError
+from proda.pipelines.shards import ShardEnv, run_shards
 from proda.pipelines.tester import distractors
 from proda.pipelines.tester.chains import ChainView, read_chains
 from proda.pipelines.tester.config import BenchConfig
@@ -38,8 +39,7 @@ from proda.pipelines.tester.model import (
 from proda.pipelines.tester.question import question_text
 from proda.pipelines.tester.split import SplitReport, assign_splits
 from proda.pipelines.tester.validity import prove, select
-from proda.pipelines.executors import make_executor
-from proda.schema.store.base import GraphStore, StoreSpec
+from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def chain_order(seed: int, chain_id: str) -> str:
 
 
 class ShardBuilder:
-    """Builds one discipline's items into the injected store; knows nothing of executors.
+    """Builds one discipline's items into the injected store; knows nothing of where it runs.
 
     ``paraphraser`` (optional) rewords each question stem; without one the template wording is used.
     """
@@ -280,30 +280,29 @@ class ShardSpec:
 
     discipline: str
     config: BenchConfig
-    store: StoreSpec
     home: str | None = None  # PRODA_HOME of the LLM response cache, when paraphrasing
 
 
-def run_shard(spec: ShardSpec) -> ShardStats:
-    """Entry point of one shard in any executor: opens its own connection from ``spec.store`` (and its own
-    paraphraser, whose budget is then per shard)."""
-    paraphraser = _paraphraser(spec.config, Path(spec.home) if spec.home else None)
-    store = spec.store.open()
-    try:
-        return ShardBuilder(store, spec.config, paraphraser=paraphraser).run(spec.discipline)
-    finally:
-        store.close()
-        if paraphraser is not None:
-            paraphraser.close()
+# resource keys of a shard: locally the caller's objects, when it injected them
+PARAPHRASER = "tester.paraphraser"
+VOCAB = "tester.vocabulary"
+
+
+def run_shard(spec: ShardSpec, env: ShardEnv[ProgressFn]) -> ShardStats:
+    """One discipline shard, wherever it runs: graph, vocabulary and paraphraser come from ``env`` (on a
+    Ray worker the paraphraser is made for the shard, so its budget is per shard)."""
+    paraphraser = env.resource(PARAPHRASER, lambda: _paraphraser(spec.config, Path(spec.home) if spec.home else None),
+                               reuse=False)
+    vocab = env.resource(VOCAB, default_vocabulary)
+    return ShardBuilder(env.store, spec.config, vocab, paraphraser).run(spec.discipline, env.progress)
 
 
 def _paraphraser(config: BenchConfig, home: Path | None) -> Paraphraser | None:
     if config.paraphrase_backend is None:
         return None
-    from proda.config import Settings
     from proda.pipelines.llm.paraphrase import make_paraphraser
 
-    return make_paraphraser(config, home if home is not None else Settings().home)
+    return make_paraphraser(config, home)
 
 
 def disciplines_with_chains(store: GraphStore, discipline: str | None) -> list[str]:
@@ -326,28 +325,23 @@ def build_benchmark(store: GraphStore, config: BenchConfig, *, vocab: Vocabulary
     Raises :class:`InputError` for a discipline without chains, and :class:`~proda.errors.ConfigError`
     when ``config`` names a paraphrase backend that cannot be set up. With the local executor shards run
     here on the injected ``store``; with Ray each shard opens its own connection (``store.spec()``).
-    ``paraphraser`` injects a client (tests, services); otherwise one is built from ``config`` with
-    its response cache under ``home`` (default: PRODA_HOME).
+    ``paraphraser`` injects a client (tests, services; never closed here); otherwise one is built from
+    ``config`` with its response cache under ``home`` (required then).
     """
     started = time.perf_counter()
     disciplines = disciplines_with_chains(store, config.discipline)
     report = BuildReport(benchmark=config.name, split=assign_splits(store, config))
-    if config.executor == "local":
-        own = paraphraser is None
-        paraphraser = paraphraser or _paraphraser(config, home)
+    specs = [ShardSpec(discipline=d, config=config, home=str(home) if home is not None else None)
+             for d in disciplines]
+    injected: dict[Hashable, object] = {k: v for k, v in ((PARAPHRASER, paraphraser), (VOCAB, vocab))
+                                        if v is not None}
+    with ShardEnv(store, progress, injected) as env:
         try:
-            builder = ShardBuilder(store, config, vocab, paraphraser)
-            for d in disciplines:
-                report.shards.append(builder.run(d, progress))
+            run_shards(config.executor, run_shard, specs, lambda _spec, s: report.shards.append(s), env)
         finally:
-            if paraphraser is not None:
-                report.paraphrase_llm = paraphraser.usage()
-                if own:
-                    paraphraser.close()
-    else:
-        specs = [ShardSpec(discipline=d, config=config, store=store.spec(),
-                           home=str(home) if home is not None else None) for d in disciplines]
-        make_executor(config.executor).run(run_shard, specs, lambda _spec, s: report.shards.append(s))
+            used = cast("Paraphraser | None", env.used(PARAPHRASER))  # the local run's paraphraser, if any
+            if used is not None:
+                report.paraphrase_llm = used.usage()
     report.shards.sort(key=lambda s: s.discipline)
     report.seconds = time.perf_counter() - started
     return report

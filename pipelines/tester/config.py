@@ -9,6 +9,7 @@ from typing import Any
 from proda.errors import ConfigError
 from proda.pipelines.llm.paraphrase import HELP as PARAPHRASE_HELP
 from proda.pipelines.llm.paraphrase import validate_settings
+from proda.pipelines.shards import check_executor, executor_field
 from proda.recipes import FromRecipe
 
 SPLITS = ("test", "dev", "train")
@@ -41,7 +42,7 @@ class BenchConfig(FromRecipe):
         "help": "most candidates a distractor query returns per chain, step and kind (every returned row costs "
                 "client-side parsing; a few per kind leave enough after the validity proof)"})
     batch_size: int = field(default=1000, metadata={"help": "chains per round trip of each batched query"})
-    executor: str = field(default="local", metadata={"help": "local (this process) or ray: one shard per discipline"})
+    executor: str = executor_field("one shard per discipline")
     paraphrase_backend: str | None = field(default=None, metadata={
         "help": PARAPHRASE_HELP["paraphrase_backend"] + ". Only the question stem is reworded, never the options "
                 "or the answer; the answer, options and hidden chain concepts may not appear in it, the start "
@@ -70,8 +71,7 @@ class BenchConfig(FromRecipe):
             raise ConfigError(f"max_steps must be between 1 and {MAX_STEPS}")
         if self.candidates_per_row < 1 or self.batch_size < 1:
             raise ConfigError("candidates_per_row and batch_size must be at least 1")
-        if self.executor not in ("local", "ray"):
-            raise ConfigError(f"unknown executor {self.executor!r}: use local or ray")
+        check_executor(self.executor)
         validate_settings(self)
 
     @property

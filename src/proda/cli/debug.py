@@ -13,8 +13,8 @@ from proda.cli.output import console, pct, print_json, print_rows
 from proda.cli.patch import fail_undiagnosable, print_shard_notes, shard_progress
 
 if TYPE_CHECKING:
-    from proda.pipelines.debug.diagnose import WeakPoint
     from proda.knowledge import FailureNode, RunTraceback
+    from proda.pipelines.debug.diagnose import WeakPoint
 
 app = typer.Typer(
     help="The Debugger: from an evaluation run's wrong answers back to the chains, relations, concepts, "
