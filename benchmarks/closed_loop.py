@@ -63,7 +63,6 @@ import platform
 import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -71,13 +70,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import percent as pct
+from common import temporary_home, write_json, write_jsonl
 from loop_v1 import DEFAULT_CORPUS, peak_rss_mb, quiet_libraries
 
 from proda.cli.demo import sample_path
 from proda.config import Settings
-from proda.pipelines.tester import BenchConfig
-from proda.pipelines.tester.build import build_benchmark
-from proda.pipelines.tester.check import check_benchmark
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.build.export import iter_examples
 from proda.pipelines.debug import PatchConfig
@@ -88,6 +86,9 @@ from proda.pipelines.extract.resolve_candidates import find_candidates
 from proda.pipelines.extract.stage import run_extraction
 from proda.pipelines.ingest import ingest_paths
 from proda.pipelines.load import load_file
+from proda.pipelines.tester import BenchConfig
+from proda.pipelines.tester.build import build_benchmark
+from proda.pipelines.tester.check import check_benchmark
 from proda.schema.store import GraphStore, open_store
 from proda.training.base_model import SMOLLM2, resolve_model_path
 from proda.training.evaluate import EvalConfig, EvalReport, evaluate
@@ -98,15 +99,6 @@ POOL, V1_DATA = "cl_pool", "cl_v1"
 RESAMPLES = 10_000
 EVAL_S_PER_ITEM = 1.0  # SmolLM2 scoring 4 options on a quiet 2-core CPU (the plan's assumption)
 LOAD_S = 5.0  # loading (or saving) the model once, the plan's assumption; diagnosis probes count as items
-ANSWERS = """
-MATCH (:EvalRun {id: $run_id})-[a:ANSWERED]->(i:BenchmarkItem)
-RETURN i.id AS item, a.correct AS correct ORDER BY item
-"""
-
-
-def write_jsonl(path: Path, records: Sequence[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps({"messages": r["messages"]}, ensure_ascii=False) + "\n" for r in records))
 
 
 def sample_control(pool: list[dict[str, Any]], seen: list[dict[str, Any]], want: Counter[str],
@@ -179,7 +171,7 @@ def bootstrap(scores: dict[str, np.ndarray], pairs: Sequence[tuple[str, str]], s
 
 
 def item_scores(store: GraphStore, run_id: str) -> dict[str, float]:
-    return {r["item"]: 1.0 if r["correct"] else 0.0 for r in store.run(ANSWERS, {"run_id": run_id})}
+    return {r["item"]: 1.0 if r["correct"] else 0.0 for r in store.query("eval_item_answers", {"run_id": run_id})}
 
 
 def train_row(s: TrainSummary) -> dict[str, Any]:
@@ -332,7 +324,7 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
                 notes.append(f"seed {s}: the unseen pool was short: control topped up with {topped['from_v1_data']} "
                              f"of V1's own examples and {topped['other_discipline']} from other disciplines")
             control_file = home / "data" / f"control-{s}.jsonl"
-            write_jsonl(control_file, control)
+            write_jsonl(control_file, ({"messages": r["messages"]} for r in control))
             for arm, path in (("targeted", patches), ("control", control_file)):
                 t = train(f"{arm}-{s}", v1.model_dir, s, a.v2_steps, dataset=None, train_file=str(path))
                 out["train"][f"{arm}-{s}"] = train_row(t)
@@ -378,10 +370,6 @@ def results(scores: dict[str, dict[str, float]], seeds: list[int], boot_seed: in
         b = out[subset]
         out[f"claim_{subset}"] = bool(b) and b["targeted-v1"]["lo"] > 0 and b["targeted-control"]["lo"] > 0
     return out
-
-
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
 
 
 def interval(c: dict[str, float] | None, signed: bool = False) -> str:
@@ -524,25 +512,17 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     # SIGTERM (a killed run) must still stop the embedded graph server and remove the temporary home
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    home = Path(tempfile.mkdtemp(prefix="proda-closed-loop-"))
-    # the dequantized SmolLM2 cache is reused from the user's home: converting the GGUF is not the loop
-    user_models = Path(os.environ.get("PRODA_HOME", ".proda")) / "models"
-    if user_models.exists():
-        (home / "models").symlink_to(user_models.resolve())
     started = time.perf_counter()
 
     def say(msg: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {msg}", flush=True)
 
-    try:
+    with temporary_home("proda-closed-loop-", link_models=True) as home:
         r = run(a, home, say)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     md = markdown(r)
     print("\n" + md)
     if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(r, indent=2, default=str))
+        write_json(a.json, r)
     if a.markdown:
         a.markdown.parent.mkdir(parents=True, exist_ok=True)
         a.markdown.write_text(md)

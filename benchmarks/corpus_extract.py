@@ -15,15 +15,15 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from common import percent as pct
+from common import temporary_home, write_json
 
 from proda.config import Settings
 from proda.pipelines.check import structural_report
@@ -76,10 +76,6 @@ def run(corpus: Path, home: Path, max_tokens: int) -> dict[str, Any]:
     return out
 
 
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
 def show(r: dict[str, Any]) -> None:
     s, rate = r["seconds"], r["rates"]
     print(f"== heuristic extraction over {r['corpus']} ({r['bytes'] / 1e6:.1f} MB)")
@@ -119,15 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     if not a.corpus.exists():
         print(f"error: corpus {a.corpus} not found (pass --corpus)", file=sys.stderr)
         return 2
-    home = Path(tempfile.mkdtemp(prefix="proda-corpus-bench-"))
-    try:
+    with temporary_home("proda-corpus-bench-") as home:
         r = run(a.corpus, home, a.max_tokens)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     show(r)
     if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(r, indent=2, default=str))
+        write_json(a.json, r)
     return 0
 
 

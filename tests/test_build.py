@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from proda.errors import ConfigError, NotFound
-from proda.pipelines.tester.model import instance_hash
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.build.export import export_hf, export_jsonl, iter_examples
 from proda.pipelines.build.templates import passage
+from proda.pipelines.tester.model import instance_hash
 from proda.schema import Chunk, Concept, Document, Provenance, Relation
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import GraphWriter

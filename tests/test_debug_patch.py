@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from proda.errors import ConfigError, InputError, NotFound
-from proda.pipelines.tester.check import check_benchmark
 from proda.pipelines.debug import PatchConfig, PatchReport, export_jsonl, iter_patches, run_patch
 from proda.pipelines.debug.patch import fill, plan
+from proda.pipelines.tester.check import check_benchmark
 from proda.schema.store.base import GraphStore
 from tests.debug_world import RuleScorer, World, build_world, evaluate_run, never, ratio_ok
 from tests.graphs import covers

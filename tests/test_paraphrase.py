@@ -10,49 +10,33 @@ paraphrasing without losing an item, and a rerun is served from the cache.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from proda.errors import ConfigError
-from proda.pipelines.tester.build import build_benchmark, chain_order
-from proda.pipelines.tester.check import check_benchmark
-from proda.pipelines.tester.config import BenchConfig
-from proda.pipelines.tester.model import BenchmarkItemRecord, instance_hash, item_id
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.build.export import iter_examples
 from proda.pipelines.llm.client import schema_name_of
 from proda.pipelines.llm.paraphrase import Rewording, check_rewording, make_paraphraser, occurrences
+from proda.pipelines.tester.build import build_benchmark, chain_order
+from proda.pipelines.tester.check import check_benchmark
+from proda.pipelines.tester.config import BenchConfig
+from proda.pipelines.tester.model import BenchmarkItemRecord, instance_hash, item_id
 from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import default_vocabulary
+from tests.console import proda
 from tests.llm_wire import Reply, WireServer, anthropic_tool_use, openai_completion
-from tests.test_bench_graphs import World, economics, load_economics, merge
 from tests.test_build import TEXT, graph
-from tests.test_cli import graph as cli_graph
-from tests.test_cli import proda, running_home
-
-__all__ = ["cli_graph", "running_home"]  # pytest fixtures shared with test_cli
+from tests.test_tester_graphs import World, economics, load_economics, merge
 
 CLAUDE = "claude-sonnet-4-6"
 SERVED = "qwen2.5-7b-instruct"
 TEMPLATE = "In economics: price increases X1 and X1 causes X2. Which concept is X2?"
-ENV = ("ANTHROPIC_API_KEY", "PRODA_ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "PRODA_ANTHROPIC_MODEL",
-       "OPENAI_API_KEY", "PRODA_OPENAI_API_KEY", "OPENAI_BASE_URL", "PRODA_OPENAI_BASE_URL", "PRODA_OPENAI_MODEL",
-       "PRODA_OPENAI_GUIDED")
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def wire() -> Iterator[WireServer]:
-    with WireServer() as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("clean_llm_env")  # no provider setting leaks in from the shell
 
 
 def claude_says(text: str) -> Reply:

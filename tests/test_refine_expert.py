@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,16 +30,7 @@ def _tool_answer(refined: str) -> Reply:
     return reply
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "PRODA_OPENAI_BASE_URL", "PRODA_OPENAI_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def wire() -> Iterator[WireServer]:
-    with WireServer() as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("clean_llm_env")  # no provider setting leaks in from the shell
 
 
 def _expert(wire: WireServer, cache: ResponseCache | None = None) -> Expert:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -144,12 +144,6 @@ def test_shards_split_the_input_and_cover_it_once(tmp_path: Path) -> None:
     assert [s.documents for s in report.shards] == [4, 3, 3]
     assert sorted(str(r["id"]) for r in _rows(tmp_path / "out")) == sorted(f"d{i}" for i in range(10))
     assert len(list((tmp_path / "out" / "completions").iterdir())) == 3
-
-
-@pytest.fixture
-def wire() -> Iterator[WireServer]:
-    with WireServer() as server:
-        yield server
 
 
 def test_a_served_refine_model_through_the_openai_sdk_and_a_failing_server_stops_resumably(

@@ -9,8 +9,8 @@ from proda.pipelines.tester.model import item_id
 from proda.schema import Relation
 from proda.schema.store.writer import Element
 from tests.graphs import HAND
-from tests.test_bench_graphs import economics
 from tests.test_cli import graph, proda, proda_concurrently, running_home
+from tests.test_tester_graphs import economics
 
 __all__ = ["graph", "running_home"]  # pytest fixtures shared with test_cli
 

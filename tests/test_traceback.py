@@ -32,12 +32,6 @@ import pytest
 
 from proda.config import Settings
 from proda.errors import InputError, NotFound
-from proda.schema import Chain, Chunk, Concept, Document, Relation
-from proda.schema.store import FalkorDBStore, ServerInfo
-from proda.schema.store.base import GraphStore
-from proda.schema.store.writer import GraphWriter
-from proda.services import convert
-from proda.services.client import ProdaClient
 from proda.knowledge import (
     Deadline,
     Evidence,
@@ -48,6 +42,12 @@ from proda.knowledge import (
     RunTracebackRequest,
     validated,
 )
+from proda.schema import Chain, Chunk, Concept, Document, Relation
+from proda.schema.store import FalkorDBStore, ServerInfo
+from proda.schema.store.base import GraphStore
+from proda.schema.store.writer import GraphWriter
+from proda.services import convert
+from proda.services.client import ProdaClient
 from proda.services.server import BackgroundServer
 from proda.v1 import knowledge_pb2 as kpb
 from proda.v1.knowledge_pb2_grpc import KnowledgeServiceStub

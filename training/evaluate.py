@@ -195,16 +195,12 @@ def evaluate(store: GraphStore, config: EvalConfig, home: Path, *, progress: Pro
 
 def summarise(store: GraphStore, run_id: str, name: str = "") -> EvalReport:
     """The stored run's totals and per-group accuracy (from the graph, not from memory)."""
-    rows = store.run("MATCH (:EvalRun {id: $id})-[a:ANSWERED]->() RETURN count(a) AS n, "
-                     "sum(CASE WHEN a.correct THEN 1 ELSE 0 END) AS c, "
-                     "sum(CASE WHEN a.correct_norm THEN 1 ELSE 0 END) AS cn, "
-                     "sum(CASE WHEN a.correct_norm IS NULL THEN 0 ELSE 1 END) AS has_norm, "
-                     "sum(CASE WHEN a.parsed = false THEN 1 ELSE 0 END) AS unparseable", {"id": run_id})
+    rows = store.query("eval_totals", {"run_id": run_id})
     r = rows[0] if rows else {}
-    report = EvalReport(run_id=run_id, name=name, items=int(r.get("n") or 0), correct=int(r.get("c") or 0),
+    report = EvalReport(run_id=run_id, name=name, items=int(r.get("items") or 0), correct=int(r.get("correct") or 0),
                         unparseable=int(r.get("unparseable") or 0))
     if int(r.get("has_norm") or 0):
-        report.correct_norm = int(r.get("cn") or 0)
+        report.correct_norm = int(r.get("correct_norm") or 0)
     report.groups = [{**g, "accuracy": (g["correct"] / g["items"]) if g["items"] and g["grouping"] != "wrong_operator"
                       else None} for g in store.query("eval_summary", {"run_id": run_id})]
     return report

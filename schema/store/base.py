@@ -6,7 +6,9 @@ connections themselves.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +18,25 @@ from pydantic import BaseModel
 from proda.schema.catalog import Catalog, default_catalog
 
 Row = dict[str, Any]
+
+_executed: Counter[tuple[str, str]] = Counter()
+_executed_lock = threading.Lock()
+
+
+def record_execution(name: str, backend: str) -> None:
+    """Count one completed run of catalog query ``name`` on ``backend`` (see :func:`executed_queries`)."""
+    with _executed_lock:
+        _executed[(name, backend)] += 1
+
+
+def executed_queries() -> Counter[tuple[str, str]]:
+    """How often each catalog query completed in this process, keyed by ``(name, backend)``; a copy.
+
+    The test session diffs two snapshots to learn which queries a conformance test really ran,
+    so catalog coverage rests on executions rather than on declarations.
+    """
+    with _executed_lock:
+        return Counter(_executed)
 
 
 class ComponentStats(BaseModel):
@@ -88,7 +109,9 @@ class GraphStore(ABC):
         """Run the catalog query ``name`` with validated parameters; returns its rows."""
         q = self.catalog.get(name)
         bound = q.bind(params or {})
-        return self.run(q.text(self.backend), bound, read_only=q.read_only, timeout_ms=timeout_ms)
+        rows = self.run(q.text(self.backend), bound, read_only=q.read_only, timeout_ms=timeout_ms)
+        record_execution(name, self.backend)
+        return rows
 
     @abstractmethod
     def spec(self) -> StoreSpec:

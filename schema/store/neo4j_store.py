@@ -23,7 +23,7 @@ from neo4j.graph import Node, Path, Relationship
 from proda.errors import ConfigError, GraphError, GraphUnavailable, QueryError, QueryTimeout
 from proda.schema.catalog import Catalog
 from proda.schema.ddl import INDEXES, IndexSpec
-from proda.schema.store.base import ComponentStats, GraphStore, Row, StoreSpec
+from proda.schema.store.base import ComponentStats, GraphStore, Row, StoreSpec, record_execution
 from proda.schema.store.components import components_from_edges
 
 log = logging.getLogger(__name__)
@@ -285,6 +285,7 @@ class Neo4jStore(GraphStore):
             # A projection lives in one server's memory: the stream and the drop go through write
             # transactions like the projection, so a cluster routes all three to the same leader.
             rows = self.run(query.text(self.backend), params, read_only=False)
+            record_execution(query.name, self.backend)  # run() directly: the projection needs a write tx
             failed = False
         finally:
             self._drop(client, projection, quiet=failed)

@@ -80,7 +80,7 @@ def demo(
         console.rule("5. structural check: reachability and components")
         _print_check(structural_report(store))
         console.rule("6. trace the longest L3 chain back to its evidence")
-        chains = store.run("MATCH (c:Chain) RETURN c.id AS id ORDER BY c.length DESC, c.id LIMIT 1")
+        chains = store.query("longest_chains", {"limit": 1})
         rows = store.query("chain_detail", {"id": chains[0]["id"]})
         print_rows(rows, columns=["pos", "concept_name", "relation_type", "evidence", "document_title"])
         console.rule("7. L2 relations no chain covers (reachability gaps)")
@@ -89,14 +89,17 @@ def demo(
         _tester_builder_loop(store, settings.home, train=train, steps=steps)
     console.print("\n[bold green]demo finished.[/bold green] Try `proda query --list`, "
                   "`proda query --show chain_detail` and `proda bench show ITEM_ID`.")
+    # the same graph and PRODA_HOME in the web IDE (loopback; add --read-only to browse without writing)
+    console.print(f"Open it in ProDa Studio: [bold]PRODA_GRAPH_NAME={graph} proda --home {settings.home} studio[/bold] "
+                  "then http://127.0.0.1:8080/", highlight=False)
 
 
 def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: int) -> None:
     """Steps 8-11: benchmark from held-out chains, training data from L1/L2, V0 -> train -> V1."""
+    from proda.pipelines.build import BuildConfig, build_examples
     from proda.pipelines.tester import BenchConfig
     from proda.pipelines.tester.build import build_benchmark
     from proda.pipelines.tester.check import check_benchmark
-    from proda.pipelines.build import BuildConfig, build_examples
 
     console.rule("8. Tester: multiple-choice items from held-out L3 chains, distractors from the graph")
     # a larger held-out share than the default 10 %: the sample is small and most heuristic chains are
@@ -163,10 +166,10 @@ def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: i
 
 def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model: str, steps: int) -> None:
     """Steps 12-14: trace V1's failures to the graph, diagnose and patch them, train and evaluate V2."""
-    from proda.pipelines.tester.check import check_benchmark
     from proda.pipelines.debug.config import PatchConfig
     from proda.pipelines.debug.export import export_jsonl
     from proda.pipelines.debug.stage import run_patch
+    from proda.pipelines.tester.check import check_benchmark
     from proda.training.evaluate import EvalConfig, evaluate
     from proda.training.sft import TrainConfig, run_training
 

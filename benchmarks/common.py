@@ -1,0 +1,63 @@
+"""What the benchmark scripts share: percentiles, percent figures, a throw-away PRODA_HOME, JSON output.
+
+benchmarks/ is a folder of scripts run as ``python benchmarks/x.py``, not a package: each script puts
+its own folder first on ``sys.path`` and imports this module as ``common``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """The ``q``-th percentile (``q`` from 0 to 100) of ``values``, interpolating linearly between
+    the closest ranks (numpy's default); NaN when there are no values."""
+    xs = sorted(values)
+    if not xs:
+        return float("nan")
+    k = (len(xs) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def percent(share: float | None) -> str:
+    """A share as a table cell: ``0.1234`` -> ``"12.3%"``, None -> ``"-"``."""
+    return "-" if share is None else f"{100 * share:.1f}%"
+
+
+@contextlib.contextmanager
+def temporary_home(prefix: str, *, link_models: bool = False) -> Iterator[Path]:
+    """A fresh, empty PRODA_HOME under the system's temporary directory, removed on exit.
+
+    With ``link_models`` the user's ``models/`` folder (under ``$PRODA_HOME``, else ``.proda``) is
+    linked in when it exists: a base model converted once (the dequantized SmolLM2) is reused, since
+    converting it is not what a benchmark measures.
+    """
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        if link_models:
+            user_models = Path(os.environ.get("PRODA_HOME", ".proda")) / "models"
+            if user_models.exists():
+                (home / "models").symlink_to(user_models.resolve())
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write a result as indented JSON (values JSON cannot hold, e.g. paths, as strings), creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, default=str))
+
+
+def write_jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
+    """Write one JSON object per line (UTF-8 text kept as is), creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
