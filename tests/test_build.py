@@ -1,4 +1,5 @@
-"""The Builder on a real FalkorDB: families, grounding, links, idempotence, budget, orthogonality."""
+"""The Builder on a real FalkorDB (the graph of tests/builder_world.py): families, grounding, links,
+idempotence, budget, orthogonality."""
 
 from __future__ import annotations
 
@@ -12,38 +13,15 @@ from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.build.export import export_hf, export_jsonl, iter_examples
 from proda.pipelines.build.templates import passage
 from proda.pipelines.tester.model import instance_hash
-from proda.schema import Chunk, Concept, Document, Provenance, Relation
 from proda.schema.store.base import GraphStore
-from proda.schema.store.writer import GraphWriter
+from tests.builder_world import TEXT, builder_graph
 from tests.graphs import covers
-
-PROV = Provenance(extractor="manual", prompt_version="test")
-TEXT = ("Prices carry information. A higher price decreases the quantity demanded. A tax increases the price "
-        "that buyers pay. Subsidies work the other way. A price floor is a kind of price control.")
-
-
-def graph(store: GraphStore) -> dict[str, Relation]:
-    doc = Document(source_id="economics/prices", discipline="economics", title="Prices")
-    chunk = Chunk(document_id=doc.id, ordinal=0, discipline="economics", text=TEXT)
-    names = ["price", "quantity demanded", "tax", "price floor", "price control", "subsidy", "supply", "wages"]
-    c = {n: Concept(name=n, discipline="economics", chunk_ids=[chunk.id], provenance=PROV) for n in names}
-
-    def rel(s: str, t: str, o: str, ev: str) -> Relation:
-        return Relation(type=t, subject_id=c[s].id, object_id=c[o].id, discipline="economics", evidence=ev,
-                        chunk_id=chunk.id, provenance=PROV)
-
-    r = {"demand": rel("price", "decreases", "quantity demanded", "A higher price decreases the quantity demanded"),
-         "tax": rel("tax", "increases", "price", "A tax increases the price that buyers pay"),
-         "floor": rel("price floor", "is_a", "price control", "A price floor is a kind of price control"),
-         "tax2": rel("tax", "increases", "wages", "")}  # no evidence: no grounded example
-    GraphWriter(store).write([doc, chunk, *c.values(), *r.values()])
-    return r
 
 
 def test_builds_every_family_grounded_and_linked(falkordb_store: GraphStore) -> None:
     covers("build_relations", "upsert_training_examples", "training_examples")
     store = falkordb_store
-    r = graph(store)
+    r = builder_graph(store)
     report = build_examples(store, BuildConfig())
     [econ] = report.disciplines
     # 4 relations: statement + reverse + recall each; definition only for is_a; grounded only with evidence
@@ -73,7 +51,7 @@ def test_builds_every_family_grounded_and_linked(falkordb_store: GraphStore) -> 
 
 def test_rebuilding_is_idempotent_and_budget_samples(falkordb_store: GraphStore) -> None:
     store = falkordb_store
-    graph(store)
+    builder_graph(store)
     build_examples(store, BuildConfig())
     before = store.run("MATCH (x:TrainingExample) RETURN x.id AS id ORDER BY id")
     again = build_examples(store, BuildConfig())
@@ -90,7 +68,7 @@ def test_rebuilding_is_idempotent_and_budget_samples(falkordb_store: GraphStore)
 def test_example_identical_to_a_benchmark_item_is_not_written(falkordb_store: GraphStore) -> None:
     covers("benchmark_hash_hits")
     store = falkordb_store
-    graph(store)
+    builder_graph(store)
     probe = build_examples(store, BuildConfig(dataset="probe", families=("statement",)))
     [first] = list(iter_examples(store, "probe"))[:1]
     store.run("CREATE (:BenchmarkItem {id: 'bmi_x', qa_hash: $h})", {"h": first["qa_hash"]}, read_only=False)
@@ -103,7 +81,7 @@ def test_example_identical_to_a_benchmark_item_is_not_written(falkordb_store: Gr
 
 def test_export_jsonl_and_hf(falkordb_store: GraphStore, tmp_path: Path) -> None:
     store = falkordb_store
-    graph(store)
+    builder_graph(store)
     build_examples(store, BuildConfig())
     n = export_jsonl(store, "v1", tmp_path / "v1.jsonl")
     lines = (tmp_path / "v1.jsonl").read_text().splitlines()

@@ -1,111 +1,26 @@
 """The real ``proda`` console script in subprocesses, each with PRODA_HOME in a temporary directory.
 
 Commands that need a graph run against an embedded server started by ``proda graph up`` in that
-home (one per module, each test on a graph of its own), so a test pays for no extra start/stop;
-``graph up/down`` gets a fresh home of its own. Servers are always terminated afterwards.
+home (conftest's ``running_home``, one per module; each test on a graph of its own, ``cli_graph``),
+so a test pays for no extra start/stop; ``graph up/down`` gets a fresh home of its own. Servers are
+always terminated afterwards.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
-import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import psutil
-import pytest
 
 from proda.schema.catalog import default_catalog
+from tests.console import proda, proda_concurrently, servers_running, terminate_servers
 
 SAMPLE = Path(str(resources.files("proda.sample") / "knowledge.jsonl"))
 WHILE_LOOP = "con_a7224d041d89c5bedd30"  # 'while loop' in the sample (computer_science)
-
-
-def _env(home: Path, graph: str | None, url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRODA_")}
-    env["PRODA_HOME"] = str(home)
-    if graph is not None:
-        env["PRODA_GRAPH_NAME"] = graph
-    if url is not None:
-        env["PRODA_GRAPH_URL"] = url
-    return env
-
-
-def proda(*args: str, home: Path, cwd: Path | None = None, graph: str | None = None,
-          url: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``proda ARGS`` as a user would, with its own PRODA_HOME (and graph name / URL if given)."""
-    return subprocess.run([sys.executable, "-m", "proda.cli.main", *args], env=_env(home, graph, url), cwd=cwd,
-                          capture_output=True, text=True, timeout=120, check=False)
-
-
-def proda_concurrently(*commands: tuple[str, ...], home: Path, graph: str | None = None,
-                       cwd: Path | None = None) -> list[subprocess.CompletedProcess[str]]:
-    """Run independent ``proda`` commands side by side (each start costs a Python start-up)."""
-    procs = [subprocess.Popen([sys.executable, "-m", "proda.cli.main", *args], env=_env(home, graph, None), cwd=cwd,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for args in commands]
-    results = []
-    for args, proc in zip(commands, procs, strict=True):
-        out, err = proc.communicate(timeout=120)
-        results.append(subprocess.CompletedProcess(list(args), proc.returncode, out, err))
-    return results
-
-
-def servers_of(home: Path) -> list[psutil.Process]:
-    """Live redis-servers serving ``home``'s embedded graph.
-
-    redis-server rewrites its command line to ``redis-server 127.0.0.1:PORT``, so the process is
-    recognised by its working directory, which it sets to the data directory.
-    """
-    data_dir = str((home / "falkordb" / "data").absolute())
-    found = []
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] != "redis-server":
-            continue
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE and proc.cwd() == data_dir:
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
-
-
-def terminate_servers(home: Path) -> None:
-    """Stop every embedded server started under ``home``."""
-    for proc in servers_of(home):
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except psutil.TimeoutExpired:
-            proc.kill()
-
-
-def servers_running(home: Path) -> bool:
-    return bool(servers_of(home))
-
-
-@pytest.fixture(scope="module")
-def running_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A PRODA_HOME whose embedded graph was started with `proda graph up` (stopped afterwards)."""
-    home = tmp_path_factory.mktemp("cli-home")
-    try:
-        up = proda("graph", "up", home=home)
-        assert up.returncode == 0, up.stderr
-        yield home
-    finally:
-        terminate_servers(home)
-
-
-@pytest.fixture
-def graph() -> str:
-    """A graph name of the test's own on the shared running server."""
-    return f"cli_{uuid.uuid4().hex[:10]}"
 
 
 def test_help_names_the_subcommands_and_options(tmp_path: Path) -> None:
@@ -135,15 +50,15 @@ def test_query_list_and_show_the_catalog(tmp_path: Path) -> None:
     assert missing.stdout == ""
 
 
-def test_load_then_check_stats_and_query_the_sample(running_home: Path, graph: str) -> None:
-    loaded = proda("load", str(SAMPLE), "--json", home=running_home, graph=graph)
+def test_load_then_check_stats_and_query_the_sample(running_home: Path, cli_graph: str) -> None:
+    loaded = proda("load", str(SAMPLE), "--json", home=running_home, graph=cli_graph)
     assert loaded.returncode == 0, loaded.stderr
     [report] = json.loads(loaded.stdout)
     assert report["written"] == {"document": 2, "chunk": 2, "concept": 15, "relation": 13, "chain": 4}
 
     checked, stats, neighbours = proda_concurrently(
         ("check", "--json"), ("stats", "--json"),
-        ("query", "concept_neighbours", "-p", f"id={WHILE_LOOP}", "--json"), home=running_home, graph=graph)
+        ("query", "concept_neighbours", "-p", f"id={WHILE_LOOP}", "--json"), home=running_home, graph=cli_graph)
     assert checked.returncode == 0, checked.stderr
     by_discipline = {d["discipline"]: d for d in json.loads(checked.stdout)["disciplines"]}
     assert set(by_discipline) == {"economics", "computer_science"}
@@ -164,11 +79,11 @@ def test_load_then_check_stats_and_query_the_sample(running_home: Path, graph: s
                      ("in", "example_of", "fibonacci sequence")}
 
 
-def test_load_errors_exit_2_naming_file_and_line(running_home: Path, graph: str, tmp_path: Path) -> None:
+def test_load_errors_exit_2_naming_file_and_line(running_home: Path, cli_graph: str, tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text(
         '{"kind": "concept", "name": "alpha", "discipline": "testing"}\n{"kind": "concept", "name": \n')
     bad, missing = proda_concurrently(("load", "bad.jsonl"), ("load", "missing.jsonl"),
-                                      home=running_home, graph=graph, cwd=tmp_path)
+                                      home=running_home, graph=cli_graph, cwd=tmp_path)
     assert bad.returncode == 2
     assert "bad.jsonl:2" in bad.stderr
     assert "malformed JSON" in bad.stderr
@@ -178,12 +93,12 @@ def test_load_errors_exit_2_naming_file_and_line(running_home: Path, graph: str,
     assert "no such file" in missing.stderr
 
 
-def test_error_naming_a_long_path_stays_on_one_line(running_home: Path, graph: str, tmp_path: Path) -> None:
+def test_error_naming_a_long_path_stays_on_one_line(running_home: Path, cli_graph: str, tmp_path: Path) -> None:
     deep = tmp_path / "extractions" / "openstax_principles_of_economics_3e" / "chapter_12_inflation"
     deep.mkdir(parents=True)
     path = deep / "knowledge.jsonl"
     path.write_text("{not json}\n")
-    bad = proda("load", str(path), home=running_home, graph=graph)
+    bad = proda("load", str(path), home=running_home, graph=cli_graph)
     assert bad.returncode == 2
     assert any(f"{path}:1:" in ln for ln in bad.stderr.splitlines()), bad.stderr
 
@@ -254,38 +169,38 @@ def test_demo_runs_offline(running_home: Path) -> None:
     assert "nothing new" in again.stdout
 
 
-def test_ingest_extract_resolve_merges(running_home: Path, graph: str, tmp_path: Path) -> None:
+def test_ingest_extract_resolve_merges(running_home: Path, cli_graph: str, tmp_path: Path) -> None:
     corpus = Path(__file__).parent / "fixtures" / "corpus_e2e.jsonl"
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "economics/empty", "discipline": "economics", "title": "t", "text": "   "}\n'
                    "not json\n")
-    ingested = proda("ingest", str(corpus), str(bad), "--json", home=running_home, graph=graph)
+    ingested = proda("ingest", str(corpus), str(bad), "--json", home=running_home, graph=cli_graph)
     assert ingested.returncode == 0, ingested.stderr
     report = json.loads(ingested.stdout)
     assert report["new"] == 32 and len(report["rejected"]) == 2
     assert {r["item"] for r in report["rejected"]} >= {"economics/empty"}
     assert any("bad.jsonl" in f"{r['item']} {r['origin']}" and ":2" in f"{r['item']} {r['origin']}"
                for r in report["rejected"])  # the malformed line is named by file and line
-    missing = proda("ingest", str(tmp_path / "nope.jsonl"), home=running_home, graph=graph)
+    missing = proda("ingest", str(tmp_path / "nope.jsonl"), home=running_home, graph=cli_graph)
     assert missing.returncode == 2 and "nope.jsonl" in missing.stderr
-    estimate = proda("extract", "--estimate", home=running_home, graph=graph)
+    estimate = proda("extract", "--estimate", home=running_home, graph=cli_graph)
     assert estimate.returncode == 0 and "no model calls" in estimate.stdout
-    extracted = proda("extract", "--json", home=running_home, graph=graph)
+    extracted = proda("extract", "--json", home=running_home, graph=cli_graph)
     assert extracted.returncode == 0, extracted.stderr
     shards = json.loads(extracted.stdout)["shards"]
     assert sorted(s["discipline"] for s in shards) == ["business", "college_success", "computer_science",
                                                         "economics"]
     assert all(s["elements"].get("chain", 0) > 0 for s in shards)
-    dry = json.loads(proda("resolve", "--dry-run", "--json", home=running_home, graph=graph).stdout)
+    dry = json.loads(proda("resolve", "--dry-run", "--json", home=running_home, graph=cli_graph).stdout)
     assert dry["dry_run"] and dry["merges"]
-    assert json.loads(proda("merges", "--json", home=running_home, graph=graph).stdout) == []
-    done = json.loads(proda("resolve", "--json", home=running_home, graph=graph).stdout)["merges"]
+    assert json.loads(proda("merges", "--json", home=running_home, graph=cli_graph).stdout) == []
+    done = json.loads(proda("resolve", "--json", home=running_home, graph=cli_graph).stdout)["merges"]
     assert {(m["duplicate"], m["canonical"]) for m in done} == {(m["duplicate"], m["canonical"])
                                                                 for m in dry["merges"]}
-    listed = json.loads(proda("merges", "--json", home=running_home, graph=graph).stdout)
+    listed = json.loads(proda("merges", "--json", home=running_home, graph=cli_graph).stdout)
     assert {m["id"] for m in listed} == {m["id"] for m in done}
-    undo = proda("merges", "--undo", done[0]["id"], home=running_home, graph=graph)
+    undo = proda("merges", "--undo", done[0]["id"], home=running_home, graph=cli_graph)
     assert undo.returncode == 0, undo.stderr
-    assert len(json.loads(proda("merges", "--json", home=running_home, graph=graph).stdout)) == len(done) - 1
-    unknown = proda("merges", "--undo", "mrg_nope", home=running_home, graph=graph)
+    assert len(json.loads(proda("merges", "--json", home=running_home, graph=cli_graph).stdout)) == len(done) - 1
+    unknown = proda("merges", "--undo", "mrg_nope", home=running_home, graph=cli_graph)
     assert unknown.returncode == 4 and "mrg_nope" in unknown.stderr

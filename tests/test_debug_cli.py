@@ -17,8 +17,8 @@ import pytest
 from proda.pipelines.debug import PatchConfig, run_patch
 from proda.schema.store import FalkorDBStore, ServerInfo
 from proda.schema.store.base import GraphStore
+from tests.console import cli_env, proda
 from tests.debug_world import RuleScorer, build_world, evaluate_run, never
-from tests.test_cli import _env, proda
 
 
 def _url(info: ServerInfo) -> str:
@@ -28,7 +28,7 @@ def _url(info: ServerInfo) -> str:
 def side_by_side(*commands: tuple[str, ...], home: Path, graph: str, url: str
                  ) -> list[subprocess.CompletedProcess[str]]:
     """Independent ``proda`` commands at once, on the graph at ``url`` (each start costs a Python start-up)."""
-    procs = [subprocess.Popen([sys.executable, "-m", "proda.cli.main", *args], env=_env(home, graph, url),
+    procs = [subprocess.Popen([sys.executable, "-m", "proda.cli.main", *args], env=cli_env(home, graph, url),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for args in commands]
     out = []
     for args, proc in zip(commands, procs, strict=True):

@@ -18,10 +18,8 @@ from proda.pipelines.extract.topdown import to_elements
 from proda.schema import Chain, Chunk, Concept, Document, Provenance, default_vocabulary
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import GraphWriter
+from tests.extract_world import TEXT, corpus
 from tests.graphs import covers
-
-TEXT = ("Higher interest rates reduce borrowing. Lower borrowing decreases investment. "
-        "Investment increases output.")
 
 
 def step(s: str, r: str, o: str, ev: str) -> ExtractedStep:
@@ -52,13 +50,6 @@ class Scripted:
         if isinstance(answer, Exception):
             raise answer
         return answer
-
-
-def corpus(store: GraphStore, n: int = 3) -> list[Chunk]:
-    doc = Document(source_id="economics/rates", discipline="economics", title="Rates")
-    chunks = [Chunk(document_id=doc.id, ordinal=i, discipline="economics", text=f"{TEXT} ({i})") for i in range(n)]
-    GraphWriter(store).write([doc, *chunks])
-    return chunks
 
 
 PROV = Provenance(extractor="scripted", prompt_version="v1")

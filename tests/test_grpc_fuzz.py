@@ -102,6 +102,7 @@ def path(method: MethodDescriptor) -> str:
     return f"/{method.containing_service.full_name}/{method.name}"
 
 
+# its own graph, not conftest's per-test falkordb_store: the module's one server serves it to every test
 @pytest.fixture(scope="module")
 def channel(falkordb_server: ServerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[grpc.Channel]:
     store = FalkorDBStore("127.0.0.1", falkordb_server.port, f"grpc_fuzz_{uuid.uuid4().hex[:8]}",

@@ -29,7 +29,10 @@ from proda.services.client import ProdaClient
 from proda.services.jobs import JobContext, JobKind, JobSpec, ResultNotJSON, default_registry, result_text, to_json
 from proda.services.operations import OperationRecord, OperationState
 from proda.services.server import BackgroundServer
-from tests.test_tester_graphs import economics
+from tests.builder_world import builder_graph
+from tests.eval_world import benchmark
+from tests.extract_world import corpus
+from tests.tester_world import economics
 
 # a few records, one optimizer step: enough for a training run to write its summary
 TINY_TRAINING = {"max_length": 128, "per_device_train_batch_size": 2, "logging_steps": 1, "max_records": 4,
@@ -46,8 +49,6 @@ class Case:
 
 
 def _extraction_corpus(store: FalkorDBStore, _: Path) -> None:
-    from tests.test_extract_stage import corpus
-
     corpus(store)
 
 
@@ -57,21 +58,15 @@ def _unsplit_economics(store: FalkorDBStore, _: Path) -> None:
 
 
 def _builder_graph(store: FalkorDBStore, _: Path) -> None:
-    from tests.test_build import graph
-
-    graph(store)
+    builder_graph(store)
 
 
 def _benchmark(store: FalkorDBStore, _: Path) -> None:
-    from tests.test_evaluate import benchmark
-
     benchmark(store)
 
 
 def _training_dataset(store: FalkorDBStore, _: Path) -> None:
-    from tests.test_build import graph
-
-    graph(store)
+    builder_graph(store)
     build_examples(store, BuildConfig(dataset="tiny"))
 
 

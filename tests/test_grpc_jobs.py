@@ -2,8 +2,8 @@
 worker processes, a real FalkorDB and the tiny random model of tests/tiny_lm.py, so every job here
 really builds, evaluates or trains.
 
-The graph holds the Builder's toy economics graph (tests/test_build.py) and eight benchmark items on
-two-step chains (tests/test_evaluate.py); the dataset ``tiny`` is built up front so training tests do
+The graph holds the Builder's toy economics graph (tests/builder_world.py) and eight benchmark items on
+two-step chains (tests/eval_world.py); the dataset ``tiny`` is built up front so training tests do
 not depend on the Builder test.
 """
 
@@ -29,9 +29,9 @@ from proda.services.server import BackgroundServer
 from proda.training.evaluate import EvalConfig
 from proda.v1 import training_pb2 as tpb
 from proda.v1.training_pb2_grpc import TrainingServiceStub
-from tests.test_build import graph as builder_graph
-from tests.test_evaluate import benchmark
-from tests.test_grpc_operations import gone
+from tests.builder_world import builder_graph
+from tests.eval_world import benchmark
+from tests.grpc_world import gone
 from tests.tiny_lm import tiny_model
 
 transformers = pytest.importorskip("transformers")
@@ -51,6 +51,7 @@ class Env:
     home: Path
 
 
+# its own graph, not conftest's per-test falkordb_store: the module's one server serves it to every test
 @pytest.fixture(scope="module")
 def env(falkordb_server: ServerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     store = FalkorDBStore("127.0.0.1", falkordb_server.port, f"grpc_jobs_{uuid.uuid4().hex[:8]}",

@@ -39,6 +39,7 @@ class Served:
     client: ProdaClient
 
 
+# not conftest's falkordb_store: graphs here outlive one test (module-scoped server) or carry their own catalog
 def _graph(info: ServerInfo, catalog: Catalog | None = None) -> FalkorDBStore:
     store = FalkorDBStore("127.0.0.1", info.port, f"grpc_{uuid.uuid4().hex[:10]}", password=info.password,
                           catalog=catalog)

@@ -1,34 +1,30 @@
 """Long-running jobs as durable operations, over a real in-process server and real worker processes.
 
-Besides the built-in structural check, the tests register one job kind of their own, ``test.sleep``:
-it writes its process id to a file, prints, logs, reports progress and sleeps (or fails as told), so
-cancellation and restarts can be observed on a process that really runs.
+Besides the built-in structural check, the tests register one job kind of their own, ``test.sleep``
+(tests/grpc_world.py): it writes its process id to a file, prints, logs, reports progress and sleeps
+(or fails as told), so cancellation and restarts can be observed on a process that really runs.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import grpc
-import psutil
 import pytest
-from pydantic import Field
 
 from proda.config import Settings
-from proda.errors import GraphUnavailable, InputError, NotFound, PreconditionFailed
+from proda.errors import InputError, NotFound, PreconditionFailed
 from proda.pipelines.check import structural_report
 from proda.schema.store import FalkorDBStore, ServerInfo
 from proda.services.client import ProdaClient
-from proda.services.jobs import TRAIN_MODEL, JobContext, JobKind, JobRegistry, JobSpec, default_registry
+from proda.services.jobs import JobRegistry
 from proda.services.operations import OperationRecord, OperationState
 from proda.services.server import BackgroundServer
 from proda.v1 import operations_pb2 as opb
@@ -38,67 +34,7 @@ from proda.v1.operations_pb2_grpc import OperationsServiceStub
 from proda.v1.synthesis_pb2_grpc import SynthesisServiceStub
 from proda.v1.training_pb2_grpc import TrainingServiceStub
 from tests.graphs import load_toy
-
-SLEEP = "test.sleep"
-
-
-class SleepSpec(JobSpec):
-    seconds: float = Field(ge=0, le=120)
-    pid_file: str
-    fail: Literal["", "input", "graph", "bug"] = ""
-    fail_on_attempt: int = 0  # 0: every attempt
-
-
-def sleepy(spec: dict[str, Any], job: JobContext) -> dict[str, Any]:
-    """Test job: announce itself, then sleep with progress reports, or fail as the spec says."""
-    params = SleepSpec.model_validate(spec)
-    Path(params.pid_file).write_text(str(os.getpid()))
-    print(f"sleepy starts attempt {job.attempt}", flush=True)
-    logging.getLogger("tests.sleepy").warning("a warning through logging")
-    job.log("a line through the job context")
-    if params.fail and params.fail_on_attempt in (0, job.attempt):
-        if params.fail == "input":
-            raise InputError("item 7 is malformed")
-        if params.fail == "graph":
-            raise GraphUnavailable("FalkorDB at falkordb://nowhere:1 is unreachable")
-        raise ZeroDivisionError("a bug")
-    end = time.monotonic() + params.seconds
-    step = 0
-    while time.monotonic() < end:
-        step += 1
-        job.progress(step, 0, "sleeping", force=True)
-        time.sleep(0.1)
-    return {"slept": params.seconds, "attempt": job.attempt}
-
-
-def test_registry() -> JobRegistry:
-    """The default kinds plus ``test.sleep`` (also imported by the subprocess server of the crash test),
-    with the training stage declared not installed: a stage that is not there, whatever this machine has."""
-    default = default_registry()
-    registry = JobRegistry([default.get(name) for name in default.names() if name != TRAIN_MODEL],
-                           unavailable={TRAIN_MODEL: "training stage"})
-    registry.register(JobKind(SLEEP, f"{__name__}:sleepy", SleepSpec, "test job"))
-    return registry
-
-
-test_registry.__test__ = False  # type: ignore[attr-defined]  # a factory, not a test
-
-
-def eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    """Poll ``check`` until it holds; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not reached within {timeout_s} s")
-        time.sleep(0.05)
-
-
-def gone(pid: int) -> bool:
-    """Whether process ``pid`` has ended (a zombie waiting for its parent counts as ended)."""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+from tests.grpc_world import SLEEP, eventually, gone, toy_registry
 
 
 class Env:
@@ -120,8 +56,10 @@ class Env:
         return int(pid_file.read_text())
 
 
+# not conftest's per-test falkordb_store: the module's one server (env) needs a graph that lives as long
 @pytest.fixture(scope="module")
 def graph(falkordb_server: ServerInfo) -> Iterator[FalkorDBStore]:
+    """The toy graph (tests/graphs.py), shared by every test of the module."""
     store = FalkorDBStore("127.0.0.1", falkordb_server.port, f"grpc_ops_{uuid.uuid4().hex[:8]}",
                           password=falkordb_server.password)
     store.ensure_schema()
@@ -135,7 +73,7 @@ def graph(falkordb_server: ServerInfo) -> Iterator[FalkorDBStore]:
 def env(graph: FalkorDBStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp = tmp_path_factory.mktemp("grpc-ops")
     settings = Settings(home=tmp / "home", grpc_port=0, grpc_max_jobs=4)
-    with BackgroundServer(settings, graph, registry=test_registry()) as server, \
+    with BackgroundServer(settings, graph, registry=toy_registry()) as server, \
             ProdaClient(server.address) as client:
         yield Env(server, client, tmp)
 
@@ -279,7 +217,7 @@ def test_queued_operations_wait_for_a_slot_and_cancel_without_running(graph: Fal
 
 def test_restart_after_graceful_stop(graph: FalkorDBStore, tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", grpc_port=0, grpc_max_jobs=1)
-    with BackgroundServer(settings, graph, registry=test_registry()) as server, \
+    with BackgroundServer(settings, graph, registry=toy_registry()) as server, \
             ProdaClient(server.address) as client:
         env = Env(server, client, tmp_path)
         done = client.check_structure("economics")
@@ -288,7 +226,7 @@ def test_restart_after_graceful_stop(graph: FalkorDBStore, tmp_path: Path) -> No
         queued, _ = env.sleep(0)
         pid = env.running(running, pid_file)
     assert gone(pid)  # stopping the server stopped its job
-    with BackgroundServer(settings, graph, registry=test_registry()) as server, \
+    with BackgroundServer(settings, graph, registry=toy_registry()) as server, \
             ProdaClient(server.address) as client:
         interrupted = client.operation(running.id)
         assert interrupted.state == OperationState.FAILED and interrupted.error is not None
@@ -302,7 +240,7 @@ import asyncio, sys
 from proda.config import Settings
 from proda.schema.store import FalkorDBStore
 from proda.services.server import serve
-from tests.test_grpc_operations import test_registry
+from tests.grpc_world import toy_registry
 
 settings = Settings()
 store = FalkorDBStore("127.0.0.1", int(sys.argv[1]), settings.graph_name, password=sys.argv[2] or None)
@@ -314,7 +252,7 @@ def ready(server):
         print("listening", server.port, record.id, flush=True)
     started.append(asyncio.get_running_loop().create_task(start()))
 
-asyncio.run(serve(settings, store, registry=test_registry(), on_ready=ready))
+asyncio.run(serve(settings, store, registry=toy_registry(), on_ready=ready))
 """
 
 
@@ -342,7 +280,7 @@ def test_restart_after_a_crash_marks_the_job_failed_and_resumable(graph: FalkorD
             crashed.kill()
             crashed.wait(10)
     settings = Settings(home=home, grpc_port=0, graph_name=graph.graph_name)
-    with BackgroundServer(settings, graph, registry=test_registry()) as server, \
+    with BackgroundServer(settings, graph, registry=toy_registry()) as server, \
             ProdaClient(server.address) as client:
         after = client.operation(record)
         assert after.state == OperationState.FAILED and after.error is not None

@@ -41,6 +41,7 @@ class Env:
     model: Path
 
 
+# its own graph, not conftest's per-test falkordb_store: the module's one server serves it to every test
 @pytest.fixture(scope="module")
 def env(falkordb_server: ServerInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     from tests.tiny_lm import tiny_model

@@ -34,7 +34,7 @@ from proda.v1 import operations_pb2 as opb
 from proda.v1.knowledge_pb2_grpc import KnowledgeServiceStub
 from proda.v1.operations_pb2_grpc import OperationsServiceStub
 from tests.graphs import load_toy
-from tests.test_grpc_operations import eventually
+from tests.grpc_world import eventually
 
 TOKEN = "test-token-0123456789abcdef"
 SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
@@ -51,6 +51,7 @@ class FlakyStore(FalkorDBStore):
         super().ping()
 
 
+# not conftest's falkordb_store: the store must be a FlakyStore, whose health ping a test can break
 @pytest.fixture
 def graph(falkordb_server: ServerInfo) -> Iterator[FlakyStore]:
     store = FlakyStore("127.0.0.1", falkordb_server.port, f"grpc_srv_{uuid.uuid4().hex[:8]}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ import pytest
 from proda.errors import IdCollision, InputError
 from proda.pipelines.load import load_file
 from proda.schema.models import Chain, Chunk, Concept, Document, Relation
-from proda.schema.store import FalkorDBStore, GraphStore, ServerInfo
+from proda.schema.store import FalkorDBStore, GraphStore
 
 SAMPLE = Path(str(resources.files("proda.sample") / "knowledge.jsonl"))
 DISC = "testing"
@@ -56,24 +56,6 @@ def counts(store: GraphStore) -> dict[tuple[str, str], int]:
 
 def ids_of(store: GraphStore, label: str) -> set[str]:
     return {r["id"] for r in store.run(f"MATCH (n:{label}) RETURN n.id AS id")}
-
-
-@pytest.fixture
-def fresh_graph(falkordb_server: ServerInfo) -> Iterator[Callable[[], FalkorDBStore]]:
-    """A factory of further empty graphs on the session server (for reference loads); deleted afterwards."""
-    made: list[FalkorDBStore] = []
-
-    def make() -> FalkorDBStore:
-        store = FalkorDBStore("127.0.0.1", falkordb_server.port, f"ref_{uuid.uuid4().hex[:12]}",
-                              password=falkordb_server.password)
-        store.ensure_schema()
-        made.append(store)
-        return store
-
-    yield make
-    for store in made:
-        store.clear()
-        store.close()
 
 
 def clean_load(make: Callable[[], FalkorDBStore], path: Path, tmp_path: Path) -> FalkorDBStore:

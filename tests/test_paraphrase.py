@@ -26,10 +26,10 @@ from proda.pipelines.tester.config import BenchConfig
 from proda.pipelines.tester.model import BenchmarkItemRecord, instance_hash, item_id
 from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import default_vocabulary
+from tests.builder_world import TEXT, builder_graph
 from tests.console import proda
 from tests.llm_wire import Reply, WireServer, anthropic_tool_use, openai_completion
-from tests.test_build import TEXT, graph
-from tests.test_tester_graphs import World, economics, load_economics, merge
+from tests.tester_world import World, economics, load_economics, merge
 
 CLAUDE = "claude-sonnet-4-6"
 SERVED = "qwen2.5-7b-instruct"
@@ -201,7 +201,7 @@ def _relation(store: GraphStore, relation_id: str) -> dict[str, Any]:
 def test_grounded_example_reworded_with_passage_and_evidence_verbatim(
         falkordb_store: GraphStore, wire: WireServer, tmp_path: Path) -> None:
     store = falkordb_store
-    graph(store)
+    builder_graph(store)
     build_examples(store, BuildConfig(families=("grounded",), budget=1))  # learn which example the order picks
     [plain] = list(iter_examples(store, "v1"))
     assert plain["paraphrased_by"] is None and plain["template"] is None
@@ -244,7 +244,7 @@ def test_budget_exhausted_mid_run_keeps_every_example(
         falkordb_store: GraphStore, wire: WireServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
     store = falkordb_store
-    graph(store)
+    builder_graph(store)
     # the first call costs about $0.009 (1432 tokens in, 287 out at Sonnet prices); the worst case of the
     # next one would pass $0.01, so the budget stops paraphrase after one request
     wire.script(claude_says("How are these two concepts related?"))  # drops both concept names

@@ -17,7 +17,7 @@ from proda.schema import Chain, Relation
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import GraphWriter
 from tests.graphs import HAND, covers
-from tests.test_tester_graphs import economics, load_economics, merge
+from tests.tester_world import economics, load_economics, merge
 
 
 def items(store: GraphStore) -> dict[str, BenchmarkItemRecord]:

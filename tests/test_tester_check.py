@@ -10,7 +10,7 @@ from proda.pipelines.tester.config import BenchConfig
 from proda.pipelines.tester.model import BenchmarkItemRecord, instance_hash
 from proda.schema.store.base import GraphStore
 from tests.graphs import covers
-from tests.test_tester_graphs import World, load_economics, merge
+from tests.tester_world import World, load_economics, merge
 
 
 def built(store: GraphStore) -> tuple[World, BenchmarkItemRecord]:

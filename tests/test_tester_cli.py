@@ -8,11 +8,9 @@ from pathlib import Path
 from proda.pipelines.tester.model import item_id
 from proda.schema import Relation
 from proda.schema.store.writer import Element
+from tests.console import proda, proda_concurrently
 from tests.graphs import HAND
-from tests.test_cli import graph, proda, proda_concurrently, running_home
-from tests.test_tester_graphs import economics
-
-__all__ = ["graph", "running_home"]  # pytest fixtures shared with test_cli
+from tests.tester_world import economics
 
 
 def _jsonl(path: Path, elements: list[Element]) -> Path:
@@ -20,13 +18,13 @@ def _jsonl(path: Path, elements: list[Element]) -> Path:
     return path
 
 
-def test_bench_build_check_show_export(running_home: Path, graph: str, tmp_path: Path) -> None:
+def test_bench_build_check_show_export(running_home: Path, cli_graph: str, tmp_path: Path) -> None:
     w = economics()
     iid = item_id("proda", w.chains["A"].id)
-    loaded = proda("load", str(_jsonl(tmp_path / "world.jsonl", w.elements)), home=running_home, graph=graph)
+    loaded = proda("load", str(_jsonl(tmp_path / "world.jsonl", w.elements)), home=running_home, graph=cli_graph)
     assert loaded.returncode == 0, loaded.stderr
 
-    built = proda("bench", "build", "--seed", "3", "--json", home=running_home, graph=graph)
+    built = proda("bench", "build", "--seed", "3", "--json", home=running_home, graph=cli_graph)
     assert built.returncode == 0, built.stderr
     report = json.loads(built.stdout)
     assert report["items"] == 1 and report["shards"][0]["skipped"] == {"too_few_distractors": 3}
@@ -36,7 +34,7 @@ def test_bench_build_check_show_export(running_home: Path, graph: str, tmp_path:
         ("bench", "check"), ("bench", "show", iid, "--json"),
         ("bench", "export", "--format", "lm-eval", "--out", str(out), "--json"),
         ("bench", "show", "bmi_nope"), ("bench", "build", "--discipline", "physics"),
-        home=running_home, graph=graph)
+        home=running_home, graph=cli_graph)
     assert checked.returncode == 0, checked.stderr
     assert "1 items valid and orthogonal" in checked.stdout
     assert shown.returncode == 0, shown.stderr
@@ -52,9 +50,9 @@ def test_bench_build_check_show_export(running_home: Path, graph: str, tmp_path:
     # the graph changes under the benchmark: supply -causes-> trade makes the distractor "trade" correct
     new = Relation(type="causes", subject_id=w.c["supply"].id, object_id=w.c["trade"].id, discipline="economics",
                    provenance=HAND)
-    assert proda("load", str(_jsonl(tmp_path / "new.jsonl", [new])), home=running_home, graph=graph).returncode == 0
+    assert proda("load", str(_jsonl(tmp_path / "new.jsonl", [new])), home=running_home, graph=cli_graph).returncode == 0
     broken, table = proda_concurrently(("bench", "check", "--json"), ("bench", "check"),
-                                       home=running_home, graph=graph)
+                                       home=running_home, graph=cli_graph)
     assert broken.returncode == 1 and table.returncode == 1
     [violation] = json.loads(broken.stdout)["violations"]
     assert (violation["check"], violation["item_id"]) == ("distractor_reachable", iid)

@@ -14,7 +14,7 @@ from proda.pipelines.tester.config import BenchConfig
 from proda.pipelines.tester.export import export, load_items, task_name
 from proda.pipelines.tester.model import BenchmarkItemRecord
 from proda.schema.store.base import GraphStore
-from tests.test_tester_graphs import economics
+from tests.tester_world import economics
 
 
 @pytest.fixture

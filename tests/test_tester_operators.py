@@ -18,7 +18,7 @@ from proda.pipelines.tester.validity import prove, reach_rows, reachable
 from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import default_vocabulary
 from tests.graphs import covers
-from tests.test_tester_graphs import load_economics
+from tests.tester_world import load_economics
 
 VOCAB = default_vocabulary()
 

@@ -13,7 +13,7 @@ from proda.schema.ids import chain_id
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import GraphWriter
 from tests.graphs import covers
-from tests.test_tester_graphs import economics
+from tests.tester_world import economics
 
 
 def test_split_is_a_pure_function_of_the_id_with_the_configured_shares() -> None:

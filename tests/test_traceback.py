@@ -51,8 +51,8 @@ from proda.services.client import ProdaClient
 from proda.services.server import BackgroundServer
 from proda.v1 import knowledge_pb2 as kpb
 from proda.v1.knowledge_pb2_grpc import KnowledgeServiceStub
+from tests.console import proda
 from tests.graphs import HAND, covers
-from tests.test_cli import proda
 
 RUN = "r1-toy-test-loglikelihood"
 RUN_ID = "evr_r1"

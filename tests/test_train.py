@@ -15,6 +15,7 @@ from proda.errors import ConfigError, InputError
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.schema.store.base import GraphStore
 from proda.training.sft import TrainConfig, run_training
+from tests.builder_world import builder_graph
 from tests.tiny_lm import tiny_model
 
 pytest.importorskip("trl")
@@ -67,9 +68,7 @@ def test_full_fine_tune_checkpoints_and_resumes(tmp_path: Path) -> None:
 
 
 def test_lora_from_a_graph_dataset(falkordb_store: GraphStore, tmp_path: Path) -> None:
-    from tests.test_build import graph
-
-    graph(falkordb_store)
+    builder_graph(falkordb_store)
     build_examples(falkordb_store, BuildConfig(dataset="tiny"))
     model, tok = _tiny(tmp_path)
     config = TrainConfig(run_name="lora", dataset="tiny", method="lora", lora_r=4, lora_alpha=8, max_steps=2,
