@@ -21,4 +21,5 @@ test: venv
 	$(PIP) -e ".[test]"
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/typecheck.py
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # the Studio's browser tests
 	$(BIN)/pytest

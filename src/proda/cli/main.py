@@ -15,6 +15,7 @@ from proda.cli import evaluate as eval_cmd
 from proda.cli import query as query_cmd
 from proda.cli import refine as refine_cmd
 from proda.cli import serve as serve_cmd
+from proda.cli import studio as studio_cmd
 from proda.cli import train as train_cmd
 from proda.cli.context import load_settings
 from proda.cli.output import err_console, exit_code
@@ -48,6 +49,7 @@ app.command()(knowledge.stats)
 app.command()(query_cmd.query)
 app.command()(demo_cmd.demo)
 app.command()(serve_cmd.serve)
+app.command()(studio_cmd.studio)
 
 
 def _version(value: bool) -> None:
