@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, cast,
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, create_model, model_validator
 
+from proda.config import LLMSettings
 from proda.errors import ConfigError, InputError, NotFound, PreconditionFailed
 from proda.schema.store.base import GraphStore, StoreSpec
 
@@ -54,14 +55,24 @@ PROGRESS_INTERVAL_S = 0.25
 class JobContext:
     """What a job function gets besides its spec: the graph (opened on first use), PRODA_HOME, reporting."""
 
-    def __init__(self, *, operation_id: str, attempt: int, home: Path, store_spec: StoreSpec, emit: Emit) -> None:
+    def __init__(self, *, operation_id: str, attempt: int, home: Path, store_spec: StoreSpec, emit: Emit,
+                 llm: LLMSettings | None = None) -> None:
         self.operation_id = operation_id
         self.attempt = attempt
         self.home = home
         self._store_spec = store_spec
         self._store: GraphStore | None = None
+        self._llm = llm
         self._emit = emit
         self._last_progress = 0.0
+
+    @property
+    def llm(self) -> LLMSettings:
+        """The LLM servers and keys of this worker (the server's environment, read once, at first use;
+        raises :class:`~proda.errors.ConfigError` naming a bad variable)."""
+        if self._llm is None:
+            self._llm = LLMSettings.from_environment()
+        return self._llm
 
     @property
     def store(self) -> GraphStore:
@@ -420,7 +431,7 @@ def extract_knowledge(spec: dict[str, Any], job: JobContext) -> JobResult:
     )
 
     params = ExtractSpec.model_validate(spec)
-    config = ExtractConfig(**params.model_dump(), executor="local")
+    config = ExtractConfig(**params.model_dump(), executor="local", llm=job.llm)
     key = extractor_key(make_extractor(config, job.home))
     total = sum(int(r["pending"] or 0) for r in pending_disciplines(job.store, key, config.discipline))
     job.progress(0, total, f"{total} chunk(s) to extract with {key}", force=True)
@@ -476,7 +487,7 @@ def build_benchmark(spec: dict[str, Any], job: JobContext) -> JobResult:
             shards_done.append(stats.discipline)
         job.progress(len(shards_done), 0, f"{stats.discipline}: {stats.items} item(s)")
 
-    report = build_benchmark(job.store, config, progress=progress)
+    report = build_benchmark(job.store, config, progress=progress, home=job.home, llm=job.llm)
     return to_json_object({"benchmark": report.benchmark, "items": report.items, "seconds": report.seconds,
                            "split": report.split, "shards": report.shards})
 
@@ -501,7 +512,7 @@ def build_training_data(spec: dict[str, Any], job: JobContext) -> JobResult:
         per_discipline[discipline] = examples
         job.progress(sum(per_discipline.values()), 0, f"{discipline}: {examples} example(s)")
 
-    report = build_examples(job.store, config, progress=progress, home=job.home)
+    report = build_examples(job.store, config, progress=progress, home=job.home, llm=job.llm)
     job.progress(report.examples, report.examples, "done", force=True)
     return to_json_object({"dataset": report.dataset, "examples": report.examples,
                            "disciplines": [{"discipline": d.discipline, "relations": d.relations,
@@ -533,7 +544,7 @@ def evaluate_model(spec: dict[str, Any], job: JobContext) -> JobResult:
 
     config = evaluate_spec().model_validate(spec).to_config()
     job.progress(0, 0, f"evaluating {config.name}", force=True)
-    report = evaluate(job.store, config, job.home,
+    report = evaluate(job.store, config, job.home, llm=job.llm,
                       progress=lambda done, total: job.progress(done, total, "items answered"))
     job.progress(report.items, report.items, "done", force=True)
     return to_json_object({

@@ -9,7 +9,6 @@ accounted in the run directory, a budget stops the run cleanly and a rerun resum
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,12 +26,6 @@ TEXT = ("When inflation is high, businesses and individuals need to spend time a
         "protecting themselves against inflation. Indeed, periods of growing inflation can stagnate economic "
         "growth. However, countries can use monetary policy to prevent inflation from becoming entrenched in "
         "the economy in the medium and long term.")
-
-
-@pytest.fixture
-def wire() -> Iterator[WireServer]:
-    with WireServer() as server:
-        yield server
 
 
 def corpus(store: GraphStore, n: int) -> list[Chunk]:

@@ -8,7 +8,6 @@ import json
 import re
 import socket
 import sys
-from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
@@ -32,22 +31,9 @@ SYSTEM = "You extract reasoning chains from textbook passages. Use only relation
 PROMPT = ("Discipline: economics\nPassage:\nWhen inflation is high, businesses and individuals need to spend time "
           "and effort worrying about protecting themselves against inflation.")
 SCHEMA = extraction_json_schema()
-ENV = ("ANTHROPIC_API_KEY", "PRODA_ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL",
-       "ANTHROPIC_PROFILE", "ANTHROPIC_CUSTOM_HEADERS", "PRODA_ANTHROPIC_MODEL", "OPENAI_API_KEY",
-       "PRODA_OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "PRODA_OPENAI_BASE_URL",
-       "PRODA_OPENAI_MODEL", "PRODA_OPENAI_GUIDED")
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def wire() -> Iterator[WireServer]:
-    with WireServer() as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("clean_llm_env")  # no provider setting leaks in from the shell
 
 
 def _anthropic(wire: WireServer, **kwargs: float) -> AnthropicBackend:

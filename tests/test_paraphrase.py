@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from proda.config import LLMSettings
 from proda.errors import ConfigError
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.build.export import iter_examples
@@ -152,6 +153,22 @@ def _copies(store: GraphStore, n: int) -> list[tuple[str, World]]:
         merge(store, w.c[f"excess supply_{i}"], w.c[f"surplus_{i}"])
         worlds.append((f"_{i}", w))
     return sorted(worlds, key=lambda sw: chain_order(0, sw[1].chains["A"].id))
+
+
+def test_entry_point_settings_reach_the_paraphrasers_not_the_environment(
+        falkordb_store: GraphStore, wire: WireServer, tmp_path: Path) -> None:
+    # no key in the environment (clean_llm_env): only the settings handed down can authenticate
+    llm = LLMSettings(anthropic_api_key="sk-ant-from-settings")
+    load_economics(falkordb_store)
+    wire.script(claude_says("In economics, price increases some X1, and that X1 in turn causes X2. Which is X2?"))
+    config = BenchConfig(paraphrase_backend="anthropic", paraphrase_model=CLAUDE, paraphrase_base_url=wire.url)
+    assert build_benchmark(falkordb_store, config, home=tmp_path, llm=llm).shards[0].paraphrase == {"paraphrased": 1}
+    sent = wire.received[-1].headers  # x-api-key, or Authorization: Bearer as recent SDKs send it
+    assert "sk-ant-from-settings" in (sent.get("x-api-key"), sent.get("authorization", "").removeprefix("Bearer "))
+    with pytest.raises(ConfigError, match="key"):  # and without them nothing is read behind the caller's back
+        build_benchmark(falkordb_store, BenchConfig(name="other", paraphrase_backend="anthropic",
+                                                    paraphrase_model=CLAUDE, paraphrase_base_url=wire.url),
+                        home=tmp_path)
 
 
 def test_rewordings_that_lose_or_leak_and_invalid_answers_keep_the_template(

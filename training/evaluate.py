@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from proda.config import LLMSettings
 from proda.errors import ConfigError, InputError, NotFound
 from proda.pipelines.tester.model import BenchmarkItemRecord
 from proda.recipes import FromRecipe
@@ -139,9 +140,11 @@ def _answer_props(item: BenchmarkItemRecord, chosen: int | None, extra: dict[str
 
 
 def evaluate(store: GraphStore, config: EvalConfig, home: Path, *, progress: ProgressFn | None = None,
-             scorer: LoglikelihoodScorer | None = None, answer_fn: Callable[[str], str] | None = None) -> EvalReport:
+             scorer: LoglikelihoodScorer | None = None, answer_fn: Callable[[str], str] | None = None,
+             llm: LLMSettings | None = None) -> EvalReport:
     """Evaluate and store every answer; returns the report. ``scorer`` / ``answer_fn`` inject a loaded
-    model or a client (tests, services); by default they are built from ``config``."""
+    model or a client (tests, services); by default they are built from ``config``, a served model
+    with the entry point's ``llm`` settings (servers, keys; the environment when None)."""
     started = time.monotonic()
     items = load_items(store, config)
     run_id = config.run_id
@@ -157,7 +160,7 @@ def evaluate(store: GraphStore, config: EvalConfig, home: Path, *, progress: Pro
         model, tokenizer = load_model(config.model, home)
         scorer = LoglikelihoodScorer(model, tokenizer, batch_size=config.batch_size)
     if config.mode == "generate" and todo and answer_fn is None:
-        answer_fn = _generator(config, home)
+        answer_fn = _generator(config, home, llm)
     rows: list[dict[str, Any]] = []
     answered = len(items) - len(todo)
     try:
@@ -215,7 +218,7 @@ class MCAnswer(BaseModel):
 SYSTEM = "You answer multiple-choice questions. Reply with the letter of the single correct option."
 
 
-def _generator(config: EvalConfig, home: Path) -> Callable[[str], str]:
+def _generator(config: EvalConfig, home: Path, llm: LLMSettings | None) -> Callable[[str], str]:
     """A prompt-in, answer-out call through the shared LLM plumbing (cache, retries, limits, budget).
     An answer that stays malformed after the client's repair and retry comes back empty, which the
     parser counts as unparseable rather than wrong."""
@@ -226,7 +229,7 @@ def _generator(config: EvalConfig, home: Path) -> Callable[[str], str]:
     from proda.pipelines.llm.limits import Budget, RateLimiter
 
     backend = make_backend(config.backend, config.model, config.base_url,  # type: ignore[arg-type]
-                           timeout_s=config.timeout_s)
+                           timeout_s=config.timeout_s, settings=llm)
     client = LLMClient(backend, cache=ResponseCache(home / "cache" / "llm.sqlite"), limiter=RateLimiter(None, None),
                        budget=Budget(config.max_cost, None), prompt_version="eval-mc-v1",
                        max_attempts=config.max_attempts)

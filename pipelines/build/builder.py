@@ -23,10 +23,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from proda.pipelines.tester.model import instance_hash
+from proda.config import LLMSettings
 from proda.pipelines.build.config import BuildConfig
 from proda.pipelines.build.templates import TEMPLATE_VERSION, Example, RelationFacts, examples_for_relation
 from proda.pipelines.llm.paraphrase import occurrences
+from proda.pipelines.tester.model import instance_hash
 from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
 
@@ -222,20 +223,20 @@ def _write(store: GraphStore, config: BuildConfig, examples: list[Example], stat
 
 def build_examples(store: GraphStore, config: BuildConfig, *, vocab: Vocabulary | None = None,
                    progress: ProgressFn | None = None, home: Path | None = None,
-                   paraphraser: Paraphraser | None = None) -> BuildReport:
+                   paraphraser: Paraphraser | None = None, llm: LLMSettings | None = None) -> BuildReport:
     """Build every discipline (or ``config.discipline``); returns the per-discipline report.
 
     ``paraphraser`` injects a client (tests, services); otherwise, when ``config`` names a paraphrase
-    backend, one is built with its response cache under ``home`` (default: PRODA_HOME). Raises
+    backend, one is built with its response cache under ``home`` (required then) and the entry point's
+    ``llm`` settings (servers, models, keys; the environment when None). Raises
     :class:`~proda.errors.ConfigError` when that backend cannot be set up (no key, no model).
     """
     vocab = vocab or default_vocabulary()
     own = paraphraser is None and config.paraphrase_backend is not None
     if own:
-        from proda.config import Settings
         from proda.pipelines.llm.paraphrase import make_paraphraser
 
-        paraphraser = make_paraphraser(config, home if home is not None else Settings().home)
+        paraphraser = make_paraphraser(config, home, settings=llm)
     try:
         return _build_all(store, config, vocab, progress, paraphraser)
     finally:

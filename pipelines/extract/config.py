@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
+from proda.config import LLMSettings
 from proda.errors import ConfigError
+from proda.pipelines.shards import check_executor, executor_field
 from proda.recipes import FromRecipe
 
 BACKENDS = ("heuristic", "anthropic", "openai")
@@ -14,7 +16,12 @@ BACKENDS = ("heuristic", "anthropic", "openai")
 
 @dataclass
 class ExtractConfig(FromRecipe):
-    """What ``proda extract`` does. Every field has help; defaults < recipe < flags."""
+    """What ``proda extract`` does. Every field has help; defaults < recipe < flags.
+
+    ``llm`` (the entry point's :class:`~proda.config.LLMSettings`, see :meth:`with_llm`) is not a
+    field: keys stay out of recipes and of the run's ``config.json``, yet travel with the config to
+    the shards. Without it, an LLM backend reads the same variables from the environment.
+    """
 
     backend: str = field(default="heuristic", metadata={
         "help": "heuristic (offline rule baseline, the default), anthropic, or openai (any OpenAI-compatible "
@@ -28,27 +35,42 @@ class ExtractConfig(FromRecipe):
     max_output_tokens: int = field(default=2048, metadata={"help": "output token cap per LLM call"})
     requests_per_minute: int | None = field(default=None, metadata={"help": "LLM request rate limit"})
     tokens_per_minute: int | None = field(default=None, metadata={"help": "LLM token rate limit"})
-    executor: str = field(default="local", metadata={"help": "local (this process) or ray"})
+    executor: str = executor_field("one shard per discipline")
     batch_size: int = field(default=100, metadata={"help": "chunks per graph write batch"})
     run_name: str | None = field(default=None, metadata={"help": "run directory name under "
                                                                  "$PRODA_HOME/runs/extract (default: the "
                                                                  "extractor key)"})
+    llm: InitVar[LLMSettings | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, llm: LLMSettings | None) -> None:
+        self.llm_settings = llm
         if self.backend not in BACKENDS:
             raise ConfigError(f"unknown backend {self.backend!r}: use one of {', '.join(BACKENDS)}")
-        # model and base URL may also come from the environment (PRODA_ANTHROPIC_MODEL,
+        check_executor(self.executor)
+        # model and base URL may also come from the settings (PRODA_ANTHROPIC_MODEL,
         # PRODA_OPENAI_MODEL, PRODA_OPENAI_BASE_URL): the backend factory checks them with the
-        # environment in view and says what to set.
+        # settings in view and says what to set.
         if self.batch_size < 1:
             raise ConfigError("batch_size must be at least 1")
 
-def default_backend(environ: Mapping[str, str] | None = None) -> str:
+    def with_llm(self, llm: LLMSettings) -> ExtractConfig:
+        """This config with the entry point's LLM settings (servers, models, keys)."""
+        return dataclasses.replace(self, llm=llm)
+
+
+def default_backend(settings: LLMSettings | Mapping[str, str]) -> str:
     """The backend when none is named: an OpenAI-compatible server when its URL is configured, else
-    Anthropic when a key is, else the offline heuristic (so demos and CI never need a key)."""
-    env = os.environ if environ is None else environ
-    if env.get("PRODA_OPENAI_BASE_URL"):
+    Anthropic when a key is, else the offline heuristic (so demos and CI never need a key).
+
+    ``settings`` are the entry point's LLM settings, or a mapping of environment variables.
+    """
+    if isinstance(settings, LLMSettings):
+        url, key = settings.openai_base_url, settings.anthropic_key()
+    else:
+        url = settings.get("PRODA_OPENAI_BASE_URL")
+        key = settings.get("PRODA_ANTHROPIC_API_KEY") or settings.get("ANTHROPIC_API_KEY")
+    if url:
         return "openai"
-    if env.get("ANTHROPIC_API_KEY") or env.get("PRODA_ANTHROPIC_API_KEY"):
+    if key:
         return "anthropic"
     return "heuristic"

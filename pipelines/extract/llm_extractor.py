@@ -61,12 +61,17 @@ class LLMExtractor:
 
 
 def llm_extractor(config: ExtractConfig, home: Path) -> LLMExtractor:
-    """Build the client (cache under ``home/cache``, limits and budget from ``config``) and extractor."""
+    """Build the client (cache under ``home/cache``, limits and budget from ``config``) and extractor.
+
+    Servers, models and keys not named by ``config`` come from ``config.llm_settings`` (the entry
+    point's), else from the environment.
+    """
     from proda.pipelines.llm.cache import ResponseCache
     from proda.pipelines.llm.factory import make_backend
     from proda.pipelines.llm.limits import Budget, RateLimiter
 
-    backend = make_backend(config.backend, config.model, config.base_url)  # type: ignore[arg-type]
+    backend = make_backend(config.backend, config.model, config.base_url,  # type: ignore[arg-type]
+                           settings=config.llm_settings)
     cache = ResponseCache(home / "cache" / "llm.sqlite")
     limiter = RateLimiter(config.requests_per_minute, config.tokens_per_minute)
     budget = Budget(config.max_cost, config.max_tokens)

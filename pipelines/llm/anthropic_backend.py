@@ -8,9 +8,9 @@ answer arrives as the tool call's ``input`` object. The SDK's own retries are sw
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Any
 
+from proda.config import LLMSettings
 from proda.errors import ConfigError, DependencyMissing, LLMError
 from proda.pipelines.llm.base import (
     LLMBackend,
@@ -25,14 +25,13 @@ from proda.pipelines.llm.base import (
 if TYPE_CHECKING:
     import anthropic
 
-KEY_VARIABLES = ("PRODA_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
-
 
 class AnthropicBackend(LLMBackend):
     """Claude models via ``anthropic.Anthropic``.
 
-    ``api_key`` defaults to ``$PRODA_ANTHROPIC_API_KEY`` then ``$ANTHROPIC_API_KEY``; ``client``
-    replaces the SDK client altogether (then key, URL and timeout are the caller's business).
+    ``api_key`` defaults to the key of ``settings`` (read from ``$PRODA_ANTHROPIC_API_KEY`` then
+    ``$ANTHROPIC_API_KEY`` when no settings are given); ``client`` replaces the SDK client
+    altogether (then key, URL and timeout are the caller's business).
     Raises :class:`~proda.errors.ConfigError` when no key is found and
     :class:`~proda.errors.DependencyMissing` when the SDK is not installed.
     """
@@ -40,14 +39,15 @@ class AnthropicBackend(LLMBackend):
     name = "anthropic"
 
     def __init__(self, model: str, *, api_key: str | None = None, base_url: str | None = None,
-                 timeout_s: float = 60.0, client: anthropic.Anthropic | None = None) -> None:
+                 timeout_s: float = 60.0, client: anthropic.Anthropic | None = None,
+                 settings: LLMSettings | None = None) -> None:
         self.model = model
         if client is None:
             try:
                 import anthropic
             except ImportError as e:
                 raise DependencyMissing("anthropic", extra="llm", why="for --backend anthropic") from e
-            key = api_key or next((os.environ[v] for v in KEY_VARIABLES if os.environ.get(v)), None)
+            key = api_key or (settings or LLMSettings.from_environment()).anthropic_key()
             if not key:
                 raise ConfigError("no Anthropic API key: set ANTHROPIC_API_KEY (or PRODA_ANTHROPIC_API_KEY)")
             # An explicit api_key keeps the SDK from consulting profiles or federation settings.

@@ -1,11 +1,16 @@
 """Any OpenAI-compatible Chat Completions server through the official ``openai`` SDK.
 
 This is how a vLLM server (``vllm serve MODEL``, which listens on ``http://localhost:8000/v1``)
-is used, as well as OpenAI itself. How the JSON shape is enforced depends on ``guided``:
+or llama.cpp's server is used, as well as OpenAI itself. How the JSON shape is enforced depends on
+``guided`` (``PRODA_OPENAI_GUIDED``; docs/llm-servers.md says which server takes which):
 
 * ``"json_schema"``: ``response_format={"type": "json_schema", ...}`` (OpenAI structured outputs;
   recent vLLM versions accept it too). ``strict`` is off because pydantic schemas use keywords
   (``maxLength``, ``default``...) that OpenAI's strict mode rejects; the client validates anyway.
+* ``"json_object"``: ``response_format={"type": "json_object", "schema": ...}``, the form
+  llama-cpp-python's server (``python -m llama_cpp.server``) turns into a grammar; it answers the
+  json_schema form with an error. The schema goes without its upper length and count bounds
+  (:func:`grammar_schema`); the client still validates every answer against all of it.
 * ``"vllm"``: vLLM's ``guided_json`` extra parameter, for vLLM versions that predate
   ``response_format`` support.
 * ``"none"``: the schema is only described in the instructions, for servers with neither.
@@ -16,10 +21,10 @@ The SDK's own retries are switched off (``max_retries=0``): the client retries.
 from __future__ import annotations
 
 import json
-import os
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlparse
 
+from proda.config import OPENAI_GUIDED_MODES, LLMSettings, OpenAIGuided
 from proda.errors import ConfigError, DependencyMissing, LLMError
 from proda.pipelines.llm.base import (
     LLMBackend,
@@ -38,10 +43,47 @@ if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionMessageParam
     from openai.types.chat.completion_create_params import ResponseFormat
 
-Guided = Literal["json_schema", "vllm", "none"]
-KEY_VARIABLES = ("PRODA_OPENAI_API_KEY", "OPENAI_API_KEY")
+Guided = OpenAIGuided
 #: what the SDK sends when a server needs no key (vLLM without ``--api-key`` accepts anything)
 NO_KEY = "EMPTY"
+
+
+#: Upper bounds that llama.cpp's grammar compiler unrolls into one nested optional rule per allowed
+#: repetition: the extraction schema's 2000-character evidence exceeds its rule limit ("number of
+#: rules that are going to be repeated ... exceeds sane defaults"), which took llama-cpp-python
+#: 0.3's server process down.
+UNROLLED_BOUNDS = frozenset({"maxLength", "maxItems", "maxProperties"})
+_NAME_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
+
+
+def grammar_schema(schema: Any) -> Any:
+    """``schema`` without the keywords of :data:`UNROLLED_BOUNDS`, for grammar-constrained decoding.
+
+    Keys of ``properties`` and ``$defs`` are names, not keywords: a field called ``maxLength`` stays.
+    """
+    if isinstance(schema, list):
+        return [grammar_schema(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in UNROLLED_BOUNDS:
+            continue
+        if key in _NAME_MAPS and isinstance(value, dict):
+            out[key] = {name: grammar_schema(sub) for name, sub in value.items()}
+        else:
+            out[key] = grammar_schema(value)
+    return out
+
+
+def _rejects_json_schema(message: str) -> bool:
+    """Whether an error answer says the server takes only the text / json_object response formats.
+
+    llama-cpp-python's server answers ``{"type": "json_schema"}`` with pydantic's "Input should be
+    'text' or 'json_object'"; other servers word it differently but name both.
+    """
+    lowered = message.lower()
+    return "json_object" in lowered and ("'text'" in lowered or "json_schema" in lowered)
 
 
 def is_openai_platform(base_url: str | None) -> bool:
@@ -53,8 +95,9 @@ def is_openai_platform(base_url: str | None) -> bool:
 class OpenAICompatibleBackend(LLMBackend):
     """Chat Completions with JSON output, against OpenAI or a self-hosted server such as vLLM.
 
-    ``base_url`` None means the OpenAI platform. ``api_key`` defaults to ``$PRODA_OPENAI_API_KEY``
-    then ``$OPENAI_API_KEY``; a self-hosted server may need none. Raises
+    ``base_url`` None means the OpenAI platform. ``api_key`` defaults to the key of ``settings``
+    (read from ``$PRODA_OPENAI_API_KEY`` then ``$OPENAI_API_KEY`` when no settings are given); a
+    self-hosted server may need none. Raises
     :class:`~proda.errors.ConfigError` when the OpenAI platform is addressed without a key or
     ``guided`` is unknown, and :class:`~proda.errors.DependencyMissing` without the SDK.
     """
@@ -62,9 +105,10 @@ class OpenAICompatibleBackend(LLMBackend):
     name = "openai"
 
     def __init__(self, model: str, *, base_url: str | None, api_key: str | None = None, timeout_s: float = 60.0,
-                 guided: Guided = "json_schema", client: openai.OpenAI | None = None) -> None:
-        if guided not in ("json_schema", "vllm", "none"):
-            raise ConfigError(f"guided={guided!r}: use json_schema, vllm or none")
+                 guided: Guided = "json_schema", client: openai.OpenAI | None = None,
+                 settings: LLMSettings | None = None) -> None:
+        if guided not in OPENAI_GUIDED_MODES:
+            raise ConfigError(f"guided={guided!r}: use one of {', '.join(OPENAI_GUIDED_MODES)}")
         self.model = model
         self.guided: Guided = guided
         if client is None:
@@ -72,7 +116,7 @@ class OpenAICompatibleBackend(LLMBackend):
                 import openai
             except ImportError as e:
                 raise DependencyMissing("openai", extra="llm", why="for --backend openai") from e
-            key = api_key or next((os.environ[v] for v in KEY_VARIABLES if os.environ.get(v)), None)
+            key = api_key or (settings or LLMSettings.from_environment()).openai_key()
             if not key:
                 if is_openai_platform(base_url):
                     raise ConfigError("no OpenAI API key: set OPENAI_API_KEY (or PRODA_OPENAI_API_KEY), or set "
@@ -89,8 +133,8 @@ class OpenAICompatibleBackend(LLMBackend):
         if self.guided == "json_schema":
             # The server shows the schema to the model itself; repeating it would cost tokens.
             return f"{system}\n\nAnswer with a single JSON object and nothing else."
-        # Guided decoding constrains tokens but does not show the model the field descriptions,
-        # and "none" enforces nothing: describe the schema in the instructions.
+        # Guided decoding (vllm, json_object) constrains tokens but does not show the model the
+        # field descriptions, and "none" enforces nothing: describe the schema in the instructions.
         return (f"{system}\n\nAnswer with a single JSON object and nothing else. It must follow this "
                 f"JSON schema:\n{json.dumps(schema, separators=(',', ':'))}")
 
@@ -108,6 +152,9 @@ class OpenAICompatibleBackend(LLMBackend):
         if self.guided == "json_schema":
             response_format = {"type": "json_schema",
                                "json_schema": {"name": schema_name, "schema": schema, "strict": False}}
+        elif self.guided == "json_object":
+            # "schema" is not in the SDK's type for this format; the SDK sends the dict as it is.
+            response_format = cast("ResponseFormat", {"type": "json_object", "schema": grammar_schema(schema)})
         elif self.guided == "vllm":
             extra_body = {"guided_json": schema}
         try:
@@ -120,6 +167,12 @@ class OpenAICompatibleBackend(LLMBackend):
         except openai.APIConnectionError as e:
             raise TransientLLMError(f"cannot reach {self._client.base_url}: {e}") from e
         except openai.APIStatusError as e:
+            if self.guided == "json_schema" and _rejects_json_schema(e.message):
+                # No retry can help (llama-cpp-python says so with a 500): say which mode to set.
+                raise LLMError(f"{self._client.base_url} returned {e.status_code}: {e.message}. This server does "
+                               "not take response_format json_schema; set PRODA_OPENAI_GUIDED=json_object (a "
+                               "llama.cpp server), or PRODA_OPENAI_GUIDED=none to only describe the schema in the "
+                               "prompt (docs/llm-servers.md)") from e
             if is_transient_status(e.status_code):
                 raise TransientLLMError(f"{self._client.base_url} returned {e.status_code}: {e.message}",
                                         retry_after=retry_after_seconds(e.response.headers),

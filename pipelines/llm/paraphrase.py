@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from proda.errors import BudgetExceeded, ConfigError, InvalidModelOutput, LLMError
 
 if TYPE_CHECKING:
+    from proda.config import LLMSettings
     from proda.pipelines.llm.client import LLMClient
 
 #: part of every cache key: bump it when SYSTEM, KINDS or the request layout change
@@ -229,25 +230,31 @@ class Paraphraser:
             self.client.cache.close()
 
 
-def make_paraphraser(config: ParaphraseSettings, home: Path, *, timeout_s: float = 60.0,
-                     max_attempts: int = 5) -> Paraphraser | None:
+def make_paraphraser(config: ParaphraseSettings, home: Path | None, *, timeout_s: float = 60.0,
+                     max_attempts: int = 5, settings: LLMSettings | None = None) -> Paraphraser | None:
     """The paraphraser ``config`` asks for, or None when it names no backend (templates only).
 
     Answers are cached in ``home/cache/llm.sqlite`` (shared with extraction and evaluation; keys
-    differ by prompt version). Raises :class:`~proda.errors.ConfigError` for a missing key, model or
-    an unknown backend, and :class:`~proda.errors.DependencyMissing` when the SDK is not installed.
+    differ by prompt version); ``settings`` are the entry point's LLM settings (see
+    :func:`~proda.pipelines.llm.factory.make_backend`). Raises :class:`~proda.errors.ConfigError`
+    for a missing home, key or model or an unknown backend, and
+    :class:`~proda.errors.DependencyMissing` when the SDK is not installed.
     """
     validate_settings(config)
     backend_name = config.paraphrase_backend
     if backend_name is None:
         return None
+    if home is None:
+        # The caller owns the state directory: a stage must not guess it from the environment.
+        raise ConfigError("paraphrasing keeps its response cache under the ProDa home: pass home= (the CLI passes "
+                          "PRODA_HOME / --home)")
     from proda.pipelines.llm.cache import ResponseCache
     from proda.pipelines.llm.client import LLMClient
     from proda.pipelines.llm.factory import make_backend
     from proda.pipelines.llm.limits import Budget, RateLimiter
 
     backend = make_backend("anthropic" if backend_name == "anthropic" else "openai", config.paraphrase_model,
-                           config.paraphrase_base_url, timeout_s=timeout_s)
+                           config.paraphrase_base_url, timeout_s=timeout_s, settings=settings)
     client = LLMClient(backend, cache=ResponseCache(home / "cache" / "llm.sqlite"), limiter=RateLimiter(None, None),
                        budget=Budget(config.paraphrase_max_cost, None), prompt_version=PROMPT_VERSION,
                        max_attempts=max_attempts)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
+from proda.config import LLMSettings
 from proda.errors import ConfigError, DependencyMissing, LLMError
 from proda.pipelines.refine.program import (
     DROP,
@@ -220,16 +221,16 @@ class ServerGenerator:
     name = "openai"
 
     def __init__(self, model: str, base_url: str, *, api_key: str | None = None, max_new_tokens: int = 256,
-                 timeout_s: float = 60.0, max_retries: int = 3) -> None:
+                 timeout_s: float = 60.0, max_retries: int = 3, settings: LLMSettings | None = None) -> None:
         try:
             import openai
         except ImportError as e:
             raise DependencyMissing("openai", extra="llm", why="for a refine model served by vLLM") from e
-        import os
 
         self.model = model
         self.max_new_tokens = max_new_tokens
-        key = api_key or os.environ.get("PRODA_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY") or "EMPTY"
+        # PRODA_OPENAI_API_KEY, else OPENAI_API_KEY; vLLM without --api-key takes any key
+        key = api_key or (settings or LLMSettings.from_environment()).openai_key() or "EMPTY"
         self._client = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout_s, max_retries=max_retries)
         self._errors: tuple[type[Exception], ...] = (openai.OpenAIError,)
 

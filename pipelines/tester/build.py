@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from proda.config import LLMSettings
 from proda.errors import InputError
 from proda.pipelines.shards import ShardEnv, run_shards
 from proda.pipelines.tester import distractors
@@ -281,6 +282,7 @@ class ShardSpec:
     discipline: str
     config: BenchConfig
     home: str | None = None  # PRODA_HOME of the LLM response cache, when paraphrasing
+    llm: LLMSettings | None = None  # the entry point's LLM servers and keys, when paraphrasing
 
 
 # resource keys of a shard: locally the caller's objects, when it injected them
@@ -291,18 +293,18 @@ VOCAB = "tester.vocabulary"
 def run_shard(spec: ShardSpec, env: ShardEnv[ProgressFn]) -> ShardStats:
     """One discipline shard, wherever it runs: graph, vocabulary and paraphraser come from ``env`` (on a
     Ray worker the paraphraser is made for the shard, so its budget is per shard)."""
-    paraphraser = env.resource(PARAPHRASER, lambda: _paraphraser(spec.config, Path(spec.home) if spec.home else None),
-                               reuse=False)
+    paraphraser = env.resource(PARAPHRASER, lambda: _paraphraser(spec.config, Path(spec.home) if spec.home else None,
+                                                                 spec.llm), reuse=False)
     vocab = env.resource(VOCAB, default_vocabulary)
     return ShardBuilder(env.store, spec.config, vocab, paraphraser).run(spec.discipline, env.progress)
 
 
-def _paraphraser(config: BenchConfig, home: Path | None) -> Paraphraser | None:
+def _paraphraser(config: BenchConfig, home: Path | None, llm: LLMSettings | None) -> Paraphraser | None:
     if config.paraphrase_backend is None:
         return None
     from proda.pipelines.llm.paraphrase import make_paraphraser
 
-    return make_paraphraser(config, home)
+    return make_paraphraser(config, home, settings=llm)
 
 
 def disciplines_with_chains(store: GraphStore, discipline: str | None) -> list[str]:
@@ -319,19 +321,20 @@ def disciplines_with_chains(store: GraphStore, discipline: str | None) -> list[s
 
 def build_benchmark(store: GraphStore, config: BenchConfig, *, vocab: Vocabulary | None = None,
                     progress: ProgressFn | None = None, home: Path | None = None,
-                    paraphraser: Paraphraser | None = None) -> BuildReport:
+                    paraphraser: Paraphraser | None = None, llm: LLMSettings | None = None) -> BuildReport:
     """Split unsplit chains, then build every discipline's items; returns the report.
 
     Raises :class:`InputError` for a discipline without chains, and :class:`~proda.errors.ConfigError`
     when ``config`` names a paraphrase backend that cannot be set up. With the local executor shards run
     here on the injected ``store``; with Ray each shard opens its own connection (``store.spec()``).
     ``paraphraser`` injects a client (tests, services; never closed here); otherwise one is built from
-    ``config`` with its response cache under ``home`` (required then).
+    ``config`` with its response cache under ``home`` (required then) and the entry point's ``llm``
+    settings (servers, models, keys; the environment when None).
     """
     started = time.perf_counter()
     disciplines = disciplines_with_chains(store, config.discipline)
     report = BuildReport(benchmark=config.name, split=assign_splits(store, config))
-    specs = [ShardSpec(discipline=d, config=config, home=str(home) if home is not None else None)
+    specs = [ShardSpec(discipline=d, config=config, home=str(home) if home is not None else None, llm=llm)
              for d in disciplines]
     injected: dict[Hashable, object] = {k: v for k, v in ((PARAPHRASER, paraphraser), (VOCAB, vocab))
                                         if v is not None}

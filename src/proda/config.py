@@ -1,21 +1,87 @@
 """Settings, validated once at the entry point (environment variables ``PRODA_*``).
 
-Secrets come from the environment only. Validator messages say how to fix the problem.
+Secrets come from the environment only. Validator messages say how to fix the problem. The entry
+points (CLI, server, benchmark scripts) build a :class:`Settings` and hand it, or the part a stage
+needs such as :class:`LLMSettings`, down to the stages.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, get_args
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from proda.errors import ConfigError
 
 _GRAPH_SCHEMES = ("falkordb", "redis", "neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 
+#: How an OpenAI-compatible server is made to answer in the schema (PRODA_OPENAI_GUIDED); see
+#: :mod:`proda.pipelines.llm.openai_backend` and docs/llm-servers.md for which server takes which.
+OpenAIGuided = Literal["json_schema", "json_object", "vllm", "none"]
+OPENAI_GUIDED_MODES: tuple[OpenAIGuided, ...] = get_args(OpenAIGuided)
+
+
+class LLMSettings(BaseSettings):
+    """The LLM servers the LLM-backed stages talk to, and their keys (environment only).
+
+    Each key is read from ProDa's own variable first, then from the one the provider's SDK reads
+    (``ANTHROPIC_API_KEY``, ``OPENAI_API_KEY``), so an environment set up for the SDK works as is.
+    An empty variable counts as unset.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PRODA_", extra="ignore", env_ignore_empty=True,
+                                      validate_by_name=True, validate_by_alias=True)
+
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("PRODA_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"),
+        description="Anthropic API key (PRODA_ANTHROPIC_API_KEY, else ANTHROPIC_API_KEY).")
+    anthropic_model: str | None = Field(default=None, description="Model of the anthropic backend when no --model "
+                                        "is given (PRODA_ANTHROPIC_MODEL).")
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("PRODA_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="Key of the OpenAI platform or of a self-hosted server started with one (PRODA_OPENAI_API_KEY, "
+        "else OPENAI_API_KEY); a self-hosted server may need none.")
+    openai_base_url: str | None = Field(default=None, description="OpenAI-compatible server when no --base-url is "
+                                        "given, e.g. http://localhost:8000/v1 for `vllm serve` (PRODA_OPENAI_BASE_URL)"
+                                        "; unset: the OpenAI platform.")
+    openai_model: str | None = Field(default=None, description="Model of the openai backend when no --model is given "
+                                     "(PRODA_OPENAI_MODEL).")
+    openai_guided: OpenAIGuided = Field(default="json_schema", description="How the openai backend enforces the JSON "
+                                        "schema: json_schema, json_object, vllm or none (PRODA_OPENAI_GUIDED).")
+
+    @field_validator("openai_guided", mode="before")
+    @classmethod
+    def _known_guided(cls, v: object) -> object:
+        if v not in OPENAI_GUIDED_MODES:
+            raise ValueError(f"PRODA_OPENAI_GUIDED={v!r}: use one of {', '.join(OPENAI_GUIDED_MODES)} "
+                             "(docs/llm-servers.md says which server takes which)")
+        return v
+
+    @classmethod
+    def from_environment(cls) -> LLMSettings:
+        """Read the environment now; raises :class:`~proda.errors.ConfigError` naming a bad variable.
+
+        For stages whose entry point did not hand them settings: they read the same variables.
+        """
+        try:
+            return cls()
+        except ValidationError as e:
+            raise ConfigError(e.errors()[0]["msg"].removeprefix("Value error, ")) from e
+
+    def anthropic_key(self) -> str | None:
+        """The Anthropic key in clear, for the SDK client; None when unset."""
+        return self.anthropic_api_key.get_secret_value() if self.anthropic_api_key else None
+
+    def openai_key(self) -> str | None:
+        """The OpenAI(-compatible) key in clear, for the SDK client; None when unset."""
+        return self.openai_api_key.get_secret_value() if self.openai_api_key else None
+
 
 class Settings(BaseSettings):
-    """Where ProDa keeps its state and which graph it talks to."""
+    """Where ProDa keeps its state, which graph and which LLM servers it talks to."""
 
     model_config = SettingsConfigDict(env_prefix="PRODA_", extra="ignore")
 
@@ -35,6 +101,8 @@ class Settings(BaseSettings):
     neo4j_password: SecretStr | None = Field(default=None, description="Neo4j password (PRODA_NEO4J_PASSWORD).")
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="Rows per UNWIND write batch.")
     query_timeout_ms: int = Field(default=60_000, ge=1, description="Per-query time limit.")
+    # Its own variables (PRODA_OPENAI_*, PRODA_ANTHROPIC_*, and the SDKs' key variables), read with the rest.
+    llm: LLMSettings = Field(default_factory=LLMSettings, description="LLM backends: servers, models, keys.")
 
     # gRPC server (`proda serve`) and client (`--remote`)
     grpc_host: str = Field(default="127.0.0.1", description="Address `proda serve` listens on (PRODA_GRPC_HOST).")

@@ -67,7 +67,8 @@ def build(
              "paraphrase_base_url": paraphrase_base_url, "paraphrase_max_cost": paraphrase_max_cost}
     values = {**load_recipe(recipe, "BenchConfig"), **{k: v for k, v in flags.items() if v is not None}}
     config = BenchConfig.from_dict(values, source=str(recipe) if recipe else "flags")
-    home = settings_from(ctx).home
+    settings = settings_from(ctx)
+    home = settings.home
     with store_for(ctx) as store, Progress(TextColumn("building {task.fields[info]}"), TimeElapsedColumn(),
                                            console=console, disable=as_json) as bar:
         task = bar.add_task("build", total=None, info="")
@@ -75,7 +76,7 @@ def build(
         def progress(s: ShardStats) -> None:
             bar.update(task, info=f"{s.discipline}: {s.items} items from {s.considered}/{s.held_out_chains} chains")
 
-        report = build_benchmark(store, config, progress=progress, home=home)
+        report = build_benchmark(store, config, progress=progress, home=home, llm=settings.llm)
     if as_json:
         print_json({"benchmark": report.benchmark, "items": report.items, "seconds": report.seconds,
                     "split": {"assigned": dict(report.split.assigned), "pinned": report.split.pinned,

@@ -57,12 +57,13 @@ def build(
              "paraphrase_answers": paraphrase_answers}
     values = {**load_recipe(recipe, "BuildConfig"), **{k: v for k, v in flags.items() if v is not None}}
     config = BuildConfig.from_dict(values, source=str(recipe) if recipe else "flags")
-    home = settings_from(ctx).home
+    settings = settings_from(ctx)
+    home = settings.home
     with store_for(ctx) as store:
         with Progress(TextColumn("building {task.fields[disc]}"), TextColumn("{task.completed} examples"),
                       TimeElapsedColumn(), console=console, disable=as_json) as bar:
             task = bar.add_task("build", total=None, disc="")
-            report = build_examples(store, config, home=home,
+            report = build_examples(store, config, home=home, llm=settings.llm,
                                     progress=lambda d, n: bar.update(task, completed=n, disc=d))
         exported = None
         if out is not None:

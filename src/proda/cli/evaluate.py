@@ -49,7 +49,7 @@ def evaluate(
                                            TextColumn("{task.completed}/{task.total} items"), TimeElapsedColumn(),
                                            console=console, disable=as_json) as bar:
         task = bar.add_task("eval", total=None)
-        report = run_eval(store, config, settings.home,
+        report = run_eval(store, config, settings.home, llm=settings.llm,
                           progress=lambda done, total: bar.update(task, completed=done, total=total))
     if as_json:
         print_json({"run_id": report.run_id, "name": report.name, "items": report.items,

@@ -92,11 +92,11 @@ def extract(
              "max_cost": max_cost, "max_tokens": max_tokens, "executor": executor}
     values = {**load_recipe(recipe, 'ExtractConfig'), **{k: v for k, v in flags.items() if v is not None}}
     if "backend" not in values:
-        values["backend"] = default_backend()
+        values["backend"] = default_backend(settings.llm)
         if values["backend"] != "heuristic" and not as_json:
             console.print(f"backend: {values['backend']} (configured in the environment; --backend heuristic "
                           "for the offline baseline, --estimate to see the cost first)")
-    config = ExtractConfig.from_dict(values, source=str(recipe) if recipe else "flags")
+    config = ExtractConfig.from_dict(values, source=str(recipe) if recipe else "flags").with_llm(settings.llm)
     with store_for(ctx) as store:
         if estimate:
             _estimate(store, config, settings.home)
