@@ -2,7 +2,7 @@
 // purpose: Concepts whose match key (normalised, singularised name) starts with a prefix, in key order, one page at a time; a concept merged into another is returned with its canonical concept. A range seek on the match_key index, proportional to the matches.
 // param prefix: string - the match key prefix
 // param from_key: string - lower bound of the range seek: the prefix, or on later pages the last key seen
-// param upper: string? - the prefix with its last character replaced by the next one (exclusive upper bound; null: none)
+// param upper: string - the least string above every string starting with the prefix (exclusive upper bound)
 // param after_key: string = "" - keyset paging: only matches after (after_key, after_id)
 // param after_id: string = "" - keyset paging: the id of the last match of the previous page
 // param discipline: string? - only this discipline (null: all)
@@ -10,9 +10,11 @@
 // columns: key, matched_id, matched_name, id, name, discipline
 // mode: read
 MATCH (c:Concept)
-WHERE c.match_key >= $from_key AND ($upper IS NULL OR c.match_key < $upper) AND c.match_key STARTS WITH $prefix
+WHERE c.match_key >= $from_key AND c.match_key < $upper AND c.match_key STARTS WITH $prefix
   AND ($discipline IS NULL OR c.discipline = $discipline)
-  AND (c.match_key > $after_key OR (c.match_key = $after_key AND c.id > $after_id))
+  // keyset paging without an OR over match_key: FalkorDB folds every match_key predicate into the index
+  // range, and an OR (or an optional bound) turns the seek into a scan of the whole index
+  AND NOT (c.match_key = $after_key AND c.id <= $after_id)
 WITH c
 ORDER BY c.match_key, c.id
 LIMIT $limit

@@ -504,8 +504,11 @@ class Knowledge:
         if not prefix:
             raise InputError(f"query {request.query!r} has nothing to search for once normalised")
         after_key, after_id = request.after or ("", "")
+        # the query needs a bound to seek a range; a prefix of only unbumpable characters gets the highest
+        # character FalkorDB compares reliably after it
+        upper = prefix_upper_bound(prefix) or prefix + "\uffff"
         rows = self._query("concept_search", {
-            "prefix": prefix, "from_key": max(prefix, after_key), "upper": prefix_upper_bound(prefix),
+            "prefix": prefix, "from_key": max(prefix, after_key), "upper": upper,
             "after_key": after_key, "after_id": after_id, "discipline": request.discipline,
             "limit": request.page_size + 1,  # one more tells whether another page exists
         }, deadline)
