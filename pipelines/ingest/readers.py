@@ -9,7 +9,12 @@ Supported inputs:
 - JSONL, one document per line with fields ``id``, ``discipline``, ``text`` (required) and
   ``title``, ``book``, ``license``, ``source`` (optional); unknown fields are ignored;
 - Markdown and plain-text files (``*.md``, ``*.markdown``, ``*.txt``), alone or in folders;
-- PDF files with a text layer (read with ``pypdf``).
+- PDF files with a text layer (read with ``pypdf``);
+- web pages (``*.html``, ``*.htm``), and JSONL records with an ``html`` field instead of ``text``:
+  the page's visible text with its block structure (:mod:`.html`), boilerplate included (cleaning
+  it is ``proda refine``'s job). A page in another charset than UTF-8 is decoded from its declared
+  or detected charset, not rejected; a page with no visible text is ``empty``, one over
+  :data:`~proda.pipelines.ingest.html.MAX_HTML_BYTES` is ``too_large``.
 
 Checks shared by every format: an empty document, binary content (NUL bytes or many control
 characters), bytes that are not UTF-8 (rejected with the byte offset, never guessed), a line longer
@@ -29,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from proda.errors import DependencyMissing
+from proda.pipelines.ingest.html import HTML_SUFFIXES, PageText, html_to_text, page_text_from_bytes
 from proda.schema.models import Discipline, NonEmpty
 
 TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
@@ -48,7 +54,7 @@ _SAMPLE_CHARS = 1 << 16
 RejectCode = Literal[
     "not_found", "unreadable", "unsupported_file", "empty", "binary", "not_utf8", "line_too_long",
     "malformed_json", "missing_field", "bad_field", "bad_discipline", "no_text_layer", "unreadable_pdf",
-    "encrypted_pdf", "duplicate_id",
+    "encrypted_pdf", "duplicate_id", "too_large",
 ]
 
 
@@ -187,9 +193,24 @@ def _parse_line(raw: bytes, offset: int) -> dict[str, Any]:
     return data
 
 
+def _page_text(page: PageText) -> str:
+    """The visible text of a converted page; raises :class:`_Reject` when there is none to ingest."""
+    if "html_too_large" in page.issues:
+        raise _Reject("too_large", "web page larger than the HTML limit; not converted")
+    if not page.text.strip():
+        why = "scripts or markup only" if "html_no_visible_text" in page.issues else "no markup"
+        raise _Reject("empty", f"web page with no visible text ({why})")
+    return page.text
+
+
 def _jsonl_document(data: dict[str, Any], default_discipline: str | None, origin: str) -> RawDocument:
     if data.get("discipline") is None and default_discipline is not None:
         data = {**data, "discipline": default_discipline}
+    if data.get("text") is None and isinstance(data.get("html"), str):
+        page = html_to_text(data["html"])
+        data = {**data, "text": _page_text(page)}
+        if page.title and data.get("title") is None:
+            data["title"] = page.title
     missing = [k for k in _REQUIRED if data.get(k) is None or (k == "id" and not str(data[k]).strip())]
     if missing:
         raise _Reject("missing_field", f"missing required field(s): {', '.join(missing)}")
@@ -270,6 +291,32 @@ def read_text_folder(path: Path, discipline: str | None = None) -> Iterator[Item
         yield _read_text_file(file, path, discipline)
 
 
+# --- web pages -----------------------------------------------------------------------------------
+
+
+def read_html(path: Path, discipline: str | None = None, *, root: Path | None = None) -> Item:
+    """Read a web page as its visible text (blocks on their own lines, boilerplate kept).
+
+    Returns a :class:`RawDocument` titled by the page's ``<title>`` (else the file name), or a
+    :class:`Rejected` for a page with no visible text (``empty``), one over the size limit
+    (``too_large``) or an unreadable file. Bytes that are not UTF-8 are decoded from the page's
+    declared or detected charset. ``root`` works as for :func:`read_pdf`. Raises
+    :class:`DependencyMissing` without resiliparse.
+    """
+    origin = str(path)
+    try:
+        disc = _file_discipline(path, root or path.parent, discipline)
+        page, _encoding = page_text_from_bytes(path.read_bytes())
+        text = _page_text(page)
+        _check_text(text)
+    except _Reject as r:
+        return Rejected(origin, r.reason, r.code, origin)
+    except OSError as e:
+        return Rejected(origin, f"cannot read: {e.strerror}", "unreadable", origin)
+    return RawDocument(source_id=_source_id(path, root or path.parent, disc), discipline=disc,
+                       title=page.title or path.stem, text=text, source=path.name, origin=origin)
+
+
 # --- PDF -----------------------------------------------------------------------------------------
 
 
@@ -323,15 +370,17 @@ def _read_file(file: Path, root: Path, discipline: str | None) -> Iterator[Item]
         yield _read_text_file(file, root, discipline)
     elif suffix in PDF_SUFFIXES:
         yield read_pdf(file, discipline, root=root)
+    elif suffix in HTML_SUFFIXES:
+        yield read_html(file, discipline, root=root)
     else:
-        known = ", ".join(sorted(JSONL_SUFFIXES | TEXT_SUFFIXES | PDF_SUFFIXES))
+        known = ", ".join(sorted(JSONL_SUFFIXES | TEXT_SUFFIXES | PDF_SUFFIXES | HTML_SUFFIXES))
         yield Rejected(str(file), f"unsupported file type {suffix or '(none)'!r}; supported: {known}",
                        "unsupported_file", str(file))
 
 
 def read_any(paths: Iterable[Path | str], discipline: str | None = None) -> Iterator[Item]:
-    """Yield the items of every path in order: JSONL files, Markdown/text files, PDFs, or folders of
-    them (recursively, sorted; hidden entries skipped, unsupported files rejected).
+    """Yield the items of every path in order: JSONL files, Markdown/text files, PDFs, web pages, or
+    folders of them (recursively, sorted; hidden entries skipped, unsupported files rejected).
 
     ``discipline`` overrides the folder-derived discipline of files and fills in JSONL records that
     lack one. A missing path is a :class:`Rejected` (``not_found``). Raises only

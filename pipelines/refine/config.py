@@ -13,8 +13,9 @@ from proda.errors import ConfigError
 from proda.pipelines.shards import check_executor, executor_field
 from proda.recipes import FromRecipe
 
-PROGRAM_SOURCES = ("model", "server", "keep")
+PROGRAM_SOURCES = ("model", "server", "classifier", "keep")
 EXPERT_BACKENDS = ("anthropic", "openai")
+EXPERTS = ("llm", "trafilatura")
 
 
 @dataclass
@@ -23,7 +24,8 @@ class RefineConfig(FromRecipe):
 
     source: str = field(default="model", metadata={
         "help": "where programs come from: model (a local transformers refine model, --model PATH), server (an "
-                "OpenAI-compatible server such as `vllm serve PATH`, --base-url) or keep (keep_doc() for every "
+                "OpenAI-compatible server such as `vllm serve PATH`, --base-url), classifier (a line classifier "
+                "folder from `proda refine train-classifier`, --model PATH) or keep (keep_doc() for every "
                 "document: a dry run of the plumbing)"})
     model: str | None = field(default=None, metadata={
         "help": "refine model: a folder written by `proda refine train` (source=model) or the served model name "
@@ -48,6 +50,8 @@ class RefineConfig(FromRecipe):
             raise ConfigError(f"unknown program source {self.source!r}: use one of {', '.join(PROGRAM_SOURCES)}")
         if self.source == "model" and not self.model:
             raise ConfigError("source=model needs --model: a folder written by `proda refine train`")
+        if self.source == "classifier" and not self.model:
+            raise ConfigError("source=classifier needs --model: a folder written by `proda refine train-classifier`")
         if self.source == "server" and not (self.model and self.base_url):
             raise ConfigError("source=server needs --model (the served model name) and --base-url "
                               "(e.g. http://localhost:8000/v1)")
@@ -61,6 +65,10 @@ class RefineConfig(FromRecipe):
 class DistillConfig(FromRecipe):
     """What ``proda refine distill`` does. Every field has help; defaults < recipe < flags."""
 
+    expert: str = field(default="llm", metadata={
+        "help": "who refines records without a 'refined' field: llm (the --backend model, on the text) or "
+                "trafilatura (main-content extraction with favor_recall on the record's 'html', projected onto the "
+                "page's lines)"})
     backend: str | None = field(default=None, metadata={
         "help": "expert LLM backend for records without a 'refined' field: anthropic or openai (any "
                 "OpenAI-compatible server, e.g. vLLM); not needed when every record brings its refinement"})
@@ -81,6 +89,8 @@ class DistillConfig(FromRecipe):
     max_line_chars: int = field(default=200, metadata={"help": "training windows: as for `proda refine run`"})
 
     def __post_init__(self) -> None:
+        if self.expert not in EXPERTS:
+            raise ConfigError(f"unknown expert {self.expert!r}: use llm or trafilatura")
         if self.backend is not None and self.backend not in EXPERT_BACKENDS:
             raise ConfigError(f"unknown expert backend {self.backend!r}: use anthropic or openai")
         if not 0 <= self.max_insert_ratio <= 1 or not 0 <= self.max_unexpressible_ratio <= 1:

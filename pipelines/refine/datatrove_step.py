@@ -11,6 +11,10 @@
         JsonlWriter("refined/"),
     ], tasks=8).run()
 
+Web pages go through :class:`HtmlToText` first (``JsonlReader(..., text_key="html")``, then
+``HtmlToText()``, then ``RefineXStep(model="DIR")`` where DIR is a line classifier folder from
+``proda refine train-classifier``; see README "RefineX on real web pages").
+
 Like datatrove's own filters, the step yields documents it keeps (text replaced by the refined
 text, the program and counts in ``metadata["refinex"]``, the original text in
 ``metadata["original_text"]`` when it changed) and sends documents whose program drops them to an
@@ -50,7 +54,8 @@ class RefineXStep(PipelineStep):  # type: ignore[misc]  # subclassing Any
 
     def __init__(self, model: str | None = None, *, base_url: str | None = None, source: ProgramSource | None = None,
                  batch_size: int = 8, max_window_chars: int = 2000, max_line_chars: int = 200,
-                 max_new_tokens: int = 256, keep_original: bool = True, exclusion_writer: Any = None) -> None:
+                 max_new_tokens: int = 256, keep_original: bool = True, exclusion_writer: Any = None,
+                 home: str = ".proda") -> None:
         if not HAVE_DATATROVE:
             raise DependencyMissing("datatrove", extra="refine", why="for the RefineX datatrove step")
         super().__init__()
@@ -62,14 +67,21 @@ class RefineXStep(PipelineStep):  # type: ignore[misc]  # subclassing Any
         self.batch_size = batch_size
         self.keep_original = keep_original
         self.exclusion_writer = exclusion_writer
+        self.home = home  # where a line classifier caches its encoder's token vectors
 
     def _program_source(self) -> ProgramSource:
         # built lazily, in the worker: a loaded model must not be pickled to every datatrove task
         if self._source is None:
+            from pathlib import Path
+
+            from proda.pipelines.refine.classifier import SPEC_FILE, LineClassifier
             from proda.pipelines.refine.model import ServerGenerator, TransformersGenerator
 
             model, base_url, view, max_new_tokens = self._spec
             assert model is not None
+            if not base_url and (Path(model) / SPEC_FILE).is_file():  # a line classifier folder
+                self._source = LineClassifier.load(Path(model), Path(self.home), view=view)
+                return self._source
             generator = (ServerGenerator(model, base_url, max_new_tokens=max_new_tokens) if base_url
                          else TransformersGenerator(model, max_new_tokens=max_new_tokens, batch_size=self.batch_size))
             self._source = RefineModel(generator, view)
@@ -117,4 +129,40 @@ class RefineXStep(PipelineStep):  # type: ignore[misc]  # subclassing Any
             doc.text = run.text
             self.stat_update("edited" if run.chars_removed else "unchanged")
             self.update_doc_stats(doc)
+            yield doc
+
+
+class HtmlToText(PipelineStep):  # type: ignore[misc]  # subclassing Any
+    """Replaces each document's HTML (``text``) by its visible text, boilerplate kept, for RefineXStep.
+
+    The same conversion as ``proda refine run`` on ``html`` records (Resiliparse, one block per
+    line; :mod:`proda.pipelines.ingest.html`). The HTML moves to ``metadata["html"]`` when
+    ``keep_html``. A page over the size limit or with no visible text is counted by reason and
+    passed on empty (RefineXStep passes an empty document through), so no document disappears.
+    """
+
+    name = "🌐 HTML to text"
+    type = "🔻 - EXTRACTOR"
+
+    def __init__(self, keep_html: bool = False) -> None:
+        if not HAVE_DATATROVE:
+            raise DependencyMissing("datatrove", extra="refine", why="for the RefineX datatrove steps")
+        super().__init__()
+        self.keep_html = keep_html
+
+    def run(self, data: Any, rank: int = 0, world_size: int = 1) -> Iterator[Any]:
+        """Yield ``data``'s documents with their visible text."""
+        from proda.pipelines.ingest.html import converter_name, html_to_text
+
+        converter = converter_name()
+        for doc in data or ():
+            self.stat_update("total")
+            with self.track_time():
+                page = html_to_text(doc.text)
+            for issue in page.issues:
+                self.stat_update(issue)
+            if self.keep_html:
+                doc.metadata["html"] = doc.text
+            doc.metadata["html_to_text"] = {"converter": converter, "title": page.title, "issues": page.issues}
+            doc.text = page.text
             yield doc

@@ -1,7 +1,11 @@
 """``proda refine distill``: (raw, expert-refined) pairs -> programs -> reliable training records.
 
-Records bring their expert refinement in ``refined`` or get it from the expert LLM
-(:mod:`.expert`). Every pair is distilled (:func:`~proda.pipelines.refine.distill.distill`) and
+Records bring their expert refinement in ``refined`` or get it from the expert: the LLM
+(:mod:`.expert`) on the text, or a main-content extractor on the record's ``html``
+(:mod:`.content_expert`; a web-page record's text is its visible text, see
+:func:`~proda.pipelines.refine.stage.parse_record`). Every distilled row names its expert, and each
+reliable pair is also written whole to ``documents.jsonl`` (id, text, program, expert): what the
+line classifier trains on. Every pair is distilled (:func:`~proda.pipelines.refine.distill.distill`) and
 judged by the :class:`~proda.pipelines.refine.distill.ReliabilityFilter`; reliable pairs become
 prompt-completion training records cut by the model's windows. Outputs are rewritten whole on each
 run: the expert's answers come back from the response cache, so a rerun after a budget stop costs
@@ -17,10 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from proda.config import LLMSettings
 from proda.errors import BudgetExceeded, InputError, InvalidModelOutput, LLMError
 from proda.pipelines.refine.config import DistillConfig
+from proda.pipelines.refine.content_expert import MainContentExpert
 from proda.pipelines.refine.distill import ReliabilityFilter, distill
-from proda.pipelines.refine.expert import Expert, make_expert
+from proda.pipelines.refine.expert import PROMPT_VERSION, Expert, make_expert
 from proda.pipelines.refine.model import ViewConfig, training_records
 from proda.pipelines.refine.stage import InputLine, parse_record
 
@@ -48,17 +54,31 @@ def _reason_kind(reason: str) -> str:
 class _LazyExpert:
     """The expert, built on first use: a run whose records all bring their refinement needs no backend."""
 
-    def __init__(self, config: DistillConfig, home: Path, expert: Expert | None) -> None:
-        self.config, self.home, self.expert = config, home, expert
+    def __init__(self, config: DistillConfig, home: Path, expert: Expert | None, llm: LLMSettings | None) -> None:
+        self.config, self.home, self.expert, self.llm = config, home, expert, llm
+        self.content: MainContentExpert | None = None
 
-    def refine(self, text: str) -> str:
+    def refine(self, record: dict[str, Any]) -> tuple[str, str]:
+        """(refined text, expert name) for a record without its own refinement.
+
+        Raises InputError when the main-content expert gets a record without ``html``, and what the
+        LLM expert raises.
+        """
+        raw: str = record["text"]
+        if self.config.expert == "trafilatura":
+            html = record.get("html")
+            if not isinstance(html, str):
+                raise InputError("the trafilatura expert needs the page's 'html' field", source=str(record["id"]))
+            if self.content is None:
+                self.content = MainContentExpert()
+            return self.content.refine(raw, html), self.content.name
         if self.expert is None:
-            self.expert = make_expert(self.config, self.home)
-        return self.expert.refine(text)
+            self.expert = make_expert(self.config, self.home, self.llm)
+        return self.expert.refine(raw), f"{self.expert.name}:{self.expert.model}/{PROMPT_VERSION}"
 
 
 def run_distill(inputs: Sequence[Path], out_dir: Path, config: DistillConfig, home: Path, *,
-                expert: Expert | None = None) -> DistillReport:
+                expert: Expert | None = None, llm: LLMSettings | None = None) -> DistillReport:
     """Distill every record of ``inputs`` into ``out_dir``; returns the :class:`DistillReport`.
 
     Raises InputError for a missing input file and ConfigError when a record needs the expert and
@@ -70,11 +90,12 @@ def run_distill(inputs: Sequence[Path], out_dir: Path, config: DistillConfig, ho
     out_dir.mkdir(parents=True, exist_ok=True)
     keep = ReliabilityFilter(config.max_insert_ratio, config.max_unexpressible_ratio)
     view = ViewConfig(max_window_chars=config.max_window_chars, max_line_chars=config.max_line_chars)
-    lazy = _LazyExpert(config, home, expert)
+    lazy = _LazyExpert(config, home, expert, llm)
     report = DistillReport(out_dir=str(out_dir))
     reasons: Counter[str] = Counter()
     with (out_dir / "distilled.jsonl").open("w", encoding="utf-8") as distilled, \
             (out_dir / "train.jsonl").open("w", encoding="utf-8") as train, \
+            (out_dir / "documents.jsonl").open("w", encoding="utf-8") as documents, \
             (out_dir / "rejected.jsonl").open("w", encoding="utf-8") as rejected:
         try:
             for path in inputs:
@@ -91,6 +112,9 @@ def run_distill(inputs: Sequence[Path], out_dir: Path, config: DistillConfig, ho
                         if row["reliable"]:
                             report.reliable += 1
                             train.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+                            documents.write(json.dumps({"id": record["id"], "text": record["text"],
+                                                        "program": row["program"], "expert": row["expert"]},
+                                                       ensure_ascii=False) + "\n")
                             report.training_records += len(records)
                         else:
                             report.discarded += 1
@@ -111,15 +135,20 @@ def _distill_one(record: dict[str, Any], expert: _LazyExpert, keep: ReliabilityF
     """(distilled row, training records) for one record; an invalid expert answer is a discarded pair."""
     raw: str = record["text"]
     refined = record.get("refined")
+    name = "given"  # the record brought its refinement
     if not isinstance(refined, str):
         try:
-            refined = expert.refine(raw)
+            refined, name = expert.refine(record)
         except InvalidModelOutput as e:
-            return {"id": record["id"], "program": None, "reliable": False,
+            return {"id": record["id"], "program": None, "reliable": False, "expert": None,
                     "reason": f"expert answer invalid: {e}"}, []
+        except InputError as e:
+            return {"id": record["id"], "program": None, "reliable": False, "expert": None,
+                    "reason": f"no expert answer: {e}"}, []
     d = distill(raw, refined)
     ok, reason = keep(d)
     row = {"id": record["id"], "program": d.program.render(), "reliable": ok, "reason": reason or None,
+           "expert": name,
            "raw_chars": d.raw_chars, "deleted_chars": d.deleted_chars, "inserted_chars": d.inserted_chars,
            "inserted_nonspace": d.inserted_nonspace, "unexpressible_chars": d.unexpressible_chars,
            "insert_ratio": round(d.insert_ratio, 4)}

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from proda.config import LLMSettings
 from proda.pipelines.llm.client import LLMClient
 from proda.pipelines.refine.config import DistillConfig
 
@@ -58,8 +59,9 @@ class Expert:
         return answer.refined_text
 
 
-def make_expert(config: DistillConfig, home: Path) -> Expert:
-    """The expert a config names, with the response cache under ``home/cache`` and its limits and budget.
+def make_expert(config: DistillConfig, home: Path, llm: LLMSettings | None = None) -> Expert:
+    """The expert a config names, with the response cache under ``home/cache`` and its limits and budget;
+    servers and keys from the entry point's ``llm`` settings (the environment when None).
 
     Raises ConfigError when no backend is configured and DependencyMissing without the ``llm`` extra.
     """
@@ -72,7 +74,7 @@ def make_expert(config: DistillConfig, home: Path) -> Expert:
         raise ConfigError("records without a 'refined' field need an expert: pass --backend anthropic or "
                           "--backend openai (with --base-url for vLLM)")
     name: Literal["anthropic", "openai"] = "anthropic" if config.backend == "anthropic" else "openai"
-    backend = make_backend(name, config.model, config.base_url)
+    backend = make_backend(name, config.model, config.base_url, settings=llm)
     client = LLMClient(backend, cache=ResponseCache(home / "cache" / "llm.sqlite"),
                        limiter=RateLimiter(config.requests_per_minute, config.tokens_per_minute),
                        budget=Budget(config.max_cost, config.max_tokens), prompt_version=PROMPT_VERSION)

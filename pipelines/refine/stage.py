@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from proda.config import LLMSettings
 from proda.errors import BudgetExceeded, InputError, LLMError
 from proda.pipelines.refine.config import RefineConfig
 from proda.pipelines.refine.interpreter import execute
@@ -40,6 +41,9 @@ from proda.pipelines.refine.program import KEEP
 from proda.pipelines.shards import ShardEnv, ShardOutcome, ShardReport, run_shards
 
 TEXT_FIELD = "text"
+HTML_FIELD = "html"
+"""A record with this field and no ``text`` is a web page, refined as its visible text."""
+HTML_CONVERSION = "html_to_text"
 
 
 class ProgramSource(Protocol):
@@ -94,6 +98,7 @@ class ShardSpec:
     out_dir: str
     config: RefineConfig
     home: str
+    llm: LLMSettings | None = None  # the entry point's servers and keys, for a served refine model
 
     @property
     def name(self) -> str:
@@ -130,8 +135,33 @@ def _reject(line: InputLine, source: str, reason: str, code: str) -> dict[str, A
             "raw_base64": base64.b64encode(line.raw).decode("ascii")}
 
 
+def _text_from_html(record: dict[str, Any]) -> str | None:
+    """Give a web-page record its visible text (boilerplate kept: that is what gets refined).
+
+    Sets ``text`` and ``html_to_text`` (converter and issue counts, which the output report
+    carries). Returns why the page cannot be converted (too large), else None.
+    """
+    from proda.pipelines.ingest.html import converter_name, html_to_text
+
+    page = html_to_text(record[HTML_FIELD])
+    issues = dict(page.issues)
+    if "html_too_large" in issues:
+        return "web page larger than the HTML limit; kept aside unconverted"
+    encoding = record.get("html_encoding")
+    if isinstance(encoding, str) and encoding.lower() not in ("utf-8", "utf8"):
+        issues["html_not_utf8"] = 1  # decoded from its own charset when it was read (nothing guessed here)
+    record[TEXT_FIELD] = page.text
+    record[HTML_CONVERSION] = {"converter": converter_name(), "title": page.title, "issues": issues}
+    return None
+
+
 def parse_record(line: InputLine, source: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """(document, None) or (None, rejection) for one input line; never raises."""
+    """(document, None) or (None, rejection) for one input line; never raises for bad input.
+
+    A record with ``html`` and no ``text`` is a web page: its visible text becomes ``text``
+    (:func:`_text_from_html`); a page over the size limit is rejected (``html_too_large``) with its
+    bytes. Raises only DependencyMissing for such a record without resiliparse.
+    """
     try:
         decoded = line.raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -143,6 +173,10 @@ def parse_record(line: InputLine, source: str) -> tuple[dict[str, Any] | None, d
         return None, _reject(line, source, f"malformed JSON: {e.msg} at column {e.colno}", "malformed_json")
     if not isinstance(record, dict):
         return None, _reject(line, source, "a record must be a JSON object", "not_an_object")
+    if not isinstance(record.get(TEXT_FIELD), str) and isinstance(record.get(HTML_FIELD), str):
+        too_large = _text_from_html(record)
+        if too_large:
+            return None, _reject(line, source, f"record {record.get('id')!r}: {too_large}", "html_too_large")
     if not isinstance(record.get(TEXT_FIELD), str):
         rid = record.get("id")
         return None, _reject(line, source, f"record {rid!r}: field {TEXT_FIELD!r} is missing or not a string",
@@ -158,6 +192,9 @@ def refine_record(record: dict[str, Any], result: ModelProgram, key: str) -> dic
     run = execute(result.program, text)
     issues = Counter(result.issues)
     issues.update(run.issues)
+    conversion = record.get(HTML_CONVERSION)
+    if isinstance(conversion, dict):
+        issues.update(conversion.get("issues") or {})
     report: dict[str, Any] = {
         "program": result.program.render(), "dropped": run.dropped, "lines_in": run.lines_in,
         "lines_removed": run.lines_removed, "chars_in": len(text), "chars_removed": run.chars_removed,
@@ -303,17 +340,23 @@ class ShardRunner:
         paths["stats"].write_text(json.dumps(asdict(stats), indent=2))
 
 
-def make_source(config: RefineConfig, home: Path) -> ProgramSource:
-    """The program source a config names (the model is loaded here, once per process)."""
+def make_source(config: RefineConfig, home: Path, llm: LLMSettings | None = None) -> ProgramSource:
+    """The program source a config names (the model is loaded here, once per process); a served model
+    gets its key from the entry point's ``llm`` settings (the environment when None)."""
     view = ViewConfig(max_window_chars=config.max_window_chars, max_line_chars=config.max_line_chars)
     if config.source == "keep":
         return KeepAll()
+    if config.source == "classifier":
+        from proda.pipelines.refine.classifier import LineClassifier
+
+        assert config.model is not None  # checked by RefineConfig
+        return LineClassifier.load(Path(config.model), home, view=view)
     if config.source == "server":
         from proda.pipelines.refine.model import ServerGenerator
 
         assert config.model is not None and config.base_url is not None  # checked by RefineConfig
-        return RefineModel(ServerGenerator(config.model, config.base_url, max_new_tokens=config.max_new_tokens),
-                           view)
+        return RefineModel(ServerGenerator(config.model, config.base_url, max_new_tokens=config.max_new_tokens,
+                                           settings=llm), view)
     from proda.pipelines.refine.model import TransformersGenerator
 
     assert config.model is not None
@@ -329,7 +372,8 @@ def source_key(config: RefineConfig, home: str) -> tuple[object, ...]:
 
 def run_shard(spec: ShardSpec, env: ShardEnv[ProgressFn]) -> ShardStats:
     """One shard, wherever it runs: the program source (a model, loaded once per process) from ``env``."""
-    source = env.resource(source_key(spec.config, spec.home), lambda: make_source(spec.config, Path(spec.home)))
+    source = env.resource(source_key(spec.config, spec.home),
+                          lambda: make_source(spec.config, Path(spec.home), spec.llm))
     return ShardRunner(source, Path(spec.out_dir), batch_size=spec.config.batch_size).run(
         Path(spec.input), spec.index, spec.count, env.progress)
 
@@ -350,7 +394,8 @@ class RefineReport(ShardReport[ShardStats]):
 
 def run_refine(inputs: Sequence[Path], out_dir: Path, config: RefineConfig, home: Path, *,
                source: ProgramSource | None = None, progress: ProgressFn | None = None,
-               on_shard: Callable[[ShardStats], None] | None = None) -> RefineReport:
+               on_shard: Callable[[ShardStats], None] | None = None,
+               llm: LLMSettings | None = None) -> RefineReport:
     """Refine every shard of every input file into ``out_dir``; returns the per-shard statistics.
 
     Raises InputError for a missing input file. ``source`` overrides the configured program source
@@ -361,7 +406,7 @@ def run_refine(inputs: Sequence[Path], out_dir: Path, config: RefineConfig, home
             raise InputError("no such file", source=str(path))
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
-    specs = [ShardSpec(str(p), k, config.shards, str(out_dir), config, str(home))
+    specs = [ShardSpec(str(p), k, config.shards, str(out_dir), config, str(home), llm)
              for p in inputs for k in range(config.shards)]
     report = RefineReport(key=f"{config.source}:{config.model or '-'}", out_dir=str(out_dir))
     key = source_key(config, str(home))

