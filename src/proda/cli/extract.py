@@ -18,7 +18,9 @@ from proda.pipelines.extract.config import ExtractConfig, default_backend
 def ingest(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="JSONL files (one document per line, the shape of the "
-                                       "OpenStax corpus), Markdown/text files or folders, PDF files."),
+                                       "OpenStax corpus; a record may carry its page as `html`), Markdown/text "
+                                       "files or folders, PDF files, HTML pages (.html/.htm: their visible text, "
+                                       "boilerplate included; clean it with `proda refine`)."),
     discipline: str | None = typer.Option(None, "--discipline", "-d", help="Discipline for documents that do "
                                           "not name one (Markdown/text/PDF); JSONL records carry their own."),
     max_tokens: int = typer.Option(400, "--max-tokens", min=50, max=8000, help="Token budget per chunk; chunks "
@@ -28,8 +30,9 @@ def ingest(
     """Read documents, normalise and chunk them, and store Document and Chunk nodes.
 
     Re-ingesting an unchanged document writes nothing; a changed one replaces its chunks and marks
-    what was extracted from the old ones as stale. Empty, binary, non-UTF-8, oversized documents and
-    PDFs without a text layer are reported by id with the reason and skipped; the run goes on.
+    what was extracted from the old ones as stale. Empty, binary, non-UTF-8, oversized documents,
+    PDFs without a text layer and pages without visible text are reported by id with the reason and
+    skipped; the run goes on.
     """
     from proda.pipelines.ingest import ingest_paths
 
