@@ -51,9 +51,10 @@ import psutil
 from grpc import aio
 
 from proda.config import Settings
+from proda.schema.store.bulk import BulkGraph
 from proda.schema.store.embedded import EmbeddedFalkorDB
 from proda.schema.store.falkordb_store import FalkorDBStore
-from proda.schema.store.writer import ORDER, GraphWriter
+from proda.schema.store.writer import ORDER
 from proda.services.server import BackgroundServer
 from proda.v1 import knowledge_pb2 as kpb
 from proda.v1.knowledge_pb2_grpc import KnowledgeServiceStub
@@ -125,8 +126,10 @@ async def _cell(address: str, rpc: str, clients: int, ids: dict[str, list[str]],
             await ch.close()
 
 
-def _loadgen(conn: Connection, address: str, ids: dict[str, list[str]]) -> None:
+def _loadgen(conn: Connection, address: str, ids: dict[str, list[str]], cpu: int | None = None) -> None:
     """Runs cells as the parent asks (("run", rpc, clients, requests, seconds, warmup, seed)), until None."""
+    if cpu is not None:  # --pin: the load generator keeps off the server's core
+        os.sched_setaffinity(0, {cpu})
     while (job := conn.recv()) is not None:
         _, rpc, clients, requests, seconds, warmup, seed = job
         conn.send(asyncio.run(_cell(address, rpc, clients, ids, requests, seconds, warmup, seed)))
@@ -144,10 +147,15 @@ def _load(args: argparse.Namespace, store: FalkorDBStore, log: Any) -> dict[str,
     graph = generate(args.elements, args.disciplines, args.seed, 0.01, log)
     store.clear()
     t = time.perf_counter()
-    writer = GraphWriter(store, batch_size=10_000)
+    # a first load: the bulk path (same nodes, edges and properties as GraphWriter's upserts, tests/test_bulk_load.py)
+    plan = BulkGraph()
     for kind in ORDER:
-        if graph.elements[kind]:
-            writer.write(graph.elements[kind])
+        for e in graph.elements[kind]:
+            plan.add(e)
+    if (problem := plan.finish()) is not None:
+        raise SystemExit(f"the synthetic graph cannot be bulk loaded: {problem}")
+    store.bulk_create(plan)
+    del plan
     seconds = time.perf_counter() - t
     log(f"  loaded {graph.total:,} elements in {seconds:.1f} s")
     info = {"reused": False, "elements": graph.total, "counts": {k: graph.count(k) for k in ORDER},
@@ -195,11 +203,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             logging.getLogger("proda.services.access").addHandler(handler)
             logging.getLogger("proda.services.access").setLevel(logging.INFO)
         settings = Settings(home=home, grpc_port=0, grpc_max_jobs=0)
+        if args.pin:  # the gRPC server (this process, all its threads) on core 0, as `taskset -c 0`
+            os.sched_setaffinity(0, {0})
+            results["pinned"] = {"server": [0], "loadgen": [1], "graph_server": sorted(os.sched_getaffinity(info.pid))}
         with BackgroundServer(settings, store) as server:
             log(f"gRPC server on {server.address}; graph server pid {info.pid}")
             ctx = mp.get_context("spawn")
             parent, child = ctx.Pipe()
-            loadgen = ctx.Process(target=_loadgen, args=(child, server.address, ids), name="grpc-loadgen")
+            loadgen = ctx.Process(target=_loadgen, args=(child, server.address, ids, 1 if args.pin else None),
+                                  name="grpc-loadgen")
             loadgen.start()
             me, graph_server = psutil.Process(), psutil.Process(info.pid)
             cells = []
@@ -210,9 +222,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     cell = parent.recv()
                     cell["server_cpu_s"] = sum(me.cpu_times()[:2]) - cpu[0]
                     cell["graph_cpu_s"] = sum(graph_server.cpu_times()[:2]) - cpu[1]
+                    # warm-up calls run inside the CPU window too
+                    cell["server_cpu_us_per_call"] = cell["server_cpu_s"] / max(1, cell["ok"] + args.warmup) * 1e6
                     cells.append(cell)
                     log(f"  {rpc:<13} {clients:>3} clients: {cell['qps']:8.0f} QPS  p50 {cell['p50_ms']:6.2f} ms  "
-                        f"p99 {cell['p99_ms']:6.2f} ms  errors {sum(cell['errors'].values())}")
+                        f"p99 {cell['p99_ms']:6.2f} ms  server CPU {cell['server_cpu_us_per_call']:6.0f} us/call  "
+                        f"errors {sum(cell['errors'].values())}")
             parent.send(None)
             loadgen.join(30)
         results["cells"] = cells
@@ -237,11 +252,12 @@ def verdict(results: dict[str, Any]) -> dict[str, Any]:
 
 def print_report(results: dict[str, Any]) -> None:
     print(f"\n{'rpc':<13} {'clients':>7} {'requests':>9} {'QPS':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
-          f"{'max ms':>8} {'errors':>6} {'server cpu':>10} {'graph cpu':>9}")
+          f"{'max ms':>8} {'errors':>6} {'server cpu':>10} {'graph cpu':>9} {'srv us/call':>11}")
     for c in results["cells"]:
         print(f"{c['rpc']:<13} {c['clients']:>7} {c['ok']:>9} {c['qps']:>8.0f} {c['p50_ms']:>8.2f} {c['p90_ms']:>8.2f} "
               f"{c['p99_ms']:>8.2f} {c['max_ms']:>8.2f} {sum(c['errors'].values()):>6} "
-              f"{c['server_cpu_s'] / c['wall_s']:>9.0%} {c['graph_cpu_s'] / c['wall_s']:>9.0%}")
+              f"{c['server_cpu_s'] / c['wall_s']:>9.0%} {c['graph_cpu_s'] / c['wall_s']:>9.0%} "
+              f"{c.get('server_cpu_us_per_call', float('nan')):>11.0f}")
     v = verdict(results)
     # a run with other --clients/--rpcs has no target cell: say so rather than fail after measuring
     p99 = "not measured" if v["p99_ms"] is None else f"{v['p99_ms']:.2f} ms"
@@ -268,6 +284,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reuse", action="store_true", help="measure the graph already loaded under --home")
     p.add_argument("--keep", action="store_true", help="leave the graph server and --home in place")
     p.add_argument("--access-log", type=Path, default=None, help="write the server's access log here (off: none)")
+    p.add_argument("--pin", action="store_true", help="gRPC server on core 0, load generator on core 1 "
+                   "(as taskset -c); prints server CPU microseconds per call")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     p.add_argument("--quiet", action="store_true", help="only the final report")
     a = p.parse_args(argv)

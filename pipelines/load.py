@@ -18,9 +18,10 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from proda.errors import IdCollision, InputError
+from proda.errors import IdCollision, InputError, PreconditionFailed
 from proda.schema.models import GraphRecord, Relation
 from proda.schema.store.base import GraphStore
+from proda.schema.store.bulk import BulkGraph
 from proda.schema.store.writer import Element, GraphWriter, WriteResult
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
 
@@ -39,6 +40,8 @@ class LoadReport:
     rejected: list[tuple[int, str]] = field(default_factory=list)
     unresolved: list[tuple[int, str]] = field(default_factory=list)
     unlinked_mentions: int = 0
+    method: str = "upsert"  # "bulk" when the graph was created in one pass (see Loader.load)
+    bulk_skipped: str | None = None  # why a bulk-eligible load went through the upsert path
 
     @property
     def ok(self) -> bool:
@@ -126,12 +129,77 @@ class Loader:
         self._reason: dict[str, str] = {}  # element id -> why the graph skipped it
         self._pending_links: list[tuple[str, list[dict[str, Any]]]] = []
 
-    def load(self, path: Path, *, restart: bool = False, progress: ProgressFn | None = None) -> LoadReport:
+    def load(self, path: Path, *, restart: bool = False, progress: ProgressFn | None = None,
+             bulk: bool | None = None) -> LoadReport:
         """Load ``path``; returns a report. Raises :class:`InputError` (naming file and line) on the
         first bad line unless ``skip_invalid``, and when references stay unresolved at the end.
-        Everything before the failing line is written first, so nothing valid is lost."""
+        Everything before the failing line is written first, so nothing valid is lost.
+
+        ``bulk``: ``None`` (default) creates an empty graph in one bulk pass when the backend can
+        (FalkorDB's GRAPH.BULK) and the file is self-contained, else upserts; ``False`` always
+        upserts; ``True`` raises :class:`PreconditionFailed` when the backend or a non-empty graph
+        rules bulk out. A file that needs row-by-row handling (an id twice, a reference outside the
+        file, a bad line) goes through the upsert path either way, which reports it by line; the
+        report's ``bulk_skipped`` says why. Both paths leave the same nodes, edges and properties."""
         if not path.is_file():
             raise InputError("no such file", source=str(path))
+        skipped: str | None = None
+        if bulk is not False:
+            skipped = self._bulk_blocker()
+            if skipped is None:
+                done = self._load_bulk(path, progress)
+                if isinstance(done, LoadReport):
+                    return done
+                skipped = done
+            elif bulk:
+                raise PreconditionFailed(f"cannot bulk load {path}: {skipped}")
+        report = self._load_upsert(path, restart=restart, progress=progress)
+        report.bulk_skipped = skipped
+        return report
+
+    def _bulk_blocker(self) -> str | None:
+        """Why this load cannot create the graph in one pass, or ``None`` when it can."""
+        store = self.writer.store
+        if not store.supports_bulk:
+            return f"the {store.backend} backend has no online bulk load"
+        if not store.query("graph_is_empty", {})[0]["empty"]:
+            return "the graph is not empty"
+        return None
+
+    def _load_bulk(self, path: Path, progress: ProgressFn | None) -> LoadReport | str:
+        """Read the whole file into a :class:`BulkGraph` and create the graph from it; returns the
+        report, or why the file must go through the upsert path (which then reports it line by line)."""
+        report = LoadReport(path=str(path), method="bulk")
+        graph = BulkGraph()
+        bytes_read = 0
+        with path.open("rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                bytes_read += len(raw)
+                report.lines = lineno
+                if not raw.strip():
+                    continue
+                try:
+                    graph.add(parse_line(raw.decode("utf-8"), self.vocab))
+                except ValueError as e:  # UnicodeDecodeError included
+                    if not self.skip_invalid:
+                        return f"line {lineno} is invalid"
+                    reason = f"not valid UTF-8 at byte {e.start}" if isinstance(e, UnicodeDecodeError) else str(e)
+                    report.rejected.append((lineno, reason))
+                if progress is not None and lineno % 1000 == 0:
+                    progress(lineno, bytes_read)
+        problem = graph.finish()
+        if problem is not None:
+            return problem
+        if not graph.node_count():
+            return "the file holds no element"
+        self.writer.store.bulk_create(graph)
+        report.written = dict(graph.written)
+        report.unlinked_mentions = graph.unlinked_mentions
+        if progress is not None:
+            progress(report.lines, bytes_read)
+        return report
+
+    def _load_upsert(self, path: Path, *, restart: bool, progress: ProgressFn | None) -> LoadReport:
         report = LoadReport(path=str(path))
         checkpoint = _Checkpoint(self.home, path, self.writer.store)
         if restart:
@@ -223,7 +291,8 @@ class Loader:
 
 
 def load_file(store: GraphStore, path: Path, *, home: Path, batch_size: int = 5000, restart: bool = False,
-              skip_invalid: bool = False, progress: ProgressFn | None = None) -> LoadReport:
+              skip_invalid: bool = False, progress: ProgressFn | None = None,
+              bulk: bool | None = None) -> LoadReport:
     """Convenience wrapper: load one JSONL file into ``store``; see :meth:`Loader.load`."""
     return Loader(store, home=home, batch_size=batch_size, skip_invalid=skip_invalid).load(
-        path, restart=restart, progress=progress)
+        path, restart=restart, progress=progress, bulk=bulk)

@@ -11,11 +11,15 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from proda.errors import PreconditionFailed
 from proda.schema.catalog import Catalog, default_catalog
+
+if TYPE_CHECKING:
+    from proda.schema.store.bulk import BulkGraph
 
 Row = dict[str, Any]
 
@@ -136,6 +140,17 @@ class GraphStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections (the entry point calls this once)."""
+
+    supports_bulk: bool = False
+
+    def bulk_create(self, graph: BulkGraph) -> int:
+        """Create this (empty) graph from ``graph`` in one pass; returns the elements written.
+
+        Raises :class:`~proda.errors.PreconditionFailed` when the backend has no online bulk path
+        (Neo4j seeds through ``proda graph export --format neo4j-admin``) or the graph is not empty.
+        """
+        raise PreconditionFailed(f"the {self.backend} backend has no online bulk load; "
+                                 "use `proda graph export --format neo4j-admin` to seed a Neo4j database")
 
     def __enter__(self) -> GraphStore:
         return self

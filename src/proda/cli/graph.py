@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from proda.cli.context import settings_from, store_for
@@ -82,3 +84,43 @@ def reset(ctx: typer.Context,
     with store_for(ctx) as store:
         store.clear()
     console.print(f"graph {settings.graph_name!r} is empty")
+
+
+@app.command()
+def export(
+    out_dir: Path = typer.Argument(..., help="Directory for the CSV files (created; existing files are replaced)."),
+    files: list[Path] = typer.Option(..., "--input", "-i", help="JSONL knowledge files, as `proda load` takes."),
+    fmt: str = typer.Option("neo4j-admin", "--format", help="Only `neo4j-admin` (database import full)."),
+) -> None:
+    """Write knowledge files as node and relationship CSVs for `neo4j-admin database import full`.
+
+    The CSVs hold exactly the nodes, edges and properties that `proda load` of the same files writes,
+    so an offline import seeds a Neo4j database (or cluster) at bulk speed; load later files with
+    `proda load`. Exits with an error when a file needs the upsert path (an id used twice, a reference
+    to an element in none of the files, a chain step without its relation).
+    """
+    from proda.errors import InputError
+    from proda.pipelines.load import parse_line
+    from proda.schema.store.bulk import BulkGraph, write_neo4j_admin
+    from proda.schema.vocabulary import default_vocabulary
+
+    if fmt != "neo4j-admin":
+        raise InputError(f"unknown export format {fmt!r}; the one format is neo4j-admin")
+    graph, vocab = BulkGraph(), default_vocabulary()
+    for path in files:
+        if not path.is_file():
+            raise InputError("no such file", source=str(path))
+        with path.open(encoding="utf-8") as fh:
+            for lineno, text in enumerate(fh, start=1):
+                if text.strip():
+                    try:
+                        graph.add(parse_line(text, vocab))
+                    except ValueError as e:
+                        raise InputError(str(e), source=str(path), line=lineno) from None
+    problem = graph.finish()
+    if problem is not None:
+        raise InputError(f"cannot export in one pass: {problem}; load it with `proda load` instead")
+    args = write_neo4j_admin(graph, out_dir)
+    console.print(f"wrote {graph.node_count():,} nodes and {len(graph.edges):,} relationships to {out_dir}")
+    console.print(f"import (database stopped): cd {out_dir} && neo4j-admin database import full "
+                  f"{' '.join(args)} neo4j")

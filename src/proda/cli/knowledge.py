@@ -28,11 +28,16 @@ def load(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Report bad lines and go on (exit 2 at the "
                                       "end) instead of stopping at the first."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    bulk: bool | None = typer.Option(None, "--bulk/--no-bulk", help="Create an empty graph in one bulk pass "
+                                     "(FalkorDB GRAPH.BULK). Default: bulk when the graph is empty and the file "
+                                     "is self-contained, else upsert; --bulk fails on a non-empty graph or a "
+                                     "backend without it (Neo4j: `proda graph export`)."),
 ) -> None:
     """Load already-extracted L1/L2/L3 records into the graph.
 
     Idempotent: records are MERGEd by deterministic id, so loading twice changes nothing, and a
-    killed load is finished by running it again (a checkpoint skips committed lines).
+    killed load is finished by running it again (a checkpoint skips committed lines). A first load
+    into an empty graph creates it in one bulk pass, with the same nodes, edges and properties.
     """
     from proda.pipelines.load import load_file
 
@@ -49,7 +54,7 @@ def load(
                     bar.update(task, completed=done)
 
                 report = load_file(store, path, home=settings.home, batch_size=batch_size or settings.batch_size,
-                                   restart=restart, skip_invalid=skip_invalid, progress=advance)
+                                   restart=restart, skip_invalid=skip_invalid, progress=advance, bulk=bulk)
             reports.append(report)
     if as_json:
         print_json([r.__dict__ for r in reports])
@@ -57,7 +62,8 @@ def load(
         for r in reports:
             written = ", ".join(f"{n} {k}s" for k, n in sorted(r.written.items())) or "nothing new"
             resumed = f" (resumed after line {r.skipped_resumed})" if r.skipped_resumed else ""
-            console.print(f"[green]loaded[/green] {r.path}: {r.lines} lines{resumed}; wrote {written}")
+            how = " in one bulk pass" if r.method == "bulk" else ""
+            console.print(f"[green]loaded[/green] {r.path}: {r.lines} lines{resumed}; wrote {written}{how}")
             if r.unlinked_mentions:
                 console.print(f"  [yellow]{r.unlinked_mentions} concept->chunk mentions name unknown chunks[/yellow]")
             for line, why in r.rejected[:20]:
