@@ -21,5 +21,5 @@ test: venv
 	$(PIP) -e ".[test]"
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/typecheck.py
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)  # the Studio's browser tests
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)  # the Studio browser tests
 	$(BIN)/pytest
