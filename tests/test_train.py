@@ -67,6 +67,33 @@ def test_full_fine_tune_checkpoints_and_resumes(tmp_path: Path) -> None:
     assert [s for s, _ in second.losses] == [5, 6]
 
 
+def test_padding_free_batches_train_like_padded_ones_and_count_real_tokens(tmp_path: Path) -> None:
+    """Records of very different lengths: the padding-free run follows the padded run's loss curve step
+    for step, trains on the same real tokens, and processes no padding (the padded run does)."""
+    words = ["tax", "price", "demand", "supply", "wages", "profit"]
+    lines = [json.dumps({"messages": [
+        {"role": "user", "content": "What does " + " and ".join(words[: 1 + i % 6]) + " increase ?"},
+        {"role": "assistant", "content": " ".join(["price"] * (1 + (i * 5) % 9)) + " ."}]}) for i in range(16)]
+    data = tmp_path / "varied.jsonl"
+    data.write_text("\n".join(lines) + "\n")
+    runs = {}
+    for batching in ("padded", "padding_free"):
+        model, tok = _tiny(tmp_path)
+        runs[batching] = run_training(TrainConfig(run_name=batching, dataset=None, train_file=str(data), max_steps=4,
+                                                  save_steps=10, logging_steps=1, per_device_train_batch_size=4,
+                                                  learning_rate=1e-2, batching=batching), tmp_path,
+                                      model=model, tokenizer=tok)
+    padded, free = runs["padded"], runs["padding_free"]
+    assert [s for s, _ in free.losses] == [s for s, _ in padded.losses] == [1, 2, 3, 4]
+    for (_, a), (_, b) in zip(free.losses, padded.losses, strict=True):
+        assert a == pytest.approx(b, rel=1e-3)
+    assert free.real_tokens == padded.real_tokens > 0
+    assert padded.train_tokens > padded.real_tokens  # padding was processed and is now told apart
+    assert free.train_tokens == free.real_tokens and free.real_tokens_per_s > 0
+    stored = json.loads((Path(free.run_dir) / "summary.json").read_text())
+    assert stored["real_tokens"] == free.real_tokens
+
+
 def test_lora_from_a_graph_dataset(falkordb_store: GraphStore, tmp_path: Path) -> None:
     builder_graph(falkordb_store)
     build_examples(falkordb_store, BuildConfig(dataset="tiny"))
@@ -84,6 +111,8 @@ def test_bad_input_and_config(tmp_path: Path) -> None:
         TrainConfig(method="qlora")
     with pytest.raises(ConfigError, match="dataset"):
         TrainConfig(dataset=None)
+    with pytest.raises(ConfigError, match="batching 'packed'"):
+        TrainConfig(batching="packed")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
     model, tok = _tiny(tmp_path)
@@ -104,7 +133,13 @@ def test_a_killed_training_job_resumes_from_its_last_complete_checkpoint(tmp_pat
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 180
-        while not (run_dir / "checkpoint-4" / "trainer_state.json").exists():
+        # any complete checkpoint past step 4: training is fast enough that save_total_limit may already have
+        # rotated checkpoint-4 itself away between two looks
+        def second_checkpoint() -> bool:
+            return any(int(p.name.split("-")[1]) >= 4 and (p / "trainer_state.json").exists()
+                       for p in run_dir.glob("checkpoint-*"))
+
+        while not second_checkpoint():
             assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else "training died"
             assert time.monotonic() < deadline, "no second checkpoint within 180 s"
             time.sleep(0.2)

@@ -29,7 +29,13 @@ from proda.errors import ConfigError, InputError, NotFound
 from proda.pipelines.tester.model import BenchmarkItemRecord
 from proda.recipes import FromRecipe
 from proda.schema.store.base import GraphStore
-from proda.training.scoring import LoglikelihoodScorer, lettered_prompt, parse_answer
+from proda.training.scoring import (
+    SCORING_MODES,
+    LoglikelihoodScorer,
+    OptionScores,
+    lettered_prompt,
+    parse_answer,
+)
 
 MODES = ("loglikelihood", "generate")
 ProgressFn = Callable[[int, int], None]
@@ -52,7 +58,13 @@ class EvalConfig(FromRecipe):
     base_url: str | None = field(default=None, metadata={"help": "generate mode: OpenAI-compatible server URL"})
     discipline: str | None = field(default=None, metadata={"help": "only this discipline's items"})
     limit: int | None = field(default=None, metadata={"help": "at most this many items (in id order)"})
-    batch_size: int = field(default=8, metadata={"help": "options scored per forward pass"})
+    batch_size: int = field(default=8, metadata={
+        "help": "loglikelihood mode: items packed into one forward pass (shared_prefix scoring), or options per "
+                "forward pass (full scoring)"})
+    scoring: str = field(default="shared_prefix", metadata={
+        "help": "loglikelihood mode: shared_prefix (each item's context computed once, its options scored as "
+                "continuations of it, several items per pass; fast) or full (one sequence per option, context "
+                "and all, as lm-eval runs it); both give the same log-likelihoods"})
     max_new_tokens: int = field(default=16, metadata={"help": "generate mode: answer length cap"})
     max_cost: float | None = field(default=None, metadata={"help": "generate mode: stop before spending more USD"})
     timeout_s: float = field(default=60.0, metadata={"help": "generate mode: seconds to wait for one answer"})
@@ -68,6 +80,8 @@ class EvalConfig(FromRecipe):
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"mode {self.mode!r}: use {' or '.join(MODES)}")
+        if self.scoring not in SCORING_MODES:
+            raise ConfigError(f"scoring {self.scoring!r}: use {' or '.join(SCORING_MODES)}")
         if self.split not in ("test", "dev"):
             raise ConfigError(f"split {self.split!r}: use test or dev (train chains are never benchmarked)")
         if self.mode == "generate" and self.backend not in ("anthropic", "openai"):
@@ -158,30 +172,23 @@ def evaluate(store: GraphStore, config: EvalConfig, home: Path, *, progress: Pro
         from proda.training.base_model import load_model
 
         model, tokenizer = load_model(config.model, home)
-        scorer = LoglikelihoodScorer(model, tokenizer, batch_size=config.batch_size)
+        scorer = LoglikelihoodScorer(model, tokenizer, batch_size=config.batch_size, mode=config.scoring)
     if config.mode == "generate" and todo and answer_fn is None:
         answer_fn = _generator(config, home, llm)
     rows: list[dict[str, Any]] = []
     answered = len(items) - len(todo)
+    # items are scored a chunk at a time (shared_prefix packs a chunk into one forward pass); answers
+    # are still stored and reported item by item
+    chunk = config.batch_size if config.mode == "loglikelihood" else 1
     try:
-        for item in todo:
-            if config.mode == "loglikelihood":
-                assert scorer is not None
-                s = scorer.score(item.question, item.choices)
-                props = _answer_props(item, s.pred, {
-                    "chosen_norm": s.pred_norm, "correct_norm": s.pred_norm == item.answer_index,
-                    "scores": json.dumps(s.loglikelihoods), "scores_norm": json.dumps(s.normalised)})
-            else:
-                assert answer_fn is not None
-                raw = answer_fn(lettered_prompt(item.question, item.choices))
-                props = _answer_props(item, parse_answer(raw, item.choices), {"raw": raw[:500]})
-            rows.append({"item_id": item.id, "props": props})
-            answered += 1
-            if len(rows) >= 50:
-                store.query("upsert_eval_answers", {"run_id": run_id, "rows": rows})
-                rows = []
-            if progress is not None:
-                progress(answered, len(items))
+        for start in range(0, len(todo), chunk):
+            batch = todo[start:start + chunk]
+            scored = _score(scorer, batch) if config.mode == "loglikelihood" else []
+            for n, item in enumerate(batch):
+                answered = _answer(store, config, run_id, item, scored[n] if scored else None, answer_fn, rows,
+                                   answered)
+                if progress is not None:
+                    progress(answered, len(items))
     finally:
         # a served model that stops answering (or Ctrl-C) ends the run, but what was answered is kept:
         # rerunning the same command resumes after it
@@ -194,6 +201,35 @@ def evaluate(store: GraphStore, config: EvalConfig, home: Path, *, progress: Pro
         "status": "finished", "finished_at": datetime.now(UTC).isoformat(), "n": report.items,
         "acc": report.accuracy, "acc_norm": report.accuracy_norm, "unparseable": report.unparseable}})
     return report
+
+
+def _score(scorer: LoglikelihoodScorer | None, batch: list[BenchmarkItemRecord]) -> list[OptionScores]:
+    """The items' option scores, several per forward pass where the scorer can (``score_many``); a
+    stand-in scorer with only ``score`` (tests, renders) is asked item by item."""
+    assert scorer is not None
+    many = getattr(scorer, "score_many", None)
+    if many is not None:
+        return list(many([(i.question, i.choices) for i in batch]))
+    return [scorer.score(i.question, i.choices) for i in batch]
+
+
+def _answer(store: GraphStore, config: EvalConfig, run_id: str, item: BenchmarkItemRecord, s: OptionScores | None,
+            answer_fn: Callable[[str], str] | None, rows: list[dict[str, Any]], answered: int) -> int:
+    """Record one item's answer in ``rows`` (flushed to the graph every 50); returns the new answered count."""
+    if config.mode == "loglikelihood":
+        assert s is not None
+        props = _answer_props(item, s.pred, {
+            "chosen_norm": s.pred_norm, "correct_norm": s.pred_norm == item.answer_index,
+            "scores": json.dumps(s.loglikelihoods), "scores_norm": json.dumps(s.normalised)})
+    else:
+        assert answer_fn is not None
+        raw = answer_fn(lettered_prompt(item.question, item.choices))
+        props = _answer_props(item, parse_answer(raw, item.choices), {"raw": raw[:500]})
+    rows.append({"item_id": item.id, "props": props})
+    if len(rows) >= 50:
+        store.query("upsert_eval_answers", {"run_id": run_id, "rows": rows})
+        rows.clear()
+    return answered + 1
 
 
 def summarise(store: GraphStore, run_id: str, name: str = "") -> EvalReport:

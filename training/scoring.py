@@ -6,6 +6,14 @@ context is ``"Question: {question}\\nAnswer:"``, each continuation is ``" " + ch
 continuation are encoded together and the continuation's tokens are the tail beyond the context's
 encoding (no special tokens, as lm-eval does for causal LMs); ``acc`` takes the highest summed
 log-probability and ``acc_norm`` the highest divided by the choice's length in characters.
+
+Two ways to compute the same numbers. ``full`` runs one padded sequence per option, context and
+all, as lm-eval does. ``shared_prefix`` (the default) computes the context once per item: an item
+becomes one packed sequence ``context + option 1 + option 2 + ...`` whose attention mask lets each
+option see the context and itself only, with positions restarting after the context, so each
+option token gets the same log-probability as in its own sequence; several items share one packed
+forward pass (block-diagonal), and only the positions that predict option tokens go through the
+vocabulary projection.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 LETTERS = "ABCDEFGHIJ"
+SCORING_MODES = ("shared_prefix", "full")
 
 
 def mc_context(question: str) -> str:
@@ -40,10 +49,17 @@ class OptionScores:
 
 
 class LoglikelihoodScorer:
-    """Scores options of items with a causal LM (a transformers model and its tokenizer)."""
+    """Scores options of items with a causal LM (a transformers model and its tokenizer).
 
-    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 8) -> None:
-        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+    ``mode`` is ``shared_prefix`` (context once per item, items packed together; ``batch_size``
+    items per forward pass) or ``full`` (one sequence per option; ``batch_size`` options per pass).
+    Both give the same log-likelihoods up to float rounding.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 8, mode: str = "shared_prefix") -> None:
+        if mode not in SCORING_MODES:
+            raise ValueError(f"scoring mode {mode!r}: use {' or '.join(SCORING_MODES)}")
+        self.model, self.tokenizer, self.batch_size, self.mode = model, tokenizer, batch_size, mode
 
     def _pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         # lm-eval moves trailing spaces of the context onto the continuation before encoding
@@ -56,6 +72,70 @@ class LoglikelihoodScorer:
 
     def score(self, question: str, choices: Sequence[str]) -> OptionScores:
         """The summed log-probability of each ``" " + choice`` after the item's context."""
+        return self.score_many([(question, choices)])[0]
+
+    def score_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[OptionScores]:
+        """The scores of several ``(question, choices)`` items, in order (see :meth:`score`)."""
+        if self.mode == "full":
+            return [self._score_full(q, choices) for q, choices in items]
+        out: list[OptionScores] = []
+        for start in range(0, len(items), self.batch_size):
+            out.extend(self._score_packed(items[start:start + self.batch_size]))
+        return out
+
+    def _score_packed(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[OptionScores]:
+        """One forward pass over the items packed into one row (see the module docstring)."""
+        import torch
+
+        tokens: list[int] = []
+        positions: list[int] = []
+        # per token: which item it belongs to, and which option (-1: the item's context)
+        owner: list[tuple[int, int]] = []
+        # per option token to score: (index of the packed position predicting it, its token id)
+        targets: list[list[list[tuple[int, int]]]] = []
+        for n, (question, choices) in enumerate(items):
+            pairs = [self._pair(mc_context(question), " " + c) for c in choices]
+            ctx = pairs[0][0]  # the context's encoding does not depend on the option
+            base = len(tokens)
+            tokens += ctx
+            positions += range(len(ctx))
+            owner += [(n, -1)] * len(ctx)
+            item_targets: list[list[tuple[int, int]]] = []
+            for j, (_, cont) in enumerate(pairs):
+                # the option's last token is only predicted, never an input (lm-eval's ``[:-1]``)
+                start = len(tokens)
+                tokens += cont[:-1]
+                positions += range(len(ctx), len(ctx) + len(cont) - 1)
+                owner += [(n, j)] * (len(cont) - 1)
+                predictors = [base + len(ctx) - 1, *range(start, start + len(cont) - 1)]
+                item_targets.append(list(zip(predictors, cont, strict=True)))
+            targets.append(item_targets)
+        device = next(self.model.parameters()).device
+        dtype = next(self.model.parameters()).dtype
+        item_of = torch.tensor([o[0] for o in owner])
+        option_of = torch.tensor([o[1] for o in owner])
+        index = torch.arange(len(tokens))
+        # a query sees an earlier key of its own item that is either context or its own option
+        allowed = ((item_of[:, None] == item_of[None, :]) & (index[None, :] <= index[:, None])
+                   & ((option_of[None, :] == -1) | (option_of[None, :] == option_of[:, None])))
+        # additive float mask: what every attention implementation (eager, sdpa) takes as it is
+        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+        wanted = sorted({p for item in targets for option in item for p, _ in option})
+        row = {p: k for k, p in enumerate(wanted)}
+        with torch.inference_mode():
+            logits = self.model(input_ids=torch.tensor([tokens], device=device),
+                                position_ids=torch.tensor([positions], device=device),
+                                attention_mask=mask[None, None].to(device),
+                                logits_to_keep=torch.tensor(wanted, device=device)).logits[0]
+            logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
+        out = []
+        for (_, choices), item_targets in zip(items, targets, strict=True):
+            lls = [float(sum(float(logprobs[row[p], t]) for p, t in option)) for option in item_targets]
+            out.append(OptionScores(lls, [ll / max(1, len(c)) for ll, c in zip(lls, choices, strict=True)]))
+        return out
+
+    def _score_full(self, question: str, choices: Sequence[str]) -> OptionScores:
+        """One padded sequence per option, context included (lm-eval's own layout)."""
         import torch
 
         context = mc_context(question)

@@ -6,7 +6,12 @@ graph (``--dataset``) or a JSONL file (``--train-file``, e.g. an export or a pat
 becomes TRL's conversational prompt-completion pair, so the loss is on the assistant turn only.
 
 A run directory holds checkpoints (every ``save_steps``), the final model and ``summary.json``
-(steps, loss curve, tokens/s, wall time, peak memory). Rerunning the same run resumes from its
+(steps, loss curve, real and padded tokens/s, wall time, peak memory).
+
+Batches are padding-free by default: the records of a step are flattened into one sequence and
+the model keeps them apart by their restarting position ids (transformers builds a block-diagonal
+causal mask from them for sdpa and eager attention), so no compute goes to padding while every
+step still holds the same records and gives the same loss as a padded batch. Rerunning the same run resumes from its
 last checkpoint; a finished run is not retrained unless ``max_steps`` grew.
 """
 
@@ -28,6 +33,7 @@ from proda.recipes import FromRecipe
 from proda.training.base_model import SMOLLM2, load_model
 
 METHODS = ("full", "lora")
+BATCHING = ("padding_free", "padded", "padded_grouped")
 
 
 @dataclass
@@ -61,6 +67,12 @@ class TrainConfig(FromRecipe):
     logging_steps: int = field(default=5, metadata={"help": "log the loss every this many steps"})
     seed: int = field(default=0, metadata={"help": "seed of data order and initialisation"})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for memory"})
+    batching: str = field(default="padding_free", metadata={
+        "help": "padding_free (a step's records flattened into one sequence, no padding; fastest), padded (each "
+                "record padded to the longest of its batch) or padded_grouped (padded, records of similar length "
+                "batched together; changes the data order)"})
+    num_threads: int = field(default=0, metadata={
+        "help": "CPU threads for torch (0: torch's default, one per physical core)"})
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -75,6 +87,10 @@ class TrainConfig(FromRecipe):
             raise ConfigError("max_length must be at least 32 and save_steps at least 1")
         if not self.run_name or "/" in self.run_name:
             raise ConfigError(f"run_name {self.run_name!r}: a plain name")
+        if self.batching not in BATCHING:
+            raise ConfigError(f"batching {self.batching!r}: use {', '.join(BATCHING)}")
+        if self.num_threads < 0:
+            raise ConfigError("num_threads must be 0 (torch's default) or more")
 
 @dataclass
 class TrainSummary:
@@ -86,6 +102,7 @@ class TrainSummary:
     steps: int
     resumed_from: str | None
     losses: list[tuple[int, float]]
+    # tokens the forward passes processed, padding included (equal to real_tokens when padding-free)
     train_tokens: int
     seconds: float
     tokens_per_s: float
@@ -96,6 +113,9 @@ class TrainSummary:
     fingerprint: str = ""
     # True when this summary describes an earlier, finished run that was reused, not retrained
     reused: bool = False
+    # tokens of the records themselves (no padding) trained on in this session, and their rate
+    real_tokens: int = 0
+    real_tokens_per_s: float = 0.0
 
 
 def _to_prompt_completion(record: dict[str, Any], where: str) -> dict[str, Any]:
@@ -210,6 +230,8 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
                 progress(int(state.global_step), int(state.max_steps))
 
     cuda = torch.cuda.is_available()
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
     args = trl.SFTConfig(
         output_dir=str(run_dir), max_steps=config.max_steps, num_train_epochs=config.num_train_epochs,
         learning_rate=config.learning_rate, lr_scheduler_type="cosine", warmup_steps=config.warmup_ratio,
@@ -218,11 +240,36 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
         completion_only_loss=True, logging_steps=config.logging_steps, save_strategy="steps",
         save_steps=config.save_steps, save_total_limit=config.save_total_limit, report_to=[], seed=config.seed,
         gradient_checkpointing=config.gradient_checkpointing, dataloader_num_workers=0, disable_tqdm=True,
-        include_num_input_tokens_seen=True,
+        train_sampling_strategy="group_by_length" if config.batching == "padded_grouped" else "random",
         bf16=bool(cuda and torch.cuda.is_bf16_supported()),  # TRL's bf16 default fails on CPU
     )
-    trainer: Any = trl.SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(records),
-                         processing_class=tokenizer, callbacks=[_Losses(), _Progress()])
+    collator = None
+    if config.batching == "padding_free":
+        # TRL's own padding_free flag refuses max_length without packing (packing would change what a step
+        # holds); its collator with the trainer's usual truncation does the same thing
+        sft_module: Any = importlib.import_module("trl.trainer.sft_trainer")
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        collator = sft_module.DataCollatorForLanguageModeling(pad_token_id=pad, padding_free=True)
+    counted = {"padded": 0, "real": 0}
+
+    def compute_loss(self: Any, model: Any, inputs: dict[str, Any], *a: Any, **kw: Any) -> Any:
+        # what each forward pass processed: all of input_ids, of which the attention mask's ones are real
+        # (padding-free batches have no mask and no padding)
+        ids = inputs["input_ids"]
+        counted["padded"] += int(ids.numel())
+        counted["real"] += int(inputs["attention_mask"].sum()) if "attention_mask" in inputs else int(ids.numel())
+        return trl.SFTTrainer.compute_loss(self, model, inputs, *a, **kw)
+
+    # trl is untyped here, so the subclass is built dynamically rather than declared
+    counting_trainer: Any = type("CountingSFTTrainer", (trl.SFTTrainer,), {"compute_loss": compute_loss})
+    trainer: Any = counting_trainer(model=model, args=args, train_dataset=Dataset.from_list(records),
+                                    processing_class=tokenizer, data_collator=collator,
+                                    callbacks=[_Losses(), _Progress()])
+    # the demo and services show their own progress: drop the Trainer's printing of raw log dicts
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    for quiet in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(quiet)
     resume = _last_checkpoint(run_dir)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -234,13 +281,13 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
         trainer.model = trainer.model.merge_and_unload()
     trainer.model.save_pretrained(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
-    tokens = int(getattr(trainer.state, "num_input_tokens_seen", 0) or 0)
+    tokens, real = counted["padded"], counted["real"]
     summary = TrainSummary(
         run_dir=str(run_dir), model_dir=str(model_dir), records=len(records), steps=int(result.global_step),
         resumed_from=resume.name if resume else None, losses=losses, train_tokens=tokens, seconds=seconds,
         tokens_per_s=tokens / seconds if seconds else 0.0,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None, device="cuda" if cuda else "cpu",
-        fingerprint=fingerprint)
+        fingerprint=fingerprint, real_tokens=real, real_tokens_per_s=real / seconds if seconds else 0.0)
     (run_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
     return summary

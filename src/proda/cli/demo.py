@@ -10,6 +10,8 @@ evaluated. Every step is idempotent: a second run reports that nothing changed.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,18 +143,22 @@ def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: i
         console.print("[yellow]no test items: nothing to evaluate[/yellow]")
         return
     console.rule(f"10. evaluate the base model V0 ({SMOLLM2}, log-likelihood, lm-eval's acc)")
-    v0 = evaluate(store, EvalConfig(model=base, benchmark="demo", run_name="demo-v0"), home)
+    with _bar("evaluating V0", "items") as progress:
+        v0 = evaluate(store, EvalConfig(model=base, benchmark="demo", run_name="demo-v0"), home, progress=progress)
     console.print(f"V0: {v0.items} items, acc {v0.accuracy:.1%}, acc_norm {(v0.accuracy_norm or 0):.1%}")
     console.rule(f"11. train V1 on the Builder data (TRL SFT, {steps} steps on CPU), then evaluate it")
-    summary = run_training(TrainConfig(run_name="demo-v1", dataset="demo_v1", base_model=base, max_steps=steps,
-                                       save_steps=max(1, steps // 2), logging_steps=max(1, steps // 5)),
-                           home, store=store)
+    with _bar("training V1", "steps") as progress:
+        summary = run_training(TrainConfig(run_name="demo-v1", dataset="demo_v1", base_model=base, max_steps=steps,
+                                           save_steps=max(1, steps // 2), logging_steps=max(1, steps // 5)),
+                               home, store=store, progress=progress)
     losses = summary.losses
     done = " (already trained: reused)" if summary.reused else ""
     console.print(f"{summary.steps} steps, loss {losses[0][1]:.2f} -> {losses[-1][1]:.2f}, "
-                  f"{summary.tokens_per_s:.0f} tokens/s, {summary.seconds:.0f} s{done}" if losses else
+                  f"{summary.real_tokens_per_s:.0f} tokens/s, {summary.seconds:.0f} s{done}" if losses else
                   f"{summary.steps} steps{done}")
-    v1 = evaluate(store, EvalConfig(model=summary.model_dir, benchmark="demo", run_name="demo-v1"), home)
+    with _bar("evaluating V1", "items") as progress:
+        v1 = evaluate(store, EvalConfig(model=summary.model_dir, benchmark="demo", run_name="demo-v1"), home,
+                      progress=progress)
     console.print(f"V1: {v1.items} items, acc {v1.accuracy:.1%} (V0 {v0.accuracy:.1%}); per discipline:")
     v0_by = {g["key"]: g for g in v0.groups if g["grouping"] == "discipline"}
     print_rows([{"discipline": g["key"], "items": g["items"], "V0": f"{v0_by[g['key']]['accuracy']:.0%}",
@@ -210,13 +216,28 @@ def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model
     patches = home / "runs" / "demo" / "patches.jsonl"
     export_jsonl(store, "demo_v2", patches)
     v2_steps = max(1, steps // 2)
-    v2_train = run_training(TrainConfig(run_name="demo-v2", dataset=None, train_file=str(patches),
-                                        base_model=v1_model, max_steps=v2_steps, save_steps=v2_steps,
-                                        logging_steps=max(1, v2_steps // 5)), home)
-    v2 = evaluate(store, EvalConfig(model=v2_train.model_dir, benchmark="demo", run_name="demo-v2"), home)
+    with _bar("training V2", "steps") as progress:
+        v2_train = run_training(TrainConfig(run_name="demo-v2", dataset=None, train_file=str(patches),
+                                            base_model=v1_model, max_steps=v2_steps, save_steps=v2_steps,
+                                            logging_steps=max(1, v2_steps // 5)), home, progress=progress)
+    with _bar("evaluating V2", "items") as progress:
+        v2 = evaluate(store, EvalConfig(model=v2_train.model_dir, benchmark="demo", run_name="demo-v2"), home,
+                      progress=progress)
     console.print(f"V0 {v0.accuracy:.1%} -> V1 {v1.accuracy:.1%} -> V2 {v2.accuracy:.1%} on {v2.items} items "
                   "(a handful of items and steps: this shows the loop running, not an effect size; "
                   "benchmarks/closed_loop.py measures that)")
+
+
+@contextlib.contextmanager
+def _bar(label: str, unit: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar for training steps or evaluated items; yields the ``progress(done, total)`` callback
+    that ``run_training`` and ``evaluate`` call (the trainer itself prints nothing)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _quiet_hf() -> None:
