@@ -7,6 +7,7 @@ on an L2 relation and every L2 relation on an L3 chain. Orphans are allowed but 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from pydantic import BaseModel, Field
@@ -75,13 +76,8 @@ def structural_report(store: GraphStore, discipline: str | None = None, *, resca
     """
     if rescan:
         return _structural_report_rescan(store, discipline)
-    by: dict[str, DisciplineReport] = defaultdict(lambda: DisciplineReport(discipline=""))
-
-    def entry(name: str | None) -> DisciplineReport:
-        key = name or "(none)"
-        d = by[key]
-        d.discipline = key
-        return d
+    by: dict[str, DisciplineReport] = {}
+    entry = _entries(by)
 
     p = {"discipline": discipline}
     names = ["check_step_relations", "check_relations", "check_concept_orphans", "check_node_counts",
@@ -130,15 +126,20 @@ def structural_report(store: GraphStore, discipline: str | None = None, *, resca
     return CheckReport(disciplines=[by[k] for k in sorted(by)], components_method=method)
 
 
-def _structural_report_rescan(store: GraphStore, discipline: str | None = None) -> CheckReport:
-    """The earlier check: one catalog query per figure, each scanning what it counts."""
-    by: dict[str, DisciplineReport] = defaultdict(lambda: DisciplineReport(discipline=""))
+def _entries(by: dict[str, DisciplineReport]) -> Callable[[str | None], DisciplineReport]:
+    """A lookup that makes each discipline's report on first use (rows without one go to "(none)")."""
 
     def entry(name: str | None) -> DisciplineReport:
         key = name or "(none)"
-        d = by[key]
-        d.discipline = key
-        return d
+        return by.setdefault(key, DisciplineReport(discipline=key))
+
+    return entry
+
+
+def _structural_report_rescan(store: GraphStore, discipline: str | None = None) -> CheckReport:
+    """The earlier check: one catalog query per figure, each scanning what it counts."""
+    by: dict[str, DisciplineReport] = {}
+    entry = _entries(by)
 
     p = {"discipline": discipline}
     # The queries are independent reads: run them side by side so the server's reader threads
