@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from proda.schema.store.base import GraphStore
+from proda.schema.store.base import ComponentStats, GraphStore
 
 
 class DisciplineReport(BaseModel):
@@ -99,7 +100,7 @@ def structural_report(store: GraphStore, discipline: str | None = None, *, resca
         n = int(r["relations"])
         d.relations += n
         d.relation_types[r["type"]] = d.relation_types.get(r["type"], 0) + n
-        name = (r["extractor"] or "unknown") + (f":{r['model']}" if r["model"] else "")
+        name = _extractor_name(r)
         d.extractors[name] = d.extractors.get(name, 0) + n
     for r in rows["check_concept_orphans"]:
         d = entry(r["discipline"])
@@ -117,13 +118,7 @@ def structural_report(store: GraphStore, discipline: str | None = None, *, resca
             d.uncovered_relations = d.relations - covered.get(d.discipline, 0)
         d.relation_types = dict(sorted(d.relation_types.items(), key=lambda kv: (-kv[1], kv[0])))
         d.extractors = dict(sorted(d.extractors.items(), key=lambda kv: -kv[1]))
-    method = None
-    for c in components.result():
-        d = entry(c.discipline)
-        d.components, d.giant_component_share, method = c.components, c.giant_share, c.method
-    for d in by.values():
-        _fill_shares(d)
-    return CheckReport(disciplines=[by[k] for k in sorted(by)], components_method=method)
+    return _completed(by, components.result())
 
 
 def _entries(by: dict[str, DisciplineReport]) -> Callable[[str | None], DisciplineReport]:
@@ -134,6 +129,23 @@ def _entries(by: dict[str, DisciplineReport]) -> Callable[[str | None], Discipli
         return by.setdefault(key, DisciplineReport(discipline=key))
 
     return entry
+
+
+def _extractor_name(row: dict[str, Any]) -> str:
+    """``extractor`` or ``extractor:model`` of a relation row (``unknown`` when unlabelled)."""
+    return (row["extractor"] or "unknown") + (f":{row['model']}" if row["model"] else "")
+
+
+def _completed(by: dict[str, DisciplineReport], components: list[ComponentStats]) -> CheckReport:
+    """The report once the counts are in: components per discipline, then every share."""
+    entry = _entries(by)
+    method = None
+    for c in components:
+        d = entry(c.discipline)
+        d.components, d.giant_component_share, method = c.components, c.giant_share, c.method
+    for d in by.values():
+        _fill_shares(d)
+    return CheckReport(disciplines=[by[k] for k in sorted(by)], components_method=method)
 
 
 def _structural_report_rescan(store: GraphStore, discipline: str | None = None) -> CheckReport:
@@ -164,12 +176,6 @@ def _structural_report_rescan(store: GraphStore, discipline: str | None = None) 
     for r in rows["quarantine_counts"]:
         entry(r["discipline"]).quarantined += int(r["count"])
     for r in rows["extractor_histogram"]:
-        name = (r["extractor"] or "unknown") + (f":{r['model']}" if r["model"] else "")
+        name = _extractor_name(r)
         entry(r["discipline"]).extractors[name] = int(r["relations"])
-    method = None
-    for c in components.result():
-        d = entry(c.discipline)
-        d.components, d.giant_component_share, method = c.components, c.giant_share, c.method
-    for d in by.values():
-        _fill_shares(d)
-    return CheckReport(disciplines=[by[k] for k in sorted(by)], components_method=method)
+    return _completed(by, components.result())
