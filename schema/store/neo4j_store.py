@@ -1,7 +1,9 @@
 """Neo4j adapter over the official ``neo4j`` driver (Bolt; ``neo4j://`` routing or ``bolt://`` direct).
 
 Every query runs in a managed transaction (``execute_read`` / ``execute_write``), so the driver
-retries transient failures and, on a cluster, routes reads to readers and writes to the leader.
+retries transient failures (deadlocks included) for up to ``max_transaction_retry_time`` and, on a
+cluster, routes reads to readers and writes to the leader. Catalog writes send their ``UNWIND`` rows in
+lock-key order (:mod:`proda.schema.store.neo4j_writes` explains the strategy and its limits).
 Connected components use Neo4j GDS when the plugin answers, otherwise the client-side union-find
 over ``component_edges`` (:mod:`proda.schema.store.components`).
 """
@@ -25,6 +27,7 @@ from proda.schema.catalog import Catalog
 from proda.schema.ddl import INDEXES, IndexSpec
 from proda.schema.store.base import ComponentStats, GraphStore, Row, StoreSpec, record_execution
 from proda.schema.store.components import components_from_edges
+from proda.schema.store.neo4j_writes import lock_ordered
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +159,22 @@ class Neo4jStore(GraphStore):
         default_timeout_ms: int | None = None,
         catalog: Catalog | None = None,
         driver: Any | None = None,
+        max_transaction_retry_time: float | None = None,
     ) -> None:
         """Connect lazily to ``url`` (no network traffic until the first query or :meth:`ping`).
 
         Credentials written into the URL (``neo4j://user:pw@host``) are used only when no password
         is given, and never kept in :attr:`url`. ``driver`` injects a ready driver, which
-        :meth:`close` then leaves open. Raises :class:`ConfigError` on a bad URL or driver setting.
+        :meth:`close` then leaves open. ``max_transaction_retry_time`` (seconds) bounds how long the
+        driver keeps retrying a transaction that failed with a retryable error (a deadlock, a lost
+        leader); None keeps the driver's default (30 s), 0 practically turns retries off. It is a session
+        setting, so it holds for an injected driver too. Raises :class:`ConfigError` on a bad URL or
+        driver setting.
         """
         super().__init__(catalog)
+        if max_transaction_retry_time is not None and max_transaction_retry_time < 0:
+            raise ConfigError(f"max_transaction_retry_time must be >= 0 seconds, got {max_transaction_retry_time}")
+        self.max_transaction_retry_time = max_transaction_retry_time
         clean, url_user, url_password = _split_url(url)
         if password is None and url_password is not None:
             user, password = url_user or user, url_password
@@ -193,8 +204,15 @@ class Neo4jStore(GraphStore):
         return self._spec
 
     @contextlib.contextmanager
-    def _translated(self, timeout_ms: int | None = None) -> Iterator[None]:
-        """Re-raise driver errors as ProDa errors that name :attr:`url`."""
+    def _translated(self, timeout_ms: int | None = None, name: str | None = None, *,
+                    managed: bool = True) -> Iterator[None]:
+        """Re-raise driver errors as ProDa errors that name :attr:`url` (and the catalog query ``name``).
+
+        With ``managed`` the block is a managed transaction, so errors reach here only after the
+        driver's loop gave up: a non-retryable error at once, a retryable one (deadlock, lost leader)
+        once ``max_transaction_retry_time`` has passed.
+        """
+        what = f"query {name!r}" if name is not None else "the query"
         try:
             yield
         except neo4j_errors.AuthError as e:  # before Neo4jError: an AuthError is a ClientError
@@ -204,15 +222,28 @@ class Neo4jStore(GraphStore):
             ) from e
         except (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired,
                 neo4j_errors.ConnectionPoolError, neo4j_errors.DatabaseUnavailable, OSError) as e:
-            raise GraphUnavailable(f"Neo4j at {self.url} is unreachable: {e}") from e
+            during = f" (running {what})" if name is not None else ""
+            raise GraphUnavailable(f"Neo4j at {self.url} is unreachable{during}: {e}") from e
         except neo4j_errors.Neo4jError as e:
             if _is_timeout(e):
                 limit = f"{timeout_ms} ms" if timeout_ms is not None else "the server's transaction timeout"
-                raise QueryTimeout(f"query exceeded {limit} on {self.url}") from e
-            raise QueryError(f"Neo4j at {self.url} rejected the query: {e.code}: {e.message}") from e
+                raise QueryTimeout(f"{what} exceeded {limit} on {self.url}") from e
+            if managed and e.is_retryable():
+                budget = self.max_transaction_retry_time
+                waited = f"{budget:g} s" if budget is not None else "the driver's default retry time"
+                raise QueryError(f"Neo4j at {self.url} kept failing {what} with a transient error after "
+                                 f"retrying for {waited}: {e.code}: {e.message}") from e
+            raise QueryError(f"Neo4j at {self.url} rejected {what}: {e.code}: {e.message}") from e
         except neo4j_errors.DriverError as e:
             # misuse of a result or session: a defect here, but still one error hierarchy for callers
             raise GraphError(f"Neo4j driver failed on {self.url}: {e}") from e
+
+    def _session(self) -> Any:
+        """A session on :attr:`database`; carries ``max_transaction_retry_time`` when one is set."""
+        config: dict[str, Any] = {"database": self.database}
+        if self.max_transaction_retry_time is not None:
+            config["max_transaction_retry_time"] = self.max_transaction_retry_time
+        return self._driver.session(**config)
 
     def run(
         self,
@@ -224,9 +255,39 @@ class Neo4jStore(GraphStore):
     ) -> list[Row]:
         """Run ``cypher`` in one managed read (or write) transaction; returns its rows as dicts.
 
+        Text run here is sent as given: only catalog writes (:meth:`query`) are lock-ordered.
         Raises :class:`GraphUnavailable` (server unreachable, credentials refused),
         :class:`QueryTimeout` or :class:`QueryError`.
         """
+        return self._execute(cypher, params, read_only=read_only, timeout_ms=timeout_ms)
+
+    def query(
+        self, name: str, params: Mapping[str, Any] | None = None, *, timeout_ms: int | None = None
+    ) -> list[Row]:
+        """Run the catalog query ``name`` with validated parameters; returns its rows.
+
+        A write query's unwound rows are first sorted by their lock key
+        (:func:`~proda.schema.store.neo4j_writes.lock_ordered`), so concurrent writers lock shared
+        nodes in one order; errors name the query.
+        """
+        q = self.catalog.get(name)
+        bound = q.bind(params or {})
+        text = q.text(self.backend)
+        if not q.read_only:
+            bound = lock_ordered(text, bound)
+        rows = self._execute(text, bound, read_only=q.read_only, timeout_ms=timeout_ms, name=name)
+        record_execution(name, self.backend)
+        return rows
+
+    def _execute(
+        self,
+        cypher: str,
+        params: Mapping[str, Any] | None,
+        *,
+        read_only: bool,
+        timeout_ms: int | None,
+        name: str | None = None,
+    ) -> list[Row]:
         timeout = timeout_ms if timeout_ms is not None else self.default_timeout_ms
         # A neo4j.Query object is refused inside transaction functions (tx.run raises TypeError),
         # so the limit travels the documented way for them: unit_of_work(timeout=seconds).
@@ -235,11 +296,13 @@ class Neo4jStore(GraphStore):
 
         @neo4j.unit_of_work(timeout=seconds)
         def work(tx: neo4j.ManagedTransaction) -> list[Row]:
-            # consumed inside the function: the driver may retry it, and results die with the tx
+            # Consumed inside the function: the driver may run it again, and results die with the tx.
+            # Driver errors must leave it unwrapped, or the driver's retry loop would not recognise
+            # them; every attempt sends the same `bound`, so a retried batch keeps its rows and order.
             return [dict(zip(record.keys(), map(_plain, record.values()), strict=True))
                     for record in tx.run(cypher, bound)]
 
-        with self._translated(timeout), self._driver.session(database=self.database) as session:
+        with self._translated(timeout, name), self._session() as session:
             execute: Callable[..., list[Row]] = session.execute_read if read_only else session.execute_write
             return execute(work)
 
@@ -284,8 +347,9 @@ class Neo4jStore(GraphStore):
         try:
             # A projection lives in one server's memory: the stream and the drop go through write
             # transactions like the projection, so a cluster routes all three to the same leader.
-            rows = self.run(query.text(self.backend), params, read_only=False)
-            record_execution(query.name, self.backend)  # run() directly: the projection needs a write tx
+            rows = self._execute(query.text(self.backend), params, read_only=False, timeout_ms=None,
+                                 name=query.name)
+            record_execution(query.name, self.backend)  # not query(): the projection needs a write tx
             failed = False
         finally:
             self._drop(client, projection, quiet=failed)
@@ -308,7 +372,7 @@ class Neo4jStore(GraphStore):
     def _gds_client_or_none(self) -> Any | None:
         """The cached ``graphdatascience`` client, or None to project through Cypher."""
         if not self._gds_client_loaded:
-            with self._translated():
+            with self._translated(managed=False):
                 self._gds_client = _gds_client(self._driver, self.database)
             self._gds_client_loaded = True
         return self._gds_client
@@ -321,7 +385,7 @@ class Neo4jStore(GraphStore):
         project = client.graph.project
         # graphdatascience 2.x moved the native projection to .native; 1.x calls project directly
         native = getattr(project, "native", project)
-        with self._translated():
+        with self._translated(managed=False):  # the client runs its own transactions, outside ours
             native(name, "Concept", dict(relationships))
 
     def _drop(self, client: Any | None, name: str, *, quiet: bool) -> None:
@@ -334,7 +398,7 @@ class Neo4jStore(GraphStore):
             if client is None:
                 self.run(_GDS_DROP, {"name": name}, read_only=False)
             else:
-                with self._translated():
+                with self._translated(managed=False):
                     client.graph.drop(name, False)  # positional: failIfMissing (1.x) / fail_if_missing (2.x)
         except GraphError:
             if not quiet:
@@ -344,7 +408,7 @@ class Neo4jStore(GraphStore):
     def ping(self) -> None:
         """Return if the server answers; raises :class:`GraphUnavailable` naming :attr:`url`."""
         try:
-            with self._translated():
+            with self._translated(managed=False):
                 self._driver.verify_connectivity()
         except GraphUnavailable:
             raise
