@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from proda.cli.context import load_recipe, settings_from, store_for
-from proda.cli.output import console, print_json, print_rows
+from proda.cli.output import console, pct, print_json, print_rows
 from proda.errors import InputError
-from proda.pipelines.extract.config import ExtractConfig, default_backend
+from proda.pipelines.extract.config import BACKENDS, ExtractConfig, default_backend
 
 
 def ingest(
@@ -64,6 +65,11 @@ def ingest(
             console.print(f"[dim]... {len(report.rejected) - 50} more; use --json for the full list[/dim]")
 
 
+extract_app = typer.Typer(rich_markup_mode="markdown")
+"""``proda extract``: extraction itself (the group's callback, as before the group existed) and ``score``."""
+
+
+@extract_app.callback(invoke_without_command=True)
 def extract(
     ctx: typer.Context,
     backend: str | None = typer.Option(None, "--backend", "-b", help="heuristic (offline rule baseline), "
@@ -87,7 +93,18 @@ def extract(
     Runs one shard per discipline over the chunks not yet extracted with this extractor and prompt
     version; a rerun resumes (finished chunks are marked in the graph). Invalid model answers are
     repaired once, retried once, then quarantined with their reason (`proda check` counts them).
+    `proda extract score --gold FILE` measures an extractor against the hand-annotated gold set.
     """
+    if ctx.invoked_subcommand is not None:
+        given = [name for name, v in {"--backend": backend, "--model": model, "--base-url": base_url,
+                                      "--discipline": discipline, "--max-cost": max_cost, "--max-tokens": max_tokens,
+                                      "--executor": executor, "--recipe": recipe, "--estimate": estimate or None,
+                                      "--json": as_json or None}.items() if v is not None]
+        if given:  # silently ignoring them would score or run something other than what was asked
+            what = "is an option" if len(given) == 1 else "are options"
+            raise InputError(f"{', '.join(given)} {what} of `proda extract` itself; give the options of "
+                             f"`proda extract {ctx.invoked_subcommand}` after the subcommand")
+        return
     from proda.pipelines.extract.stage import ShardStats, extractor_key, make_extractor, run_extraction
 
     settings = settings_from(ctx)
@@ -166,6 +183,93 @@ def _estimate(store: Any, config: ExtractConfig, home: Path) -> None:
                for r in rows]
     est = extractor.client.estimate(prompts, config.max_output_tokens)
     print_rows([est], title=f"estimate for {len(rows)} chunks ({est['backend']}:{est['model']}); nothing was sent")
+
+
+@extract_app.command("score")
+def score(
+    ctx: typer.Context,
+    gold: Path = typer.Option(..., "--gold", help="Gold file in the `proda load` format (data/gold/dev.jsonl or "
+                              "test.jsonl; data/gold/build_gold.py writes them)."),
+    backend: str | None = typer.Option(None, "--backend", "-b", help=f"The extractor to score: {', '.join(BACKENDS)}. "
+                                       "Default: as `proda extract`."),
+    model: str | None = typer.Option(None, "--model", help="Model name for LLM backends."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM: "
+                                        "http://host:8000/v1)."),
+    discipline: str | None = typer.Option(None, "--discipline", "-d", help="Only this discipline's gold chunks."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the whole report (per discipline and per "
+                                         "chunk: matched, missed, spurious) to this file; `-` prints it instead "
+                                         "of the table."),
+    errors: int = typer.Option(0, "--errors", min=0, help="Print this many missed and this many spurious triples "
+                               "for error analysis."),
+) -> None:
+    """Score an extractor against the hand-annotated gold set: precision, recall, F1 and chain recall.
+
+    Each gold chunk goes to the extractor as `proda extract` would give it, and its answer through
+    the same top-down conversion (quarantined steps are no predictions). Concepts match leniently
+    (resolver keys, entity resolution's fuzzy threshold, or a contiguous part of the other name
+    covering half of it) and strictly (equal resolver keys); converse and symmetric types count as
+    one triple. Nothing is written to the graph.
+    """
+    from proda.pipelines.extract.score import ChunkScore, read_gold
+    from proda.pipelines.extract.score import score as run_score
+    from proda.pipelines.extract.stage import make_extractor
+
+    settings = settings_from(ctx)
+    chunks = read_gold(gold)  # a bad gold file fails before any backend is set up
+    flags = {"backend": backend, "model": model, "base_url": base_url, "discipline": discipline}
+    values = {k: v for k, v in flags.items() if v is not None}
+    to_stdout = json_out is not None and str(json_out) == "-"
+    if "backend" not in values:
+        values["backend"] = default_backend(settings.llm)
+        if not to_stdout:
+            console.print(f"backend: {values['backend']} (as `proda extract` would choose it; --backend to change)")
+    config = ExtractConfig.from_dict(values, source="flags").with_llm(settings.llm)
+    extractor = make_extractor(config, settings.home)
+    total = sum(1 for c in chunks if config.discipline is None or c.chunk.discipline == config.discipline)
+    with Progress(TextColumn("scoring"), BarColumn(), TextColumn("{task.completed}/{task.total} chunks"),
+                  TimeElapsedColumn(), console=console, disable=to_stdout) as bar:
+        task = bar.add_task("score", total=total)
+
+        def progress(done: int, _total: int, _last: ChunkScore) -> None:
+            bar.update(task, completed=done)
+
+        report = run_score(chunks, extractor, gold_path=str(gold), discipline=config.discipline, progress=progress)
+    if to_stdout:
+        print_json(report.model_dump(mode="json"))
+        return
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    # short headers: the table must stay readable in an 80-column terminal or CI log
+    rows = [{"discipline": name, "chunks": m.chunks, "gold": m.gold_triples, "pred": m.predicted_triples,
+             "match": m.matched, "P": pct(m.precision), "R": pct(m.recall), "F1": pct(m.f1),
+             "P str": pct(m.precision_strict), "R str": pct(m.recall_strict), "F1 str": pct(m.f1_strict),
+             "chains": pct(m.chain_recall), "≥2": pct(m.multi_chain_recall) if m.gold_multi_chains else "-",
+             "empty": m.chunks_without_prediction, "err": sum(m.errors.values())}
+            for name, m in [*report.disciplines.items(), ("overall", report.overall)]]
+    print_rows(rows, title=f"{report.extractor} on {gold} (lenient; 'str' = strict concept match)")
+    m = report.overall
+    if m.errors:
+        console.print("extractor errors (chunks, by type): "
+                      + ", ".join(f"{k} {n}" for k, n in m.errors.items()))
+    if m.predicted_types:
+        console.print("predicted types: " + ", ".join(f"{k} {n}" for k, n in m.predicted_types.items()))
+    console.print("chain lengths (steps: chains): gold " + _lengths(m.gold_chain_lengths)
+                  + "; predicted " + _lengths(m.predicted_chain_lengths))
+    if errors:
+        missed = [(c.key, t) for c in report.chunks for t in c.missed][:errors]
+        spurious = [(c.key, t) for c in report.chunks for t in c.spurious][:errors]
+        # escaped: a triple prints as "a -[type]-> b", which rich would read as markup
+        print_rows([{"chunk": k, "gold triple": escape(str(t)), "evidence": escape(t.evidence[:100])}
+                    for k, t in missed], title=f"missed (first {len(missed)})")
+        print_rows([{"chunk": k, "predicted triple": escape(str(t)), "evidence": escape(t.evidence[:100])}
+                    for k, t in spurious], title=f"spurious (first {len(spurious)})")
+    if json_out is not None:
+        console.print(f"[dim]report: {json_out}[/dim]")
+
+
+def _lengths(counts: dict[int, int]) -> str:
+    return " ".join(f"{k}:{v}" for k, v in counts.items()) or "-"
 
 
 def config_help() -> str:
