@@ -541,3 +541,21 @@ def test_spec_reopens_the_same_server_without_the_password_in_url_or_repr() -> N
         assert reopened.spec() == spec
     finally:
         reopened.close()
+
+
+def test_retry_budget_travels_from_settings_and_through_the_spec() -> None:
+    from proda.config import Settings
+    from proda.schema.store import connect
+
+    store = connect(Settings(graph_url="neo4j://db.example:7687", neo4j_retry_seconds=2.5))
+    try:
+        assert isinstance(store, Neo4jStore)
+        assert store.max_transaction_retry_time == 2.5
+        reopened = store.spec().open()  # what a Ray worker or a job process does
+        try:
+            assert isinstance(reopened, Neo4jStore)
+            assert reopened.max_transaction_retry_time == 2.5
+        finally:
+            reopened.close()
+    finally:
+        store.close()

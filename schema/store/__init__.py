@@ -47,7 +47,7 @@ def connect(settings: Settings, embedded: ServerInfo | None = None) -> GraphStor
 
     password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
     return Neo4jStore(settings.graph_url, settings.neo4j_user, password, database=settings.neo4j_database,
-                      default_timeout_ms=timeout)
+                      default_timeout_ms=timeout, max_transaction_retry_time=settings.neo4j_retry_seconds)
 
 
 @contextlib.contextmanager

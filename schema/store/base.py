@@ -67,6 +67,7 @@ class StoreSpec:
     graph_name: str = "proda"
     database: str | None = None
     timeout_ms: int | None = None
+    retry_seconds: float | None = None  # Neo4j only: the managed transactions' retry budget
 
     def open(self) -> GraphStore:
         """A new connection to the same graph (the caller closes it)."""
@@ -80,7 +81,7 @@ class StoreSpec:
 
         assert self.url is not None
         return Neo4jStore(self.url, self.user or "neo4j", self.password, database=self.database,
-                          default_timeout_ms=self.timeout_ms)
+                          default_timeout_ms=self.timeout_ms, max_transaction_retry_time=self.retry_seconds)
 
 
 class GraphStore(ABC):

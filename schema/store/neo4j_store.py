@@ -186,7 +186,8 @@ class Neo4jStore(GraphStore):
         self._gds_client: Any | None = None
         self._gds_client_loaded = False
         self._spec = StoreSpec(backend="neo4j", url=clean, user=user, password=password,
-                               database=database, timeout_ms=default_timeout_ms)
+                               database=database, timeout_ms=default_timeout_ms,
+                               retry_seconds=max_transaction_retry_time)
         self._owns_driver = driver is None
         if driver is None:
             auth = (user, password) if password is not None else None

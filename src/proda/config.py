@@ -99,6 +99,9 @@ class Settings(BaseSettings):
                                        "unset: the server's default database.")
     neo4j_user: str = Field(default="neo4j", description="Neo4j user (PRODA_NEO4J_USER).")
     neo4j_password: SecretStr | None = Field(default=None, description="Neo4j password (PRODA_NEO4J_PASSWORD).")
+    neo4j_retry_seconds: float | None = Field(
+        default=None, ge=0, description="How long the Neo4j driver keeps retrying a transaction that failed with a "
+        "retryable error such as a deadlock (PRODA_NEO4J_RETRY_SECONDS); unset: the driver's 30 s.")
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="Rows per UNWIND write batch.")
     query_timeout_ms: int = Field(default=60_000, ge=1, description="Per-query time limit.")
     # Its own variables (PRODA_OPENAI_*, PRODA_ANTHROPIC_*, and the SDKs' key variables), read with the rest.
