@@ -25,6 +25,10 @@ class DisciplineReport(BaseModel):
     concepts: int = 0
     relations: int = 0
     chains: int = 0
+    chains_by_origin: dict[str, int] = Field(default_factory=dict, description=(
+        "L3 chains per origin: extracted (stated in one chunk) or composed (joined across one document's chunks)"))
+    chain_lengths: dict[str, dict[int, int]] = Field(default_factory=dict, description=(
+        "chain-length histogram per origin: origin -> relation steps -> chains"))
     uncovered_concepts: int = 0
     uncovered_relations: int = 0
     concept_reachability: float | None = Field(default=None, description="share of concepts on a chain")
@@ -56,8 +60,24 @@ class CheckReport(BaseModel):
                 t.relation_types[k] = t.relation_types.get(k, 0) + v
             for k, v in d.extractors.items():
                 t.extractors[k] = t.extractors.get(k, 0) + v
+            for origin, n in d.chains_by_origin.items():
+                t.chains_by_origin[origin] = t.chains_by_origin.get(origin, 0) + n
+            for origin, lengths in d.chain_lengths.items():
+                into = t.chain_lengths.setdefault(origin, {})
+                for length, n in lengths.items():
+                    into[length] = into.get(length, 0) + n
         _fill_shares(t)
         return t
+
+
+def _chain_origins(rows: list[dict[str, Any]], entry: Callable[[str | None], DisciplineReport]) -> None:
+    """Fill chains per origin and the per-origin length histogram from ``compose_chain_lengths`` rows."""
+    for r in rows:
+        d = entry(r["discipline"])
+        origin, n = str(r["origin"]), int(r["chains"])
+        d.chains_by_origin[origin] = d.chains_by_origin.get(origin, 0) + n
+        lengths = d.chain_lengths.setdefault(origin, {})
+        lengths[int(r["length"])] = lengths.get(int(r["length"]), 0) + n
 
 
 def _fill_shares(d: DisciplineReport) -> None:
@@ -82,7 +102,7 @@ def structural_report(store: GraphStore, discipline: str | None = None, *, resca
 
     p = {"discipline": discipline}
     names = ["check_step_relations", "check_relations", "check_concept_orphans", "check_node_counts",
-             "quarantine_counts"]
+             "quarantine_counts", "compose_chain_lengths"]
     # independent reads side by side: the longest (step relations) overlaps the rest on the server's readers
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {n: pool.submit(store.query, n, p) for n in names}
@@ -110,6 +130,7 @@ def structural_report(store: GraphStore, discipline: str | None = None, *, resca
             d.uncovered_concepts = int(r["count"])
     for r in rows["quarantine_counts"]:
         entry(r["discipline"]).quarantined += int(r["count"])
+    _chain_origins(rows["compose_chain_lengths"], entry)
     if missing:  # a relation was deleted since its chains were written: find those chains
         for r in store.query("check_broken_chains", p):
             entry(r["discipline"]).broken_chains = int(r["count"])
@@ -158,7 +179,7 @@ def _structural_report_rescan(store: GraphStore, discipline: str | None = None) 
     # overlap them (at 1M elements this takes the check from the sum of the queries towards the
     # slowest one). Both drivers are thread-safe (connection pools).
     names = ["discipline_counts", "reachability", "orphan_counts", "relation_type_histogram",
-             "quarantine_counts", "extractor_histogram"]
+             "quarantine_counts", "extractor_histogram", "compose_chain_lengths"]
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {n: pool.submit(store.query, n, p) for n in names}
         components = pool.submit(store.components, discipline)
@@ -178,4 +199,5 @@ def _structural_report_rescan(store: GraphStore, discipline: str | None = None) 
     for r in rows["extractor_histogram"]:
         name = _extractor_name(r)
         entry(r["discipline"]).extractors[name] = int(r["relations"])
+    _chain_origins(rows["compose_chain_lengths"], entry)
     return _completed(by, components.result())

@@ -129,6 +129,9 @@ class Chain(_Element):
     chunk_id: str = ""
     evidence: str = ""
     split: Literal["train", "dev", "test"] | None = None
+    origin: Literal["extracted", "composed"] = Field(default="extracted", description=(
+        "extracted: stated in one chunk by an extractor; composed: joined from relations of one document by "
+        "`proda compose`"))
     provenance: Provenance | None = None
 
     @model_validator(mode="after")

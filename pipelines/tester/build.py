@@ -66,6 +66,10 @@ class ShardStats:
     notes: dict[str, int] = field(default_factory=dict)
     shortfall: str | None = None
     paraphrase: dict[str, int] = field(default_factory=dict)  # "paraphrased" / "kept_template: <reason>" -> items
+    # per chain origin (extracted / composed): held-out chains, and items written ("unknown": items of a batch
+    # the graph accepted only in part, whose chains are not known)
+    held_out_by_origin: dict[str, int] = field(default_factory=dict)
+    items_by_origin: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     def skip(self, reason: str, message: str, count: int = 1) -> None:
@@ -88,6 +92,10 @@ class BuildReport:
     @property
     def items(self) -> int:
         return sum(s.items for s in self.shards)
+
+    def items_by_origin(self) -> Counter[str]:
+        """Items written per origin of their chain (extracted / composed), all disciplines."""
+        return self.total("items_by_origin")
 
     def total(self, attr: str) -> Counter[str]:
         out: Counter[str] = Counter()
@@ -116,6 +124,7 @@ class ShardBuilder:
         self.config = config
         self.vocab = vocab or default_vocabulary()
         self.paraphraser = paraphraser
+        self._origin: dict[str, str] = {}  # chain id -> origin, of the discipline being built
 
     def run(self, discipline: str, progress: ProgressFn | None = None) -> ShardStats:
         """Build the items of ``discipline``; returns its statistics."""
@@ -124,6 +133,8 @@ class ShardBuilder:
         stats = ShardStats(discipline=discipline, asked=cfg.per_discipline)
         chains = self.store.query("bench_candidate_chains", {"splits": list(cfg.splits), "discipline": discipline})
         stats.held_out_chains = len(chains)
+        self._origin = {r["id"]: r.get("origin") or "extracted" for r in chains}
+        stats.held_out_by_origin = dict(sorted(Counter(self._origin.values()).items()))
         ids = sorted((r["id"] for r in chains), key=lambda cid: chain_order(cfg.seed, cid))
         start = 0
         while start < len(ids):
@@ -188,6 +199,13 @@ class ShardBuilder:
             stats.skip("changed_during_build", f"{refused} item(s) refused by the graph: a chain or option "
                                                "concept was deleted during the build", count=refused)
         stats.items += written
+        if written == len(records):
+            landed = Counter(self._origin.get(r.chain_id, "extracted") for r in records)
+        else:  # which items of a refused batch landed is unknown
+            landed = Counter({"unknown": written})
+        for origin, n in landed.items():
+            if n:
+                stats.items_by_origin[origin] = stats.items_by_origin.get(origin, 0) + n
         for rec in records if written == len(records) else []:  # which of a refused batch landed is unknown
             for o in rec.distractors:
                 stats.operators[o.operator] = stats.operators.get(o.operator, 0) + 1

@@ -10,6 +10,7 @@ import typer
 from proda import __version__
 from proda.cli import bench, debug, extract, graph, knowledge, loop, patch, resolve
 from proda.cli import build as build_cmd
+from proda.cli import compose as compose_cmd
 from proda.cli import demo as demo_cmd
 from proda.cli import evaluate as eval_cmd
 from proda.cli import query as query_cmd
@@ -35,9 +36,10 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(refine_cmd.app, name="refine")
 app.add_typer(debug.app, name="debug")
 app.command()(extract.ingest)
-app.command()(extract.extract)
+app.add_typer(extract.extract_app, name="extract")
 app.command()(resolve.resolve)
 app.command()(resolve.merges)
+app.command()(compose_cmd.compose)
 app.command()(build_cmd.build)
 app.command()(train_cmd.train)
 app.command(name="eval")(eval_cmd.evaluate)
