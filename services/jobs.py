@@ -411,7 +411,7 @@ class ExtractSpec(JobSpec):
     """Parameters of an extraction run (the fields of ExtractConfig a remote caller may set)."""
 
     discipline: Discipline = None
-    backend: Literal["heuristic", "anthropic", "openai"] = "heuristic"
+    backend: Literal["heuristic", "dependency", "anthropic", "openai"] = "heuristic"
     model: str | None = Field(default=None, max_length=200)
     max_cost: float | None = Field(default=None, ge=0)
     max_tokens: int | None = Field(default=None, ge=1)

@@ -27,7 +27,7 @@ DISCIPLINES = ["business", "college_success", "computer_science", "economics"]
 def _ingest_and_extract(store: GraphStore, home: Path, executor: str = "local") -> None:
     report = ingest_paths(store, [CORPUS])
     assert report.ok and report.new == 32
-    run_extraction(store, ExtractConfig(executor=executor), home)
+    run_extraction(store, ExtractConfig(backend="heuristic", executor=executor), home)
 
 
 FRENCH = ("L'inflation est une hausse générale et durable des prix des biens et des services dans une économie. "
@@ -73,7 +73,7 @@ def test_ingest_extract_resolve_check(falkordb_store: GraphStore, tmp_path: Path
     assert chains[0]["n"] == before.total().chains
 
     # resuming: a second run finds nothing left to do and changes nothing
-    again = run_extraction(store, ExtractConfig(), tmp_path)
+    again = run_extraction(store, ExtractConfig(backend="heuristic"), tmp_path)
     assert again.shards == []
     assert structural_report(store).total().relations == before.total().relations
 
@@ -107,12 +107,14 @@ def test_ray_executor_gives_the_same_graph(falkordb_store: GraphStore, tmp_path:
     pytest.importorskip("ray")
     store = falkordb_store
     ingest_paths(store, [CORPUS])
-    report = run_extraction(store, ExtractConfig(executor="ray", discipline="economics"), tmp_path / "ray")
+    report = run_extraction(store, ExtractConfig(backend="heuristic", executor="ray", discipline="economics"),
+                            tmp_path / "ray")
     assert [s.discipline for s in report.shards] == ["economics"]
     via_ray = store.run("MATCH ()-[r:RELATION]->() RETURN r.id AS id ORDER BY id")
     store.clear()
     store.ensure_schema()
     ingest_paths(store, [CORPUS])
-    run_extraction(store, ExtractConfig(executor="local", discipline="economics"), tmp_path / "local")
+    run_extraction(store, ExtractConfig(backend="heuristic", executor="local", discipline="economics"),
+                   tmp_path / "local")
     via_local = store.run("MATCH ()-[r:RELATION]->() RETURN r.id AS id ORDER BY id")
     assert via_ray and via_ray == via_local

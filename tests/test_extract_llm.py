@@ -118,7 +118,9 @@ def test_openai_compatible_extraction(falkordb_store: GraphStore, wire: WireServ
     assert models == [{"e": "openai", "m": "qwen2.5-7b-instruct"}]
 
 
-def test_default_backend_follows_the_environment() -> None:
+def test_default_backend_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_backend({}) == "dependency"
+    monkeypatch.setattr("proda.pipelines.extract.dependency.nlp_available", lambda: False)
     assert default_backend({}) == "heuristic"
     assert default_backend({"ANTHROPIC_API_KEY": "k"}) == "anthropic"
     assert default_backend({"ANTHROPIC_API_KEY": "k", "PRODA_OPENAI_BASE_URL": "http://h/v1"}) == "openai"

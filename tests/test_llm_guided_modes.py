@@ -179,7 +179,10 @@ def test_handed_down_settings_win_over_the_environment(wire: WireServer, monkeyp
         make_backend("anthropic", None, wire.url, settings=settings)
 
 
-def test_default_backend_follows_the_settings() -> None:
+def test_default_backend_follows_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # offline, the best installed extractor: the dependency parse when spaCy and its model are there
+    assert default_backend(LLMSettings()) == "dependency"
+    monkeypatch.setattr("proda.pipelines.extract.dependency.nlp_available", lambda: False)
     assert default_backend(LLMSettings()) == "heuristic"
     assert default_backend(LLMSettings(anthropic_api_key="k")) == "anthropic"
     assert default_backend(LLMSettings(anthropic_api_key="k", openai_base_url="http://h/v1")) == "openai"

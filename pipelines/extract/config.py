@@ -11,7 +11,16 @@ from proda.errors import ConfigError
 from proda.pipelines.shards import check_executor, executor_field
 from proda.recipes import FromRecipe
 
-BACKENDS = ("heuristic", "anthropic", "openai")
+BACKENDS = ("heuristic", "dependency", "anthropic", "openai")
+OFFLINE_BACKENDS = ("heuristic", "dependency")  # no model server, no key, no network
+
+
+def offline_backend() -> str:
+    """The best offline extractor installed: ``dependency`` (best on the gold set, see
+    ``benchmarks/extract_gold.py``) when spaCy and its model package are there, else ``heuristic``."""
+    from proda.pipelines.extract.dependency import nlp_available
+
+    return "dependency" if nlp_available() else "heuristic"
 
 
 @dataclass
@@ -23,9 +32,11 @@ class ExtractConfig(FromRecipe):
     the shards. Without it, an LLM backend reads the same variables from the environment.
     """
 
-    backend: str = field(default="heuristic", metadata={
-        "help": "heuristic (offline rule baseline, the default), anthropic, or openai (any OpenAI-compatible "
-                "server, e.g. vLLM)"})
+    backend: str = field(default_factory=offline_backend, metadata={
+        "help": "heuristic (offline regex baseline), dependency (offline, spaCy dependency parse; needs the nlp "
+                "extra), anthropic, or openai (any OpenAI-compatible server, e.g. vLLM). `proda extract` without "
+                "this picks an LLM server or key when configured, else the default: dependency when spaCy and "
+                "its model are installed, else heuristic"})
     model: str | None = field(default=None, metadata={"help": "model name for anthropic/openai backends"})
     base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL, e.g. "
                                                                  "http://localhost:8000/v1 for `vllm serve`"})
@@ -60,7 +71,9 @@ class ExtractConfig(FromRecipe):
 
 def default_backend(settings: LLMSettings | Mapping[str, str]) -> str:
     """The backend when none is named: an OpenAI-compatible server when its URL is configured, else
-    Anthropic when a key is, else the offline heuristic (so demos and CI never need a key).
+    Anthropic when a key is, else an offline one (so demos and CI never need a key): ``dependency``
+    when spaCy and its model package are installed (the ``nlp`` extra; checked without importing
+    them), else the ``heuristic`` baseline.
 
     ``settings`` are the entry point's LLM settings, or a mapping of environment variables.
     """
@@ -73,4 +86,4 @@ def default_backend(settings: LLMSettings | Mapping[str, str]) -> str:
         return "openai"
     if key:
         return "anthropic"
-    return "heuristic"
+    return offline_backend()

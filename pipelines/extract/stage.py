@@ -251,6 +251,10 @@ class ShardRunner:
             from proda.pipelines.extract.heuristic import coverage_reason
 
             return coverage_reason(extraction, chunk) or "no pattern matched"
+        if self.extractor.name == "dependency":
+            from proda.pipelines.extract.dependency import coverage_reason as parse_reason
+
+            return parse_reason(extraction, chunk) or "no relation found"
         return "no chain in the answer" if chunk.text.strip() else "empty text"
 
     def _account(self, stats: ShardStats) -> None:
@@ -290,6 +294,10 @@ def make_extractor(config: ExtractConfig, home: Path) -> Extractor:
         from proda.pipelines.extract.heuristic import HeuristicExtractor
 
         return HeuristicExtractor()
+    if config.backend == "dependency":
+        from proda.pipelines.extract.dependency import DependencyExtractor
+
+        return DependencyExtractor()
     from proda.pipelines.extract.llm_extractor import llm_extractor
 
     return llm_extractor(config, home)

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from proda.cli.context import load_recipe, settings_from, store_for
 from proda.cli.output import console, pct, print_json, print_rows
 from proda.errors import InputError
-from proda.pipelines.extract.config import BACKENDS, ExtractConfig, default_backend
+from proda.pipelines.extract.config import BACKENDS, OFFLINE_BACKENDS, ExtractConfig, default_backend
 
 
 def ingest(
@@ -113,7 +113,7 @@ def extract(
     values = {**load_recipe(recipe, 'ExtractConfig'), **{k: v for k, v in flags.items() if v is not None}}
     if "backend" not in values:
         values["backend"] = default_backend(settings.llm)
-        if values["backend"] != "heuristic" and not as_json:
+        if values["backend"] not in OFFLINE_BACKENDS and not as_json:
             console.print(f"backend: {values['backend']} (configured in the environment; --backend heuristic "
                           "for the offline baseline, --estimate to see the cost first)")
     config = ExtractConfig.from_dict(values, source=str(recipe) if recipe else "flags").with_llm(settings.llm)
@@ -153,8 +153,8 @@ def extract(
                  "tokens": s.input_tokens + s.output_tokens, "$": f"{s.cost_usd:.2f}",
                  "s": f"{s.seconds:.1f}", "status": s.stopped or "done"} for s in report.shards]
         if rows:
-            print_rows(rows, title=f"extraction {report.key}" + (" (heuristic baseline)"
-                                                                  if config.backend == "heuristic" else ""))
+            print_rows(rows, title=f"extraction {report.key}" + (" (offline rules)"
+                                                                  if config.backend in OFFLINE_BACKENDS else ""))
             reasons: dict[str, int] = {}
             for sh in report.shards:
                 for why, n in sh.empty_reasons.items():

