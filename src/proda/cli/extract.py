@@ -188,8 +188,9 @@ def _estimate(store: Any, config: ExtractConfig, home: Path) -> None:
 @extract_app.command("score")
 def score(
     ctx: typer.Context,
-    gold: Path = typer.Option(..., "--gold", help="Gold file in the `proda load` format (data/gold/dev.jsonl or "
-                              "test.jsonl; data/gold/build_gold.py writes them)."),
+    gold: str = typer.Option("dev", "--gold", help="`dev` or `test` (the bundled hand-annotated gold set: choose "
+                             "on dev, report on test), or a gold file in the `proda load` format "
+                             "(data/gold/build_gold.py writes them)."),
     backend: str | None = typer.Option(None, "--backend", "-b", help=f"The extractor to score: {', '.join(BACKENDS)}. "
                                        "Default: as `proda extract`."),
     model: str | None = typer.Option(None, "--model", help="Model name for LLM backends."),
@@ -215,7 +216,10 @@ def score(
     from proda.pipelines.extract.stage import make_extractor
 
     settings = settings_from(ctx)
-    chunks = read_gold(gold)  # a bad gold file fails before any backend is set up
+    from proda.gold import SPLITS, bundled
+
+    gold_file = bundled(gold) if gold in SPLITS else Path(gold)
+    chunks = read_gold(gold_file)  # a bad gold file fails before any backend is set up
     flags = {"backend": backend, "model": model, "base_url": base_url, "discipline": discipline}
     values = {k: v for k, v in flags.items() if v is not None}
     to_stdout = json_out is not None and str(json_out) == "-"
@@ -233,7 +237,7 @@ def score(
         def progress(done: int, _total: int, _last: ChunkScore) -> None:
             bar.update(task, completed=done)
 
-        report = run_score(chunks, extractor, gold_path=str(gold), discipline=config.discipline, progress=progress)
+        report = run_score(chunks, extractor, gold_path=str(gold_file), discipline=config.discipline, progress=progress)
     if to_stdout:
         print_json(report.model_dump(mode="json"))
         return
