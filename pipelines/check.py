@@ -7,13 +7,16 @@ on an L2 relation and every L2 relation on an L3 chain. Orphans are allowed but 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from proda.schema.store.base import ComponentStats, GraphStore
+
+if TYPE_CHECKING:
+    from proda.pipelines.extract.resolve_embed import HubFreeComponents
 
 
 class DisciplineReport(BaseModel):
@@ -35,6 +38,9 @@ class DisciplineReport(BaseModel):
     relation_reachability: float | None = Field(default=None, description="share of relations on a chain")
     components: int | None = None
     giant_component_share: float | None = None
+    hubs: int | None = Field(default=None, description="hub concepts: a single generic noun, or an outlier degree")
+    giant_component_share_without_hubs: float | None = Field(
+        default=None, description="giant component share once the hubs are removed: what the hubs hold together")
     isolated_concepts: int = 0
     broken_chains: int = 0
     relation_types: dict[str, int] = Field(default_factory=dict)
@@ -107,6 +113,7 @@ def structural_report(store: GraphStore, discipline: str | None = None, *, resca
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {n: pool.submit(store.query, n, p) for n in names}
         components = pool.submit(store.components, discipline)
+        hub_free = pool.submit(_hub_free_components, store, discipline)
         rows = {n: f.result() for n, f in futures.items()}
     for r in rows["check_node_counts"]:
         setattr(entry(r["discipline"]), r["element"], int(r["count"]))
@@ -139,7 +146,7 @@ def structural_report(store: GraphStore, discipline: str | None = None, *, resca
             d.uncovered_relations = d.relations - covered.get(d.discipline, 0)
         d.relation_types = dict(sorted(d.relation_types.items(), key=lambda kv: (-kv[1], kv[0])))
         d.extractors = dict(sorted(d.extractors.items(), key=lambda kv: -kv[1]))
-    return _completed(by, components.result())
+    return _completed(by, components.result(), hub_free.result())
 
 
 def _entries(by: dict[str, DisciplineReport]) -> Callable[[str | None], DisciplineReport]:
@@ -157,13 +164,24 @@ def _extractor_name(row: dict[str, Any]) -> str:
     return (row["extractor"] or "unknown") + (f":{row['model']}" if row["model"] else "")
 
 
-def _completed(by: dict[str, DisciplineReport], components: list[ComponentStats]) -> CheckReport:
+def _hub_free_components(store: GraphStore, discipline: str | None) -> list[HubFreeComponents]:
+    from proda.pipelines.extract.resolve_embed import components_without_hubs
+
+    return components_without_hubs(store, discipline)
+
+
+def _completed(by: dict[str, DisciplineReport], components: list[ComponentStats],
+               hub_free: Sequence[HubFreeComponents] = ()) -> CheckReport:
     """The report once the counts are in: components per discipline, then every share."""
     entry = _entries(by)
     method = None
     for c in components:
         d = entry(c.discipline)
         d.components, d.giant_component_share, method = c.components, c.giant_share, c.method
+    for h in hub_free:
+        d = entry(h.discipline)
+        d.hubs = h.hubs
+        d.giant_component_share_without_hubs = h.without_hubs.giant_share if h.without_hubs else None
     for d in by.values():
         _fill_shares(d)
     return CheckReport(disciplines=[by[k] for k in sorted(by)], components_method=method)
@@ -183,6 +201,7 @@ def _structural_report_rescan(store: GraphStore, discipline: str | None = None) 
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = {n: pool.submit(store.query, n, p) for n in names}
         components = pool.submit(store.components, discipline)
+        hub_free = pool.submit(_hub_free_components, store, discipline)
         rows = {n: f.result() for n, f in futures.items()}
     for r in rows["discipline_counts"]:
         setattr(entry(r["discipline"]), r["element"], int(r["count"]))
@@ -200,4 +219,4 @@ def _structural_report_rescan(store: GraphStore, discipline: str | None = None) 
         name = _extractor_name(r)
         entry(r["discipline"]).extractors[name] = int(r["relations"])
     _chain_origins(rows["compose_chain_lengths"], entry)
-    return _completed(by, components.result())
+    return _completed(by, components.result(), hub_free.result())

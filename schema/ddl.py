@@ -53,3 +53,32 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("node", "PatchSet", "name"),
     IndexSpec("relationship", "RELATION", "id"),
 )
+
+
+@dataclass(frozen=True)
+class VectorIndexSpec:
+    """A vector index on ``label.prop`` for nearest-neighbour lookups by cosine similarity.
+
+    Not part of :data:`INDEXES`: it is created on first use by the stage that stores the vectors
+    (entity resolution by embeddings), so a graph that never stores any has none.
+    """
+
+    label: str
+    prop: str
+    dimension: int
+    name: str  # the index name where the backend names indexes (Neo4j)
+
+    def statement(self, backend: str) -> str:
+        """The DDL that creates the index on ``backend`` (``falkordb`` or ``neo4j``)."""
+        if backend == "neo4j":
+            # IF NOT EXISTS: Neo4j skips an index of the same name or schema; FalkorDB has no such clause,
+            # so callers first ask the concept_embedding_index query whether the index exists
+            return (f"CREATE VECTOR INDEX {self.name} IF NOT EXISTS FOR (n:{self.label}) ON n.{self.prop} "
+                    f"OPTIONS {{indexConfig: {{`vector.dimensions`: {self.dimension}, "
+                    "`vector.similarity_function`: 'cosine'}}")
+        return (f"CREATE VECTOR INDEX FOR (n:{self.label}) ON (n.{self.prop}) "
+                f"OPTIONS {{dimension: {self.dimension}, similarityFunction: 'cosine'}}")
+
+
+# all-MiniLM-L6-v2 sentence vectors of concept names; concept_embedding_neighbours queries it by these names
+CONCEPT_EMBEDDING_INDEX = VectorIndexSpec("Concept", "embedding", 384, "proda_concept_embedding")

