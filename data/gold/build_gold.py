@@ -60,6 +60,8 @@ class PoolRow(BaseModel):
     section: str = ""
     license: str = ""
     source: str = ""
+    document_hash: str = Field(default="", description="content hash of the whole normalised module, as ingest "
+                               "computes it, so ingesting the module after loading the gold sees it unchanged")
     text: str = Field(min_length=1)
 
 
@@ -234,7 +236,7 @@ def records(chunks: Sequence[Annotated]) -> dict[str, list[Element]]:
     for item in chunks:
         row, split = item.row, item.row.split
         doc = Document(source_id=row.source_id, discipline=row.discipline, title=row.title, book=row.book,
-                       source=row.source, license=row.license)
+                       source=row.source, license=row.license, content_hash=row.document_hash)
         chunk = Chunk(document_id=doc.id, ordinal=row.ordinal, discipline=row.discipline, text=row.text,
                       section=row.section, n_tokens=estimate_tokens(row.text))
         put(split, doc)

@@ -21,6 +21,7 @@ from typing import Any
 
 from proda.pipelines.ingest.chunking import chunk_text
 from proda.pipelines.ingest.normalise import normalise_text
+from proda.schema.ids import content_hash
 
 HERE = Path(__file__).parent
 DEFAULT_CORPUS = HERE.parents[2] / "shared" / "corpus" / "openstax-cc-by.jsonl"
@@ -36,8 +37,9 @@ def select(corpus: Path) -> list[dict[str, Any]]:
             doc = json.loads(line)
             if "CC BY" not in doc.get("license", "") and "Attribution 4.0" not in doc.get("license", ""):
                 continue
-            spans = [s for s in chunk_text(normalise_text(doc["text"])) if s.n_tokens >= MIN_TOKENS]
-            by_discipline[doc["discipline"]].append({"doc": doc, "spans": spans})
+            text = normalise_text(doc["text"])
+            spans = [s for s in chunk_text(text) if s.n_tokens >= MIN_TOKENS]
+            by_discipline[doc["discipline"]].append({"doc": doc, "spans": spans, "hash": content_hash(text)})
     rng = random.Random(SEED)
     pool = []
     for discipline in sorted(by_discipline):
@@ -50,7 +52,8 @@ def select(corpus: Path) -> list[dict[str, Any]]:
                 "key": f"{doc['id']}#{span.ordinal}", "split": "dev" if i % 2 == 0 else "test",
                 "discipline": discipline, "source_id": doc["id"], "ordinal": span.ordinal,
                 "book": doc.get("book", ""), "title": doc.get("title", ""), "section": span.section,
-                "license": doc.get("license", ""), "source": doc.get("source", ""), "text": span.text,
+                "license": doc.get("license", ""), "source": doc.get("source", ""),
+                "document_hash": d["hash"], "text": span.text,
             })
     return pool
 

@@ -35,7 +35,7 @@ FACTS = {
             ("high inflation", "causes", "loss of purchasing power",
              "will also lose purchasing power on monies that they lent"),
         ],
-        [[0, 1, 2, 3], [1, 6]],
+        [[0, 1, 2, 3], [1, 6], [4], [5]],
     ),
     "computer_science/m00037": (
         [

@@ -1,11 +1,13 @@
 """``proda demo``: the loop on the bundled sample, on the embedded graph, offline.
 
-It loads a small hand-made extraction of two OpenStax modules, ingests eight more, extracts
-L3/L2/L1 from every chunk with the offline heuristic extractor, resolves duplicate concepts, runs
-the structural check and walks one chain back to its evidence; then the loop: a benchmark from
-held-out chains (Tester), training data from L1/L2 (Builder), V0 evaluated, V1 trained and
-evaluated, V1's failures traced, diagnosed and patched, V2 trained from V1 on the patches and
-evaluated. Every step is idempotent: a second run reports that nothing changed.
+It loads a small hand-made extraction of two OpenStax modules and the hand-annotated gold set (112
+chunks, labelled ``extractor=gold``), ingests eight more modules, extracts L3/L2/L1 from every chunk
+(the gold chunks included) with the default offline extractor, resolves duplicate concepts (string
+rules and sentence embeddings), composes document-scope chains, runs the structural check and walks
+one chain back to its evidence; then the loop: a benchmark from held-out chains (Tester), training data
+from L1/L2 (Builder), V0 evaluated, V1 trained and evaluated, V1's failures traced, diagnosed and
+patched, V2 trained from V1 on the patches and evaluated. Every step is idempotent: a second run reports
+that nothing changed.
 """
 
 from __future__ import annotations
@@ -45,11 +47,11 @@ def demo(
                               "2-core CPU)."),
 ) -> None:
     """Run the whole loop on the bundled sample with the embedded graph (offline, no keys)."""
+    from proda.gold import SPLITS, bundled
     from proda.pipelines.check import structural_report
+    from proda.pipelines.extract.compose import ComposeConfig, compose_chains
     from proda.pipelines.extract.config import ExtractConfig
-    from proda.pipelines.extract.resolve import merge
-    from proda.pipelines.extract.resolve_candidates import find_candidates
-    from proda.pipelines.extract.stage import run_extraction, shard_counter
+    from proda.pipelines.extract.stage import ShardStats, run_extraction, shard_counter
     from proda.pipelines.ingest import ingest_paths
     from proda.pipelines.load import load_file
     from proda.schema.store import open_store
@@ -59,33 +61,54 @@ def demo(
     console.rule("[bold]ProDa demo")
     with open_store(settings) as store:
         console.print(f"graph: {store.backend} at {store.url}, graph {graph!r}")
-        console.rule("1. load a hand-made L1/L2/L3 extraction of two modules (multi-step chains, extractor=manual)")
+        console.rule("1. ingest eight textbook modules (4 disciplines) into Document and Chunk nodes")
+        ingested = ingest_paths(store, [sample_path("corpus.jsonl")])
+        console.print(ingested.summary())
+        console.rule("2. load hand-made knowledge: an L1/L2/L3 extraction of two modules (extractor=manual) and "
+                     "the gold set")
         report = load_file(store, sample_path(), home=settings.home, restart=True)
         console.print(f"{report.lines} records; wrote " +
                       ", ".join(f"{n} {k}s" for k, n in sorted(report.written.items())))
-        console.rule("2. ingest eight textbook modules (4 disciplines) into Document and Chunk nodes")
-        ingested = ingest_paths(store, [sample_path("corpus.jsonl")])
-        console.print(ingested.summary())
-        console.rule("3. extract L3 chains -> L2 relations -> L1 concepts (offline heuristic baseline, "
-                     "every pending chunk)")
-        extraction = run_extraction(store, ExtractConfig(), settings.home)
+        gold = [load_file(store, bundled(split), home=settings.home, restart=True) for split in SPLITS]
+        chunks = sum(r.written.get("chunk", 0) for r in gold)
+        console.print(f"the hand-annotated gold set: {sum(r.lines for r in gold)} records, {chunks} chunks of 112 "
+                      "modules with the chains a domain expert wrote (extractor=gold; `proda extract score` "
+                      "measures extractors against it)")
+        config = ExtractConfig()
+        console.rule(f"3. extract L3 chains -> L2 relations -> L1 concepts (offline {config.backend} extractor, "
+                     "every pending chunk, the gold chunks included)")
+        seen: dict[str, int] = {}
+        with _bar("extracting", "chunks") as bar:
+            def extracted(discipline: str, stats: ShardStats) -> None:
+                seen[discipline] = stats.chunks
+                bar(sum(seen.values()), None)
+
+            extraction = run_extraction(store, config, settings.home, progress=extracted)
         done = extraction.shards
         console.print(f"{sum(s.chunks for s in done)} chunks extracted in {len(done)} discipline shards: "
                       + (", ".join(f"{n} {k}s" for k, n in sorted(shard_counter(done).items())) or "nothing new")
-                      + " (labelled extractor=heuristic)")
-        console.rule("4. entity resolution: merge concepts that name the same thing (undoable)")
-        merged = [m for d in sorted({s.discipline for s in done} | _disciplines(store))
-                  for m in merge(store, find_candidates(store, d))]
+                      + f" (labelled extractor={config.backend})")
+        console.rule("4. entity resolution: merge concepts that name the same thing (string rules and "
+                     "sentence embeddings; undoable)")
+        merged = _resolve(store, sorted({s.discipline for s in done} | _disciplines(store)))
         for m in merged[:5]:
             console.print(f"  {m.duplicate_name!r} -> {m.canonical_name!r} ({m.method}, {m.id})")
         console.print(f"{len(merged)} merges; `proda merges` lists them, `proda merges --undo ID` reverts one")
-        console.rule("5. structural check: reachability and components")
+        console.rule("5. compose multi-step chains from L2 paths inside one document (origin=composed)")
+        composed = compose_chains(store, ComposeConfig())
+        lengths: dict[int, int] = {}
+        for d in composed.disciplines:
+            for k, n in d.by_length.items():
+                lengths[int(k)] = lengths.get(int(k), 0) + n
+        console.print(f"{sum(d.written for d in composed.disciplines)} composed chains written ("
+                      + (", ".join(f"{n} of {k} steps" for k, n in sorted(lengths.items())) or "none") + ")")
+        console.rule("6. structural check: reachability and components")
         _print_check(structural_report(store))
-        console.rule("6. trace the longest L3 chain back to its evidence")
+        console.rule("7. trace the longest L3 chain back to its evidence")
         chains = store.query("longest_chains", {"limit": 1})
         rows = store.query("chain_detail", {"id": chains[0]["id"]})
         print_rows(rows, columns=["pos", "concept_name", "relation_type", "evidence", "document_title"])
-        console.rule("7. L2 relations no chain covers (reachability gaps)")
+        console.rule("8. L2 relations no chain covers (reachability gaps)")
         print_rows(store.query("uncovered_relations", {"limit": 10}),
                    columns=["type", "subject", "object", "discipline"])
         _tester_builder_loop(store, settings.home, train=train, steps=steps)
@@ -96,23 +119,37 @@ def demo(
                   "then http://127.0.0.1:8080/", highlight=False)
 
 
+def _resolve(store: GraphStore, disciplines: list[str]) -> list[Any]:
+    """Merges by the string rules plus sentence embeddings; the rules alone when the encoder is not installed."""
+    from proda.errors import ConfigError, DependencyMissing
+    from proda.pipelines.extract.resolve_embed import DEFAULT_EMBEDDING_THRESHOLD, resolve
+
+    try:
+        return resolve(store, disciplines, embedding_threshold=DEFAULT_EMBEDDING_THRESHOLD).merges
+    except (ImportError, ConfigError, DependencyMissing) as e:
+        console.print(f"[yellow]no sentence embeddings ({e}); merging by the string rules only[/yellow]")
+        return resolve(store, disciplines, embedding_threshold=None).merges
+
+
 def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: int) -> None:
-    """Steps 8-11: benchmark from held-out chains, training data from L1/L2, V0 -> train -> V1."""
+    """Steps 9-12: benchmark from held-out chains, training data from L1/L2, V0 -> train -> V1."""
     from proda.pipelines.build import BuildConfig, build_examples
     from proda.pipelines.tester import BenchConfig
     from proda.pipelines.tester.build import build_benchmark
     from proda.pipelines.tester.check import check_benchmark
 
-    console.rule("8. Tester: multiple-choice items from held-out L3 chains, distractors from the graph")
+    console.rule("9. Tester: multiple-choice items from held-out L3 chains, distractors from the graph")
     # a larger held-out share than the default 10 %: the sample is small and most heuristic chains are
     # single steps; splits are recorded on the chains, so reruns keep them
     bench = build_benchmark(store, BenchConfig(name="demo", test_ratio=0.3, dev_ratio=0.1, seed=0))
     ops = bench.total("operators")
-    console.print(f"{bench.items} items from {sum(s.held_out_chains for s in bench.shards)} held-out chains; "
+    on_test = len(store.query("bench_items", {"benchmark": "demo", "discipline": None, "split": "test", "id": None}))
+    console.print(f"{bench.items} items from {sum(s.held_out_chains for s in bench.shards)} held-out chains "
+                  f"({on_test} test items in the benchmark); "
                   f"distractors: " + (", ".join(f"{k} {n}" for k, n in sorted(ops.items())) or "none")
                   + "; chains skipped: " + (", ".join(f"{k} {n}" for k, n in sorted(bench.total('skipped').items()))
                                             or "none"))
-    console.rule("9. Builder: training data from L1/L2, grounded in the chunks (never from L3 chains)")
+    console.rule("10. Builder: training data from L1/L2, grounded in the chunks (never from L3 chains)")
     built = build_examples(store, BuildConfig(dataset="demo_v1"))
     fams: dict[str, int] = {}
     for d in built.disciplines:
@@ -142,11 +179,11 @@ def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: i
                                                             "split": "test", "id": None}):
         console.print("[yellow]no test items: nothing to evaluate[/yellow]")
         return
-    console.rule(f"10. evaluate the base model V0 ({SMOLLM2}, log-likelihood, lm-eval's acc)")
+    console.rule(f"11. evaluate the base model V0 ({SMOLLM2}, log-likelihood, lm-eval's acc)")
     with _bar("evaluating V0", "items") as progress:
         v0 = evaluate(store, EvalConfig(model=base, benchmark="demo", run_name="demo-v0"), home, progress=progress)
     console.print(f"V0: {v0.items} items, acc {v0.accuracy:.1%}, acc_norm {(v0.accuracy_norm or 0):.1%}")
-    console.rule(f"11. train V1 on the Builder data (TRL SFT, {steps} steps on CPU), then evaluate it")
+    console.rule(f"12. train V1 on the Builder data (TRL SFT, {steps} steps on CPU), then evaluate it")
     with _bar("training V1", "steps") as progress:
         summary = run_training(TrainConfig(run_name="demo-v1", dataset="demo_v1", base_model=base, max_steps=steps,
                                            save_steps=max(1, steps // 2), logging_steps=max(1, steps // 5)),
@@ -171,7 +208,7 @@ def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: i
 
 
 def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model: str, steps: int) -> None:
-    """Steps 12-14: trace V1's failures to the graph, diagnose and patch them, train and evaluate V2."""
+    """Steps 13-15: trace V1's failures to the graph, diagnose and patch them, train and evaluate V2."""
     from proda.pipelines.debug.config import PatchConfig
     from proda.pipelines.debug.export import export_jsonl
     from proda.pipelines.debug.stage import run_patch
@@ -179,7 +216,7 @@ def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model
     from proda.training.evaluate import EvalConfig, evaluate
     from proda.training.sft import TrainConfig, run_training
 
-    console.rule("12. Debugger: trace V1's wrong answers back to concepts and their evidence")
+    console.rule("13. Debugger: trace V1's wrong answers back to concepts and their evidence")
     if v1.correct == v1.items:
         console.print("V1 answered every item correctly: nothing to trace or patch")
         return
@@ -188,7 +225,7 @@ def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model
     print_rows([{**r, "wrong": int(r["wrong"]), "failure_rate": f"{r['failure_rate']:.0%}"} for r in rows],
                columns=["concept_name", "discipline", "items", "wrong", "failure_rate", "document_title"])
     console.print(f"`proda debug traceback --run {v1.run_id}` shows the same by edge, relation type and operator")
-    console.rule("13. diagnose each failure by single-hop probes, then patch: f_refine for concept gaps, "
+    console.rule("14. diagnose each failure by single-hop probes, then patch: f_refine for concept gaps, "
                  "f_cot (train chains only) for reasoning deficits, plus replay")
     patched = run_patch(store, PatchConfig(run=v1.run_id, patch_set="demo_v2", budget=60, replay_ratio=0.3,
                                            replay_dataset="demo_v1", seed=0), home)
@@ -212,7 +249,7 @@ def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model
     checked = check_benchmark(store, "demo")
     console.print("orthogonality with the patches: " + ("holds" if checked.ok else
                                                         f"{len(checked.violations)} violations"))
-    console.rule(f"14. train V2 from V1 on the patch set ({max(1, steps // 2)} steps), evaluate it")
+    console.rule(f"15. train V2 from V1 on the patch set ({max(1, steps // 2)} steps), evaluate it")
     patches = home / "runs" / "demo" / "patches.jsonl"
     export_jsonl(store, "demo_v2", patches)
     v2_steps = max(1, steps // 2)

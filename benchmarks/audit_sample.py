@@ -1,0 +1,109 @@
+"""Draw the samples a person reads to audit a graph (not a test): items, composed chains, merges.
+
+Numbers a generator can inflate need a human check. This script draws, with a fixed seed, random
+benchmark items (question, options with their operators, the chain's steps with evidence and the text
+of every chunk the chain rests on), random composed chains (each step with its evidence and chunk text)
+and random merges (both names with the evidence of a relation of each), and writes one JSONL file per
+kind. A reader adds a verdict to each line (``docs/audits/README.md`` says which); ``audit_report.py``
+turns the verdict files into the rates the README quotes.
+
+Run (on a graph kept by ``knowledge_density.py --keep HOME``)::
+
+    .venv/bin/python benchmarks/audit_sample.py --home /tmp/density-home --graph proda_density \\
+        --benchmark density --out docs/audits
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from proda.config import Settings
+from proda.schema.store import open_store
+from proda.schema.store.base import GraphStore
+
+
+def _chunk_texts(store: GraphStore, chunk_ids: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for cid in dict.fromkeys(c for c in chunk_ids if c):
+        rows = store.query("studio_chunk", {"id": cid})
+        if rows:
+            out[cid] = rows[0]["text"]
+    return out
+
+
+def _steps(store: GraphStore, chain_id: str) -> list[dict[str, Any]]:
+    return [{k: r[k] for k in ("pos", "concept_name", "relation_type", "evidence", "chunk_id", "document_title")}
+            for r in store.query("chain_detail", {"id": chain_id})]
+
+
+def items(store: GraphStore, benchmark: str, n: int, rng: random.Random) -> list[dict[str, Any]]:
+    rows = store.query("bench_items", {"benchmark": benchmark, "discipline": None, "split": None, "id": None})
+    picked = rng.sample(rows, min(n, len(rows)))
+    out = []
+    for r in sorted(picked, key=lambda x: x["id"]):
+        record = json.loads(r["record"])
+        steps = _steps(store, record["chain_id"])
+        out.append({"id": r["id"], "discipline": r["discipline"], "question": record["question"],
+                    "options": [{"text": o["text"], "correct": o["correct"], "operator": o["operator"],
+                                 "kind": o["kind"], "detail": o["detail"]} for o in record["options"]],
+                    "chain": steps, "chunks": _chunk_texts(store, [s["chunk_id"] for s in steps])})
+    return out
+
+
+def composed_chains(store: GraphStore, n: int, rng: random.Random) -> list[dict[str, Any]]:
+    # a sampling read for this script only, not part of the product's catalog
+    ids = [r["id"] for r in store.run("MATCH (c:Chain) WHERE c.origin = 'composed' RETURN c.id AS id ORDER BY id")]
+    out = []
+    for cid in sorted(rng.sample(ids, min(n, len(ids)))):
+        detail = store.query("chain_detail", {"id": cid})
+        steps = _steps(store, cid)
+        out.append({"id": cid, "discipline": detail[0]["discipline"] if detail else None, "chain": steps,
+                    "chunks": _chunk_texts(store, [s["chunk_id"] for s in steps])})
+    return out
+
+
+def merges(store: GraphStore, n: int, rng: random.Random) -> list[dict[str, Any]]:
+    rows = store.query("merges", {"discipline": None, "include_undone": False, "id": None})
+    out = []
+    for m in sorted(rng.sample(rows, min(n, len(rows))), key=lambda x: x["id"]):
+        context = {}
+        for side in ("duplicate", "canonical"):
+            facts = store.query("concept_neighbours", {"id": m[f"{side}_id"], "type": None, "limit": 2})
+            context[side] = [{k: f.get(k) for k in f if k in ("direction", "type", "neighbour_name", "name",
+                                                                "evidence")} for f in facts]
+        out.append({"id": m["id"], "discipline": m["discipline"], "duplicate": m["duplicate_name"],
+                    "canonical": m["canonical_name"], "method": m["method"], "score": m["score"],
+                    "context": context})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--home", type=Path, required=True, help="PRODA_HOME holding the graph")
+    p.add_argument("--graph", default="proda", help="graph name")
+    p.add_argument("--benchmark", default="proda", help="benchmark whose items are sampled")
+    p.add_argument("--out", type=Path, default=Path("docs/audits"))
+    p.add_argument("--items", type=int, default=200)
+    p.add_argument("--chains", type=int, default=100)
+    p.add_argument("--merges", type=int, default=100)
+    p.add_argument("--seed", type=int, default=12)
+    a = p.parse_args(argv)
+    settings = Settings.model_validate({"home": a.home, "graph_name": a.graph})
+    a.out.mkdir(parents=True, exist_ok=True)
+    with open_store(settings) as store:
+        samples = {"items": items(store, a.benchmark, a.items, random.Random(a.seed)),
+                   "composed_chains": composed_chains(store, a.chains, random.Random(a.seed)),
+                   "merges": merges(store, a.merges, random.Random(a.seed))}
+    for kind, rows in samples.items():
+        path = a.out / f"{kind}_sample.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        print(f"{len(rows)} {kind} -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
