@@ -73,6 +73,13 @@ def load(
         raise InputError(f"{rejected} invalid line(s) were skipped; the rest was loaded")
 
 
+def _multi_step(d: DisciplineReport) -> float | None:
+    """Share of the chains with two or more steps, over both origins."""
+    counts = [(int(k), n) for lengths in d.chain_lengths.values() for k, n in lengths.items()]
+    total = sum(n for _, n in counts)
+    return sum(n for k, n in counts if k >= 2) / total if total else None
+
+
 def _print_check(report: CheckReport) -> None:
     """One column per discipline, one row per figure: reads at 80 columns with many disciplines."""
     columns = [*report.disciplines, report.total()] if len(report.disciplines) > 1 else report.disciplines
@@ -80,10 +87,14 @@ def _print_check(report: CheckReport) -> None:
         ("documents", lambda d: d.documents), ("chunks", lambda d: d.chunks),
         ("L1 concepts", lambda d: d.concepts), ("L2 relations", lambda d: d.relations),
         ("L3 chains", lambda d: d.chains),
+        ("L3 extracted / composed", lambda d: f"{d.chains_by_origin.get('extracted', 0)} / "
+                                              f"{d.chains_by_origin.get('composed', 0)}"),
+        ("L3 with >= 2 steps", lambda d: pct(_multi_step(d))),
         ("L1 on a chain (reachability)", lambda d: pct(d.concept_reachability)),
         ("L2 on a chain (reachability)", lambda d: pct(d.relation_reachability)),
         ("connected components", lambda d: d.components),
         ("giant component share", lambda d: pct(d.giant_component_share)),
+        ("giant share without hubs", lambda d: pct(d.giant_component_share_without_hubs)),
         ("isolated concepts", lambda d: d.isolated_concepts), ("broken chains", lambda d: d.broken_chains),
         ("quarantined extractions", lambda d: d.quarantined),
         ("relations by extractor", lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.extractors.items())) or "-"),
