@@ -300,3 +300,18 @@ def test_alias_table_ignores_concepts_that_merely_exist() -> None:
     table = AliasTable.from_rows(ECON, merged)
     assert (table.resolve("Bonds", ECON), table.resolve("bond", ECON)) == ("bond", "bond")
     assert table.resolve("price ceilings", ECON) == "price ceilings"
+
+
+def test_one_word_names_fold_across_plural_only_where_one_document_uses_both() -> None:
+    # "positions" (jobs) in one module and "position" (a stance) in another are different concepts;
+    # multi-word terms fold anywhere, and a one-word pair used in the same document folds
+    rows = [
+        {"id": "c1", "name": "positions", "documents": ["doc_a"], "degree": 1},
+        {"id": "c2", "name": "position", "documents": ["doc_b"], "degree": 2},
+        {"id": "c3", "name": "job fairs", "documents": ["doc_a"], "degree": 1},
+        {"id": "c4", "name": "job fair", "documents": ["doc_c"], "degree": 2},
+        {"id": "c5", "name": "tariffs", "documents": ["doc_d", "doc_e"], "degree": 1},
+        {"id": "c6", "name": "tariff", "documents": ["doc_e"], "degree": 2},
+    ]
+    merged = {(c.duplicate_id, c.canonical_id, c.method) for c in plan_candidates(rows, ECON)}
+    assert merged == {("c3", "c4", "match_key"), ("c5", "c6", "match_key")}

@@ -86,13 +86,15 @@ class ConceptEntry:
     merged_into: str | None = None
     degree: int = 0
     chains: int = 0
+    documents: frozenset[str] = frozenset()
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ConceptEntry:
         return cls(id=str(row["id"]), name=str(row.get("name") or ""),
                    aliases=tuple(str(a) for a in (row.get("aliases") or ())),
                    merged_into=row.get("merged_into") or None,
-                   degree=int(row.get("degree") or 0), chains=int(row.get("chains") or 0))
+                   degree=int(row.get("degree") or 0), chains=int(row.get("chains") or 0),
+                   documents=frozenset(str(d) for d in (row.get("documents") or ()) if d))
 
     def rank(self) -> tuple[int, int, int, str]:
         """Sort key of canonical preference: more relations, more chains, shorter name, then id."""
@@ -160,6 +162,10 @@ def fuzzy_blocked(key_a: str, key_b: str) -> bool:
                 if (a.startswith(p) and b.startswith(q)) or (a.startswith(q) and b.startswith(p)):
                     return True
     return False
+
+
+def _one_word(name: str) -> bool:
+    return len(normalise_name(name).replace("-", " ").split()) == 1
 
 
 def _sorted_tokens(key: str) -> str:
@@ -252,6 +258,20 @@ def plan_candidates(rows: Iterable[Mapping[str, Any]], discipline: str,
         if e.merged_into is not None and r in forms:
             forms[r].extend([e.name, *e.aliases])
     pairs = _pairs(active, forms, threshold)
+    # an audit of merges read on the shared corpus found most wrong ones between one-word names folded
+    # across plural/singular or spelling: a common word means different things in different places
+    # ("positions" as jobs, "position" in an argument; "plants" and "plant and equipment"). A one-word
+    # pair is kept on such evidence only when one document uses both forms; multi-word terms are specific
+    # enough to fold anywhere, and a recorded alias ("exact") always counts.
+    documents = {r: set(by_id[r].documents) for r in forms}
+    for e in entries:
+        if e.merged_into is not None and root[e.id] in documents:
+            documents[root[e.id]] |= e.documents
+    for pair, (method, _) in list(pairs.items()):
+        a, b = pair
+        if method in ("match_key", "fuzzy") and _one_word(by_id[a].name) and _one_word(by_id[b].name) \
+                and not documents[a] & documents[b]:
+            del pairs[pair]
     for (a, b), evidence in (extra or {}).items():
         pair = (a, b) if a < b else (b, a)
         if a != b and a in forms and b in forms and pair not in pairs:
