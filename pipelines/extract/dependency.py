@@ -334,15 +334,32 @@ def phrase(tok: Token, *, max_words: int = R.MAX_CONCEPT_WORDS, signed: bool = F
     words = [t for t in tokens if not t.is_punct and t.tag_ != "POS"]
     if len(words) == 1 and (head.lower_ in R.GENERIC_HEADS or head.lemma_.casefold() in R.GENERIC_HEADS):
         return None
-    if len(words) > max_words:
+    if len(words) > max_words or head.lemma_.casefold() in ("one", "ones"):
+        return None  # "existing ones": an anaphor, whatever its adjective
+    if _cut_off(head, tokens):
         return None
     tail = _tail(head, max_words - len(words))
+    if not tail and len(words) == 1 and any(c.dep_ == "prep" and c.i == head.i + 1 and c.lower_ in ("of", "for")
+                                            for c in head.children):
+        return None  # "rule of 72", "potential for claims": the complement that was cut carries the meaning
     if not tail and head.lemma_.casefold() in R.VAGUE_UNDER_ADJECTIVE and len(words) <= 2 and words[0].pos_ == "ADJ":
         return None  # "economic factors", "positive effects": a vague head with a vague adjective
     name = _text(tokens + tail)
     if len(name) < 2 or len(name) > 120:
         return None
     return Phrase(name=name, head=tok, plural=head.tag_ in _PLURAL_TAGS, sign=sign)
+
+
+def _cut_off(head: Token, tokens: list[Token]) -> bool:
+    """Whether the phrase is a fragment of a longer name or a denied alternative: a head followed by a
+    number ("Fortune 500", "rule 72"), or a phrase after "not" ("a firm, not just a large factory")."""
+    doc = head.doc
+    if head.i + 1 < len(doc) and (doc[head.i + 1].like_num or doc[head.i + 1].pos_ == "NUM") \
+            and doc[head.i + 1].head == head:
+        return True
+    first = tokens[0].i if tokens else head.i
+    before = {t.lower_ for t in doc[max(0, first - 3):first]}
+    return "not" in before or "n't" in before
 
 
 def gerund(verb: Token) -> str:
@@ -367,10 +384,13 @@ def activity(verb: Token) -> str | None:
     floats" -> "formatting integers and floats"), at most five words; a verb without an object gives
     None, except a gerund that stands alone ("saving")."""
     objs = _children(verb, "dobj")
+    if _children(verb, "oprd", "acomp", "ccomp", "xcomp") or (objs and any(
+            c.dep_ in ("amod", "acomp", "oprd") and c.i > objs[0].i for c in objs[0].children)):
+        return None  # "keep inflation low and stable": without its predicate the activity says the opposite
     obj = phrase(objs[0], max_words=R.MAX_CONCEPT_WORDS - 1) if objs else None
     if obj is None:
-        if objs or verb.tag_ != "VBG" or _children(verb, "prep", "ccomp", "xcomp"):
-            return None
+        if objs or verb.tag_ != "VBG" or _children(verb, "prep", "ccomp", "xcomp") or verb.lower_ in R.GENERIC_HEADS:
+            return None  # "Following is an example": a discourse word, no activity
         return verb.lower_
     name = obj.name
     others = [p for c in objs[0].conjuncts for p in [phrase(c, max_words=2)] if p is not None]
@@ -444,6 +464,15 @@ def _negated(verb: Token) -> bool:
         if v.dep_ not in ("conj", "xcomp", "ccomp") or v.head == v:
             return False
         v = v.head
+
+
+def _partial(subject: Token) -> bool:
+    """Whether a subject holds of only some of its members: "not all X", "few X", "many of the X"."""
+    if subject.lower_ in R.PARTIAL_QUANTIFIERS:
+        return True
+    return any(c.dep_ in ("det", "amod", "predet", "advmod", "neg", "quantmod") and c.lower_ in R.PARTIAL_QUANTIFIERS
+               for t in (subject, *subject.children) for c in t.children) or any(
+        c.lower_ in R.PARTIAL_QUANTIFIERS and c.dep_ in ("det", "amod", "predet", "neg") for c in subject.children)
 
 
 def _conditional(verb: Token) -> bool:
@@ -522,6 +551,7 @@ class _Sentence:
         self.triples: list[Triple] = []
         self.rules: list[str] = []
         self.rule = ""
+        self.weak = False  # the current predicate has a modal of possibility ("could", "may", "might")
         self.acted: dict[int, tuple[str, list[Token]]] = {}  # verb index -> (relation, objects) it stated
         # "X contains the following steps:" -> (X's phrases, relation): the list items that follow are the objects
         self.opens_list: tuple[list[Phrase], str] | None = None
@@ -567,10 +597,13 @@ class _Sentence:
             return self.subjects(verb.head)  # "X raises Y and lowers Z": one subject
         if verb.dep_ == "xcomp" and verb.head.lemma_.casefold() in R.RAISING:
             return self.subjects(verb.head)  # "X helps reduce Y"
-        if verb.dep_ == "acl" and verb.tag_ == "VBG" and verb.head.pos_ in _NOUNS:
-            return [verb.head]  # "policies reducing inflation"
-        if verb.dep_ == "advcl" and verb.tag_ == "VBG" and verb.i > verb.head.i and verb.head.pos_ in ("VERB", "AUX"):
-            return self.subjects(verb.head)  # "X falls, leading to Y"
+        if verb.dep_ == "acl" and verb.tag_ == "VBG" and verb.head.pos_ in _NOUNS and verb.i == verb.head.i + 1:
+            return [verb.head]  # "policies reducing inflation"; not a list item ("planning, raising funds")
+        if verb.dep_ == "advcl" and verb.tag_ == "VBG" and verb.i > verb.head.i and verb.head.pos_ in ("VERB", "AUX") \
+                and _signed_verb(verb.head):
+            # "X falls, leading to Y"; after any other verb the cause is the whole event ("the curve starts
+            # shifting, pushing the price up"; "companies expand their base, thus increasing competition")
+            return self.subjects(verb.head)
         return []
 
     def relative_head(self, verb: Token) -> list[Token]:
@@ -581,7 +614,14 @@ class _Sentence:
             if verb.lemma_ == "be":
                 return []  # "X is a Y that is a Z": the definition of X, stated by the copula itself
             subs = _children(noun.head, "nsubj")
+            if subs and subs[0].lemma_.casefold() in R.CONTAINER_HEADS | R.EXAMPLE_HEADS:
+                return []  # "the best-known example of X is Y, which ...": the clause is about Y
             return _conjuncts(subs[0]) if subs and subs[0].pos_ in _NOUNS else []
+        if noun.dep_ == "pobj":
+            # "invest in the United States, which leads to ...", "the ownership of the company, which
+            # increases ...": a relative clause after a prepositional object mostly says something of the
+            # whole clause or of the noun the preposition hangs on
+            return []
         return _conjuncts(noun)
 
     def objects(self, verb: Token) -> list[Token]:
@@ -600,6 +640,13 @@ class _Sentence:
 
     def add_all(self, subjects: list[Token], relation: str, objects: list[Token], *, signed: bool = False,
                 reverse: bool = False, cap: int = R.MAX_PARTS) -> None:
+        effect = relation in _SIGNED or relation == "prevents"
+        if effect and self.weak:
+            return  # "which could limit growth": a possibility, no effect
+        if relation in ("requires", "enables") and any(t.lemma_.casefold() in R.AGENT_HEADS for t in objects):
+            return  # "laws that require a company to sell", "allow the firm to borrow": the act is the object
+        if any(t.lemma_.casefold() in R.CLASS_HEADS for t in [*subjects, *objects]):
+            return  # "the kind of method depends on the type of research": a choice, not the concepts
         subs = [p for t in subjects for p in [self.np(t, signed=signed)] if p is not None]
         objs = [p for t in objects for p in [self.np(t, signed=signed)] if p is not None][:cap]
         for s in subs:
@@ -614,6 +661,9 @@ class _Sentence:
         if not text or self.doc[0].lower_ in R.HYPOTHETICAL_OPENERS or self.imperative() \
                 or not any(t.pos_ in ("VERB", "AUX") for t in self.doc) or _URL.search(text):
             return []  # a citation, a title or a web address states no relation
+        if any(t.dep_ == "ROOT" and any(c.dep_ in ("nsubj", "nsubjpass") and c.ent_type_ == "PERSON"
+                                        for c in t.children) for t in self.doc):
+            return []  # "<name> is the founder of ... that helps companies improve ...": a biography
         question = text.endswith("?")  # asks, states nothing; its noun phrases still name examples
         for tok in self.doc:
             if not question and tok.pos_ in ("VERB", "AUX") and not _negated(tok) and not _conditional(tok):
@@ -649,6 +699,9 @@ class _Sentence:
 
     def predicate(self, verb: Token) -> None:
         lemma = verb.lemma_.casefold()
+        # "X, which could limit growth": a relative clause of possibility hangs on a noun that is mostly
+        # not the cause; a main clause "X may reduce Y" states the effect
+        self.weak = verb.dep_ == "relcl" and any(c.dep_ == "aux" and c.lower_ in R.WEAK_MODALS for c in verb.children)
         subjects = self.subjects(verb)
         if lemma == "be" and not _passive(verb):
             self.copula(verb, subjects)
@@ -664,8 +717,10 @@ class _Sentence:
     def copula(self, verb: Token, subjects: list[Token]) -> None:
         """ "X is a Y", "X is a type / an example / part of Y", "X is a Y of Z" (a definition),
         "X is a tool for Y" / "X is useful for Y" (a use)."""
-        if not subjects or any(s.dep_ == "expl" or s.lower_ == "it" for s in subjects):
-            return  # "it is ..." is mostly an event or a dummy
+        if not subjects or any(s.dep_ == "expl" or s.lower_ == "it" for s in subjects) or _children(verb, "expl"):
+            return  # "it is ..." is mostly an event or a dummy; "there is" introduces, classifies nothing
+        if any(_partial(s) for s in subjects) or any(t.lower_ in R.ARITHMETIC_WORDS for t in self.doc):
+            return  # "not all X are Y", "many of the X are Y"; "X is Y minus Z" is a formula
         subs = [p for t in subjects for p in [self.np(t)] if p is not None]
         modal = bool(_children(verb, "aux"))  # "can be", "would be": a possibility, no class
         for acomp in _children(verb, "acomp"):
@@ -711,8 +766,8 @@ class _Sentence:
                 for s in subs:
                     self.add(s, "used_for", goal)
             return
-        if modal:
-            return
+        if modal or low in R.HEDGED_HEADS or any(c.lower_ in R.HEDGE_ADJECTIVES for c in attr.children):
+            return  # "X is a rough indicator of Y", "a measure of Y": a description, no class or definition
         present = verb.tag_ in ("VBZ", "VBP")
         obj = phrase(attr)
         clause = any((c.dep_ == "relcl" and not any(a.lower_ == "to" for a in _children(c, "aux")))
@@ -800,7 +855,9 @@ class _Sentence:
                 and not self.clausal_object(verb, objects):
             relation = R.ACTIVE[lemma]
             self.acted[verb.i] = (relation, objects)
-            if lemma == "include" and all(s.tag_ in _PLURAL_TAGS for s in subjects):
+            if lemma == "include" and verb.dep_ == "relcl":
+                pass  # "majors that include requirements are ...", "equations that include goods": neither a class
+            elif lemma == "include" and all(s.tag_ in _PLURAL_TAGS for s in subjects):
                 # "Costs include rent and wages" lists instances of a class; "the mix includes price"
                 # lists parts of a whole
                 self.rule = "include-examples"
@@ -900,6 +957,8 @@ class _Sentence:
         for c in noun.children:
             if c.dep_ == "appos" and c.pos_ in _NOUNS:
                 self.apposition(noun, c)
+            elif c.dep_ in ("prep", "acl") and c.lower_ in ("as", "including") and self.misattached(noun):
+                continue
             elif c.dep_ == "prep" and noun.tag_ in _PLURAL_TAGS and (
                     (c.lower_ == "as" and any(d.lower_ == "such" for d in c.children))
                     or c.lower_ == "including"):
@@ -928,6 +987,18 @@ class _Sentence:
                      for t in _conjuncts(c)]
             self.examples(noun, items)
 
+    @staticmethod
+    def misattached(noun: Token) -> bool:
+        """Whether "such as / including" after ``noun`` may belong to a noun before it: ``noun`` is the object
+        of a preposition ("functions performed by supervisors, such as planning", "skills important in many
+        jobs, such as teamwork"), unless that preposition is the "of" of a class or container noun
+        ("examples of goods such as ...")."""
+        if noun.dep_ != "pobj":
+            return False
+        prep = noun.head
+        return not (prep.lower_ == "of" and prep.head.lemma_.casefold() in
+                    R.CONTAINER_HEADS | R.CLASS_HEADS | R.EXAMPLE_HEADS)
+
     def apposition(self, noun: Token, appos: Token) -> None:
         """ "X, a Y," is_a; "X, the Y of Z," defines X. Not inside parentheses ("X (a Y)" is mostly an
         example) nor in a list that the parser read as appositions ("a strong ethic, a willingness, and")."""
@@ -955,7 +1026,10 @@ class _Sentence:
         people are anecdotes, not instances a student learns."""
         cls = self.np(category)
         items = [t for t in items if t.ent_type_ not in R.ANECDOTAL_ENTITIES]
-        for item in [p for t in items for p in [phrase(t)] if p is not None][:R.MAX_EXAMPLES]:
+        found = [p for t in items for p in [phrase(t)] if p is not None]
+        if cls is not None and any(p.name in cls.name for p in found):
+            return  # "measures of interest rates, including interest rates on loans": the items narrow the class
+        for item in found[:R.MAX_EXAMPLES]:
             self.add(item, "example_of", cls)
 
     def antecedents(self) -> list[Phrase]:
@@ -999,7 +1073,7 @@ class DependencyExtractor:
 
     name: str = "dependency"
     model: str | None = None
-    prompt_version: str = "dependency-v1"  # bump whenever a rule, a word list or the model changes
+    prompt_version: str = "dependency-v2"  # bump whenever a rule, a word list or the model changes
 
     def __init__(self) -> None:
         load_pipeline()  # fail here, with the install hint, not on the first chunk

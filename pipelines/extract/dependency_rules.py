@@ -24,8 +24,10 @@ def _words(s: str) -> frozenset[str]:
 ACTIVE: dict[str, str] = {
     # not "create", "generate", "produce": their subject is an agent as often as a cause ("the
     # business created 40 jobs")
-    **dict.fromkeys(("cause", "trigger", "induce", "foster", "influence"), "causes"),
-    **dict.fromkeys(("increase", "raise", "boost", "enhance", "improve", "promote", "stimulate", "strengthen",
+    # not "influence", "affect", "foster", "improve", "enhance": they state no direction
+    # ("choices influence prices", "students can improve their mindset"), or a quality, not an amount
+    **dict.fromkeys(("cause", "trigger", "induce"), "causes"),
+    **dict.fromkeys(("increase", "raise", "boost", "promote", "stimulate", "strengthen",
                      "amplify", "accelerate", "intensify", "expand", "encourage"), "increases"),
     **dict.fromkeys(("reduce", "lower", "decrease", "diminish", "weaken", "lessen", "shrink", "slow", "cut",
                      "dampen", "depress", "discourage", "limit", "eliminate", "restrict", "curb"), "decreases"),
@@ -83,7 +85,7 @@ PHRASAL_REVERSED: dict[tuple[str, str], str] = {
 # Passives "X is <participle> by Y": relation and whether the agent Y is the relation's subject.
 PASSIVE_AGENT: dict[str, tuple[str, bool]] = {
     **dict.fromkeys(("cause", "trigger", "induce", "produce", "generate"), ("causes", True)),
-    **dict.fromkeys(("increase", "raise", "boost", "enhance", "improve", "promote", "stimulate",
+    **dict.fromkeys(("increase", "raise", "boost", "promote", "stimulate",
                      "strengthen", "amplify", "accelerate", "intensify"), ("increases", True)),
     **dict.fromkeys(("reduce", "lower", "decrease", "diminish", "weaken", "lessen", "slow", "dampen",
                      "depress"), ("decreases", True)),
@@ -124,7 +126,7 @@ INSTRUMENT_HEADS = _words("way tool means method technique instrument mechanism 
 NAMING_PARTICIPLES = _words("call term name dub label")
 
 # Intransitive verbs whose subject moves up or down ("prices rise", "output falls").
-UP_VERBS = _words("increase rise grow climb expand soar jump rebound improve accelerate")
+UP_VERBS = _words("increase rise grow climb expand soar jump rebound accelerate")
 DOWN_VERBS = _words("decrease fall decline drop shrink contract diminish plunge slump fall slow weaken")
 
 # "X helps (to) reduce Y", "X tends to raise Y": the relation is the infinitive's, the subject X's.
@@ -176,7 +178,34 @@ GENERIC_HEADS = _words(
     "variety range amount amounts lot majority group groups set sets couple rest whole total "
     "approach approaches method methods process processes system systems manner means "
     "information data detail details feature features element elements component components "
-    "instance instances illustration addition contrast basis order respect regard terms ability abilities")
+    "instance instances illustration addition contrast basis order respect regard terms ability abilities "
+    # heads whose meaning is in the complement that follows them ("an attempt to raise wages", "the
+    # view that ...", "the potential for claims", "Following is an example"): alone they are fragments
+    "attempt attempts effort efforts following view views potential tendency")
+
+# Agents: as the object of "require" / "allow" they are told or let to act ("laws that require a company
+# to sell", "the bank will allow the firm"); what is required or enabled is the act, not the agent.
+AGENT_HEADS = _words(
+    "company companies firm firms business businesses organization organizations student students manager "
+    "managers employee employees employer employers people individual individuals person persons we you "
+    "author authors reader readers researcher researchers economist economists owner owners customer customers "
+    "consumer consumers worker workers team teams leader leaders")
+
+# Predicate heads of a copula that describe the subject loosely instead of defining it ("X is a rough
+# indicator of Y", "X is a measure of Y", "X is one way to Y", "X is an approximation").
+HEDGED_HEADS = _words(
+    "indicator indicators measure measures sign signs proxy gauge reflection approximation estimate estimates "
+    "symptom symptoms one way ways attempt attempts example examples source sources")
+# Adjectives that say a predicate holds only loosely ("a rough indicator", "a partial measure").
+HEDGE_ADJECTIVES = _words("rough approximate partial crude imperfect loose possible potential")
+
+# Quantifiers on a subject that make a copula hold of only some members ("not all X are Y", "few X are
+# Y", "many of the X are Y"): no class membership follows.
+PARTIAL_QUANTIFIERS = _words("not no few some many several most much part certain")
+# Arithmetic words: "X is Y minus Z" states a formula, not a class.
+ARITHMETIC_WORDS = _words("minus plus times divided multiplied")
+# Modal verbs of possibility: "which could limit growth" states no effect.
+WEAK_MODALS = _words("may might could")
 
 # Generic heads that stay vague under an adjective ("economic factors", "positive effects"), unlike
 # "comparative advantage" or "marginal cost".
@@ -190,11 +219,12 @@ VAGUE_UNDER_ADJECTIVE = _words(
 LEADING_JUNK = _words(
     "a an the this that these those such its their his her our your my each every any some another many "
     "most all both several few various certain other same own much more less fewer numerous multiple "
-    "important major main key significant different similar particular specific general overall example sample "
+    "important major main key significant different similar particular specific overall example sample "
     "huge critical crucial vital essential fundamental powerful popular valuable convenient versatile single "
     "possible good bad great new useful helpful necessary basic common typical following above below "
     "aforementioned entire whole given further additional extra likely true simple "
-    "one two three four five six seven eight nine ten first second third last next previous")
+    "one two three four five six seven eight nine ten first second third last next previous dozen dozens "
+    "hundreds thousands")
 
 # Nouns that introduce a term as a word ("the term X", "the concept X"): not part of the concept.
 METALINGUISTIC = _words("term word phrase concept notion label")
