@@ -118,7 +118,7 @@ def world() -> ComposeWorld:
     w.rel("market", 0, "price", "increases", "supply")
     w.rel("market", 1, "supply", "causes", "surplus")
     w.rel("market", 2, "surplus", "decreases", "price")
-    w.rel("market", 2, "surplus", "is_a", "market condition")
+    w.rel("market", 2, "surplus", "causes", "market condition")
     w.rel("other", 0, "market condition", "example_of", "pattern")
     w.rel("types", 0, "apple", "example_of", "fruit")
     w.rel("types", 0, "fruit", "example_of", "food")
@@ -127,7 +127,7 @@ def world() -> ComposeWorld:
     w.rel("types", 1, "gloss", "causes", "effect")
     w.rel("merged", 0, "rain", "causes", "bonds")
     w.rel("merged", 1, "bond", "increases", "yield")
-    w.rel("merged", 1, "bonds", "is_a", "debt")
+    w.rel("merged", 1, "bonds", "increases", "debt")
     w.rel("merged", 1, "debt", "causes", "bond")
     return w
 

@@ -40,19 +40,25 @@ from tests.graphs import covers
     (["causes", "increases", "decreases", "prevents"], True),
     (["example_of", "is_a"], True),
     (["example_of", "example_of"], False),
-    (["causes", "defined_as"], True),
+    (["is_a", "defined_as"], True),
+    (["causes", "defined_as"], False),  # a gloss after an effect is no argument
+    (["increases", "is_a"], False),  # nor is a classification after an effect
     (["defined_as", "causes"], False),
-    (["contrasts_with", "causes"], True),
-    (["causes", "contrasts_with"], True),
-    (["causes", "contrasts_with", "causes"], False),
-    (["contrasts_with", "causes", "contrasts_with"], False),
+    (["contrasts_with", "causes"], False),  # contrasts are never composed
+    (["causes", "contrasts_with"], False),
+    (["enables", "increases"], True),
+    (["enables", "decreases"], False),  # "allows" then "reduces" reads as the opposite
+    (["causes", "part_of"], False),
+    (["part_of", "part_of", "is_a"], True),
     (["part_of", "has_part"], False),
     (["has_part", "part_of"], False),
+    (["requires", "requires"], True),
+    (["increases", "requires"], False),
     (["requires", "enables"], False),
     (["precedes", "follows"], False),
-    (["precedes", "precedes", "causes"], True),
-    (["measured_by", "is_a"], True),
-    (["measured_by", "increases"], False),
+    (["precedes", "precedes", "causes"], False),
+    (["used_for", "increases"], True),
+    (["measured_by", "is_a"], False),
     (["causes", "regulates"], False),  # a type outside the table is never composed
     ([], False),
 ])
@@ -61,7 +67,7 @@ def test_compatibility_table(types: list[str], ok: bool) -> None:
 
 
 def test_the_table_covers_the_default_vocabulary_and_only_names_its_types() -> None:
-    names = set(default_vocabulary())
+    names = set(default_vocabulary()) - {"contrasts_with"}  # a contrast is never composed
     assert set(FOLLOWS) == names == set(EVERY)
     assert all(nxt <= names for nxt in FOLLOWS.values())
 
@@ -193,11 +199,12 @@ def test_composed_chains_are_written_with_origin_and_pass_the_structural_check(s
     w.extracted("stated", ["apple", "fruit", "produce"])
     w.load(store)
     w.merge_bonds(store)
-    report = compose_chains(store, ComposeConfig(page_size=3))  # small pages: paging must not lose rows
+    # small pages: paging must not lose rows
+    report = compose_chains(store, ComposeConfig(page_size=3, junction_words=0))
     [d] = report.disciplines
     assert (d.chains, d.written, d.unresolved, d.by_length) == (5, 5, 0, {2: 4, 3: 1})
     rows = composed_rows(store)
-    assert len(rows) == 5 and {(r["extractor"], r["pv"]) for r in rows.values()} == {("compose", "compose-v1")}
+    assert len(rows) == 5 and {(r["extractor"], r["pv"]) for r in rows.values()} == {("compose", "compose-v2")}
     chunk_of = {r.id: r.chunk_id for r in w.r.values()}
     for r in rows.values():  # linked to the chunk of every step
         assert sorted(r["chunks"]) == sorted({chunk_of[x] for x in r["rids"]})
@@ -213,14 +220,14 @@ def test_composed_chains_are_written_with_origin_and_pass_the_structural_check(s
 def test_composing_again_gives_the_same_chains_and_removes_stale_ones(store: GraphStore) -> None:
     covers("compose_delete_chains")
     w = world().load(store)
-    first = compose_chains(store, ComposeConfig()).disciplines[0]
+    first = compose_chains(store, ComposeConfig(junction_words=0)).disciplines[0]
     before = composed_rows(store)
     long_id = next(i for i, r in before.items() if r["length"] == 4)  # rain>bonds>debt>bond>yield
-    again = compose_chains(store, ComposeConfig()).disciplines[0]
+    again = compose_chains(store, ComposeConfig(junction_words=0)).disciplines[0]
     assert composed_rows(store) == before and (again.chains, again.removed) == (first.chains, 0)
     # a merge makes bonds ... bond one concept twice: that chain no longer applies and goes
     w.merge_bonds(store)
-    after = compose_chains(store, ComposeConfig()).disciplines[0]
+    after = compose_chains(store, ComposeConfig(junction_words=0)).disciplines[0]
     now = composed_rows(store)
     assert long_id not in now and after.removed == 1 and len(now) == 6
     assert store.run("MATCH (ch:Chain {id: $id}) RETURN count(ch) AS n", {"id": long_id})[0]["n"] == 0
@@ -228,14 +235,14 @@ def test_composing_again_gives_the_same_chains_and_removes_stale_ones(store: Gra
     victim = next(i for i, r in now.items() if r["length"] == 3)
     store.run("MATCH (ch:Chain {id: $id}) CREATE (:BenchmarkItem {id: 'item-x'})-[:TESTS]->(ch)", {"id": victim},
               read_only=False)
-    kept = compose_chains(store, ComposeConfig(max_steps=2)).disciplines[0]
+    kept = compose_chains(store, ComposeConfig(max_steps=2, junction_words=0)).disciplines[0]
     assert kept.kept_referenced == 1 and victim in composed_rows(store)
     assert structural_report(store).disciplines[0].broken_chains == 0
 
 
 def test_a_dry_run_writes_nothing(store: GraphStore) -> None:
     world().load(store)
-    report = compose_chains(store, ComposeConfig(), dry_run=True)
+    report = compose_chains(store, ComposeConfig(junction_words=0), dry_run=True)
     assert report.dry_run and report.chains == 5 and composed_rows(store) == {}
 
 
@@ -251,7 +258,7 @@ def test_the_tester_counts_chains_and_items_per_origin(store: GraphStore) -> Non
     w.extracted("stated", ["apple", "fruit", "produce"])
     w.load(store)
     w.merge_bonds(store)
-    compose_chains(store, ComposeConfig())
+    compose_chains(store, ComposeConfig(junction_words=0))
     # almost every chain held out, one distractor per item: TRUNC (an intermediate concept) always has one
     report = build_benchmark(store, BenchConfig(test_ratio=0.5, dev_ratio=0.49, distractors=1))
     [shard] = report.shards
@@ -267,10 +274,10 @@ def test_cli_composes_reports_and_teaches(running_home: Path, cli_graph: str, tm
     jsonl = tmp_path / "world.jsonl"
     jsonl.write_text("".join(e.model_dump_json() + "\n" for e in w.elements))
     assert proda("load", str(jsonl), home=running_home, graph=cli_graph).returncode == 0
-    dry = proda("compose", "--dry-run", "--json", home=running_home, graph=cli_graph)
+    dry = proda("compose", "--dry-run", "--json", "--junction-words", "0", home=running_home, graph=cli_graph)
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["dry_run"] is True
-    done = proda("compose", "--max-steps", "3", home=running_home, graph=cli_graph)
+    done = proda("compose", "--max-steps", "3", "--junction-words", "0", home=running_home, graph=cli_graph)
     assert done.returncode == 0, done.stderr
     assert "composed" in done.stdout and "economics" in done.stdout
     check = json.loads(proda("check", "--json", home=running_home, graph=cli_graph).stdout)
@@ -279,3 +286,17 @@ def test_cli_composes_reports_and_teaches(running_home: Path, cli_graph: str, tm
     assert max(int(k) for k in econ["chain_lengths"]["composed"]) == 3
     helped = proda("compose", "--help", home=running_home)
     assert "defined_as only as the last step" in helped.stdout and "--max-steps" in helped.stdout
+
+
+def test_a_one_word_junction_joins_steps_of_one_chunk_only() -> None:
+    # "supply" is one word: price -> supply (chunk 0) -> surplus (chunk 1) is refused, while the one-chunk
+    # path through it is kept
+    w = world()
+    inputs = w.inputs({"bonds": "bond"})
+    inputs.words = {w.c[n].id: 1 for n in ("supply", "surplus", "price")}
+    stats = DisciplineCompose(discipline=w.discipline)
+    p = plan_discipline(w.discipline, inputs, ComposeConfig(), stats)
+    name = {c.id: n for n, c in w.c.items()}
+    chains = [[name[cid] for cid in ch.concept_ids] for ch in p.chains]
+    assert not any(c[:3] == ["price", "supply", "surplus"] for c in chains)
+    assert ["debt", "bond", "yield"] in chains and stats.one_word_blocks > 0

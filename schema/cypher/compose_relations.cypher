@@ -3,7 +3,7 @@
 // param discipline: string - the discipline
 // param after: string? - the last subject_id of the previous page (null: first page)
 // param limit: int = 5000 - subject concepts per page
-// columns: subject_id, subject_merged_into, relation_id, type, object_id, object_merged_into, chunk_id, document_id, section, ordinal, evidence
+// columns: subject_id, subject_merged_into, subject_name, relation_id, type, object_id, object_merged_into, object_name, chunk_id, document_id, section, ordinal, evidence
 // mode: read
 // Paged by subject concept, not by relation: Concept.discipline and Concept.id are indexed, and a
 // page always holds every relation leaving its concepts. The chunk is found by its indexed id after
@@ -15,7 +15,8 @@ OPTIONAL MATCH (s)-[r:RELATION]->(o:Concept)
 WHERE coalesce(r.stale, false) = false
 WITH s, r, o, r.chunk_id AS chunk_ref
 OPTIONAL MATCH (k:Chunk {id: chunk_ref})
-RETURN s.id AS subject_id, s.merged_into AS subject_merged_into, r.id AS relation_id, r.type AS type,
-       o.id AS object_id, o.merged_into AS object_merged_into, chunk_ref AS chunk_id, k.document_id AS document_id,
+RETURN s.id AS subject_id, s.merged_into AS subject_merged_into, s.name AS subject_name, r.id AS relation_id,
+       r.type AS type, o.id AS object_id, o.merged_into AS object_merged_into, o.name AS object_name,
+       chunk_ref AS chunk_id, k.document_id AS document_id,
        coalesce(k.section, '') AS section, k.ordinal AS ordinal, r.evidence AS evidence
 ORDER BY subject_id, relation_id

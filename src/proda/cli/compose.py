@@ -38,6 +38,9 @@ def compose(
                                               help="Degree floor of a hub (default 20)."),
     search_budget: int | None = typer.Option(None, "--search-budget", min=1, help="Most path extensions tried "
                                              "per start concept and section (default 2000)."),
+    junction_words: int | None = typer.Option(None, "--junction-words", min=0, help="A concept named by fewer "
+                                              "words joins only steps of one chunk (default 2: one-word names "
+                                              "are ambiguous across passages; 0: any concept joins any steps)."),
     recipe: Path | None = typer.Option(None, "--recipe", help="YAML with ComposeConfig fields; flags win."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan and report; write and delete nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -69,7 +72,8 @@ def compose(
 
     flags = {"discipline": discipline, "max_steps": max_steps, "scope": scope, "max_per_start": max_per_start,
              "max_per_document": max_per_document, "max_chains_per_relation": max_chains_per_relation,
-             "hub_percentile": hub_percentile, "hub_min_degree": hub_min_degree, "search_budget": search_budget}
+             "hub_percentile": hub_percentile, "hub_min_degree": hub_min_degree, "search_budget": search_budget,
+             "junction_words": junction_words}
     values = {**load_recipe(recipe, "ComposeConfig"), **{k: v for k, v in flags.items() if v is not None}}
     config = ComposeConfig.from_dict(values, source=str(recipe) if recipe else "flags")
     with store_for(ctx) as store, Progress(TextColumn("composing {task.fields[info]}"), TimeElapsedColumn(),
