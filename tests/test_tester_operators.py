@@ -12,9 +12,10 @@ import pytest
 
 from proda.errors import UnknownRelationType
 from proda.pipelines.tester import distractors
-from proda.pipelines.tester.chains import read_chains
+from proda.pipelines.tester.chains import ChainView, read_chains
+from proda.pipelines.tester.model import Candidate, ConceptRef
 from proda.pipelines.tester.question import question_text
-from proda.pipelines.tester.validity import prove, reach_rows, reachable
+from proda.pipelines.tester.validity import prove, reach_rows, reachable, rejection_reason, select
 from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import default_vocabulary
 from tests.graphs import covers
@@ -37,6 +38,7 @@ def test_chain_steps_join_the_chain_with_the_graph_as_it_is_now(store: GraphStor
     assert [x.name for x in va.concepts] == ["price", "supply", "surplus"]
     assert va.relation_types == ("increases", "causes") and va.relation_ids == tuple(a.relation_ids)
     assert va.split == "test" and va.broken is None
+    assert len(va.evidence) == 2 and va.answer_evidence == w.r["supply>surplus"].evidence
     store.run("MATCH ()-[r:RELATION {id: $id}]->() DELETE r", {"id": w.r["supply>surplus"].id}, read_only=False)
     broken = read_chains(store, [a.id])[a.id]
     assert broken.broken == "the relation edge(s) of step(s) [1] no longer exist"
@@ -145,3 +147,24 @@ def test_question_walks_the_chain_with_the_vocabulary_phrases() -> None:
         "In computer science: loop requires X1. Which concept is X1?")
     with pytest.raises(UnknownRelationType, match="regulates"):
         question_text("economics", "price", ["regulates"], VOCAB)
+
+
+def _ref(name: str) -> ConceptRef:
+    return ConceptRef(id=name, name=name, canonical_id=name)
+
+
+def test_distractors_that_restate_the_answer_or_share_its_sentence_are_refused() -> None:
+    chain = ChainView(id="chn_x", discipline="economics", split="test", concepts=(_ref("budget deficit"),
+                      _ref("inflow of foreign capital")), relation_ids=("rel_x",), relation_types=("causes",),
+                      evidence=("A budget deficit results in an inflow of foreign capital and a trade deficit.",))
+    why = {n: rejection_reason(chain, Candidate("NEARMISS", "sibling", _ref(n), ()), set(), [])
+           for n in ("trade deficits", "foreign capital", "capital inflow of foreign capital", "tax revenue",
+                     "budget deficit")}
+    # the plural "trade deficits" is still named in the sentence; "foreign capital" lies inside the answer,
+    # and the answer inside "capital inflow of foreign capital"; the start is refused as named in the question
+    assert why == {"trade deficits": "stated_with_answer", "foreign capital": "overlaps_answer",
+                   "capital inflow of foreign capital": "overlaps_answer", "tax revenue": None,
+                   "budget deficit": "is_start"}
+    chosen = select(chain, [Candidate("NEARMISS", "sibling", _ref(n), ()) for n in why], reached=set(), n=3,
+                    seed=0, rejected=Counter())
+    assert [c.concept.name for c in chosen] == ["tax revenue"]

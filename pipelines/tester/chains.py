@@ -26,6 +26,12 @@ class ChainView:
     relation_ids: tuple[str, ...]
     relation_types: tuple[str, ...]
     broken: str | None = None
+    evidence: tuple[str, ...] = ()  # each step's evidence span, as the graph holds it now
+
+    @property
+    def answer_evidence(self) -> str:
+        """The evidence of the last step: the sentence that states the answer."""
+        return self.evidence[-1] if self.evidence else ""
 
     @property
     def length(self) -> int:
@@ -56,7 +62,8 @@ def _view(chain_id: str, rows: list[Row]) -> ChainView:
             broken = f"the relation edge(s) of step(s) {missing} no longer exist"
     return ChainView(id=chain_id, discipline=first["discipline"], split=first["split"], concepts=concepts,
                      relation_ids=tuple(r["relation_id"] for r in steps),
-                     relation_types=tuple(r["relation_type"] or "" for r in steps), broken=broken)
+                     relation_types=tuple(r["relation_type"] or "" for r in steps), broken=broken,
+                     evidence=tuple(r.get("evidence") or "" for r in steps))
 
 
 def read_chains(store: GraphStore, chain_ids: Sequence[str]) -> dict[str, ChainView]:

@@ -7,6 +7,12 @@ Two rules (docs/method.md):
 * **distinct**: no two options are the same concept (canonical id after SAME_AS merges) or share a
   name or alias (normalised), so no option is right "under another name".
 
+Two more rules come from reading generated items against their source text: a distractor whose name
+contains the answer's name or is contained in it ("long-term debt" / "long-term debt obligations") is
+the answer in other words, and a distractor named in the sentence that states the answer is often
+stated by it too ("a deficit results in an inflow of capital and a trade deficit"), even where the
+graph lacks that relation. Both are refused (``overlaps_answer``, ``stated_with_answer``).
+
 A chain that cannot yield enough valid distractors yields no item; its candidates' rejections are
 counted by reason.
 """
@@ -23,6 +29,7 @@ from proda.pipelines.tester.chains import ChainView
 from proda.pipelines.tester.model import OPERATORS, Candidate, ConceptRef
 from proda.schema.ids import normalise_name
 from proda.schema.store.base import GraphStore
+from proda.schema.store.writer import match_key
 
 
 @lru_cache(maxsize=65_536)  # the same concepts are compared many times while options are chosen
@@ -38,6 +45,30 @@ def clash(a: ConceptRef, b: ConceptRef) -> str | None:
     if name_keys(a) & name_keys(b):
         return "alias_collision"
     return None
+
+
+@lru_cache(maxsize=65_536)
+def _tokens(text: str) -> tuple[str, ...]:
+    # the resolver's plural/singular key, split on anything that is not a letter or digit
+    return tuple(t for t in "".join(ch if ch.isalnum() else " " for ch in match_key(text)).split() if t)
+
+
+def _contains(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
+    """Whether ``shorter`` is a contiguous run of ``longer`` (whole words)."""
+    n = len(shorter)
+    return 0 < n <= len(longer) and any(longer[i:i + n] == shorter for i in range(len(longer) - n + 1))
+
+
+def overlaps(a: ConceptRef, b: ConceptRef) -> bool:
+    """Whether one concept's name, as whole words, lies inside the other's."""
+    ta, tb = _tokens(a.name), _tokens(b.name)
+    return _contains(ta, tb) or _contains(tb, ta)
+
+
+def named_in(c: ConceptRef, text: str) -> bool:
+    """Whether the concept's name or an alias occurs, as whole words, in ``text``."""
+    words = _tokens(text)
+    return bool(words) and any(_contains(words, _tokens(n)) for n in (c.name, *c.aliases) if n)
 
 
 def reach_rows(key: str, start_id: str, types: Sequence[str], targets: Iterable[str]) -> dict[str, Any]:
@@ -76,8 +107,9 @@ def select(chain: ChainView, candidates: Sequence[Candidate], reached: set[str],
 
     Within an operator candidates are tried by preference, then in a seeded order. Each rejected
     candidate is counted in ``rejected`` by reason: ``reachable`` (the graph makes it a correct
-    answer), ``is_answer`` / ``answer_alias``, ``is_start`` (named in the question), ``same_concept`` /
-    ``alias_collision`` with an option already chosen.
+    answer), ``is_answer`` / ``answer_alias``, ``is_start`` (named in the question), ``overlaps_answer`` /
+    ``stated_with_answer`` (see the module's rules), ``same_concept`` / ``alias_collision`` with an option
+    already chosen.
     """
     queues: dict[str, list[Candidate]] = {op: [] for op in OPERATORS}
     for c in candidates:
@@ -93,7 +125,7 @@ def select(chain: ChainView, candidates: Sequence[Candidate], reached: set[str],
             q = queues[op]
             while q:
                 c = q.pop(0)
-                why = _rejection(chain, c, reached, chosen)
+                why = rejection_reason(chain, c, reached, chosen)
                 if why is None:
                     chosen.append(c)
                     break
@@ -103,7 +135,7 @@ def select(chain: ChainView, candidates: Sequence[Candidate], reached: set[str],
     return chosen
 
 
-def _rejection(chain: ChainView, c: Candidate, reached: set[str], chosen: Sequence[Candidate]) -> str | None:
+def rejection_reason(chain: ChainView, c: Candidate, reached: set[str], chosen: Sequence[Candidate]) -> str | None:
     concept = c.concept
     if concept.canonical_id == chain.answer.canonical_id:
         return "is_answer"
@@ -115,6 +147,13 @@ def _rejection(chain: ChainView, c: Candidate, reached: set[str], chosen: Sequen
         return "is_start"
     if not concept.name:
         return "unnamed"
+    if overlaps(concept, chain.answer):
+        return "overlaps_answer"
+    # the chain's own concepts (TRUNC's stops) are named in that sentence by construction: it states the
+    # last step from the one before
+    on_chain = any(concept.canonical_id == c.canonical_id for c in chain.concepts)
+    if not on_chain and named_in(concept, chain.answer_evidence):
+        return "stated_with_answer"
     for other in chosen:
         why = clash(concept, other.concept)
         if why is not None:
