@@ -132,7 +132,7 @@ def test_cli_load_bulk_then_upsert_and_export(running_home: Path, cli_graph: str
     forced = proda("load", str(SAMPLE), "--bulk", home=running_home, graph=cli_graph)
     [r1], [r2] = json.loads(first.stdout), json.loads(second.stdout)
     assert (r1["method"], r2["method"]) == ("bulk", "upsert")
-    assert r1["written"] == r2["written"] == {"document": 2, "chunk": 2, "concept": 15, "relation": 13, "chain": 4}
+    assert r1["written"] == r2["written"] == {"document": 2, "chunk": 2, "concept": 15, "relation": 13, "chain": 6}
     assert forced.returncode != 0 and "not empty" in forced.stderr
     out = tmp_path / "seed"
     exported = proda("graph", "export", str(out), "--input", str(SAMPLE), home=running_home)

@@ -54,7 +54,7 @@ def test_load_then_check_stats_and_query_the_sample(running_home: Path, cli_grap
     loaded = proda("load", str(SAMPLE), "--json", home=running_home, graph=cli_graph)
     assert loaded.returncode == 0, loaded.stderr
     [report] = json.loads(loaded.stdout)
-    assert report["written"] == {"document": 2, "chunk": 2, "concept": 15, "relation": 13, "chain": 4}
+    assert report["written"] == {"document": 2, "chunk": 2, "concept": 15, "relation": 13, "chain": 6}
 
     checked, stats, neighbours = proda_concurrently(
         ("check", "--json"), ("stats", "--json"),

@@ -72,7 +72,7 @@ def clean_load(make: Callable[[], FalkorDBStore], path: Path, tmp_path: Path) ->
 def test_loading_the_sample_twice_changes_nothing(falkordb_store: FalkorDBStore, proda_home: Path) -> None:
     first = load_file(falkordb_store, SAMPLE, home=proda_home)
     assert first.ok
-    assert first.written == {"document": 2, "chunk": 2, "concept": 15, "relation": 13, "chain": 4}
+    assert first.written == {"document": 2, "chunk": 2, "concept": 15, "relation": 13, "chain": 6}
     after_first = counts(falkordb_store)
     graph_first = snapshot(falkordb_store)
     assert after_first[("economics", "concepts")] == 9
