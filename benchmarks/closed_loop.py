@@ -188,7 +188,7 @@ def build_graph(store: GraphStore, a: argparse.Namespace, home: Path) -> dict[st
     else:
         ingested = ingest_paths(store, [a.corpus])
         source = f"{a.corpus} ({ingested.seen} documents)"
-    extraction = run_extraction(store, ExtractConfig(), home)
+    extraction = run_extraction(store, ExtractConfig(backend="heuristic"), home)
     for d in sorted(s.discipline for s in extraction.shards):
         merge(store, find_candidates(store, d))
     return {"source": source, "chunks_extracted": sum(s.chunks for s in extraction.shards)}

@@ -48,7 +48,7 @@ def run(corpus: Path, home: Path, max_tokens: int) -> dict[str, Any]:
         ingested = ingest_paths(store, [corpus], max_tokens=max_tokens)
         t_ingest = time.perf_counter() - t0
         t0 = time.perf_counter()
-        extraction = run_extraction(store, ExtractConfig(), home)
+        extraction = run_extraction(store, ExtractConfig(backend="heuristic"), home)
         t_extract = time.perf_counter() - t0
         disciplines = sorted(s.discipline for s in extraction.shards)
         t0 = time.perf_counter()

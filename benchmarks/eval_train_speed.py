@@ -61,7 +61,7 @@ def build_graph(store: GraphStore, home: Path, test_ratio: float) -> None:
     store.clear()
     load_file(store, sample_path(), home=home, restart=True)
     ingest_paths(store, [sample_path("corpus.jsonl")])
-    run_extraction(store, ExtractConfig(), home)
+    run_extraction(store, ExtractConfig(backend="heuristic"), home)
     build_benchmark(store, BenchConfig(name=BENCH, test_ratio=test_ratio, dev_ratio=0.1, seed=0))
     build_examples(store, BuildConfig(dataset=BENCH))
 

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         store.clear()
         load_file(store, sample_path(), home=home, restart=True)
         ingest_paths(store, [Path(p) for p in args.corpus])
-        run_extraction(store, ExtractConfig(), home)
+        run_extraction(store, ExtractConfig(backend="heuristic"), home)
         bench = build_benchmark(store, BenchConfig(name="crosscheck", test_ratio=args.test_ratio, dev_ratio=0.0))
         items = [i for i in load_items(store, "crosscheck") if i.split == "test"][: args.limit]
         t0 = time.perf_counter()

@@ -89,7 +89,7 @@ def run(a: argparse.Namespace, home: Path) -> dict[str, Any]:
         store.clear()
         t0 = time.perf_counter()
         ingested = ingest_paths(store, [a.corpus])
-        extraction = run_extraction(store, ExtractConfig(), home)
+        extraction = run_extraction(store, ExtractConfig(backend="heuristic"), home)
         for d in sorted(s.discipline for s in extraction.shards):
             merge(store, find_candidates(store, d))
         seconds["ingest_extract_resolve"] = time.perf_counter() - t0
