@@ -266,9 +266,10 @@ def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model
 
 
 @contextlib.contextmanager
-def _bar(label: str, unit: str) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar for training steps or evaluated items; yields the ``progress(done, total)`` callback
-    that ``run_training`` and ``evaluate`` call (the trainer itself prints nothing)."""
+def _bar(label: str, unit: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A progress bar for chunks, training steps or evaluated items; yields the ``progress(done, total)``
+    callback that ``run_training`` and ``evaluate`` call (the trainer itself prints nothing); a None total
+    shows a count without an end."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeElapsedColumn(),
