@@ -53,9 +53,10 @@ from proda.pipelines.extract.heuristic import (
     REASON_EMPTY,
     REASON_NOT_ENGLISH,
     chain_paths,
-    concept_key,
     looks_english,
     split_sentences,
+    summarised_chain,
+    unique_steps,
 )
 from proda.pipelines.extract.model import ChunkExtraction, ChunkInput, ExtractedChain, ExtractedStep
 from proda.schema.vocabulary import default_vocabulary
@@ -1112,29 +1113,9 @@ class DependencyExtractor:
     def _steps(self, text: str) -> list[ExtractedStep]:
         """Unique triples in text order, each concept spelled as it was first seen in the chunk (an
         acronym the chunk introduces as its full name)."""
-        spelling: dict[str, str] = {}
-        seen: set[tuple[str, str, str]] = set()
-        steps: list[ExtractedStep] = []
         full = acronyms(text)
-        for (subj, rel, obj), evidence, _ in self.triples(text):
-            if rel not in self._vocabulary:
-                continue
-            subj, obj = _expand(subj, full), _expand(obj, full)
-            s = spelling.setdefault(concept_key(subj), subj)
-            o = spelling.setdefault(concept_key(obj), obj)
-            key = (concept_key(s), rel, concept_key(o))
-            if key[0] == key[2] or key in seen:
-                continue
-            seen.add(key)
-            steps.append(ExtractedStep(subject=s, relation=rel, object=o, evidence=evidence))
-        return steps
+        return unique_steps((((_expand(s, full), r, _expand(o, full)), evidence)
+                             for (s, r, o), evidence, _ in self.triples(text)), self._vocabulary)
 
     def _chain(self, steps: list[ExtractedStep], path: tuple[int, ...]) -> ExtractedChain:
-        chosen = [steps[i] for i in path]
-        text = f"{chosen[0].subject} {self._vocabulary.get(chosen[0].relation).phrase} {chosen[0].object}"
-        for step in chosen[1:]:
-            text += f", which {self._vocabulary.get(step.relation).phrase} {step.object}"
-        summary = f"{_SUMMARY_TAG} {text}."
-        if len(summary) > 500:
-            summary = summary[:499] + "…"
-        return ExtractedChain(steps=chosen, summary=summary)
+        return summarised_chain([steps[i] for i in path], self._vocabulary, _SUMMARY_TAG)

@@ -28,11 +28,12 @@ Non-English and pattern-less chunks give an empty :class:`ChunkExtraction`;
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from proda.pipelines.extract.heuristic_patterns import ENGLISH_MARKERS, FOREIGN_MARKERS, sentence_triples
 from proda.pipelines.extract.model import ChunkExtraction, ChunkInput, ExtractedChain, ExtractedStep
 from proda.schema.ids import normalise_name
-from proda.schema.vocabulary import default_vocabulary
+from proda.schema.vocabulary import Vocabulary, default_vocabulary
 
 MAX_PATHS = 8  # multi-step chains per chunk
 MAX_CHAINS = 32  # ChunkExtraction's own limit; one-step chains fill the rest
@@ -165,34 +166,45 @@ class HeuristicExtractor:
 
     def _steps(self, text: str) -> list[ExtractedStep]:
         """Unique triples in text order, each concept spelled as it was first seen in the chunk."""
-        spelling: dict[str, str] = {}
-        seen: set[tuple[str, str, str]] = set()
-        steps: list[ExtractedStep] = []
+        found: list[tuple[tuple[str, str, str], str]] = []
         for start, end in split_sentences(text):
             evidence = text[start:end]
-            if len(evidence) > 2000:
-                continue
-            for subj, rel, obj in sentence_triples(evidence):
-                if rel not in self._vocabulary:  # patterns only name declared types; guard anyway
-                    continue
-                s = spelling.setdefault(concept_key(subj), subj)
-                o = spelling.setdefault(concept_key(obj), obj)
-                key = (concept_key(s), rel, concept_key(o))
-                if key[0] == key[2] or key in seen:
-                    continue
-                seen.add(key)
-                steps.append(ExtractedStep(subject=s, relation=rel, object=o, evidence=evidence))
-        return steps
+            if len(evidence) <= 2000:
+                found.extend((triple, evidence) for triple in sentence_triples(evidence))
+        return unique_steps(found, self._vocabulary)
 
     def _chain(self, steps: list[ExtractedStep], path: tuple[int, ...]) -> ExtractedChain:
-        chosen = [steps[i] for i in path]
-        text = f"{chosen[0].subject} {self._vocabulary.get(chosen[0].relation).phrase} {chosen[0].object}"
-        for step in chosen[1:]:
-            text += f", which {self._vocabulary.get(step.relation).phrase} {step.object}"
-        summary = f"[heuristic] {text}."
-        if len(summary) > 500:
-            summary = summary[:499] + "…"
-        return ExtractedChain(steps=chosen, summary=summary)
+        return summarised_chain([steps[i] for i in path], self._vocabulary, "[heuristic]")
+
+
+def unique_steps(found: Iterable[tuple[tuple[str, str, str], str]], vocabulary: Vocabulary) -> list[ExtractedStep]:
+    """Steps from ``((subject, relation, object), evidence)`` in text order: declared types only, each
+    triple once, no self-loop, and each concept spelled as it was first seen in the chunk."""
+    spelling: dict[str, str] = {}
+    seen: set[tuple[str, str, str]] = set()
+    steps: list[ExtractedStep] = []
+    for (subj, rel, obj), evidence in found:
+        if rel not in vocabulary:  # patterns only name declared types; guard anyway
+            continue
+        s = spelling.setdefault(concept_key(subj), subj)
+        o = spelling.setdefault(concept_key(obj), obj)
+        key = (concept_key(s), rel, concept_key(o))
+        if key[0] == key[2] or key in seen:
+            continue
+        seen.add(key)
+        steps.append(ExtractedStep(subject=s, relation=rel, object=o, evidence=evidence))
+    return steps
+
+
+def summarised_chain(chosen: list[ExtractedStep], vocabulary: Vocabulary, tag: str) -> ExtractedChain:
+    """The chain of ``chosen`` steps with a templated summary that starts with the extractor's ``tag``."""
+    text = f"{chosen[0].subject} {vocabulary.get(chosen[0].relation).phrase} {chosen[0].object}"
+    for step in chosen[1:]:
+        text += f", which {vocabulary.get(step.relation).phrase} {step.object}"
+    summary = f"{tag} {text}."
+    if len(summary) > 500:
+        summary = summary[:499] + "…"
+    return ExtractedChain(steps=chosen, summary=summary)
 
 
 def chain_paths(steps: list[ExtractedStep]) -> list[tuple[int, ...]]:
