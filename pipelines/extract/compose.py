@@ -348,8 +348,13 @@ def hub_threshold(degrees: Iterable[int], percentile: float, floor: int) -> floa
     return max(float(floor), xs[lo] + (xs[hi] - xs[lo]) * (k - lo))
 
 
-def find_hubs(rels: Sequence[Rel], root: Mapping[str, str], cfg: ComposeConfig) -> tuple[set[str], float]:
-    """Merge classes whose degree in the discipline is an outlier, and the threshold used."""
+def degree_hubs(rels: Sequence[Rel], root: Mapping[str, str], cfg: ComposeConfig) -> tuple[set[str], float]:
+    """Merge classes whose degree in the discipline is an outlier, and the threshold used.
+
+    Composition's own rule, over the relations it composes; entity resolution's hubs
+    (:func:`proda.pipelines.extract.resolve_embed.find_hubs`) also count generic one-word names, which
+    composition keeps to one chunk through ``junction_words``.
+    """
     degree: Counter[str] = Counter()
     for r in rels:
         degree[root.get(r.subject, r.subject)] += 1
@@ -432,7 +437,7 @@ def plan_discipline(discipline: str, inputs: Inputs, cfg: ComposeConfig, stats: 
     stats.relations = inputs.fresh
     stats.relations_without_document = inputs.without_document
     stats.unknown_type_relations = sum(1 for r in rels if r.type not in FOLLOWS)
-    hubs, stats.hub_threshold = find_hubs(rels, root, cfg)
+    hubs, stats.hub_threshold = degree_hubs(rels, root, cfg)
     stats.hubs = len(hubs)
     by_doc: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rels):
