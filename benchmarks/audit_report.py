@@ -2,11 +2,13 @@
 
 Run::
 
-    .venv/bin/python benchmarks/audit_report.py
+    .venv/bin/python benchmarks/audit_report.py                   # the first round
+    .venv/bin/python benchmarks/audit_report.py --prefix round2_  # the round after the fixes
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -22,9 +24,12 @@ def _line(what: str, rows: list[dict[str, object]], flag: str) -> None:
     print(f"{what:<18}{flag:<22}{n:>5} of {len(rows):<5}{100 * n / len(rows) if rows else 0:6.1f} %")
 
 
-def main() -> int:
-    items, chains, merges = _rows("items_verdicts*.jsonl"), _rows("composed_chains_verdicts.jsonl"), \
-        _rows("merges_verdicts.jsonl")
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--prefix", default="", help="prefix of the verdict files (the round)")
+    a = p.parse_args(argv)
+    items, chains, merges = _rows(f"{a.prefix}items_verdicts*.jsonl"), \
+        _rows(f"{a.prefix}composed_chains_verdicts.jsonl"), _rows(f"{a.prefix}merges_verdicts.jsonl")
     _line("items", items, "distractor_correct")
     _line("items", items, "answer_unsupported")
     _line("composed chains", chains, "not_one_argument")

@@ -40,8 +40,9 @@ def _steps(store: GraphStore, chain_id: str) -> list[dict[str, Any]]:
             for r in store.query("chain_detail", {"id": chain_id})]
 
 
-def items(store: GraphStore, benchmark: str, n: int, rng: random.Random) -> list[dict[str, Any]]:
-    rows = store.query("bench_items", {"benchmark": benchmark, "discipline": None, "split": None, "id": None})
+def items(store: GraphStore, benchmark: str, n: int, rng: random.Random, only: set[str] | None) -> list[dict[str, Any]]:
+    rows = [r for r in store.query("bench_items", {"benchmark": benchmark, "discipline": None, "split": None,
+                                                   "id": None}) if only is None or r["discipline"] in only]
     picked = rng.sample(rows, min(n, len(rows)))
     out = []
     for r in sorted(picked, key=lambda x: x["id"]):
@@ -54,9 +55,11 @@ def items(store: GraphStore, benchmark: str, n: int, rng: random.Random) -> list
     return out
 
 
-def composed_chains(store: GraphStore, n: int, rng: random.Random) -> list[dict[str, Any]]:
+def composed_chains(store: GraphStore, n: int, rng: random.Random, only: set[str] | None) -> list[dict[str, Any]]:
     # a sampling read for this script only, not part of the product's catalog
-    ids = [r["id"] for r in store.run("MATCH (c:Chain) WHERE c.origin = 'composed' RETURN c.id AS id ORDER BY id")]
+    ids = [r["id"] for r in store.run("MATCH (c:Chain) WHERE c.origin = 'composed' "
+                                      "RETURN c.id AS id, c.discipline AS discipline ORDER BY id")
+           if only is None or r["discipline"] in only]
     out = []
     for cid in sorted(rng.sample(ids, min(n, len(ids)))):
         detail = store.query("chain_detail", {"id": cid})
@@ -66,8 +69,9 @@ def composed_chains(store: GraphStore, n: int, rng: random.Random) -> list[dict[
     return out
 
 
-def merges(store: GraphStore, n: int, rng: random.Random) -> list[dict[str, Any]]:
-    rows = store.query("merges", {"discipline": None, "include_undone": False, "id": None})
+def merges(store: GraphStore, n: int, rng: random.Random, only: set[str] | None) -> list[dict[str, Any]]:
+    rows = [r for r in store.query("merges", {"discipline": None, "include_undone": False, "id": None})
+            if only is None or r["discipline"] in only]
     out = []
     for m in sorted(rng.sample(rows, min(n, len(rows))), key=lambda x: x["id"]):
         context = {}
@@ -91,15 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chains", type=int, default=100)
     p.add_argument("--merges", type=int, default=100)
     p.add_argument("--seed", type=int, default=12)
+    p.add_argument("--discipline", action="append", default=None,
+                   help="sample only these disciplines (repeatable): keep samples to text that may be committed")
+    p.add_argument("--prefix", default="", help="prefix of the sample file names (e.g. round2_)")
     a = p.parse_args(argv)
     settings = Settings.model_validate({"home": a.home, "graph_name": a.graph})
     a.out.mkdir(parents=True, exist_ok=True)
     with open_store(settings) as store:
-        samples = {"items": items(store, a.benchmark, a.items, random.Random(a.seed)),
-                   "composed_chains": composed_chains(store, a.chains, random.Random(a.seed)),
-                   "merges": merges(store, a.merges, random.Random(a.seed))}
+        only = set(a.discipline) if a.discipline else None
+        samples = {"items": items(store, a.benchmark, a.items, random.Random(a.seed), only),
+                   "composed_chains": composed_chains(store, a.chains, random.Random(a.seed), only),
+                   "merges": merges(store, a.merges, random.Random(a.seed), only)}
     for kind, rows in samples.items():
-        path = a.out / f"{kind}_sample.jsonl"
+        path = a.out / f"{a.prefix}{kind}_sample.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(f"{len(rows)} {kind} -> {path}")
     return 0
