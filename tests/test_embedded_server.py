@@ -263,3 +263,26 @@ def test_stop_with_a_stale_state_file_leaves_an_unrelated_process_alive(embedded
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_server_too_busy_loading_to_answer_is_waited_for_and_recorded_first(
+        embedded: EmbeddedFalkorDB, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large append-only file keeps FalkorDB from answering within the socket timeout; starting must wait
+    # for it (not fail) and must have recorded the process, so a second ProDa process reuses it instead
+    # of starting another server on the same files
+    real = redis.Redis.ping
+    stalls = {"left": 3}
+    recorded: list[bool] = []
+
+    def ping(self: redis.Redis) -> object:
+        recorded.append(embedded.state_file.exists())
+        if stalls["left"]:
+            stalls["left"] -= 1
+            raise redis.exceptions.TimeoutError("Timeout reading from socket")
+        return real(self)
+
+    monkeypatch.setattr(redis.Redis, "ping", ping)
+    info, started = embedded.ensure_running()
+    assert started and stalls["left"] == 0 and all(recorded)
+    monkeypatch.setattr(redis.Redis, "ping", real)
+    assert embedded.ensure_running() == (info, False)

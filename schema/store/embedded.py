@@ -103,6 +103,9 @@ class EmbeddedFalkorDB:
             client.close()
         except redis.exceptions.BusyLoadingError:
             return True  # still loading its append-only file: it is ours and alive
+        except redis.exceptions.TimeoutError:
+            # too busy loading a large graph to answer at all: alive if the process is our redis-server
+            return self._is_ours(info.pid)
         except (redis.exceptions.RedisError, OSError):
             return False
         return served is not None and Path(served).resolve() == self.data_dir.resolve()
@@ -181,10 +184,12 @@ class EmbeddedFalkorDB:
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         info = ServerInfo(pid=proc.pid, port=port, password=password, data_dir=str(self.data_dir),
                           started_at=time.time())
-        self._wait_ready(info, proc)
+        # recorded before waiting: a server that is still loading when this process gives up (or is
+        # interrupted) is found and reused, or stopped, by the next one, never doubled on the same files
         fd = os.open(self.state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(asdict(info), fh)
+        self._wait_ready(info, proc)
         return info
 
     def _wait_ready(self, info: ServerInfo, proc: subprocess.Popen[bytes] | None) -> None:
@@ -200,7 +205,10 @@ class EmbeddedFalkorDB:
                 try:
                     client.ping()
                     return
-                except (redis.exceptions.BusyLoadingError, redis.exceptions.ConnectionError):
+                except (redis.exceptions.BusyLoadingError, redis.exceptions.ConnectionError,
+                        redis.exceptions.TimeoutError):
+                    # loading a large append-only file keeps the server busy (it may not even answer
+                    # within the socket timeout): keep waiting until the deadline
                     pass
                 if time.monotonic() > deadline:
                     raise GraphUnavailable(f"embedded FalkorDB on {info.url} did not answer within "
