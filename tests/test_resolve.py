@@ -315,3 +315,15 @@ def test_one_word_names_fold_across_plural_only_where_one_document_uses_both() -
     ]
     merged = {(c.duplicate_id, c.canonical_id, c.method) for c in plan_candidates(rows, ECON)}
     assert merged == {("c3", "c4", "match_key"), ("c5", "c6", "match_key")}
+
+
+def test_two_forms_of_one_word_need_a_shared_document_on_embedding_evidence_too() -> None:
+    rows = [{"id": "i1", "name": "input", "documents": ["doc_a"], "degree": 1},
+            {"id": "i2", "name": "inputs", "documents": ["doc_b"], "degree": 2},
+            {"id": "l1", "name": "lawyers", "documents": ["doc_c"], "degree": 1},
+            {"id": "l2", "name": "attorneys", "documents": ["doc_c"], "degree": 2},
+            {"id": "t1", "name": "trade balance", "documents": ["doc_d"], "degree": 1},
+            {"id": "t2", "name": "balance of trade", "documents": ["doc_e"], "degree": 2}]
+    extra = {("i1", "i2"): ("embedding", 0.93), ("l1", "l2"): ("embedding", 0.9), ("t1", "t2"): ("embedding", 0.96)}
+    merged = {(c.duplicate_id, c.canonical_id) for c in plan_candidates(rows, ECON, extra=extra)}  # type: ignore[arg-type]
+    assert merged == {("l1", "l2"), ("t1", "t2")}

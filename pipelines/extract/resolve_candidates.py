@@ -258,24 +258,28 @@ def plan_candidates(rows: Iterable[Mapping[str, Any]], discipline: str,
         if e.merged_into is not None and r in forms:
             forms[r].extend([e.name, *e.aliases])
     pairs = _pairs(active, forms, threshold)
+    for (a, b), evidence in (extra or {}).items():
+        pair = (a, b) if a < b else (b, a)
+        if a != b and a in forms and b in forms and pair not in pairs:
+            pairs[pair] = evidence
     # an audit of merges read on the shared corpus found most wrong ones between one-word names folded
     # across plural/singular or spelling: a common word means different things in different places
     # ("positions" as jobs, "position" in an argument; "plants" and "plant and equipment"). A one-word
     # pair is kept on such evidence only when one document uses both forms; multi-word terms are specific
-    # enough to fold anywhere, and a recorded alias ("exact") always counts.
+    # enough to fold anywhere, and a recorded alias ("exact") always counts. Embedding evidence between two
+    # forms of one word ("input" / "inputs") follows the same rule; between different words
+    # ("lawyers" / "attorneys") it is the embeddings' own blocking that decides.
     documents = {r: set(by_id[r].documents) for r in forms}
     for e in entries:
         if e.merged_into is not None and root[e.id] in documents:
             documents[root[e.id]] |= e.documents
     for pair, (method, _) in list(pairs.items()):
         a, b = pair
-        if method in ("match_key", "fuzzy") and _one_word(by_id[a].name) and _one_word(by_id[b].name) \
+        one_word = _one_word(by_id[a].name) and _one_word(by_id[b].name)
+        same_word = match_key(by_id[a].name) == match_key(by_id[b].name)
+        if one_word and (method in ("match_key", "fuzzy") or (method == "embedding" and same_word)) \
                 and not documents[a] & documents[b]:
             del pairs[pair]
-    for (a, b), evidence in (extra or {}).items():
-        pair = (a, b) if a < b else (b, a)
-        if a != b and a in forms and b in forms and pair not in pairs:
-            pairs[pair] = evidence
 
     order = sorted(active, key=ConceptEntry.rank)
     pos = {e.id: i for i, e in enumerate(order)}
