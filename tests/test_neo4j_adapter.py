@@ -26,18 +26,12 @@ from proda.schema.catalog import Catalog, Param, Query, default_catalog
 from proda.schema.ddl import INDEXES, IndexSpec
 from proda.schema.store import connect, neo4j_store
 from proda.schema.store.neo4j_store import FALLBACK_METHOD, GDS_METHOD, Neo4jStore, neo4j_ddl
+from tests.neo4j_errors import server_error
 
 CYPHER_DIR = Path(neo4j_store.__file__).resolve().parent.parent / "cypher"
 URL = "neo4j://db.example:7687"
 
 
-def server_error(code: str, message: str) -> ne.Neo4jError:
-    """An error as the driver builds it from a server FAILURE message (the class follows the code)."""
-    hydrate = getattr(ne.Neo4jError, "_hydrate_neo4j", None) or getattr(ne.Neo4jError, "hydrate", None)
-    assert hydrate is not None, "neo4j driver without an error hydrator: update server_error()"
-    error = hydrate(code=code, message=message)
-    assert isinstance(error, ne.Neo4jError)
-    return error
 
 
 UNKNOWN_GDS = "Neo.ClientError.Statement.SyntaxError"

@@ -41,19 +41,13 @@ from proda.errors import ConfigError, GraphUnavailable, QueryError
 from proda.schema.catalog import default_catalog
 from proda.schema.store.neo4j_store import Neo4jStore
 from proda.schema.store.neo4j_writes import LockKey, lock_keys, lock_ordered, order_rows
+from tests.neo4j_errors import server_error
 
 URL = "neo4j://db.example:7687"
 DEADLOCK = "Neo.TransientError.Transaction.DeadlockDetected"
 CONSTRAINT = "Neo.ClientError.Schema.ConstraintValidationFailed"
 
 
-def server_error(code: str, message: str) -> ne.Neo4jError:
-    """An error as the driver builds it from a server FAILURE (its class follows the code)."""
-    hydrate = getattr(ne.Neo4jError, "_hydrate_neo4j", None) or getattr(ne.Neo4jError, "hydrate", None)
-    assert hydrate is not None, "neo4j driver without an error hydrator: update server_error()"
-    error = hydrate(code=code, message=message)
-    assert isinstance(error, ne.Neo4jError)
-    return error
 
 
 def text_of(name: str) -> str:
