@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from proda.schema.store.base import ComponentStats, GraphStore
+from proda.schema.store.base import ComponentStats, GraphStore, Row
 
 if TYPE_CHECKING:
     from proda.pipelines.extract.resolve_embed import HubFreeComponents
@@ -110,11 +110,7 @@ def structural_report(store: GraphStore, discipline: str | None = None, *, resca
     names = ["check_step_relations", "check_relations", "check_concept_orphans", "check_node_counts",
              "quarantine_counts", "compose_chain_lengths"]
     # independent reads side by side: the longest (step relations) overlaps the rest on the server's readers
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {n: pool.submit(store.query, n, p) for n in names}
-        components = pool.submit(store.components, discipline)
-        hub_free = pool.submit(_hub_free_components, store, discipline)
-        rows = {n: f.result() for n, f in futures.items()}
+    rows, components, hub_free = _read_side_by_side(store, names, discipline)
     for r in rows["check_node_counts"]:
         setattr(entry(r["discipline"]), r["element"], int(r["count"]))
     covered: dict[str, int] = defaultdict(int)
@@ -146,7 +142,7 @@ def structural_report(store: GraphStore, discipline: str | None = None, *, resca
             d.uncovered_relations = d.relations - covered.get(d.discipline, 0)
         d.relation_types = dict(sorted(d.relation_types.items(), key=lambda kv: (-kv[1], kv[0])))
         d.extractors = dict(sorted(d.extractors.items(), key=lambda kv: -kv[1]))
-    return _completed(by, components.result(), hub_free.result())
+    return _completed(by, components, hub_free)
 
 
 def _entries(by: dict[str, DisciplineReport]) -> Callable[[str | None], DisciplineReport]:
@@ -162,6 +158,18 @@ def _entries(by: dict[str, DisciplineReport]) -> Callable[[str | None], Discipli
 def _extractor_name(row: dict[str, Any]) -> str:
     """``extractor`` or ``extractor:model`` of a relation row (``unknown`` when unlabelled)."""
     return (row["extractor"] or "unknown") + (f":{row['model']}" if row["model"] else "")
+
+
+def _read_side_by_side(store: GraphStore, names: Sequence[str], discipline: str | None
+                       ) -> tuple[dict[str, list[Row]], list[ComponentStats], list[HubFreeComponents]]:
+    """The catalog reads ``names``, the components and the hub-free components, run side by side (both
+    drivers are thread-safe), so the server's readers overlap them."""
+    p = {"discipline": discipline}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {n: pool.submit(store.query, n, p) for n in names}
+        components = pool.submit(store.components, discipline)
+        hub_free = pool.submit(_hub_free_components, store, discipline)
+        return {n: f.result() for n, f in futures.items()}, components.result(), hub_free.result()
 
 
 def _hub_free_components(store: GraphStore, discipline: str | None) -> list[HubFreeComponents]:
@@ -192,17 +200,11 @@ def _structural_report_rescan(store: GraphStore, discipline: str | None = None) 
     by: dict[str, DisciplineReport] = {}
     entry = _entries(by)
 
-    p = {"discipline": discipline}
-    # The queries are independent reads: run them side by side so the server's reader threads
-    # overlap them (at 1M elements this takes the check from the sum of the queries towards the
-    # slowest one). Both drivers are thread-safe (connection pools).
+    # The queries are independent reads, run side by side: at 1M elements this takes the check from the
+    # sum of the queries towards the slowest one.
     names = ["discipline_counts", "reachability", "orphan_counts", "relation_type_histogram",
              "quarantine_counts", "extractor_histogram", "compose_chain_lengths"]
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {n: pool.submit(store.query, n, p) for n in names}
-        components = pool.submit(store.components, discipline)
-        hub_free = pool.submit(_hub_free_components, store, discipline)
-        rows = {n: f.result() for n, f in futures.items()}
+    rows, components, hub_free = _read_side_by_side(store, names, discipline)
     for r in rows["discipline_counts"]:
         setattr(entry(r["discipline"]), r["element"], int(r["count"]))
     for r in rows["reachability"]:
@@ -219,4 +221,4 @@ def _structural_report_rescan(store: GraphStore, discipline: str | None = None) 
         name = _extractor_name(r)
         entry(r["discipline"]).extractors[name] = int(r["relations"])
     _chain_origins(rows["compose_chain_lengths"], entry)
-    return _completed(by, components.result(), hub_free.result())
+    return _completed(by, components, hub_free)
