@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proda.errors import ConfigError, InputError
-from proda.pipelines.extract.resolve_candidates import roots
+from proda.pipelines.extract.resolve_candidates import name_words, roots
 from proda.recipes import FromRecipe
 from proda.schema.models import Chain, Provenance
 from proda.schema.store.base import GraphStore
@@ -305,7 +305,7 @@ def read_inputs(store: GraphStore, discipline: str, page_size: int) -> Inputs:
                 continue
             merged.setdefault(r["object_id"], r["object_merged_into"])
             for side in ("subject", "object"):
-                inputs.words[r[f"{side}_id"]] = len(str(r.get(f"{side}_name") or "").replace("-", " ").split())
+                inputs.words[r[f"{side}_id"]] = name_words(str(r.get(f"{side}_name") or ""))
             inputs.fresh += 1
             if r["document_id"] is None:
                 inputs.without_document += 1

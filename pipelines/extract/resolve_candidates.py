@@ -164,8 +164,13 @@ def fuzzy_blocked(key_a: str, key_b: str) -> bool:
     return False
 
 
+def name_words(name: str) -> int:
+    """Words in a concept name (a hyphen separates words): one-word names are the ambiguous ones."""
+    return len(normalise_name(name).replace("-", " ").split())
+
+
 def _one_word(name: str) -> bool:
-    return len(normalise_name(name).replace("-", " ").split()) == 1
+    return name_words(name) == 1
 
 
 def _sorted_tokens(key: str) -> str:
