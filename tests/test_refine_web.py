@@ -14,6 +14,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -99,7 +100,7 @@ def classifier(tmp_path_factory: pytest.TempPathFactory, distilled: Path, home: 
 
     out = tmp_path_factory.mktemp("model") / "clf"
     config = RefineClassifierConfig(documents=(str(distilled),), output_dir=str(out), epochs=25,
-                                    full_vocabulary=False, threshold=0.5)
+                                    full_vocabulary=False, threshold=0.5, members=2)
     report = train_refine_classifier(config, home)
     return LineClassifier.load(out, home), report
 
@@ -139,6 +140,29 @@ def test_training_changes_the_head_and_the_classifier_cleans_an_unseen_page(
     for furniture in ("• Home", "We use cookies", "Popular posts", "All rights reserved"):
         if furniture in text:
             assert furniture not in refined, furniture
+
+
+def test_an_ensemble_averages_its_heads_and_reads_the_page_markup_when_given(
+        classifier: tuple[LineClassifier, Any]) -> None:
+    import torch
+
+    from proda.pipelines.refine.classifier import document_features
+
+    model, _ = classifier
+    assert model.spec.members == 2 and len(model.heads) == 2
+    page = make_pages(1, seed=98)[0]
+    text = html_to_text(page["html"]).text
+    lines = text.split("\n")
+    feats = torch.as_tensor(document_features(lines, page["html"]))[None]
+    vectors = torch.as_tensor(model.encoder.encode(lines))[None]
+    with torch.inference_mode():
+        each = [torch.sigmoid(head(feats, vectors))[0].numpy() for head in model.heads]
+    assert not np.allclose(each[0], each[1])  # two seeds, two heads
+    assert np.allclose(model.probabilities(text, page["html"]), (each[0] + each[1]) / 2, atol=1e-6)
+    refined = execute(model.programs([text], [page["html"]])[0].program, text).text
+    assert all(p in refined for p in paragraphs() if p in text) and "• Home" not in refined
+    with pytest.raises(ValueError, match="1 pages for 2 texts"):
+        model.programs([text, text], [page["html"]])
 
 
 def test_decisions_become_minimal_ranges_and_blank_lines_follow_their_line() -> None:
@@ -226,7 +250,7 @@ def test_cli_distills_trains_and_refines_html_files(tmp_path: Path, home: Path) 
     assert distilled.exit_code == 0, distilled.output
     assert json.loads(distilled.output)["reliable"] >= 6
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("full_vocabulary: false\nepochs: 15\n")
+    recipe.write_text("full_vocabulary: false\nepochs: 15\nmembers: 1\n")
     trained = runner.invoke(app, ["--home", str(home), "refine", "train-classifier", str(tmp_path / "d" /
                                   "documents.jsonl"), "-o", str(tmp_path / "clf"), "--recipe", str(recipe), "--json"])
     assert trained.exit_code == 0, trained.output

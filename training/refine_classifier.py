@@ -23,9 +23,16 @@ from typing import Any, cast
 import numpy as np
 
 from proda.errors import ConfigError, InputError
-from proda.pipelines.refine.classifier import ENCODERS, ClassifierSpec, LineClassifier, build_head, make_encoder
+from proda.pipelines.refine.classifier import (
+    ENCODERS,
+    ClassifierSpec,
+    LineClassifier,
+    build_head,
+    document_features,
+    make_encoder,
+)
 from proda.pipelines.refine.interpreter import execute
-from proda.pipelines.refine.line_features import line_features
+from proda.pipelines.refine.line_features import FEATURES
 from proda.pipelines.refine.program import ProgramError, parse_program
 from proda.recipes import FromRecipe
 
@@ -53,6 +60,11 @@ class RefineClassifierConfig(FromRecipe):
     full_vocabulary: bool = field(default=True, metadata={
         "help": "static encoder: compute every vocabulary token's vector now (about 30 s, cached) instead of on "
                 "first use"})
+    members: int = field(default=5, metadata={
+        "help": "heads trained from seeds seed, seed+1, ... whose probabilities are averaged (1: a single head)"})
+    markup_dropout: float = field(default=0.25, metadata={
+        "help": "share of training steps on a web page that hide its markup features, so the model also "
+                "decides well on text without HTML"})
     seed: int = field(default=0, metadata={"help": "seed of initialisation and data order"})
 
     def __post_init__(self) -> None:
@@ -62,6 +74,10 @@ class RefineClassifierConfig(FromRecipe):
             raise ConfigError("epochs must be >= 1, max_lines >= 8 and learning_rate > 0")
         if not 0 < self.threshold < 1:
             raise ConfigError("threshold is a probability strictly between 0 and 1")
+        if self.members < 1:
+            raise ConfigError("members must be >= 1")
+        if not 0 <= self.markup_dropout < 1:
+            raise ConfigError("markup_dropout is a share in [0, 1)")
 
 
 @dataclass
@@ -80,11 +96,13 @@ class ClassifierTrainReport:
 
 @dataclass
 class LabelledDocument:
-    """A document's lines and, per line, 1 (content) or 0 (removed by the expert's program)."""
+    """A document's lines and, per line, 1 (content) or 0 (removed by the expert's program); ``html``
+    is the page the lines came from, when they came from one."""
 
     id: str
     lines: list[str]
     labels: list[int]
+    html: str | None = None
 
 
 def read_documents(paths: list[Path]) -> tuple[list[LabelledDocument], dict[str, int], dict[str, int]]:
@@ -117,8 +135,10 @@ def read_documents(paths: list[Path]) -> tuple[list[LabelledDocument], dict[str,
                     continue
                 gone = set(execute(program, text).removed_lines)
                 lines = text.split("\n")
+                html = record.get("html")
                 docs.append(LabelledDocument(str(record.get("id", f"{path.name}:{lineno}")), lines,
-                                             [0 if i in gone else 1 for i in range(len(lines))]))
+                                             [0 if i in gone else 1 for i in range(len(lines))],
+                                             html if isinstance(html, str) else None))
                 expert = str(record.get("expert") or "unknown")
                 experts[expert] = experts.get(expert, 0) + 1
     return docs, experts, skipped
@@ -138,21 +158,47 @@ def train_refine_classifier(config: RefineClassifierConfig, home: Path) -> Class
         raise InputError("no document to train on (need documents.jsonl records with text and program)",
                          source=",".join(config.documents))
     started = time.monotonic()
-    torch.manual_seed(config.seed)
-    rng = random.Random(config.seed)
     encoder = make_encoder(config.encoder, home)
     if config.full_vocabulary and hasattr(encoder, "fill_vocabulary"):
         encoder.fill_vocabulary()
     spec = ClassifierSpec(encoder=config.encoder, projection_dim=config.projection_dim, channels=config.channels,
-                          threshold=config.threshold)
-    head = build_head(spec, encoder.dim)
+                          threshold=config.threshold, members=config.members)
     tensors = []
     for d in usable:
         mask = torch.as_tensor([bool(line.strip()) for line in d.lines])
-        tensors.append((torch.as_tensor(line_features(d.lines)), torch.as_tensor(encoder.encode(d.lines)),
-                        torch.as_tensor(d.labels, dtype=torch.float32), mask))
+        tensors.append((torch.as_tensor(document_features(d.lines, d.html)), torch.as_tensor(encoder.encode(d.lines)),
+                        torch.as_tensor(d.labels, dtype=torch.float32), mask, d.html is not None))
     encoder.save()
-    nonblank = torch.cat([v[m] for _, v, _, m in tensors])
+    heads, member_losses = [], []
+    for k in range(config.members):
+        head, head_losses = _train_head(spec, encoder.dim, tensors, config, config.seed + k)
+        heads.append(head)
+        member_losses.append(head_losses)
+    losses = [round(sum(epoch) / len(epoch), 5) for epoch in zip(*member_losses, strict=True)]
+    labelled = [(label, line) for d in usable for label, line in zip(d.labels, d.lines, strict=True) if line.strip()]
+    removed_share = sum(1 for label, _ in labelled if label == 0) / max(len(labelled), 1)
+    spec.training = {"documents": len(usable), "lines": len(labelled), "experts": experts, "epochs": config.epochs,
+                     "learning_rate": config.learning_rate, "seed": config.seed, "members": config.members,
+                     "markup_dropout": config.markup_dropout,
+                     "with_markup": sum(1 for d in usable if d.html is not None),
+                     "sources": [Path(p).name for p in config.documents]}
+    out = Path(config.output_dir) if config.output_dir else home / "models" / "refine-classifier"
+    LineClassifier(spec, heads, encoder).save(out)
+    return ClassifierTrainReport(output_dir=str(out), documents=len(usable), lines=len(labelled),
+                                 removed_share=round(removed_share, 4), losses=losses,
+                                 seconds=round(time.monotonic() - started, 1), experts=experts, skipped=skipped)
+
+
+def _train_head(spec: ClassifierSpec, encoder_dim: int, tensors: list[Any], config: RefineClassifierConfig,
+                seed: int) -> tuple[Any, list[float]]:
+    """One head trained on ``tensors`` (features, vectors, labels, non-blank mask, has markup) from
+    ``seed``; returns it (in eval mode) and its mean loss per epoch."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    head = build_head(spec, encoder_dim)
+    nonblank = torch.cat([v[m] for _, v, _, m, _ in tensors])
     head.mean.copy_(nonblank.mean(0))
     optimizer = torch.optim.AdamW(head.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     losses: list[float] = []
@@ -162,30 +208,24 @@ def train_refine_classifier(config: RefineClassifierConfig, home: Path) -> Class
         rng.shuffle(order)
         total = 0.0
         for k in order:
-            feats, vectors, labels, mask = tensors[k]
+            feats, vectors, labels, mask, has_markup = tensors[k]
             n = len(labels)
             lo = rng.randrange(0, n - config.max_lines + 1) if n > config.max_lines else 0
             hi = lo + min(n, config.max_lines)
             if not bool(mask[lo:hi].any()):
                 continue
-            logits = head(feats[None, lo:hi], vectors[None, lo:hi])[0]
+            window = feats[None, lo:hi]
+            if has_markup and rng.random() < config.markup_dropout:
+                window = window.clone()
+                window[..., len(FEATURES):] = 0.0  # as the page would look without its HTML
+            logits = head(window, vectors[None, lo:hi])[0]
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[mask[lo:hi]], labels[lo:hi][mask[lo:hi]])
             optimizer.zero_grad()
             cast(Any, loss).backward()  # torch's autograd entry point is untyped
             optimizer.step()
             total += loss.item()
         losses.append(round(total / len(tensors), 5))
-    head.eval()
-    labelled = [(label, line) for d in usable for label, line in zip(d.labels, d.lines, strict=True) if line.strip()]
-    removed_share = sum(1 for label, _ in labelled if label == 0) / max(len(labelled), 1)
-    spec.training = {"documents": len(usable), "lines": len(labelled), "experts": experts, "epochs": config.epochs,
-                     "learning_rate": config.learning_rate, "seed": config.seed,
-                     "sources": [Path(p).name for p in config.documents]}
-    out = Path(config.output_dir) if config.output_dir else home / "models" / "refine-classifier"
-    LineClassifier(spec, head, encoder).save(out)
-    return ClassifierTrainReport(output_dir=str(out), documents=len(usable), lines=len(labelled),
-                                 removed_share=round(removed_share, 4), losses=losses,
-                                 seconds=round(time.monotonic() - started, 1), experts=experts, skipped=skipped)
+    return head.eval(), losses
 
 
 def report_dict(report: ClassifierTrainReport) -> dict[str, Any]:

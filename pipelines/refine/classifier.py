@@ -1,7 +1,9 @@
 """The line classifier: a RefineX model that decides keep/remove per line and writes ``remove_lines`` programs.
 
-Each line of a document is described by (a) its MiniLM vector and (b) text-only context features
-(:mod:`.line_features`); a small convolutional head over the sequence of lines, so each decision
+Each line of a document is described by (a) its MiniLM vector, (b) text-only context features
+(:mod:`.line_features`) and (c) when the page's HTML is at hand, what its markup says about the line
+(:mod:`.markup_features`: link density, layout elements, paragraphs; zeros without HTML); a small
+convolutional head over the sequence of lines, so each decision
 sees a dozen lines either side, gives the probability that the line is content. Lines below the
 threshold become ``remove_lines`` ranges (a blank line goes with the line above it, so runs merge),
 the document program is cut into the same windows as the generative model's
@@ -21,7 +23,13 @@ sentence-transformers), used one of two ways (``encoder`` in :class:`ClassifierS
 * ``full``: the sentence-transformers encoder on every line (truncated to 32 tokens); slower.
 
 The artefact is a folder: ``classifier.json`` (the :class:`ClassifierSpec`) and
-``head.safetensors`` (the head and the projection of the encoder's vectors): no pickle.
+``head.safetensors`` (the head and the projection of the encoder's vectors; with ``members`` > 1, one
+head per member under the prefix ``<k>.``): no pickle.
+
+A classifier may be an ensemble: heads trained alike from different seeds, whose probabilities are
+averaged. With a few dozen training pages a single head's decisions swing by several points from one
+seed to the next; the mean of a few is steadier and better, and the heads are small enough that
+five cost little beside the shared encoder and features.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from numpy.typing import NDArray
 from proda.errors import ConfigError, DependencyMissing, InputError
 from proda.pipelines import embedding
 from proda.pipelines.refine.line_features import FEATURES, line_features
+from proda.pipelines.refine.markup_features import MARKUP_FEATURES, markup_features
 from proda.pipelines.refine.model import ModelProgram, ViewConfig, merge_window_programs, window_targets, windows
 from proda.pipelines.refine.program import DROP, KEEP, Program, RemoveLines
 
@@ -193,9 +202,21 @@ class ClassifierSpec:
     channels: int = 64
     kernel: int = 5
     threshold: float = 0.5
-    features: list[str] = field(default_factory=lambda: list(FEATURES))
+    members: int = 1
+    features: list[str] = field(default_factory=lambda: all_features())
     encoder_package: str = ENCODER_PACKAGE
     training: dict[str, Any] = field(default_factory=dict)
+
+
+def all_features() -> list[str]:
+    """The names of a line's feature columns: text features, then markup features."""
+    return [*FEATURES, *MARKUP_FEATURES]
+
+
+def document_features(lines: Sequence[str], html: str | None = None) -> NDArray[np.float32]:
+    """``(len(lines), len(all_features()))``: text features of ``lines`` beside the markup features of
+    ``html`` (all zero when the document has no HTML)."""
+    return np.concatenate([line_features(lines), markup_features(lines, html)], axis=1)
 
 
 def build_head(spec: ClassifierSpec, encoder_dim: int) -> Any:
@@ -268,10 +289,12 @@ def decisions_to_program(keep: Sequence[bool]) -> Program:
 class LineClassifier:
     """A :class:`~proda.pipelines.refine.stage.ProgramSource` from a trained classifier folder."""
 
-    def __init__(self, spec: ClassifierSpec, head: Any, encoder: LineEncoder, *, digest: str = "",
+    def __init__(self, spec: ClassifierSpec, heads: Sequence[Any], encoder: LineEncoder, *, digest: str = "",
                  view: ViewConfig | None = None, name: str = "classifier") -> None:
+        if len(heads) != spec.members:
+            raise ValueError(f"{len(heads)} heads for a classifier of {spec.members} members")
         self.spec = spec
-        self.head = head.eval()
+        self.heads = [head.eval() for head in heads]
         self.encoder = encoder
         self.view = view or ViewConfig()
         self._key = f"classifier:{name}/{spec.encoder}@{digest[:12]}"
@@ -292,42 +315,56 @@ class LineClassifier:
             raise InputError(f"not a line classifier folder (needs {SPEC_FILE} and {HEAD_FILE}); "
                              "train one with `proda refine train-classifier`", source=str(folder))
         spec = ClassifierSpec(**json.loads(spec_path.read_text()))
-        if spec.features != list(FEATURES):
+        if spec.features != all_features():
             raise InputError("the classifier was trained on other line features; retrain it", source=str(folder))
         encoder = make_encoder(spec.encoder, home)
-        head = build_head(spec, encoder.dim)
-        head.load_state_dict(load_file(str(head_path)))
+        weights = load_file(str(head_path))
+        heads = []
+        for k in range(spec.members):
+            head = build_head(spec, encoder.dim)
+            prefix = f"{k}." if spec.members > 1 else ""
+            head.load_state_dict({name[len(prefix):]: w for name, w in weights.items() if name.startswith(prefix)})
+            heads.append(head)
         digest = hashlib.sha256(head_path.read_bytes()).hexdigest()
-        return cls(spec, head, encoder, digest=digest, view=view, name=folder.name)
+        return cls(spec, heads, encoder, digest=digest, view=view, name=folder.name)
 
     def save(self, folder: Path) -> None:
         """Write the spec and the head's weights into ``folder``."""
         from safetensors.torch import save_file
 
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.head.state_dict().items()}, str(folder / HEAD_FILE))
+        weights = {}
+        for k, head in enumerate(self.heads):
+            prefix = f"{k}." if len(self.heads) > 1 else ""  # a single head keeps the original layout
+            weights.update({prefix + name: v.contiguous() for name, v in head.state_dict().items()})
+        save_file(weights, str(folder / HEAD_FILE))
         (folder / SPEC_FILE).write_text(json.dumps(asdict(self.spec), indent=2))
 
-    def probabilities(self, text: str) -> NDArray[np.float32]:
-        """Per line of ``text`` (split on ``\\n``), the probability that it is content."""
+    def probabilities(self, text: str, html: str | None = None) -> NDArray[np.float32]:
+        """Per line of ``text`` (split on ``\\n``), the probability that it is content; ``html`` is the page
+        ``text`` was converted from, when there is one."""
         import torch
 
         lines = text.split("\n")
-        feats = torch.as_tensor(line_features(lines))[None]
+        feats = torch.as_tensor(document_features(lines, html))[None]
         vectors = torch.as_tensor(self.encoder.encode(lines))[None]
         with torch.inference_mode():
-            return torch.sigmoid(self.head(feats, vectors))[0].numpy()
+            return torch.stack([torch.sigmoid(head(feats, vectors))[0] for head in self.heads]).mean(0).numpy()
 
-    def program_for(self, text: str) -> Program:
+    def program_for(self, text: str, html: str | None = None) -> Program:
         """The document program the head's decisions amount to (before the fail-closed output path)."""
         lines = text.split("\n")
-        return decisions_to_program(keep_decisions(lines, self.probabilities(text), self.spec.threshold))
+        return decisions_to_program(keep_decisions(lines, self.probabilities(text, html), self.spec.threshold))
 
-    def programs(self, texts: Sequence[str]) -> list[ModelProgram]:
-        """One program per text, through the same windowed, fail-closed path as the generative model."""
+    def programs(self, texts: Sequence[str], pages: Sequence[str | None] | None = None) -> list[ModelProgram]:
+        """One program per text, through the same windowed, fail-closed path as the generative model;
+        ``pages`` holds each text's HTML (or None) when the texts are web pages."""
+        if pages is not None and len(pages) != len(texts):
+            raise ValueError(f"{len(pages)} pages for {len(texts)} texts")
         out: list[ModelProgram] = []
-        for text in texts:
+        for k, text in enumerate(texts):
             doc_windows = windows(text, self.view)
-            out.append(merge_window_programs(doc_windows, window_targets(self.program_for(text), doc_windows)))
+            program = self.program_for(text, pages[k] if pages is not None else None)
+            out.append(merge_window_programs(doc_windows, window_targets(program, doc_windows)))
         self.encoder.save()
         return out

@@ -67,8 +67,12 @@ class DistillConfig(FromRecipe):
 
     expert: str = field(default="llm", metadata={
         "help": "who refines records without a 'refined' field: llm (the --backend model, on the text) or "
-                "trafilatura (main-content extraction with favor_recall on the record's 'html', projected onto the "
+                "trafilatura (main-content extraction on the record's 'html' at the --trafilatura-favour point, "
+                "projected onto the "
                 "page's lines)"})
+    trafilatura_favour: str = field(default="recall", metadata={
+        "help": "the trafilatura expert's operating point: recall (keeps more of a page), balanced (its default) "
+                "or precision"})
     backend: str | None = field(default=None, metadata={
         "help": "expert LLM backend for records without a 'refined' field: anthropic or openai (any "
                 "OpenAI-compatible server, e.g. vLLM); not needed when every record brings its refinement"})
@@ -91,6 +95,9 @@ class DistillConfig(FromRecipe):
     def __post_init__(self) -> None:
         if self.expert not in EXPERTS:
             raise ConfigError(f"unknown expert {self.expert!r}: use llm or trafilatura")
+        if self.trafilatura_favour not in ("recall", "balanced", "precision"):
+            raise ConfigError(f"unknown trafilatura operating point {self.trafilatura_favour!r}: use recall, "
+                              "balanced or precision")
         if self.backend is not None and self.backend not in EXPERT_BACKENDS:
             raise ConfigError(f"unknown expert backend {self.backend!r}: use anthropic or openai")
         if not 0 <= self.max_insert_ratio <= 1 or not 0 <= self.max_unexpressible_ratio <= 1:

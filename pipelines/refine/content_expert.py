@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Indel
 
-from proda.errors import DependencyMissing
+from proda.errors import ConfigError, DependencyMissing
 
 KEEP_SHARE = 0.5
 """A raw line is in the projection when at least this share of its words are in the extractor's text."""
@@ -77,27 +77,37 @@ def project_onto_lines(raw: str, extracted: str, keep_share: float = KEEP_SHARE)
     return Projection("\n".join(out), kept, unexplained, len(ext_words))
 
 
-class MainContentExpert:
-    """trafilatura's main-content extraction (``favor_recall=True``) as an expert over HTML.
+FAVOURS = ("recall", "balanced", "precision")
+"""trafilatura's three operating points: ``favor_recall``, its default, ``favor_precision``."""
 
-    ``name`` (with the library version) is what every program distilled from it records. Raises
-    :class:`~proda.errors.DependencyMissing` without trafilatura (``pip install 'proda[web]'``).
+
+class MainContentExpert:
+    """trafilatura's main-content extraction as an expert over HTML, at one of its operating points
+    (``favour``: recall, the default, keeps more of a page; precision keeps less).
+
+    ``name`` (library version and operating point) is what every program distilled from it records.
+    Raises :class:`~proda.errors.DependencyMissing` without trafilatura (``pip install 'proda[web]'``)
+    and ConfigError for an unknown operating point.
     """
 
-    def __init__(self, *, favor_recall: bool = True) -> None:
+    def __init__(self, *, favour: str = "recall") -> None:
+        if favour not in FAVOURS:
+            raise ConfigError(f"unknown trafilatura operating point {favour!r}: use one of {', '.join(FAVOURS)}")
         try:
             import trafilatura
         except ImportError as e:
             raise DependencyMissing("trafilatura", extra="web", why="for the main-content expert") from e
         self._extract = trafilatura.extract
-        self.favor_recall = favor_recall
+        self.favour = favour
         version = getattr(trafilatura, "__version__", "?")
-        self.name = f"trafilatura-{version}" + (":favor_recall" if favor_recall else "")
+        # the recall point keeps its historical name, so programs distilled before stay comparable
+        self.name = f"trafilatura-{version}" + ("" if favour == "balanced" else f":favor_{favour}")
 
     def extract(self, html: str) -> str:
         """The page's main content as trafilatura renders it ("" when it finds none)."""
         try:
-            out = self._extract(html, favor_recall=self.favor_recall, include_comments=False)
+            out = self._extract(html, favor_recall=self.favour == "recall",
+                                favor_precision=self.favour == "precision", include_comments=False)
         except Exception:  # noqa: BLE001 - a parser of untrusted pages can fail in any way: no content then
             return ""
         return out or ""

@@ -13,7 +13,9 @@
 
 Web pages go through :class:`HtmlToText` first (``JsonlReader(..., text_key="html")``, then
 ``HtmlToText()``, then ``RefineXStep(model="DIR")`` where DIR is a line classifier folder from
-``proda refine train-classifier``; see README "RefineX on real web pages").
+``proda refine train-classifier``; see README "RefineX on real web pages"). ``HtmlToText`` leaves the
+page in ``metadata["html"]`` so the classifier can read its markup; RefineXStep drops it once used,
+so writers do not carry whole pages.
 
 Like datatrove's own filters, the step yields documents it keeps (text replaced by the refined
 text, the program and counts in ``metadata["refinex"]``, the original text in
@@ -103,11 +105,13 @@ class RefineXStep(PipelineStep):  # type: ignore[misc]  # subclassing Any
 
     def _refine(self, batch: list[Any], writer: Any, rank: int) -> Iterator[Any]:
         source = self._program_source()
-        texts = [d.text for d in batch if d.text.strip()]
+        live = [d for d in batch if d.text.strip()]
+        pages = [d.metadata.get("html") if isinstance(d.metadata.get("html"), str) else None for d in live]
         with self.track_time("batch"):
-            programs = iter(source.programs(texts))
+            programs = iter(source.programs([d.text for d in live], pages))
         for doc in batch:
             self.stat_update("total")
+            doc.metadata.pop("html", None)  # read for markup features; a writer must not carry the whole page
             if not doc.text.strip():
                 self.stat_update("empty")
                 yield doc
@@ -137,14 +141,15 @@ class HtmlToText(PipelineStep):  # type: ignore[misc]  # subclassing Any
 
     The same conversion as ``proda refine run`` on ``html`` records (Resiliparse, one block per
     line; :mod:`proda.pipelines.ingest.html`). The HTML moves to ``metadata["html"]`` when
-    ``keep_html``. A page over the size limit or with no visible text is counted by reason and
+    ``keep_html`` (the default: the line classifier reads the page's markup; RefineXStep drops it after).
+    A page over the size limit or with no visible text is counted by reason and
     passed on empty (RefineXStep passes an empty document through), so no document disappears.
     """
 
     name = "🌐 HTML to text"
     type = "🔻 - EXTRACTOR"
 
-    def __init__(self, keep_html: bool = False) -> None:
+    def __init__(self, keep_html: bool = True) -> None:
         if not HAVE_DATATROVE:
             raise DependencyMissing("datatrove", extra="refine", why="for the RefineX datatrove steps")
         super().__init__()

@@ -70,7 +70,7 @@ class _LazyExpert:
             if not isinstance(html, str):
                 raise InputError("the trafilatura expert needs the page's 'html' field", source=str(record["id"]))
             if self.content is None:
-                self.content = MainContentExpert()
+                self.content = MainContentExpert(favour=self.config.trafilatura_favour)
             return self.content.refine(raw, html), self.content.name
         if self.expert is None:
             self.expert = make_expert(self.config, self.home, self.llm)
@@ -112,9 +112,11 @@ def run_distill(inputs: Sequence[Path], out_dir: Path, config: DistillConfig, ho
                         if row["reliable"]:
                             report.reliable += 1
                             train.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-                            documents.write(json.dumps({"id": record["id"], "text": record["text"],
-                                                        "program": row["program"], "expert": row["expert"]},
-                                                       ensure_ascii=False) + "\n")
+                            document = {"id": record["id"], "text": record["text"], "program": row["program"],
+                                        "expert": row["expert"]}
+                            if isinstance(record.get("html"), str):  # the line classifier reads its markup
+                                document["html"] = record["html"]
+                            documents.write(json.dumps(document, ensure_ascii=False) + "\n")
                             report.training_records += len(records)
                         else:
                             report.discarded += 1

@@ -258,8 +258,9 @@ class RefineModel:
         """What produced a program: part of the stage's run identity."""
         return f"{self.generator.name}:{self.generator.model}/{PROMPT_VERSION}"
 
-    def programs(self, texts: Sequence[str]) -> list[ModelProgram]:
-        """One merged :class:`ModelProgram` per text (one generation call for all their windows)."""
+    def programs(self, texts: Sequence[str], pages: Sequence[str | None] | None = None) -> list[ModelProgram]:
+        """One merged :class:`ModelProgram` per text (one generation call for all their windows); the
+        model reads text only, so ``pages`` is not used."""
         per_doc = [windows(t, self.view) for t in texts]
         flat = [prompt_messages(w) for ws in per_doc for w in ws]
         outputs = self.generator.generate(flat) if flat else []

@@ -52,7 +52,10 @@ class ProgramSource(Protocol):
     @property
     def key(self) -> str: ...
 
-    def programs(self, texts: Sequence[str]) -> list[ModelProgram]: ...
+    def programs(self, texts: Sequence[str], pages: Sequence[str | None] | None = None) -> list[ModelProgram]:
+        """One program per text; ``pages`` holds each text's HTML (or None) when it came from a web page,
+        for sources that read markup (the others ignore it)."""
+        ...
 
 
 class KeepAll:
@@ -60,7 +63,7 @@ class KeepAll:
 
     key = "keep"
 
-    def programs(self, texts: Sequence[str]) -> list[ModelProgram]:
+    def programs(self, texts: Sequence[str], pages: Sequence[str | None] | None = None) -> list[ModelProgram]:
         return [ModelProgram(KEEP, []) for _ in texts]
 
 
@@ -273,8 +276,11 @@ class ShardRunner:
                 rejections.append(rejection)
             elif record is not None:
                 records.append(record)
-        texts = [r[TEXT_FIELD] for r in records if r[TEXT_FIELD].strip()]
-        results = iter(self.source.programs(texts))  # raises LLMError/BudgetExceeded: nothing of the batch written
+        live = [r for r in records if r[TEXT_FIELD].strip()]
+        texts = [r[TEXT_FIELD] for r in live]
+        pages = [r.get(HTML_FIELD) if isinstance(r.get(HTML_FIELD), str) else None for r in live]
+        # raises LLMError/BudgetExceeded: nothing of the batch written
+        results = iter(self.source.programs(texts, pages))
         out: list[bytes] = []
         for record in records:
             empty = not record[TEXT_FIELD].strip()

@@ -134,6 +134,8 @@ def distill(
                              "pairs), documents.jsonl (reliable pairs whole, for train-classifier), rejected.jsonl."),
     expert: str | None = typer.Option(None, "--expert", help="llm (the --backend model, default) or trafilatura "
                                       "(main-content extraction on each record's html, offline)."),
+    trafilatura_favour: str | None = typer.Option(None, "--trafilatura-favour", help="The trafilatura expert's "
+                                                  "operating point: recall (default), balanced or precision."),
     backend: str | None = typer.Option(None, "--backend", "-b", help="Expert backend: anthropic or openai."),
     model: str | None = typer.Option(None, "--model", help="Expert model name."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL for the expert."),
@@ -154,7 +156,8 @@ def distill(
     from proda.pipelines.refine.distill_stage import run_distill
 
     settings = settings_from(ctx)
-    values = _merge(recipe, "DistillConfig", {"expert": expert, "backend": backend, "model": model,
+    values = _merge(recipe, "DistillConfig", {"expert": expert, "trafilatura_favour": trafilatura_favour,
+                                              "backend": backend, "model": model,
                                               "base_url": base_url, "max_insert_ratio": max_insert_ratio,
                                               "max_cost": max_cost})
     config = DistillConfig.from_dict(values, source=str(recipe) if recipe else "flags")
