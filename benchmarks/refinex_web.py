@@ -12,10 +12,10 @@ are split by a fixed hash of their id (:func:`split_half`) into a train half and
    ``with`` snippets kept and of ``without`` snippets removed, after lower-casing and collapsing
    whitespace, and pages per second on one core (process CPU time; torch on one thread). The
    classifier's threshold is chosen here, on dev; there is no separate test half of these pages.
-3. **Downstream.** The CC BY sample chunks (data/sample) are dressed with boilerplate lines taken
-   from the train half's removed lines and extracted with the heuristic backend clean, noisy and
-   noisy-then-refined: triple precision / recall / F1 against (a) the hand-made gold extraction of
-   data/sample/knowledge.jsonl and (b) the extractor's own output on the clean text.
+3. **Downstream** (``benchmarks/refinex_downstream.py``): the hand-annotated extraction gold set
+   (data/gold) dressed with the lines the expert removed on the train half, extracted by the
+   offline backends clean, noisy and noisy-then-refined (the classifier reads the text alone: a
+   dressed chunk has no HTML), scored against the gold triples with paired bootstrap intervals.
 4. **Throughput** (``--throughput N``): N pages resampled and mutated from all 161 (written to the
    work folder only) refined by ``proda refine run``'s stage with the classifier, sharded.
 
@@ -128,8 +128,9 @@ def compare_converters(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # -- 1. expert programs on the train half, and the classifier --------------------------------------------
 
 
-def distill_train(train: list[dict[str, Any]], work: Path, home: Path) -> Path:
-    """Distill the train half with the trafilatura expert; returns the documents.jsonl path."""
+def distill_train(train: list[dict[str, Any]], work: Path, home: Path, favour: str) -> Path:
+    """Distill the train half with the trafilatura expert at operating point ``favour``; returns the
+    documents.jsonl path."""
     from proda.pipelines.refine.config import DistillConfig
     from proda.pipelines.refine.distill_stage import run_distill
 
@@ -137,10 +138,11 @@ def distill_train(train: list[dict[str, Any]], work: Path, home: Path) -> Path:
     with pages.open("w", encoding="utf-8") as f:
         for p in train:
             f.write(json.dumps({"id": p["id"], "html": p["html"]}, ensure_ascii=False) + "\n")
-    report = run_distill([pages], work / "distill", DistillConfig(expert="trafilatura"), home)
+    out = work / f"distill-{favour}"
+    report = run_distill([pages], out, DistillConfig(expert="trafilatura", trafilatura_favour=favour), home)
     print(f"distilled {report.records} train pages: {report.reliable} reliable, {report.discarded} discarded "
           f"{report.discard_reasons or ''}")
-    return work / "distill" / "documents.jsonl"
+    return out / "documents.jsonl"
 
 
 def synthetic_documents(n: int, work: Path, exclude: set[str], seed: int = 0) -> Path:
@@ -169,11 +171,11 @@ def synthetic_documents(n: int, work: Path, exclude: set[str], seed: int = 0) ->
 
 
 def train_classifier(documents: list[Path], work: Path, home: Path, encoder: str, epochs: int,
-                     threshold: float | None) -> Path:
+                     threshold: float | None, markup_dropout: float) -> Path:
     from proda.training.refine_classifier import RefineClassifierConfig, train_refine_classifier
 
     config = RefineClassifierConfig(documents=tuple(str(p) for p in documents), output_dir=str(work / "model"),
-                                    encoder=encoder, epochs=epochs)
+                                    encoder=encoder, epochs=epochs, markup_dropout=markup_dropout)
     if threshold is not None:
         config.threshold = threshold
     report = train_refine_classifier(config, home)
@@ -183,83 +185,7 @@ def train_classifier(documents: list[Path], work: Path, home: Path, encoder: str
     return Path(report.output_dir)
 
 
-# -- 3. downstream extraction --------------------------------------------------------------------------------
-
-
-def _triples(text: str, chunk_id: str, discipline: str) -> set[tuple[str, str, str]]:
-    from proda.pipelines.extract.heuristic import HeuristicExtractor, concept_key
-    from proda.pipelines.extract.model import ChunkInput
-
-    extraction = HeuristicExtractor().extract(ChunkInput(chunk_id=chunk_id, discipline=discipline, text=text))
-    return {(concept_key(s.subject), s.relation, concept_key(s.object)) for c in extraction.chains for s in c.steps}
-
-
-def _prf(found: set[Any], ref: set[Any]) -> tuple[int, int, int]:
-    return len(found & ref), len(found - ref), len(ref - found)
-
-
-def _f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-
-def dress(text: str, boilerplate: Sequence[str], rng: random.Random) -> str:
-    """``text`` with real boilerplate lines around and between its paragraphs (the way a page carries them)."""
-    paragraphs = [p for p in text.split("\n") if p.strip()]
-    out: list[str] = [*rng.sample(boilerplate, min(len(boilerplate), rng.randint(6, 14))), ""]
-    for k, para in enumerate(paragraphs):
-        out.extend([para, ""])
-        if k < len(paragraphs) - 1 and rng.random() < 0.3:
-            out.extend([*rng.sample(boilerplate, rng.randint(1, 3)), ""])
-    out.extend(rng.sample(boilerplate, min(len(boilerplate), rng.randint(6, 14))))
-    return "\n".join(out)
-
-
-def downstream(boilerplate: list[str], refine: Callable[[list[str]], list[str]], seed: int = 0) -> dict[str, Any]:
-    """Triple P/R/F1 of clean, noisy and noisy-refined chunks against the two references."""
-    from proda.pipelines.ingest.chunking import chunk_text
-    from proda.pipelines.ingest.normalise import normalise_text
-
-    rng = random.Random(seed)
-    gold: dict[str, set[tuple[str, str, str]]] = {}
-    concepts: dict[str, str] = {}
-    chunks: list[tuple[str, str, str]] = []  # (chunk id, discipline, text)
-    from proda.pipelines.extract.heuristic import concept_key
-
-    for line in (SAMPLE / "knowledge.jsonl").open(encoding="utf-8"):
-        r = json.loads(line)
-        if r["kind"] == "concept":
-            concepts[r["id"]] = concept_key(r["name"])
-    for line in (SAMPLE / "knowledge.jsonl").open(encoding="utf-8"):
-        r = json.loads(line)
-        if r["kind"] == "chunk":
-            chunks.append((r["id"], r["discipline"], r["text"]))
-            gold.setdefault(r["id"], set())
-        elif r["kind"] == "relation":
-            gold.setdefault(r["chunk_id"], set()).add((concepts[r["subject_id"]], r["type"], concepts[r["object_id"]]))
-    for line in (SAMPLE / "corpus.jsonl").open(encoding="utf-8"):
-        r = json.loads(line)
-        for k, span in enumerate(chunk_text(normalise_text(r["text"]))):
-            chunks.append((f"{r['id']}#{k}", r["discipline"], span.text))
-    noisy = [dress(text, boilerplate, rng) for _, _, text in chunks]
-    refined = refine(noisy)
-    rows: dict[str, Any] = {}
-    for ref_name in ("gold", "clean_extraction"):
-        for variant, texts in (("clean", [t for _, _, t in chunks]), ("noisy", noisy), ("refined", refined)):
-            tp = fp = fn = 0
-            for (cid, disc, clean), text in zip(chunks, texts, strict=True):
-                if ref_name == "gold" and cid not in gold:
-                    continue
-                ref = gold[cid] if ref_name == "gold" else _triples(clean, cid, disc)
-                a, b, c = _prf(_triples(text, cid, disc), ref)
-                tp, fp, fn = tp + a, fp + b, fn + c
-            p, r, f = _f1(tp, fp, fn)
-            rows[f"{ref_name}/{variant}"] = {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3),
-                                             "tp": tp, "fp": fp, "fn": fn}
-    rows["chunks"] = len(chunks)
-    rows["gold_chunks"] = len(gold)
-    return rows
+# -- 3. downstream extraction: benchmarks/refinex_downstream.py (run from main below) ----------------------
 
 
 # -- 4. throughput ---------------------------------------------------------------------------------------
@@ -315,8 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, default=None, help="PRODA_HOME (encoder cache); default WORK/home")
     parser.add_argument("--encoder", default="static", choices=("static", "full"))
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--favour", default="recall", choices=("recall", "balanced", "precision"),
+                        help="the trafilatura expert's operating point for the training programs")
+    parser.add_argument("--markup-dropout", type=float, default=0.25, help="share of training steps on a page "
+                        "that hide its markup features")
     parser.add_argument("--synthetic", type=int, default=150, help="add this many synthetic noisy textbook excerpts "
-                        "(pipelines/refine/noise.py, modules of data/sample excluded) to the training documents")
+                        "(pipelines/refine/noise.py, modules of data/sample and data/gold excluded) to the training "
+                        "documents")
     parser.add_argument("--model", type=Path, default=None, help="use this trained classifier instead of training")
     parser.add_argument("--throughput", type=int, default=0, help="also refine this many resampled pages")
     parser.add_argument("--shards", type=int, default=2)
@@ -324,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one-core", action="store_true", help="pin this process to CPU 0 (like taskset -c 0)")
     parser.add_argument("--threshold", type=float, default=None, help="train with this stored threshold "
                         "(default: the training config's); the dev table also sweeps thresholds")
+    parser.add_argument("--no-downstream", action="store_true", help="skip the downstream extraction table")
     parser.add_argument("--converters", action="store_true", help="only compare the HTML converters on all pages")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
@@ -353,13 +285,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(pages)} pages: {len(train)} train, {len(dev)} dev (split by sha256 of '{SPLIT_SALT}' + id)")
 
     if args.model is None:
-        documents = [distill_train(train, work, home)]
+        documents = [distill_train(train, work, home, args.favour)]
         if args.synthetic:
             sample_ids = {json.loads(x)["id"] for name in ("corpus.jsonl", "documents.jsonl")
                           for x in (SAMPLE / name).open(encoding="utf-8")}
             sample_ids |= {json.loads(x).get("source_id", "") for x in (SAMPLE / "knowledge.jsonl").open()}
+            # the downstream table dresses the gold chunks: their modules stay out of training too
+            sample_ids |= {json.loads(x)["source_id"] for x in (ROOT / "data" / "gold" / "pool.jsonl").open()}
             documents.append(synthetic_documents(args.synthetic, work, sample_ids))
-        model_dir = train_classifier(documents, work, home, args.encoder, args.epochs, args.threshold)
+        model_dir = train_classifier(documents, work, home, args.encoder, args.epochs, args.threshold,
+                                     args.markup_dropout)
     else:
         model_dir = args.model
     classifier = LineClassifier.load(model_dir, home)
@@ -378,72 +313,87 @@ def main(argv: list[str] | None = None) -> int:
     c4 = c4_lines()
     outs, rate = timed(c4, texts)
     row("datatrove C4QualityFilter line rules", outs, 1 / (convert_s + 1 / rate))
-    expert = MainContentExpert()
-    outs, rate = timed(lambda p: expert.extract(p["html"]), dev)
-    row("trafilatura favor_recall (on the HTML)", outs, rate)
+    for favour in ("recall", "balanced", "precision"):
+        expert = MainContentExpert(favour=favour)
+        outs, rate = timed(lambda p, e=expert: e.extract(p["html"]), dev)  # type: ignore[misc]
+        row(f"trafilatura, {favour} (on the HTML)", outs, rate)
+    htmls: list[str | None] = [p["html"] for p in dev]
     # the classifier: probabilities once, every threshold decided from them; the time is the model's full path
-    classifier.programs(texts[:3])  # warm-up: token vectors of new tokens, first torch call
+    classifier.programs(texts[:3], htmls[:3])  # warm-up: token vectors of new tokens, first torch call
     started = time.process_time()
-    programs = classifier.programs(texts)
+    programs = classifier.programs(texts, htmls)
     model_rate = len(texts) / (time.process_time() - started)
-    probs = [classifier.probabilities(t) for t in texts]
-    sweep = []
-    for threshold in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
-        outs = ["\n".join(line for line, k in zip(t.split("\n"), keep_decisions(t.split("\n"), pr, threshold),
-                                                 strict=True) if k) for t, pr in zip(texts, probs, strict=True)]
-        w, wo = snippet_score(dev, outs)
-        sweep.append({"threshold": threshold, "with_kept": round(w, 3), "without_removed": round(wo, 3)})
+    thresholds = [round(0.05 * k, 2) for k in range(1, 17)]
+
+    def sweep_of(probs: list[Any]) -> list[dict[str, Any]]:
+        out = []
+        for threshold in thresholds:
+            kept = ["\n".join(line for line, k in zip(t.split("\n"), keep_decisions(t.split("\n"), pr, threshold),
+                                                      strict=True) if k) for t, pr in zip(texts, probs, strict=True)]
+            w, wo = snippet_score(dev, kept)
+            out.append({"threshold": threshold, "with_kept": round(w, 3), "without_removed": round(wo, 3)})
+        return out
+
+    sweep = sweep_of([classifier.probabilities(t, h) for t, h in zip(texts, htmls, strict=True)])
+    text_sweep = sweep_of([classifier.probabilities(t) for t in texts])
     # the threshold closest to meeting both targets: the largest smaller margin to them
     chosen = max(sweep, key=lambda s: min(s["with_kept"] - 0.95, s["without_removed"] - 0.85))
-    rows.append({"method": f"ProDa line classifier ({classifier.spec.encoder} MiniLM, threshold "
+    text_chosen = max(text_sweep, key=lambda s: min(s["with_kept"] - 0.95, s["without_removed"] - 0.85))
+    rows.append({"method": f"ProDa line classifier ({classifier.spec.encoder} MiniLM + markup, threshold "
                            f"{chosen['threshold']}, chosen on dev)", "with_kept": chosen["with_kept"],
                  "without_removed": chosen["without_removed"],
                  "pages_per_s": round(1 / (convert_s + 1 / model_rate), 1)})
+    members = []
+    if len(classifier.heads) > 1:  # how far one head alone lands from the ensemble, at the chosen threshold
+        from dataclasses import replace
+
+        for k, head in enumerate(classifier.heads):
+            single = LineClassifier(replace(classifier.spec, members=1), [head], classifier.encoder)
+            point = sweep_of([single.probabilities(t, h) for t, h in zip(texts, htmls, strict=True)])
+            at = next(x for x in point if x["threshold"] == chosen["threshold"])
+            members.append({"member": k, "with_kept": at["with_kept"], "without_removed": at["without_removed"]})
+    results["members"] = members
+    rows.append({"method": f"the same classifier on the text alone (no HTML; threshold {text_chosen['threshold']})",
+                 "with_kept": text_chosen["with_kept"], "without_removed": text_chosen["without_removed"],
+                 "pages_per_s": None})
     from proda.pipelines.refine.interpreter import execute, is_subsequence
 
     outs = [execute(mp.program, t).text for mp, t in zip(programs, texts, strict=True)]
     inserted = sum(not is_subsequence(o, t) for o, t in zip(outs, texts, strict=True))
     malformed = sum(mp.issues.get("malformed_program", 0) for mp in programs)
     w, wo = snippet_score(dev, outs)
-    results.update(dev=rows, sweep=sweep, chosen_threshold=chosen["threshold"],
+    results.update(dev=rows, sweep=sweep, text_sweep=text_sweep, chosen_threshold=chosen["threshold"],
+                   favour=classifier.spec.training.get("experts"),
                    model_path={"threshold": classifier.spec.threshold, "with_kept": round(w, 3),
                                "without_removed": round(wo, 3), "programs_inserting_text": inserted,
                                "malformed_programs": malformed})
     print(f"\ndev half ({len(dev)} pages); pages/s on one core (process CPU time, HTML -> text included)")
     print(f"{'method':<72} {'with kept':>9} {'w/o removed':>11} {'pages/s':>8}")
     for r in rows:
-        print(f"{r['method']:<72} {r['with_kept']:>9.3f} {r['without_removed']:>11.3f} {r['pages_per_s']:>8.1f}")
-    print("threshold sweep:", ", ".join(f"{s['threshold']}: {s['with_kept']:.3f}/{s['without_removed']:.3f}"
-                                         for s in sweep))
+        rate_text = "-" if r["pages_per_s"] is None else f"{r['pages_per_s']:.1f}"
+        print(f"{r['method']:<72} {r['with_kept']:>9.3f} {r['without_removed']:>11.3f} {rate_text:>8}")
+    for name, points in (("threshold sweep (with HTML)", sweep), ("threshold sweep (text alone)", text_sweep)):
+        print(f"{name}:", ", ".join(f"{s['threshold']}: {s['with_kept']:.3f}/{s['without_removed']:.3f}"
+                                    for s in points))
+    if members:
+        print(f"each head alone at threshold {chosen['threshold']}: " + ", ".join(
+            f"{m['with_kept']:.3f}/{m['without_removed']:.3f}" for m in members))
     print(f"model output path at its stored threshold {classifier.spec.threshold}: {w:.3f}/{wo:.3f}; "
           f"{inserted} programs inserting text, {malformed} malformed (failed closed)")
 
-    # downstream: boilerplate = lines the expert's programs removed on the train half
-    boilerplate: list[str] = []
-    documents = work / "distill" / "documents.jsonl"
-    if documents.is_file():
-        for line in documents.open(encoding="utf-8"):
-            r = json.loads(line)
-            from proda.pipelines.refine.program import parse_program
+    # downstream: gold chunks dressed with the lines the expert's programs removed on the train half
+    documents = work / f"distill-{args.favour}" / "documents.jsonl"
+    if documents.is_file() and not args.no_downstream:
+        from refinex_downstream import downstream, print_table, removed_lines
 
-            run = execute(parse_program(r["program"]), r["text"])
-            lines = r["text"].split("\n")
-            boilerplate.extend(lines[i].strip() for i in run.removed_lines if len(lines[i].strip()) > 2)
-    boilerplate = sorted(set(boilerplate))
-    if boilerplate:
         def refine(texts_in: list[str]) -> list[str]:
             return [execute(mp.program, t).text for mp, t in zip(classifier.programs(texts_in), texts_in,
                                                                  strict=True)]
 
-        down = downstream(boilerplate, refine)
+        down = downstream(removed_lines(documents), refine)
         results["downstream"] = down
-        print(f"\ndownstream: heuristic extraction on {down['chunks']} sample chunks dressed with "
-              f"{len(boilerplate)} distinct train-half boilerplate lines")
-        print(f"{'reference':<18} {'variant':<8} {'P':>6} {'R':>6} {'F1':>6}")
-        for key, v in down.items():
-            if isinstance(v, dict):
-                ref, variant = key.split("/")
-                print(f"{ref:<18} {variant:<8} {v['precision']:>6.3f} {v['recall']:>6.3f} {v['f1']:>6.3f}")
+        print()
+        print_table(down)
     if args.throughput:
         tp = throughput(pages, args.throughput, model_dir, work, home, args.shards, args.executor)
         results["throughput"] = tp

@@ -46,6 +46,24 @@ def test_each_visible_line_gets_what_its_markup_says() -> None:
     assert 0.1 < partial < 0.5  # a link inside a sentence is a small share of the line
     assert rows["Share this page"][COLUMN["in_named"]] == 1  # a class naming page furniture
     assert rows["Copyright notice of the publisher"][COLUMN["in_layout"]] == 1  # inside <footer>
+    # the densest prose container is the article: its lines are in it, the menu's are not
+    assert article[COLUMN["in_best"]] == 1 and heading[COLUMN["in_best"]] == 1
+    assert home[COLUMN["in_best"]] == 0 and home[COLUMN["in_top3"]] == 0
+
+
+def test_prose_containers_rank_the_paragraph_rich_element_first_and_discount_link_text() -> None:
+    from resiliparse.parse.html import HTMLTree
+
+    from proda.pipelines.refine.markup_features import prose_containers
+
+    sentence = "This sentence, long enough to count as prose, carries a comma or two, as prose does."
+    html = ("<html><body><div id='links'>" + "".join(f"<p><a href='/{k}'>{sentence}</a></p>" for k in range(6))
+            + "</div><div id='story'>" + "".join(f"<p>{sentence}</p>" for _ in range(3)) + "<br><img src='x'>"
+            + "</div><div id='empty'></div></body></html>")
+    ranked = prose_containers(HTMLTree.parse(html).body)
+    assert ranked[0][1].id == "story"  # fewer paragraphs, but none of them is a link
+    assert [s for s, *_ in ranked] == sorted((s for s, *_ in ranked), reverse=True)
+    assert prose_containers(HTMLTree.parse("<html><body><p>short</p></body></html>").body) == []
 
 
 def test_without_html_or_with_garbage_every_column_is_zero_and_nothing_raises() -> None:

@@ -53,7 +53,7 @@ class RefineClassifierConfig(FromRecipe):
     weight_decay: float = field(default=1e-2, metadata={"help": "AdamW weight decay"})
     max_lines: int = field(default=512, metadata={
         "help": "lines per training step: a longer document is cut into a random window of this many"})
-    threshold: float = field(default=0.3, metadata={
+    threshold: float = field(default=0.35, metadata={
         "help": "keep a line whose content probability reaches this (stored with the model)"})
     projection_dim: int = field(default=32, metadata={"help": "encoder vectors are projected to this many dims"})
     channels: int = field(default=64, metadata={"help": "channels of the head's convolutions"})
