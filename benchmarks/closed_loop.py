@@ -91,6 +91,7 @@ from proda.pipelines.tester.build import build_benchmark
 from proda.pipelines.tester.check import check_benchmark
 from proda.schema.store import GraphStore, open_store
 from proda.training.base_model import SMOLLM2, resolve_model_path
+from proda.training.compare import paired_bootstrap
 from proda.training.evaluate import EvalConfig, EvalReport, evaluate
 from proda.training.sft import TrainConfig, TrainSummary, run_training
 
@@ -153,21 +154,9 @@ def padded_tokens(lengths: Sequence[int], steps: int, batch: int, seed: int = 0)
 
 def bootstrap(scores: dict[str, np.ndarray], pairs: Sequence[tuple[str, str]], seed: int) -> dict[str, Any]:
     """Mean and 95% percentile interval of each arm's per-item scores and of the paired differences,
-    over the same ``RESAMPLES`` resamples of items."""
-    n = len(next(iter(scores.values())))
-    if n == 0:
-        return {}
-    idx = np.random.default_rng(seed).integers(0, n, size=(RESAMPLES, n))
-
-    def ci(v: np.ndarray) -> dict[str, float]:
-        means = v[idx].mean(axis=1)
-        return {"mean": float(v.mean()), "lo": float(np.percentile(means, 2.5)),
-                "hi": float(np.percentile(means, 97.5))}
-
-    out: dict[str, Any] = {"items": n, **{arm: ci(v) for arm, v in scores.items()}}
-    for a, b in pairs:
-        out[f"{a}-{b}"] = ci(scores[a] - scores[b])
-    return out
+    over the same ``RESAMPLES`` resamples of items (proda.training.compare, as plain dicts)."""
+    result = paired_bootstrap(scores, pairs, resamples=RESAMPLES, seed=seed)
+    return {"items": len(next(iter(scores.values()))), **{k: v.as_dict() for k, v in result.items()}} if result else {}
 
 
 def item_scores(store: GraphStore, run_id: str) -> dict[str, float]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -204,6 +205,7 @@ def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: i
     console.print("V1's wrong answers by distractor operator: "
                   + (", ".join(f"{k} {n}" for k, n in sorted(wrong.items())) or "none")
                   + " (the Debugger's raw material; `proda query --show eval_summary`)")
+    _compare(store, {"V0": v0.run_id, "V1": v1.run_id})
     _debug_patch_v2(store, home, v0=v0, v1=v1, v1_model=summary.model_dir, steps=steps)
 
 
@@ -260,9 +262,29 @@ def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model
     with _bar("evaluating V2", "items") as progress:
         v2 = evaluate(store, EvalConfig(model=v2_train.model_dir, benchmark="demo", run_name="demo-v2"), home,
                       progress=progress)
-    console.print(f"V0 {v0.accuracy:.1%} -> V1 {v1.accuracy:.1%} -> V2 {v2.accuracy:.1%} on {v2.items} items "
-                  "(a handful of items and steps: this shows the loop running, not an effect size; "
-                  "benchmarks/closed_loop.py measures that)")
+    console.print(f"V0 {v0.accuracy:.1%} -> V1 {v1.accuracy:.1%} -> V2 {v2.accuracy:.1%} on {v2.items} test items")
+    _compare(store, {"V0": v0.run_id, "V1": v1.run_id, "V2": v2.run_id})
+    console.print("[dim]a few dozen items and a few training steps: the demo shows the loop running; "
+                  "benchmarks/closed_loop.py measures effect sizes over seeds[/dim]")
+
+
+def _compare(store: GraphStore, runs: dict[str, str]) -> None:
+    """Each run's accuracy and each step's paired difference with 95 % bootstrap intervals, in words."""
+    from proda.training.compare import paired_bootstrap, run_scores, verdict
+
+    items, scores = run_scores(store, runs)
+    names = list(runs)
+    pairs = [(b, a) for a, b in pairwise(names)]
+    if len(names) > 2:
+        pairs.append((names[-1], names[0]))
+    result = paired_bootstrap(scores, pairs)
+    if not result:
+        return
+    print_rows([{"model": n, "accuracy": f"{result[n].mean:.1%}",
+                 "95 % interval": f"{result[n].lo:.1%} - {result[n].hi:.1%}"} for n in names],
+               title=f"paired over the same {len(items)} test items (bootstrap, 10,000 resamples)")
+    for a, b in pairs:
+        console.print(verdict(f"{a} - {b}", result[f"{a}-{b}"]))
 
 
 @contextlib.contextmanager
