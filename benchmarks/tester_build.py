@@ -17,8 +17,13 @@ Two modes:
   benchmark's items (``--name``, default ``bench_build``) are deleted afterwards unless ``--keep-items``.
 
 Each build repeat starts from no items of that name (deleting them is not timed); the median of the
-repeats is reported, plus one idempotent rebuild over existing items. Target: >= 500
-items/s on the embedded FalkorDB.
+repeats is reported, plus one idempotent rebuild over existing items. Every repeat builds once per
+``--strategies`` entry on the same graph, in ABBA order: ``serial`` is the old path (one round trip
+after another, TRUNC read by ``bench_trunc``), ``overlapped`` the new one (``BenchConfig.batch_strategy``).
+The report prints both medians, their ratio, and whether both made the same items (a digest of every
+stored record) and the same decisions (skips, rejections, operator mix). Target: >= 500 items/s on the
+embedded FalkorDB with the new path. ``benchmarks/tester_profile.py`` prints the engine's ``GRAPH.PROFILE``
+of the batched queries on the same graph.
 
 Run::
 
@@ -31,10 +36,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import hashlib
 import os
 import platform
 import random
 import statistics
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -46,7 +54,7 @@ from common import temporary_home, write_json
 from proda.config import Settings
 from proda.pipelines.tester.build import BuildReport, build_benchmark
 from proda.pipelines.tester.check import check_benchmark
-from proda.pipelines.tester.config import BenchConfig
+from proda.pipelines.tester.config import BATCH_STRATEGIES, BenchConfig
 from proda.pipelines.tester.split import assign_splits
 from proda.schema.models import Chain, Concept, Provenance, Relation
 from proda.schema.store import open_store
@@ -135,11 +143,13 @@ def generate(chains: int, n_disciplines: int, seed: int, degree: float, inverse_
 # measuring
 # --------------------------------------------------------------------------------------------------
 class QueryClock:
-    """Wall seconds and calls per catalog query, by wrapping the store's ``query`` (measuring only)."""
+    """Wall seconds and calls per catalog query, by wrapping the store's ``query`` (measuring only). An overlapped
+    build queries from several threads, hence the lock."""
 
     def __init__(self, store: GraphStore) -> None:
-        self.seconds: Counter[str] = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
+        lock = threading.Lock()
         original = store.query
 
         def query(name: str, params: Any = None, **kw: Any) -> Any:
@@ -147,8 +157,9 @@ class QueryClock:
             try:
                 return original(name, params, **kw)
             finally:
-                self.seconds[name] += time.perf_counter() - t
-                self.calls[name] += 1
+                with lock:
+                    self.seconds[name] += time.perf_counter() - t
+                    self.calls[name] += 1
 
         store.query = query  # type: ignore[method-assign]
 
@@ -166,29 +177,60 @@ def _share(part: float, whole: float) -> float:
     return part / whole if whole else float("nan")
 
 
-def measure(store: GraphStore, config: BenchConfig, repeats: int, log: Callable[[str], None]) -> dict[str, Any]:
-    """Split, then ``repeats`` fresh builds and checks, then one idempotent rebuild; returns the figures."""
+def fingerprint(store: GraphStore, name: str) -> str:
+    """A digest of one benchmark's items as stored (id and full record), to show two builds made the same items."""
+    rows = store.run("MATCH (i:BenchmarkItem {benchmark: $b}) RETURN i.id AS id, i.record AS record", {"b": name})
+    digest = hashlib.sha256()
+    for r in sorted(rows, key=lambda r: r["id"]):
+        digest.update(f"{r['id']}\x1f{r['record']}\x1e".encode())
+    return digest.hexdigest()
+
+
+def _build_once(store: GraphStore, config: BenchConfig, clock: QueryClock) -> tuple[BuildReport, dict[str, Any]]:
+    delete_items(store, config.name)
+    clock.reset()
+    t = time.perf_counter()
+    report = build_benchmark(store, config)
+    wall = time.perf_counter() - t
+    held = sum(sh.held_out_chains for sh in report.shards)
+    return report, {"seconds": wall, "items": report.items, "items_per_s": _share(report.items, wall),
+                    "chains_per_s": _share(held, wall),
+                    "query_seconds": dict(clock.seconds), "query_calls": dict(clock.calls)}
+
+
+def _outcome(report: BuildReport) -> dict[str, Any]:
+    """What a build decided (not how fast): equal for the old and the new path."""
+    return {k: dict(report.total(k)) for k in ("skipped", "rejected_candidates", "notes", "operators", "kinds")}
+
+
+def measure(store: GraphStore, config: BenchConfig, repeats: int, strategies: Sequence[str],
+            log: Callable[[str], None]) -> dict[str, Any]:
+    """Split, then ``repeats`` rounds of one fresh build per batch strategy (alternating, in ABBA order, so both
+    see the same machine), then one idempotent rebuild and the checks with the last strategy; returns the
+    figures."""
     clock = QueryClock(store)
     t = time.perf_counter()
     split = assign_splits(store, config)
     split_s = time.perf_counter() - t
     log(f"split {sum(split.assigned.values()):,} unsplit chains in {split_s:.2f} s: {dict(split.assigned)}")
-    builds: list[dict[str, Any]] = []
-    last: BuildReport | None = None
+    builds: dict[str, list[dict[str, Any]]] = {s: [] for s in strategies}
+    reports: dict[str, BuildReport] = {}
+    prints: dict[str, str] = {}
     for i in range(repeats):
-        delete_items(store, config.name)
-        clock.reset()
-        t = time.perf_counter()
-        last = build_benchmark(store, config)
-        wall = time.perf_counter() - t
-        held = sum(sh.held_out_chains for sh in last.shards)
-        builds.append({"seconds": wall, "items": last.items, "items_per_s": _share(last.items, wall),
-                       "chains_per_s": _share(held, wall),
-                       "query_seconds": dict(clock.seconds), "query_calls": dict(clock.calls)})
-        log(f"  build {i + 1}/{repeats}: {last.items:,} items in {wall:.2f} s ({last.items / wall:,.0f} items/s)")
-    assert last is not None
+        # ABBA order: a load that rises or falls during the run weighs on both paths alike
+        for strategy in strategies if i % 2 == 0 else list(reversed(strategies)):
+            cfg = dataclasses.replace(config, batch_strategy=strategy)
+            reports[strategy], b = _build_once(store, cfg, clock)
+            builds[strategy].append(b)
+            log(f"  build {i + 1}/{repeats} {strategy:<10}: {b['items']:,} items in {b['seconds']:.2f} s "
+                f"({b['items_per_s']:,.0f} items/s)")
+            if i == 0:
+                prints[strategy] = fingerprint(store, config.name)  # not timed
+    new = strategies[-1]
+    last = reports[new]
+    cfg = dataclasses.replace(config, batch_strategy=new)
     t = time.perf_counter()
-    again = build_benchmark(store, config)
+    again = build_benchmark(store, cfg)
     rebuild_s = time.perf_counter() - t
     log(f"  idempotent rebuild: {again.items:,} items in {rebuild_s:.2f} s")
     checks = []
@@ -201,13 +243,32 @@ def measure(store: GraphStore, config: BenchConfig, repeats: int, log: Callable[
     held_out = sum(s.held_out_chains for s in last.shards)
     operators = last.total("operators")
     n_distractors = sum(operators.values())
-    median_build = sorted(builds, key=lambda b: b["seconds"])[len(builds) // 2]
+    per_strategy = {}
+    for strategy, runs in builds.items():
+        median_build = sorted(runs, key=lambda b: b["seconds"])[len(runs) // 2]
+        per_strategy[strategy] = {
+            "builds": runs,
+            "build_seconds_median": statistics.median(b["seconds"] for b in runs),
+            "items_per_s_median": statistics.median(b["items_per_s"] for b in runs),
+            "chains_per_s_median": statistics.median(b["chains_per_s"] for b in runs),
+            "query_seconds_median_build": median_build["query_seconds"],
+            "query_calls_median_build": median_build["query_calls"],
+            "items_fingerprint": prints[strategy],
+            "outcome": _outcome(reports[strategy]),
+        }
+    first = strategies[0]
+    same = all(per_strategy[s]["items_fingerprint"] == per_strategy[first]["items_fingerprint"]
+               and per_strategy[s]["outcome"] == per_strategy[first]["outcome"] for s in strategies)
     return {
         "split": {"seconds": split_s, "assigned": dict(split.assigned), "rule": split.rule},
-        "builds": builds,
-        "build_seconds_median": statistics.median(b["seconds"] for b in builds),
-        "items_per_s_median": statistics.median(b["items_per_s"] for b in builds),
-        "chains_per_s_median": statistics.median(b["chains_per_s"] for b in builds),
+        "strategies": per_strategy,
+        "new": new,
+        "old": first,
+        "speedup": _share(per_strategy[first]["build_seconds_median"], per_strategy[new]["build_seconds_median"]),
+        "same_items": same,
+        "build_seconds_median": per_strategy[new]["build_seconds_median"],
+        "items_per_s_median": per_strategy[new]["items_per_s_median"],
+        "chains_per_s_median": per_strategy[new]["chains_per_s_median"],
         "rebuild_seconds": rebuild_s,
         "items": last.items,
         "held_out_chains": held_out,
@@ -218,8 +279,6 @@ def measure(store: GraphStore, config: BenchConfig, repeats: int, log: Callable[
         "operators": dict(operators),
         "operator_share": {k: _share(v, n_distractors) for k, v in operators.items()},
         "kinds": dict(last.total("kinds")),
-        "query_seconds_median_build": median_build["query_seconds"],
-        "query_calls_median_build": median_build["query_calls"],
         "check_seconds": checks,
         "check_seconds_median": statistics.median(checks),
         "check_violations": violations,
@@ -289,10 +348,17 @@ def print_report(r: dict[str, Any]) -> None:
               "(not measured below)")
     print()
     print(f"split of unsplit chains: {m['split']['seconds']:.2f} s {m['split']['assigned']}")
-    print(f"build: median {m['build_seconds_median']:.2f} s for {m['items']:,} items = "
-          f"{m['items_per_s_median']:,.0f} items/s (runs: "
-          + ", ".join(f"{b['seconds']:.2f} s" for b in m["builds"])
-          + f"); idempotent rebuild {m['rebuild_seconds']:.2f} s")
+    for strategy, st in m["strategies"].items():
+        role = "new" if strategy == m["new"] else "old"
+        print(f"build, {role} path (batch_strategy={strategy}): median {st['build_seconds_median']:.2f} s for "
+              f"{m['items']:,} items = {st['items_per_s_median']:,.0f} items/s (runs: "
+              + ", ".join(f"{b['seconds']:.2f} s" for b in st["builds"]) + ")")
+    if len(m["strategies"]) > 1:
+        print(f"new path vs old path, same graph, same run: {m['speedup']:.2f}x "
+              f"({m['strategies'][m['new']]['items_per_s_median']:,.0f} vs "
+              f"{m['strategies'][m['old']]['items_per_s_median']:,.0f} items/s); same items and decisions: "
+              f"{'yes' if m['same_items'] else 'NO'}")
+    print(f"idempotent rebuild ({m['new']}): {m['rebuild_seconds']:.2f} s")
     print(f"chains yielding a valid item: {m['items']:,} of {m['held_out_chains']:,} test/dev chains "
           f"= {100 * m['yield_share']:.1f}% ({m['chains_per_s_median']:,.0f} held-out chains/s processed)")
     print("skipped chains: " + (", ".join(f"{k} {v:,}" for k, v in sorted(m["skipped"].items())) or "none"))
@@ -304,18 +370,21 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"validity + orthogonality re-check: median {m['check_seconds_median']:.2f} s (runs: "
           + ", ".join(f"{s:.2f} s" for s in m["check_seconds"]) + f"), {m['check_violations']} violation(s)")
     print()
-    print("where the median build's time went (catalog query: calls, seconds)")
-    for name, s in sorted(m["query_seconds_median_build"].items(), key=lambda kv: -kv[1]):
-        print(f"  {name:<24}{m['query_calls_median_build'][name]:>6}{s:>9.2f}")
-    print()
+    for strategy, st in m["strategies"].items():
+        print(f"where the median {strategy} build's time went (catalog query: calls, seconds of the client's wall "
+              "clock; overlapped queries run at the same time as other work, so their sum can exceed the build)")
+        for name, sec in sorted(st["query_seconds_median_build"].items(), key=lambda kv: -kv[1]):
+            print(f"  {name:<24}{st['query_calls_median_build'][name]:>6}{sec:>9.2f}")
+        print()
     met = m["items_per_s_median"] >= TARGET_ITEMS_PER_S
+    ratio = (f"; old path {m['strategies'][m['old']]['items_per_s_median']:,.0f} items/s, {m['speedup']:.2f}x"
+             if len(m["strategies"]) > 1 else "")
     print(f"TARGET {'met   ' if met else 'MISSED'} >= {TARGET_ITEMS_PER_S} items/s: "
-          f"{m['items_per_s_median']:,.0f} items/s")
+          f"{m['items_per_s_median']:,.0f} items/s (batch_strategy={m['new']}{ratio})")
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def add_graph_args(p: argparse.ArgumentParser) -> None:
+    """The options that shape the synthetic graph (shared with ``tester_profile.py``, so both see one graph)."""
     p.add_argument("--chains", type=int, default=100_000, help="synthetic chains to generate")
     p.add_argument("--disciplines", type=int, default=4)
     p.add_argument("--degree", type=float, default=2.5, help="mean typed out-edges per synthetic concept")
@@ -323,6 +392,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="share of invertible edges that also get an edge of the inverse type from the subject")
     p.add_argument("--parent-share", type=float, default=0.3, help="share of concepts that is_a a category")
     p.add_argument("--seed", type=int, default=20261123)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_graph_args(p)
     p.add_argument("--graph", default=None, help="measure this existing graph instead of a synthetic one")
     p.add_argument("--home", type=Path, default=None, help="PRODA_HOME of the existing graph (default ./.proda)")
     p.add_argument("--name", default="bench_build", help="benchmark name used for the measured items")
@@ -332,12 +407,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="BenchConfig.candidates_per_row")
     p.add_argument("--test-ratio", type=float, default=0.1)
     p.add_argument("--dev-ratio", type=float, default=0.1)
-    p.add_argument("--repeats", type=int, default=3, help="fresh builds and checks; medians are reported")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="fresh builds (per strategy) and checks; medians are reported")
+    p.add_argument("--strategies", default="serial,overlapped",
+                   help="BenchConfig.batch_strategy values to build with, old path first, the measured one last")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     p.add_argument("--quiet", action="store_true", help="only the final report")
     a = p.parse_args(argv)
     if a.chains < 10 or a.repeats < 1 or a.disciplines < 1:
         p.error("--chains must be at least 10, --repeats and --disciplines at least 1")
+    a.strategies = [x.strip() for x in a.strategies.split(",") if x.strip()]
+    bad = [x for x in a.strategies if x not in BATCH_STRATEGIES]
+    if bad or not a.strategies:
+        p.error(f"--strategies: use some of {', '.join(BATCH_STRATEGIES)}")
     return a
 
 
@@ -355,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with opened as (store, source):
         results["source"] = source
         try:
-            results["measure"] = measure(store, config, args.repeats, log)
+            results["measure"] = measure(store, config, args.repeats, args.strategies, log)
         finally:
             if args.graph and not args.keep_items:
                 delete_items(store, args.name)

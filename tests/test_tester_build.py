@@ -102,6 +102,20 @@ def _counting(store: GraphStore) -> Counter[str]:
     return calls
 
 
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_both_batch_strategies_build_the_same_items(store: GraphStore, batch_size: int) -> None:
+    for i in range(3):
+        economics(suffix=f"_{i}").load(store)
+    built = {}
+    for strategy in ("serial", "overlapped"):
+        store.run("MATCH (i:BenchmarkItem) DETACH DELETE i", read_only=False)
+        report = build_benchmark(store, BenchConfig(batch_size=batch_size, batch_strategy=strategy))
+        [shard] = report.shards
+        built[strategy] = (items(store), shard.skipped, shard.examples, shard.operators,
+                           shard.rejected_candidates, shard.notes, shard.considered)
+    assert built["overlapped"] == built["serial"] and len(built["serial"][0]) == 3
+
+
 def test_round_trips_do_not_grow_with_the_number_of_chains(falkordb_store: GraphStore) -> None:
     one = economics(suffix="_0").load(falkordb_store)
     calls = _counting(falkordb_store)

@@ -19,7 +19,7 @@ from proda.pipelines.tester.validity import prove, reach_rows, reachable, reject
 from proda.schema.store.base import GraphStore
 from proda.schema.vocabulary import default_vocabulary
 from tests.graphs import covers
-from tests.tester_world import load_economics
+from tests.tester_world import load_economics, merge
 
 VOCAB = default_vocabulary()
 
@@ -57,6 +57,17 @@ def test_trunc_finds_the_intermediate_concepts_and_nothing_on_one_step_chains(st
     assert cand.detail == "stopped after 1 step(s)"
     assert [x.concept.name for x in found[d.id]] == ["product"]
     assert found.get(c.id, []) == []  # one step: nothing to stop early at
+
+
+def test_trunc_from_the_chain_read_finds_what_bench_trunc_finds(store: GraphStore) -> None:
+    w = load_economics(store)
+    merge(store, w.c["product"], w.c["offering"])  # a merged stop: its own id and name, the canonical id of another
+    chains = list(read_chains(store, [ch.id for ch in w.chains.values()]).values())
+    from_graph = distractors.trunc(store, chains)
+    from_steps = distractors.trunc_from_steps(chains)
+    assert {k: v for k, v in from_steps.items() if v} == {k: v for k, v in from_graph.items() if v}
+    [stop] = from_steps[w.chains["D"].id]
+    assert (stop.concept.name, stop.concept.canonical_id) == ("product", w.c["offering"].id)
 
 
 def test_invrel_follows_the_inverse_relation_then_the_rest_of_the_chain(store: GraphStore) -> None:

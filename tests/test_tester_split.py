@@ -86,6 +86,7 @@ def test_a_cleared_split_comes_back_from_the_item_that_tests_the_chain(store: Gr
     ({"name": "Bad Name"}, "benchmark name"),
     ({"max_steps": 7}, "max_steps"),
     ({"per_discipline": 0}, "per_discipline"),
+    ({"batch_strategy": "parallel"}, "batch_strategy 'parallel': use one of overlapped, serial"),
     ({"bogus": 1}, "unknown key\\(s\\) bogus"),
 ])
 def test_config_errors_say_how_to_fix_them(values: dict[str, object], message: str) -> None:

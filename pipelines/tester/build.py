@@ -1,10 +1,16 @@
 """``proda bench build``: multiple-choice items from held-out L3 chains, one shard per discipline.
 
 Per discipline the held-out chains are taken in a seeded order and processed in batches; each batch
-costs a fixed number of round trips whatever its size (chain steps, the three operators, the proof,
-the write), never one per chain or per distractor. An item is assembled whole in memory and written
+costs a fixed number of round trips whatever its size (chain steps, the operators, the proof, the
+write), never one per chain or per distractor. An item is assembled whole in memory and written
 with all its options in one statement, so nothing partial reaches the graph; a chain that cannot
 give a valid item is skipped and counted by reason, with a message naming it.
+
+``BenchConfig.batch_strategy`` says how the batches meet the server. ``overlapped`` (the default) reads
+the next batches on worker threads while this one's items are chosen and written, runs NEARMISS beside
+INVREL, and takes TRUNC's stops from the chain steps already read (no round trip); ``serial`` runs one
+query after another with TRUNC's own query, the earlier path, kept to measure against. Both build the
+same items with the same statistics.
 
 With a paraphrase backend (``BenchConfig.paraphrase_backend``) each item's question stem is reworded
 before the item is written; options and answer never are. A rewording that drops the start concept
@@ -17,8 +23,9 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -47,6 +54,9 @@ if TYPE_CHECKING:
     from proda.pipelines.llm.paraphrase import Paraphraser
 
 EXAMPLES_PER_REASON = 5
+# batches an overlapped build reads ahead of the one it writes: with one, the reads (chain steps, then the
+# distractor queries, then the proof) were the longer side of the overlap at 100,000 chains
+READ_AHEAD = 2
 
 
 @dataclass
@@ -107,6 +117,19 @@ class BuildReport:
 ProgressFn = Callable[[ShardStats], None]
 
 
+@dataclass
+class BatchRead:
+    """What one batch of chains read from the graph: skipped chains (reason, message), usable chains, their
+    distractor candidates and which of them (and of the answers) the chains' own type sequences reach."""
+
+    considered: int
+    skips: list[tuple[str, str]]
+    usable: list[ChainView]
+    found: dict[str, list[Candidate]]
+    reached: dict[str, set[str]]
+    notes: Counter[str]
+
+
 def chain_order(seed: int, chain_id: str) -> str:
     """Sort key of the seeded chain order (a hash, so it does not depend on which other chains exist)."""
     return hashlib.sha256(f"{seed}\x1fchain\x1f{chain_id}".encode()).hexdigest()
@@ -136,17 +159,10 @@ class ShardBuilder:
         self._origin = {r["id"]: r.get("origin") or "extracted" for r in chains}
         stats.held_out_by_origin = dict(sorted(Counter(self._origin.values()).items()))
         ids = sorted((r["id"] for r in chains), key=lambda cid: chain_order(cfg.seed, cid))
-        start = 0
-        while start < len(ids):
-            want = None if cfg.per_discipline is None else cfg.per_discipline - stats.items
-            if want is not None and want <= 0:
-                break
-            # a few items asked for: read a few chains more than that, not a whole batch
-            size = cfg.batch_size if want is None else min(cfg.batch_size, max(2 * want, 100))
-            self._batch(ids[start:start + size], stats, want)
-            start += size
-            if progress is not None:
-                progress(stats)
+        if cfg.batch_strategy == "overlapped" and cfg.per_discipline is None:
+            self._overlapped(ids, stats, progress)
+        else:
+            self._serial(ids, stats, progress)
         if cfg.per_discipline is not None and stats.items < cfg.per_discipline:
             stats.shortfall = (f"discipline {discipline!r}: asked for {cfg.per_discipline} items, built "
                                f"{stats.items} from {stats.held_out_chains} {'/'.join(cfg.splits)} chains "
@@ -154,26 +170,78 @@ class ShardBuilder:
         stats.seconds = time.perf_counter() - started
         return stats
 
-    def _batch(self, chain_ids: Sequence[str], stats: ShardStats, want: int | None) -> None:
+    def _serial(self, ids: Sequence[str], stats: ShardStats, progress: ProgressFn | None) -> None:
+        """Batch after batch, each read, chosen and written before the next is read. ``per_discipline``
+        needs this order: how many chains the next batch reads depends on the items this one wrote."""
         cfg = self.config
+        start = 0
+        while start < len(ids):
+            want = None if cfg.per_discipline is None else cfg.per_discipline - stats.items
+            if want is not None and want <= 0:
+                break
+            # a few items asked for: read a few chains more than that, not a whole batch
+            size = cfg.batch_size if want is None else min(cfg.batch_size, max(2 * want, 100))
+            self._finish(self._read(ids[start:start + size]), stats, want)
+            start += size
+            if progress is not None:
+                progress(stats)
+
+    def _overlapped(self, ids: Sequence[str], stats: ShardStats, progress: ProgressFn | None) -> None:
+        """Every batch as in :meth:`_serial`, but the reads of the next ``READ_AHEAD`` batches run on worker
+        threads (connections of the store's pool) while this batch's items are chosen and written here, and
+        each batch's NEARMISS query runs beside its INVREL query: the graph server works while Python does.
+        The reads touch no item, OPTION or TESTS edge, so reading ahead of a write sees the same graph, and
+        statistics are only counted here, in batch order, so the report is the serial one."""
+        size = self.config.batch_size
+        batches = [ids[i:i + size] for i in range(0, len(ids), size)]
+        with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="bench-read") as readers, \
+                ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="bench-nearmiss") as beside:
+            pending = deque(readers.submit(self._read, b, beside) for b in batches[:READ_AHEAD])
+            for k in range(len(batches)):
+                read = pending.popleft().result()
+                if k + READ_AHEAD < len(batches):
+                    pending.append(readers.submit(self._read, batches[k + READ_AHEAD], beside))
+                self._finish(read, stats, None)
+                if progress is not None:
+                    progress(stats)
+
+    def _read(self, chain_ids: Sequence[str], beside: ThreadPoolExecutor | None = None) -> BatchRead:
+        """Everything a batch reads from the graph: its chains, their candidates and the proof. Touches no
+        statistics, so it may run on a worker thread; with ``beside`` the NEARMISS query runs there while
+        INVREL runs here."""
+        cfg = self.config
+        limit = cfg.candidates_per_row
         views = read_chains(self.store, chain_ids)
+        skips: list[tuple[str, str]] = []
         usable: list[ChainView] = []
         for cid in chain_ids:
-            stats.considered += 1
             v = views.get(cid)
             reason = self._unusable(cid, v)
             if reason is not None:
-                stats.skip(*reason)
+                skips.append(reason)
             elif v is not None:
                 usable.append(v)
+        near = beside.submit(distractors.nearmiss, self.store, usable, limit) if beside is not None else None
         notes: Counter[str] = Counter()
+        inverted = distractors.invrel(self.store, usable, self.vocab, limit, notes)
+        truncated = (distractors.trunc(self.store, usable) if cfg.batch_strategy == "serial"
+                     else distractors.trunc_from_steps(usable))
+        nearmissed = near.result() if near is not None else distractors.nearmiss(self.store, usable, limit)
         found: dict[str, list[Candidate]] = {c.id: [] for c in usable}
-        for by_chain in (distractors.invrel(self.store, usable, self.vocab, cfg.candidates_per_row, notes),
-                         distractors.trunc(self.store, usable),
-                         distractors.nearmiss(self.store, usable, cfg.candidates_per_row)):
+        for by_chain in (inverted, truncated, nearmissed):
             for cid, cands in by_chain.items():
                 found[cid].extend(cands)
         reached = prove(self.store, usable, found)
+        return BatchRead(considered=len(chain_ids), skips=skips, usable=usable, found=found, reached=reached,
+                         notes=notes)
+
+    def _finish(self, read: BatchRead, stats: ShardStats, want: int | None) -> None:
+        """Choose the distractors of a batch read by :meth:`_read`, write its items and count everything."""
+        cfg = self.config
+        stats.considered += read.considered
+        for reason in read.skips:
+            stats.skip(*reason)
+        usable, found, reached, notes = read.usable, read.found, read.reached, read.notes
         rejected: Counter[str] = Counter()
         records: list[BenchmarkItemRecord] = []
         for v in usable:

@@ -13,6 +13,7 @@ from proda.pipelines.shards import check_executor, executor_field
 from proda.recipes import FromRecipe
 
 SPLITS = ("test", "dev", "train")
+BATCH_STRATEGIES = ("overlapped", "serial")
 MAX_STEPS = 6  # the hop patterns of bench_invrel / bench_reach are written out for 1..6 steps
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
@@ -42,6 +43,11 @@ class BenchConfig(FromRecipe):
         "help": "most candidates a distractor query returns per chain, step and kind (every returned row costs "
                 "client-side parsing; a few per kind leave enough after the validity proof)"})
     batch_size: int = field(default=1000, metadata={"help": "chains per round trip of each batched query"})
+    batch_strategy: str = field(default="overlapped", metadata={
+        "help": "overlapped: while a batch's items are chosen and written, the next batch's chains, distractors "
+                "and proof are read on a second connection, and TRUNC takes the stops from the chain as already "
+                "read; serial: one round trip after another, TRUNC read by its own query (the earlier path, kept "
+                "to measure against). Both build the same items"})
     executor: str = executor_field("one shard per discipline")
     paraphrase_backend: str | None = field(default=None, metadata={
         "help": PARAPHRASE_HELP["paraphrase_backend"] + ". Only the question stem is reworded, never the options "
@@ -69,6 +75,8 @@ class BenchConfig(FromRecipe):
             raise ConfigError("distractors must be at least 1")
         if not 1 <= self.max_steps <= MAX_STEPS:
             raise ConfigError(f"max_steps must be between 1 and {MAX_STEPS}")
+        if self.batch_strategy not in BATCH_STRATEGIES:
+            raise ConfigError(f"batch_strategy {self.batch_strategy!r}: use one of {', '.join(BATCH_STRATEGIES)}")
         if self.candidates_per_row < 1 or self.batch_size < 1:
             raise ConfigError("candidates_per_row and batch_size must be at least 1")
         check_executor(self.executor)

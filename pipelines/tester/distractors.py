@@ -48,6 +48,18 @@ def trunc(store: GraphStore, chains: Sequence[ChainView]) -> Candidates:
     return out
 
 
+def trunc_from_steps(chains: Sequence[ChainView]) -> Candidates:
+    """TRUNC candidates per chain id taken from the chains as :func:`~proda.pipelines.tester.chains.read_chains`
+    returned them, without a round trip: the same stops ``bench_trunc`` finds over the chain's HAS_STEP edges,
+    since a chain's step k links the concept at position k, which ``read_chains`` has just found in the graph."""
+    out: Candidates = defaultdict(list)
+    for c in chains:
+        for k in range(1, c.length):
+            out[c.id].append(Candidate("TRUNC", "trunc", c.concepts[k], tuple(c.relation_ids[:k]),
+                                       detail=f"stopped after {k} step(s)", preference=-k))
+    return out
+
+
 def invrel_rows(chain: ChainView, vocab: Vocabulary, notes: Counter[str]) -> list[dict[str, Any]]:
     """The ``bench_invrel`` rows of one chain: one per step whose type has an inverse that differs from it."""
     rows = []
@@ -89,16 +101,20 @@ def invrel(store: GraphStore, chains: Sequence[ChainView], vocab: Vocabulary, li
     return out
 
 
-def nearmiss(store: GraphStore, chains: Sequence[ChainView], limit: int) -> Candidates:
-    """NEARMISS candidates per chain id, tried in the order sibling_chain, sibling, alt_ending, neighbour."""
-    out: Candidates = defaultdict(list)
+def nearmiss_params(chains: Sequence[ChainView], limit: int) -> dict[str, Any]:
+    """The ``bench_nearmiss`` parameters of a batch of chains."""
     rows = [{"chain_id": c.id, "discipline": c.discipline, "answer_id": c.answer.id, "prev_id": c.concepts[-2].id,
              "last_type": c.relation_types[-1], "prefix_ids": list(c.relation_ids[:-1]), "length": c.length}
             for c in chains]
-    if not rows:
+    return {"rows": rows, "up": list(PARENT_UP), "down": list(PARENT_DOWN), "limit": limit}
+
+
+def nearmiss(store: GraphStore, chains: Sequence[ChainView], limit: int) -> Candidates:
+    """NEARMISS candidates per chain id, tried in the order sibling_chain, sibling, alt_ending, neighbour."""
+    out: Candidates = defaultdict(list)
+    if not chains:
         return out
-    params = {"rows": rows, "up": list(PARENT_UP), "down": list(PARENT_DOWN), "limit": limit}
-    for r in store.query("bench_nearmiss", params):
+    for r in store.query("bench_nearmiss", nearmiss_params(chains, limit)):
         kind = r["kind"]
         out[r["chain_id"]].append(Candidate("NEARMISS", kind, _concept(r), tuple(r["via"]), detail=kind,
                                             preference=NEARMISS_ORDER.get(kind, 9)))
