@@ -70,6 +70,8 @@ def test_without_html_or_with_garbage_every_column_is_zero_and_nothing_raises() 
     lines = html_to_text(PAGE).text.split("\n")
     for html in (None, "", "   "):
         assert not markup_features(lines, html).any()
+    foreign = markup_features(["A line this page does not have.", "Home"], PAGE)
+    assert not foreign[0].any() and foreign[1][COLUMN["markup"]] == 1  # only the page's own lines get markup
     odd = markup_features(["one line", "", "another"], "<<<>>> \x00 <p unclosed <a href='x'>")
     assert odd.shape == (3, len(MARKUP_FEATURES)) and not odd[1].any()  # a blank line has no markup row
 

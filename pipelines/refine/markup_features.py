@@ -22,7 +22,8 @@ sits in ``<footer>``, a share bar in an element whose class says so, and an arti
 None of these decides anything: they are inputs whose weights the classifier learns from the
 expert's programs. Lines are matched to the markup by their text (whitespace collapsed, bullets
 dropped), in order for the reduced-HTML rendering and as a multiset for the filtered renderings;
-a line that cannot be matched gets zeros, the same as a page without HTML.
+a line that is not a line of the page's own visible text (the text was edited, or belongs to another
+page) gets zeros, the same as a page without HTML, so a mismatch can never read as page furniture.
 """
 
 from __future__ import annotations
@@ -172,6 +173,7 @@ def markup_features(lines: Sequence[str], html: str | None) -> NDArray[np.float3
 
         tree = HTMLTree.parse(html)
         reduced = _reduced_rows(extract_plain_text(tree, preserve_formatting="minimal_html", links=True))
+        visible = _survivors(extract_plain_text(tree, preserve_formatting=True))
         main = _survivors(extract_plain_text(tree, preserve_formatting=True, main_content=True))
         no_layout = _survivors(extract_plain_text(tree, preserve_formatting=True, skip_elements=_LAYOUT_SELECTORS))
         no_named = _survivors(extract_plain_text(tree, preserve_formatting=True, skip_elements=_NAMED_SELECTORS))
@@ -190,8 +192,9 @@ def markup_features(lines: Sequence[str], html: str | None) -> NDArray[np.float3
     cursor = 0
     for i, line in enumerate(lines):
         key = _key(line)
-        if not key:
-            continue
+        if not key or visible[key] <= 0:
+            continue  # blank, or not a line of this page's text (edited, or another page): no markup known
+        visible[key] -= 1
         out[i, 0] = 1.0
         for j in range(cursor, min(cursor + _LOOKAHEAD, len(reduced))):
             if reduced[j][0] == key:
