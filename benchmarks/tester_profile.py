@@ -34,11 +34,9 @@ from tester_build import add_graph_args, synthetic_store
 
 from proda.pipelines.tester import distractors
 from proda.pipelines.tester.build import ShardBuilder, chain_order, item_row
-from proda.pipelines.tester.chains import read_chains
 from proda.pipelines.tester.config import BenchConfig
-from proda.pipelines.tester.model import Candidate
 from proda.pipelines.tester.split import assign_splits
-from proda.pipelines.tester.validity import prove, reach_rows, select
+from proda.pipelines.tester.validity import proof_rows, select
 from proda.schema.store.base import GraphStore
 from proda.schema.store.falkordb_store import FalkorDBStore
 from proda.schema.vocabulary import default_vocabulary
@@ -48,24 +46,16 @@ OTHER_QUERIES = ("bench_chain_steps", "bench_reach", "bench_upsert_items")
 
 
 def batch_params(store: GraphStore, config: BenchConfig, discipline: str) -> dict[str, dict[str, Any]]:
-    """Each batched query's parameters for the first batch of ``discipline``, as the build prepares them."""
+    """Each batched query's parameters for the first batch of ``discipline``, as the build prepares them
+    (the batch is read by the build's own :meth:`ShardBuilder.read_batch`)."""
     vocab = default_vocabulary()
     chains = store.query("bench_candidate_chains", {"splits": list(config.splits), "discipline": discipline})
     ids = sorted((r["id"] for r in chains), key=lambda cid: chain_order(config.seed, cid))[:config.batch_size]
-    views = read_chains(store, ids)
-    usable = [views[c] for c in ids if c in views and views[c].broken is None]
+    builder = ShardBuilder(store, config, vocab)
+    read = builder.read_batch(ids)
+    usable, found, reached = read.usable, read.found, read.reached
     notes: Counter[str] = Counter()
     invrel_rows = [row for v in usable for row in distractors.invrel_rows(v, vocab, notes)]
-    found: dict[str, list[Candidate]] = {v.id: [] for v in usable}
-    for by_chain in (distractors.invrel(store, usable, vocab, config.candidates_per_row, notes),
-                     distractors.trunc(store, usable),
-                     distractors.nearmiss(store, usable, config.candidates_per_row)):
-        for cid, cands in by_chain.items():
-            found[cid].extend(cands)
-    reach = [reach_rows(v.id, v.start.id, v.relation_types,
-                        [v.answer.canonical_id, *(x.concept.canonical_id for x in found[v.id])]) for v in usable]
-    reached = prove(store, usable, found)
-    builder = ShardBuilder(store, config, vocab)
     items = []
     for v in usable:
         chosen = select(v, found[v.id], reached.get(v.id, set()), config.distractors, config.seed, Counter())
@@ -76,7 +66,7 @@ def batch_params(store: GraphStore, config: BenchConfig, discipline: str) -> dic
         "bench_invrel": {"rows": invrel_rows, "limit": config.candidates_per_row},
         "bench_trunc": {"chain_ids": [v.id for v in usable if v.length > 1]},
         "bench_nearmiss": distractors.nearmiss_params(usable, config.candidates_per_row),
-        "bench_reach": {"rows": reach},
+        "bench_reach": {"rows": proof_rows(usable, found)},
         "bench_upsert_items": {"rows": items},
     }
 

@@ -181,7 +181,7 @@ class ShardBuilder:
                 break
             # a few items asked for: read a few chains more than that, not a whole batch
             size = cfg.batch_size if want is None else min(cfg.batch_size, max(2 * want, 100))
-            self._finish(self._read(ids[start:start + size]), stats, want)
+            self._finish(self.read_batch(ids[start:start + size]), stats, want)
             start += size
             if progress is not None:
                 progress(stats)
@@ -196,16 +196,16 @@ class ShardBuilder:
         batches = [ids[i:i + size] for i in range(0, len(ids), size)]
         with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="bench-read") as readers, \
                 ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="bench-nearmiss") as beside:
-            pending = deque(readers.submit(self._read, b, beside) for b in batches[:READ_AHEAD])
+            pending = deque(readers.submit(self.read_batch, b, beside) for b in batches[:READ_AHEAD])
             for k in range(len(batches)):
                 read = pending.popleft().result()
                 if k + READ_AHEAD < len(batches):
-                    pending.append(readers.submit(self._read, batches[k + READ_AHEAD], beside))
+                    pending.append(readers.submit(self.read_batch, batches[k + READ_AHEAD], beside))
                 self._finish(read, stats, None)
                 if progress is not None:
                     progress(stats)
 
-    def _read(self, chain_ids: Sequence[str], beside: ThreadPoolExecutor | None = None) -> BatchRead:
+    def read_batch(self, chain_ids: Sequence[str], beside: ThreadPoolExecutor | None = None) -> BatchRead:
         """Everything a batch reads from the graph: its chains, their candidates and the proof. Touches no
         statistics, so it may run on a worker thread; with ``beside`` the NEARMISS query runs there while
         INVREL runs here."""
@@ -236,7 +236,7 @@ class ShardBuilder:
                          notes=notes)
 
     def _finish(self, read: BatchRead, stats: ShardStats, want: int | None) -> None:
-        """Choose the distractors of a batch read by :meth:`_read`, write its items and count everything."""
+        """Choose the distractors of a batch read by :meth:`read_batch`, write its items and count everything."""
         cfg = self.config
         stats.considered += read.considered
         for reason in read.skips:

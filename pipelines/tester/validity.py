@@ -91,10 +91,14 @@ def prove(store: GraphStore, chains: Sequence[ChainView],
     A candidate in the set is a correct answer by the graph and must not be a distractor; the
     answer must be in it (else the chain no longer leads to its own answer).
     """
-    rows = [reach_rows(c.id, c.start.id, c.relation_types,
+    return reachable(store, proof_rows(chains, candidates))
+
+
+def proof_rows(chains: Sequence[ChainView], candidates: Mapping[str, Sequence[Candidate]]) -> list[dict[str, Any]]:
+    """The ``bench_reach`` rows :func:`prove` sends: per chain, its answer and candidates as targets."""
+    return [reach_rows(c.id, c.start.id, c.relation_types,
                        [c.answer.canonical_id, *(x.concept.canonical_id for x in candidates.get(c.id, ()))])
             for c in chains]
-    return reachable(store, rows)
 
 
 def _tiebreak(seed: int, chain_id: str, concept_id: str) -> str:
