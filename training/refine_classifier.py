@@ -169,9 +169,10 @@ def train_refine_classifier(config: RefineClassifierConfig, home: Path) -> Class
         tensors.append((torch.as_tensor(document_features(d.lines, d.html)), torch.as_tensor(encoder.encode(d.lines)),
                         torch.as_tensor(d.labels, dtype=torch.float32), mask, d.html is not None))
     encoder.save()
+    mean = torch.cat([v[m] for _, v, _, m, _ in tensors]).mean(0)  # the non-blank lines' mean vector
     heads, member_losses = [], []
     for k in range(config.members):
-        head, head_losses = _train_head(spec, encoder.dim, tensors, config, config.seed + k)
+        head, head_losses = _train_head(spec, mean, tensors, config, config.seed + k)
         heads.append(head)
         member_losses.append(head_losses)
     losses = [round(sum(epoch) / len(epoch), 5) for epoch in zip(*member_losses, strict=True)]
@@ -189,17 +190,17 @@ def train_refine_classifier(config: RefineClassifierConfig, home: Path) -> Class
                                  seconds=round(time.monotonic() - started, 1), experts=experts, skipped=skipped)
 
 
-def _train_head(spec: ClassifierSpec, encoder_dim: int, tensors: list[Any], config: RefineClassifierConfig,
+def _train_head(spec: ClassifierSpec, mean: Any, tensors: list[Any], config: RefineClassifierConfig,
                 seed: int) -> tuple[Any, list[float]]:
     """One head trained on ``tensors`` (features, vectors, labels, non-blank mask, has markup) from
-    ``seed``; returns it (in eval mode) and its mean loss per epoch."""
+    ``seed``, centred on ``mean`` (the training lines' mean vector); returns it (in eval mode) and its
+    mean loss per epoch."""
     import torch
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    head = build_head(spec, encoder_dim)
-    nonblank = torch.cat([v[m] for _, v, _, m, _ in tensors])
-    head.mean.copy_(nonblank.mean(0))
+    head = build_head(spec, len(mean))
+    head.mean.copy_(mean)
     optimizer = torch.optim.AdamW(head.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     losses: list[float] = []
     head.train()

@@ -13,6 +13,9 @@ from proda.errors import ConfigError
 from proda.pipelines.shards import check_executor, executor_field
 from proda.recipes import FromRecipe
 
+FAVOURS = ("recall", "balanced", "precision")
+"""trafilatura's three operating points: ``favor_recall``, its default, ``favor_precision``."""
+
 PROGRAM_SOURCES = ("model", "server", "classifier", "keep")
 EXPERT_BACKENDS = ("anthropic", "openai")
 EXPERTS = ("llm", "trafilatura")
@@ -95,9 +98,9 @@ class DistillConfig(FromRecipe):
     def __post_init__(self) -> None:
         if self.expert not in EXPERTS:
             raise ConfigError(f"unknown expert {self.expert!r}: use llm or trafilatura")
-        if self.trafilatura_favour not in ("recall", "balanced", "precision"):
-            raise ConfigError(f"unknown trafilatura operating point {self.trafilatura_favour!r}: use recall, "
-                              "balanced or precision")
+        if self.trafilatura_favour not in FAVOURS:
+            raise ConfigError(f"unknown trafilatura operating point {self.trafilatura_favour!r}: use one of "
+                              f"{', '.join(FAVOURS)}")
         if self.backend is not None and self.backend not in EXPERT_BACKENDS:
             raise ConfigError(f"unknown expert backend {self.backend!r}: use anthropic or openai")
         if not 0 <= self.max_insert_ratio <= 1 or not 0 <= self.max_unexpressible_ratio <= 1:

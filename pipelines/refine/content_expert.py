@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import Indel
 
 from proda.errors import ConfigError, DependencyMissing
+from proda.pipelines.refine.config import FAVOURS
 
 KEEP_SHARE = 0.5
 """A raw line is in the projection when at least this share of its words are in the extractor's text."""
@@ -75,10 +76,6 @@ def project_onto_lines(raw: str, extracted: str, keep_share: float = KEEP_SHARE)
             out.append(line)
         out.extend(inserted.get(i, []))
     return Projection("\n".join(out), kept, unexplained, len(ext_words))
-
-
-FAVOURS = ("recall", "balanced", "precision")
-"""trafilatura's three operating points: ``favor_recall``, its default, ``favor_precision``."""
 
 
 class MainContentExpert:
