@@ -149,3 +149,23 @@ def test_an_empty_file_loads_through_the_upsert_path(fresh_graph: Callable[[], F
     report = load_file(store, path, home=tmp_path)
     assert (report.method, report.bulk_skipped, report.written) == ("upsert", "the file holds no element", {})
     assert store.query("graph_is_empty", {}) == [{"empty": True}]
+
+
+def test_column_encoding_equals_value_encoding() -> None:
+    """The column-wise GRAPH.BULK records are byte for byte the value-by-value encoding, for every
+    column shape: plain strings, optional strings, ints, floats, bools, nulls, lists of strings
+    (empty ones too), mixed lists and mixed columns."""
+    from proda.schema.store.falkordb_bulk import _Encoder
+
+    enc = _Encoder()
+    rows = [
+        ("é\"x", None, 3, 0.25, True, None, ["a", "ü"], [1, "b"], "s", None),
+        ("", "opt", -2**40, -0.0, False, None, [], [], 7, None),
+        ("z", None, 0, 1e300, True, None, ["", ";"], [2.5], None, None),
+    ]
+    expected = [b"".join(enc.value(v) for v in row) for row in rows]
+    assert enc.records(rows, len(rows[0])) == expected
+    ends = [b"E" * 16 for _ in rows]
+    assert enc.records(rows, len(rows[0]), ends) == [e + x for e, x in zip(ends, expected, strict=True)]
+    assert enc.records([(), ()], 0, [b"1", b"2"]) == [b"1", b"2"]
+    assert enc.records([(None,), (None,)], 1) == [b"\x00", b"\x00"]

@@ -118,6 +118,17 @@ class GraphStore(ABC):
         record_execution(name, self.backend)
         return rows
 
+    def prepare(self, name: str, params: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+        """Parameters for catalog query ``name``, made ready ahead of :meth:`query` (CPU work only).
+
+        Pass the result to ``query(name, ...)`` in place of ``params``. It touches no connection, so a
+        writer can prepare its next batch on another thread while the database runs the current one.
+        A backend whose client-side work is worth moving off the critical path returns a mapping that
+        also carries that work done (FalkorDB: the parameter text); this default, and Neo4j, return
+        ``params`` unchanged, and :meth:`query` does all of the work.
+        """
+        return params if params is not None else {}
+
     @abstractmethod
     def spec(self) -> StoreSpec:
         """How another process reaches this same graph."""

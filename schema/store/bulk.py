@@ -14,138 +14,295 @@ import full``, the offline way to seed a Neo4j cluster).
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import pairwise
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from proda.schema.models import Chain, Chunk, Concept, Relation
-from proda.schema.store.writer import Element, element_row
+from pydantic import BaseModel
+
+from proda.schema.models import Chain, Chunk, Concept, Document, Relation
+from proda.schema.store.writer import Element, match_key
 
 # node label per element kind, as the upsert queries write them
 LABELS: dict[str, str] = {"document": "Document", "chunk": "Chunk", "concept": "Concept", "chain": "Chain"}
+_PROVENANCE = ("extractor", "model", "prompt_version")
 
 
-@dataclass
-class BulkEdge:
-    """One edge: endpoint ids, type and properties (a ``None`` value is not stored)."""
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a bulk build. It makes millions of small tuples and no
+    cycles; each collection of the older generations would rescan every element model the caller holds
+    (measured at 1M elements: a quarter of the client's CPU time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
-    type: str
-    src: str
-    dst: str
-    props: dict[str, Any]
+
+class _Rows:
+    """Property rows of a table: given, or made from elements on demand. A first load builds rows slice
+    by slice while the server inserts the previous slice, so making them lazily is what lets the
+    client's work (ids hashed, names keyed) overlap the server's."""
+
+    def __init__(self, rows: list[tuple[Any, ...]] | None = None, items: list[Any] | None = None,
+                 make: Callable[[Any], tuple[Any, ...]] | None = None) -> None:
+        self._rows, self._items, self._make = rows, items, make
+
+    def __len__(self) -> int:
+        return len(self._rows if self._rows is not None else self._items or ())
+
+    def slice(self, lo: int, hi: int) -> list[tuple[Any, ...]]:
+        if self._rows is not None:
+            return self._rows[lo:hi]
+        assert self._items is not None and self._make is not None
+        return list(map(self._make, self._items[lo:hi]))
+
+    def all(self) -> list[tuple[Any, ...]]:
+        return self.slice(0, len(self))
+
+
+class NodeTable:
+    """One label's nodes: property names and one tuple of values per node (``None``: no property)."""
+
+    def __init__(self, label: str, columns: tuple[str, ...], ids: list[str], rows: _Rows) -> None:
+        self.label, self.columns, self.ids, self._rows = label, columns, ids, rows
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def row_slice(self, lo: int, hi: int) -> list[tuple[Any, ...]]:
+        """Rows ``lo:hi``; the first value of each is the node's id."""
+        return self._rows.slice(lo, hi)
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        return self._rows.all()
+
+
+class EdgeTable:
+    """One relationship type's edges: end ids and one tuple of property values per edge."""
+
+    def __init__(self, type: str, columns: tuple[str, ...], src: list[str], dst: list[str],
+                 rows: _Rows | None = None) -> None:
+        self.type, self.columns, self.src, self.dst = type, columns, src, dst
+        self._rows = rows if rows is not None else _Rows(rows=[()] * len(src))
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def row_slice(self, lo: int, hi: int) -> list[tuple[Any, ...]]:
+        return self._rows.slice(lo, hi)
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        return self._rows.all()
+
+
+class _RowSpec:
+    """How :func:`proda.schema.store.writer.element_row` flattens one element kind, as a column list and
+    a tuple builder. The element's fields are read straight from the validated model (one C call), not
+    through ``model_dump``: every field is a plain str/int/float/list, so the values are the same, and
+    this is most of a bulk load's client time. A parity test pins it to ``element_row``."""
+
+    def __init__(self, model: type[BaseModel], drop: Sequence[str], extra: Sequence[str]) -> None:
+        skip = {"kind", "id", "provenance", "chunk_ids", *drop}
+        self.fields = tuple(f for f in model.model_fields if f not in skip)
+        self.columns: tuple[str, ...] = ("id", *self.fields, "fp", *extra)
+        self.get: Callable[[dict[str, Any]], tuple[Any, ...]] = _getter(self.fields)
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    if len(names) == 1:  # itemgetter of one name returns the value, not a 1-tuple
+        one = names[0]
+        return lambda d: (d[one],)
+    return itemgetter(*names)
+
+
+def _provenance(e: Concept | Relation | Chain) -> tuple[Any, Any, Any]:
+    p = e.provenance
+    return (None, None, None) if p is None else (p.extractor, p.model, p.prompt_version)
+
+
+_DOCUMENT = _RowSpec(Document, (), ())
+_CHUNK = _RowSpec(Chunk, (), ())
+_CONCEPT = _RowSpec(Concept, (), (*_PROVENANCE, "match_key"))
+_RELATION = _RowSpec(Relation, ("subject_id", "object_id"), _PROVENANCE)
+_CHAIN = _RowSpec(Chain, (), (*_PROVENANCE, "length"))
+
+
+def _document_row(e: Document) -> tuple[Any, ...]:
+    return (e.id, *_DOCUMENT.get(e.__dict__), e.fingerprint)
+
+
+def _chunk_row(e: Chunk) -> tuple[Any, ...]:
+    return (e.id, *_CHUNK.get(e.__dict__), e.fingerprint)
+
+
+def _concept_row(e: Concept) -> tuple[Any, ...]:
+    return (e.id, *_CONCEPT.get(e.__dict__), e.fingerprint, *_provenance(e), match_key(e.name))
+
+
+def _relation_row(e: Relation) -> tuple[Any, ...]:
+    return (e.id, *_RELATION.get(e.__dict__), e.fingerprint, *_provenance(e))
+
+
+def _chain_row(e: Chain) -> tuple[Any, ...]:
+    return (e.id, *_CHAIN.get(e.__dict__), e.fingerprint, *_provenance(e), len(e.relation_ids))
 
 
 @dataclass
 class BulkGraph:
-    """Nodes (by label) and edges (in dependency order) of a graph that does not exist yet."""
+    """Nodes (by label) and edges (by type, in dependency order) of a graph that does not exist yet.
 
-    nodes: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {lb: [] for lb in LABELS.values()})
-    edges: list[BulkEdge] = field(default_factory=list)
+    :meth:`add` only files each element under its kind (any order); :meth:`finish` checks ids and
+    references and lays out the tables; property rows are made when a consumer reads them.
+    """
+
+    nodes: dict[str, NodeTable] = field(default_factory=dict)
+    edges: list[EdgeTable] = field(default_factory=list)
     written: Counter[str] = field(default_factory=Counter)
     unlinked_mentions: int = 0
-    _kind_of: dict[str, str] = field(default_factory=dict)  # node id -> kind
-    _ids: set[str] = field(default_factory=set)  # every element id seen
-    _pending: list[Element] = field(default_factory=list)  # relations and chains, checked at finish
-    _problem: str | None = None
+    _by_kind: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in (*LABELS, "relation")})
+    _done: bool = False
 
     def add(self, e: Element) -> None:
         """Take one validated element (any order: references are resolved in :meth:`finish`)."""
-        if self._problem is not None:
-            return
-        if e.id in self._ids:
-            # the upsert path merges repeats (and names collisions); keep its semantics by deferring to it
-            self._problem = f"{e.kind} id {e.id!r} occurs more than once"
-            return
-        self._ids.add(e.id)
-        if isinstance(e, Relation | Chain):
-            self._pending.append(e)
-            return
-        row = element_row(e)
-        props = _stored({"id": row["id"], **row["props"]})
-        if isinstance(e, Concept):
-            # upsert_concepts: aliases = [] + new aliases, so a concept always carries the list
-            props["aliases"] = list(e.aliases)
-        self.nodes[LABELS[e.kind]].append(props)
-        self._kind_of[e.id] = e.kind
-        self.written[e.kind] += 1
-        if isinstance(e, Chunk) or (isinstance(e, Concept) and e.chunk_ids):
-            self._pending.append(e)
+        self._by_kind[e.kind].append(e)
 
     def finish(self) -> str | None:
-        """Resolve references; returns ``None`` when the graph is complete, else why the upsert path must load it."""
-        if self._problem is not None:
-            return self._problem
-        rel_ends: dict[str, tuple[str, str]] = {}
-        chunk_edges: list[BulkEdge] = []
-        mention_edges: list[BulkEdge] = []
-        rel_edges: list[BulkEdge] = []
-        chain_edges: list[BulkEdge] = []
-        chain_nodes: list[dict[str, Any]] = []
-        for e in self._pending:
-            if isinstance(e, Chunk):
-                if self._kind_of.get(e.document_id) != "document":
-                    return f"chunk {e.id!r}: document {e.document_id!r} is not in the input"
-                chunk_edges.append(BulkEdge("HAS_CHUNK", e.document_id, e.id, {}))
-            elif isinstance(e, Concept):
-                for ck in dict.fromkeys(e.chunk_ids):  # MERGE: one MENTIONED_IN per pair
-                    if self._kind_of.get(ck) == "chunk":
-                        mention_edges.append(BulkEdge("MENTIONED_IN", e.id, ck, {}))
+        """Check and lay out; returns ``None`` when the graph is complete, else why the upsert path must load it."""
+        if self._done:
+            return None
+        with gc_paused():
+            return self._finish()
+
+    def _finish(self) -> str | None:
+        problem = self._repeated_id()
+        if problem is not None:
+            return problem
+        docs: list[Document] = self._by_kind["document"]
+        chunks: list[Chunk] = self._by_kind["chunk"]
+        concepts: list[Concept] = self._by_kind["concept"]
+        relations: list[Relation] = self._by_kind["relation"]
+        chains: list[Chain] = self._by_kind["chain"]
+        doc_ids = {e.id for e in docs}
+        chunk_ids = {e.id for e in chunks}
+        concept_ids = {e.id for e in concepts}
+
+        bad = next((c for c in chunks if c.document_id not in doc_ids), None)
+        if bad is not None:
+            return f"chunk {bad.id!r}: document {bad.document_id!r} is not in the input"
+        has_chunk = EdgeTable("HAS_CHUNK", (), [c.document_id for c in chunks], [c.id for c in chunks])
+        mentioned = EdgeTable("MENTIONED_IN", (), [], [])
+        for k in concepts:
+            if k.chunk_ids:
+                for ck in dict.fromkeys(k.chunk_ids):  # MERGE: one MENTIONED_IN per pair
+                    if ck in chunk_ids:
+                        mentioned.src.append(k.id)
+                        mentioned.dst.append(ck)
                     else:
-                        self.unlinked_mentions += e.chunk_ids.count(ck)
-            elif isinstance(e, Relation):
-                if self._kind_of.get(e.subject_id) != "concept" or self._kind_of.get(e.object_id) != "concept":
-                    return f"relation {e.id!r}: concept {e.subject_id!r} or {e.object_id!r} is not in the input"
-                row = element_row(e)
-                rel_edges.append(BulkEdge("RELATION", e.subject_id, e.object_id,
-                                          _stored({"id": row["id"], **row["props"]})))
-                rel_ends[e.id] = (e.subject_id, e.object_id)
-        for e in self._pending:
-            if not isinstance(e, Chain):
-                continue
-            for i, rid in enumerate(e.relation_ids):  # chain_missing_steps
-                ends = rel_ends.get(rid)
-                if i + 1 >= len(e.concept_ids) or ends != (e.concept_ids[i], e.concept_ids[i + 1]):
-                    return f"chain {e.id!r}: step {i} has no matching relation edge in the input"
-            row = element_row(e)
-            chain_nodes.append(_stored({"id": row["id"], **row["props"]}))
-            self._kind_of[e.id] = "chain"
-            self.written["chain"] += 1
-            for i, cid in enumerate(e.concept_ids):  # link_chain_steps (a missing concept: no edge, as MATCH)
-                if self._kind_of.get(cid) == "concept":
-                    rid_i = e.relation_ids[i] if i < len(e.relation_ids) else None
-                    chain_edges.append(BulkEdge("HAS_STEP", e.id, cid, _stored({"pos": i, "relation_id": rid_i})))
-            if e.chunk_id:  # link_chain_chunks
-                if self._kind_of.get(e.chunk_id) == "chunk":
-                    chain_edges.append(BulkEdge("FROM_CHUNK", e.id, e.chunk_id, {}))
+                        self.unlinked_mentions += k.chunk_ids.count(ck)
+        mentioned = EdgeTable("MENTIONED_IN", (), mentioned.src, mentioned.dst)
+        bad_rel = next((r for r in relations if r.subject_id not in concept_ids or r.object_id not in concept_ids),
+                       None)
+        if bad_rel is not None:
+            return (f"relation {bad_rel.id!r}: concept {bad_rel.subject_id!r} or {bad_rel.object_id!r} "
+                    "is not in the input")
+        rel_edges = EdgeTable("RELATION", _RELATION.columns, [r.subject_id for r in relations],
+                              [r.object_id for r in relations], _Rows(items=relations, make=_relation_row))
+        rel_ends = dict(zip([r.id for r in relations], zip(rel_edges.src, rel_edges.dst, strict=True), strict=True))
+        steps = _ChainSteps(rel_ends, concept_ids)
+        from_chunk = EdgeTable("FROM_CHUNK", (), [], [])
+        for ch in chains:
+            problem = steps.add(ch)
+            if problem is not None:
+                return problem
+            if ch.chunk_id:  # link_chain_chunks
+                if ch.chunk_id in chunk_ids:
+                    from_chunk.src.append(ch.id)
+                    from_chunk.dst.append(ch.chunk_id)
                 else:
                     self.unlinked_mentions += 1
-        self.written["relation"] += len(rel_edges)
-        self.nodes["Chain"].extend(chain_nodes)
-        self.edges = chunk_edges + mention_edges + rel_edges + chain_edges
-        self._pending.clear()
+        from_chunk = EdgeTable("FROM_CHUNK", (), from_chunk.src, from_chunk.dst)
+
+        for label, items, spec, make in (("Document", docs, _DOCUMENT, _document_row),
+                                         ("Chunk", chunks, _CHUNK, _chunk_row),
+                                         ("Concept", concepts, _CONCEPT, _concept_row),
+                                         ("Chain", chains, _CHAIN, _chain_row)):
+            self.nodes[label] = NodeTable(label, spec.columns, [e.id for e in items], _Rows(items=items, make=make))
+        self.edges = [t for t in (has_chunk, mentioned, rel_edges, steps.table(), from_chunk) if len(t)]
+        self.written.update({"document": len(docs), "chunk": len(chunks), "concept": len(concepts),
+                             "relation": len(relations), "chain": len(chains)})
+        self.written += Counter()  # drop kinds with no element, as the upsert path's counter has none
+        self._by_kind = {k: [] for k in self._by_kind}
+        self._done = True
         return None
+
+    def _repeated_id(self) -> str | None:
+        """The upsert path merges an id given twice (and names collisions); defer such input to it."""
+        ids = [e.id for group in self._by_kind.values() for e in group]
+        if len(set(ids)) == len(ids):
+            return None
+        seen: set[str] = set()
+        for group in self._by_kind.values():
+            for e in group:
+                if e.id in seen:
+                    return f"{e.kind} id {e.id!r} occurs more than once"
+                seen.add(e.id)
+        return None  # pragma: no cover - the counts differed, so some id repeats
 
     def node_count(self) -> int:
         """How many nodes the graph will hold."""
-        return sum(len(v) for v in self.nodes.values())
+        return sum(len(t) for t in self.nodes.values())
+
+    def edge_count(self) -> int:
+        """How many edges the graph will hold."""
+        return sum(len(t) for t in self.edges)
 
 
-def _stored(props: dict[str, Any]) -> dict[str, Any]:
-    """Properties as stored. A ``None`` stays in the map: both consumers write it as "no property"
-    (GRAPH.BULK's null, an unquoted empty CSV cell), as ``SET n += {k: null}`` stores nothing."""
-    return props
+class _ChainSteps:
+    """Checks chains against their relation edges (``chain_missing_steps``) and collects their HAS_STEP
+    edges (``link_chain_steps``: a concept that is not there gets no edge, as its MATCH finds nothing).
+    A whole chain is compared and appended with C-level list operations; only a chain that fails the
+    check, or names a missing concept, is walked step by step."""
 
+    def __init__(self, rel_ends: dict[str, tuple[str, str]], concept_ids: set[str]) -> None:
+        self.rel_ends, self.concept_ids = rel_ends, concept_ids
+        self.src: list[str] = []
+        self.dst: list[str] = []
+        self.rows: list[tuple[Any, ...]] = []
 
-def columns(rows: Iterable[dict[str, Any]]) -> list[str]:
-    """The union of property names of ``rows``, in first-seen order (``id`` first for nodes)."""
-    seen: dict[str, None] = {}
-    for r in rows:
-        for k in r:
-            seen.setdefault(k, None)
-    return list(seen)
+    def add(self, ch: Chain) -> str | None:
+        cids, rids = ch.concept_ids, ch.relation_ids
+        if list(map(self.rel_ends.get, rids)) != list(pairwise(cids)):
+            for i, rid in enumerate(rids):
+                if i + 1 >= len(cids) or self.rel_ends.get(rid) != (cids[i], cids[i + 1]):
+                    return f"chain {ch.id!r}: step {i} has no matching relation edge in the input"
+        pos = zip(range(len(cids)), [*rids, *([None] * (len(cids) - len(rids)))], strict=True)
+        if self.concept_ids.issuperset(cids):
+            self.src.extend([ch.id] * len(cids))
+            self.dst.extend(cids)
+            self.rows.extend(pos)
+        else:
+            for cid, row in zip(cids, pos, strict=True):
+                if cid in self.concept_ids:
+                    self.src.append(ch.id)
+                    self.dst.append(cid)
+                    self.rows.append(row)
+        return None
+
+    def table(self) -> EdgeTable:
+        return EdgeTable("HAS_STEP", ("pos", "relation_id"), self.src, self.dst, _Rows(rows=self.rows))
 
 
 # --- Neo4j: neo4j-admin database import full ---------------------------------------------------------
@@ -188,30 +345,28 @@ def write_neo4j_admin(graph: BulkGraph, out_dir: Path) -> list[str]:
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     args: list[str] = []
-    for label, rows in graph.nodes.items():
-        if not rows:
+    for label, table in graph.nodes.items():
+        if not len(table):
             continue
-        cols = columns(rows)
-        header = [("id:ID" if c == "id" else f"{c}:{_neo4j_type(r.get(c) for r in rows)}") for c in cols]
+        rows = table.rows
+        header = [("id:ID" if c == "id" else f"{c}:{_neo4j_type(r[i] for r in rows)}")
+                  for i, c in enumerate(table.columns)]
         path = out_dir / f"nodes_{label}.csv"
-        _write_csv(path, header, ([r.get(c) for c in cols] for r in rows))
+        _write_csv(path, header, rows)
         args.append(f"--nodes={label}={path.name}")
-    by_type: dict[str, list[BulkEdge]] = {}
-    for edge in graph.edges:
-        by_type.setdefault(edge.type, []).append(edge)
-    for rtype, edges in by_type.items():
-        cols = columns(e.props for e in edges)
+    for edges in graph.edges:
+        rows = edges.rows
         header = [":START_ID", ":END_ID",
-                  *(f"{c}:{_neo4j_type(e.props.get(c) for e in edges)}" for c in cols)]
-        path = out_dir / f"rels_{rtype}.csv"
-        _write_csv(path, header, ([e.src, e.dst, *(e.props.get(c) for c in cols)] for e in edges))
-        args.append(f"--relationships={rtype}={path.name}")
+                  *(f"{c}:{_neo4j_type(r[i] for r in rows)}" for i, c in enumerate(edges.columns))]
+        path = out_dir / f"rels_{edges.type}.csv"
+        _write_csv(path, header, ([s, d, *r] for s, d, r in zip(edges.src, edges.dst, rows, strict=True)))
+        args.append(f"--relationships={edges.type}={path.name}")
     args.append("--multiline-fields=true")  # chunk texts and evidence span lines
     (out_dir / "import.args").write_text(json.dumps(args) + "\n")
     return args
 
 
-def _write_csv(path: Path, header: list[str], rows: Iterable[list[Any]]) -> None:
+def _write_csv(path: Path, header: list[str], rows: Iterable[Sequence[Any]]) -> None:
     """Every value is quoted so an empty string stays one; a missing value is an unquoted empty field,
     which neo4j-admin reads as "no property" (as the upsert path stores nothing for null)."""
     with path.open("w", encoding="utf-8") as fh:
@@ -225,4 +380,4 @@ def _write_csv(path: Path, header: list[str], rows: Iterable[list[Any]]) -> None
             fh.write(",".join(cells) + "\n")
 
 
-__all__ = ["LABELS", "BulkEdge", "BulkGraph", "columns", "write_neo4j_admin"]
+__all__ = ["LABELS", "BulkGraph", "EdgeTable", "NodeTable", "gc_paused", "write_neo4j_admin"]

@@ -121,6 +121,6 @@ def export(
     if problem is not None:
         raise InputError(f"cannot export in one pass: {problem}; load it with `proda load` instead")
     args = write_neo4j_admin(graph, out_dir)
-    console.print(f"wrote {graph.node_count():,} nodes and {len(graph.edges):,} relationships to {out_dir}")
+    console.print(f"wrote {graph.node_count():,} nodes and {graph.edge_count():,} relationships to {out_dir}")
     console.print(f"import (database stopped): cd {out_dir} && neo4j-admin database import full "
                   f"{' '.join(args)} neo4j")

@@ -1,0 +1,247 @@
+"""``GRAPH.BULK``: a :class:`~proda.schema.store.bulk.BulkGraph` in FalkorDB's binary bulk-insert format.
+
+The format is the one the ``falkordb-bulk-loader`` package writes (its type codes are imported from
+it): per label or relationship type a token ``name\\0, property count, property names\\0``, then one
+record per node (its property values) or edge (source and destination node index, then values),
+each value a type byte and its payload. Node indexes are the order in which nodes were created.
+
+The encoding is column-wise: each column's type is read once (one C pass over its values), its
+values are encoded by one specialised list comprehension, and a record is one ``bytes % tuple`` of a
+template whose fixed parts (type bytes, terminators, all-null columns) are literal. A call is sent on
+a worker thread while the next one is encoded, so the server's insert overlaps the client's
+encoding (a blocked socket read releases the GIL).
+
+Hand-rolled because the package itself reads CSV files from disk and has no API for rows in memory.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from proda.errors import DependencyMissing, QueryError
+from proda.schema.store.bulk import BulkGraph, gc_paused
+
+# GRAPH.BULK limits, as falkordb-bulk-loader's defaults allow (Redis caps one argument at 512 MB).
+# Calls are kept smaller than the loader's 64 MB so the server starts on the first one early and
+# the encoding of the rest overlaps it.
+TOKEN_BYTES = 16_000_000
+CALL_BYTES = 16_000_000
+ROWS_PER_SLICE = 50_000  # rows encoded at once: bounds the memory of the intermediate columns
+
+_NULL = b"\x00"
+
+
+def _codes() -> dict[str, int]:
+    try:
+        from falkordb_bulk_loader.entity_file import Type  # type: ignore[import-untyped]  # ships no stubs
+    except ImportError as e:
+        raise DependencyMissing("bulk loads need falkordb-bulk-loader: "
+                                "pip install 'falkordb-bulk-loader>=1.2,<2'") from e
+    return {t.name: int(t.value) for t in Type}
+
+
+class _Encoder:
+    """Value and column encoders for one load (type codes read once)."""
+
+    def __init__(self) -> None:
+        codes = _codes()
+        self.str_code = bytes([codes["STRING"]])
+        self.long_code = bytes([codes["LONG"]])
+        self.double_code = bytes([codes["DOUBLE"]])
+        self.true = bytes([codes["BOOL"], 1])
+        self.false = bytes([codes["BOOL"], 0])
+        self.array_head = struct.Struct("=Bq")
+        self.array_code = codes["ARRAY"]
+        self.pack_q = struct.Struct("=q").pack
+        self.pack_d = struct.Struct("=d").pack
+        self.pack_ends = struct.Struct("=QQ").pack
+        s = self.str_code
+        # exact type -> encoder of one value (type byte + payload); bool before int is implied by exactness
+        self.table: dict[type, Callable[[Any], bytes]] = {
+            str: lambda v: s + v.encode() + _NULL,
+            type(None): lambda v: _NULL,
+            bool: lambda v: self.true if v else self.false,
+            int: lambda v: self.long_code + self.pack_q(v),
+            float: lambda v: self.double_code + self.pack_d(v),
+            list: self.array,
+            tuple: self.array,
+        }
+
+    def value(self, v: Any) -> bytes:
+        try:
+            return self.table[type(v)](v)
+        except KeyError:
+            raise QueryError(f"a {type(v).__name__} cannot be a graph property: {v!r}") from None
+
+    def array(self, v: Sequence[Any]) -> bytes:
+        return self.array_head.pack(self.array_code, len(v)) + b"".join([self.value(x) for x in v])
+
+    def column(self, values: Sequence[Any]) -> tuple[bytes, list[bytes] | None]:
+        """A column as (template slot, encoded values); ``None`` values when the slot is constant."""
+        kinds = set(map(type, values))
+        if kinds == {str}:
+            return self.str_code + b"%b" + _NULL, [v.encode() for v in values]
+        if kinds == {type(None)}:
+            return _NULL, None
+        if kinds == {int}:
+            pack_q = self.pack_q
+            return self.long_code + b"%b", [pack_q(v) for v in values]
+        if kinds == {float}:
+            pack_d = self.pack_d
+            return self.double_code + b"%b", [pack_d(v) for v in values]
+        if kinds == {str, type(None)}:
+            s = self.str_code
+            return b"%b", [_NULL if v is None else s + v.encode() + _NULL for v in values]
+        if kinds == {list} and all(type(x) is str for v in values for x in v):
+            # lists of strings (aliases, chain ids): a list's elements joined with their type byte and
+            # terminator as text, then encoded once (both are ASCII, so the bytes are the same)
+            head, code = self.array_head.pack, self.array_code
+            sep, lead = "\x00" + self.str_code.decode(), self.str_code.decode()
+            return b"%b", [head(code, len(v)) + (lead + sep.join(v) + "\x00").encode() if v else head(code, 0)
+                           for v in values]
+        value = self.value
+        return b"%b", [value(v) for v in values]
+
+    def records(self, rows: Sequence[tuple[Any, ...]], width: int,
+                lead: list[bytes] | None = None) -> list[bytes]:
+        """One record per row: ``lead`` (packed edge ends) then the row's values."""
+        template, encoded = (b"%b", [lead]) if lead is not None else (b"", [])
+        cols: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if width else []
+        for col in cols:
+            slot, values = self.column(col)
+            template += slot
+            if values is not None:
+                encoded.append(values)
+        if not encoded:  # every column constant (or none): the same record for each row
+            return [template] * len(rows)
+        if template == b"%b":  # edge ends alone
+            return encoded[0]
+        return [template % t for t in zip(*encoded, strict=True)]
+
+
+def _header(name: str, columns: Sequence[str]) -> bytes:
+    return (struct.pack(f"={len(name.encode()) + 1}sI", name.encode(), len(columns))
+            + b"".join(c.encode() + _NULL for c in columns))
+
+
+def _tokens(header: bytes, records: list[bytes]) -> Iterator[tuple[bytes, int]]:
+    """``records`` as tokens of at most :data:`TOKEN_BYTES` (a record larger than that goes alone)."""
+    start, size = 0, len(header)
+    for i, r in enumerate(records):
+        if size + len(r) >= TOKEN_BYTES and i > start:
+            yield header + b"".join(records[start:i]), i - start
+            start, size = i, len(header)
+        size += len(r)
+    if start < len(records):
+        yield header + b"".join(records[start:]), len(records) - start
+
+
+class _Calls:
+    """Groups tokens into GRAPH.BULK calls and sends each on a worker thread, in order: a call waits for
+    the previous one's reply before it goes, so at most one is on the wire while the next is built."""
+
+    def __init__(self, execute: Callable[..., Any], graph_name: str) -> None:
+        self.execute, self.graph_name = execute, graph_name
+        self.labels: list[bytes] = []
+        self.reltypes: list[bytes] = []
+        self.nodes = self.edges = self.size = 0
+        self.begun = False
+        self.created = [0, 0]
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-bulk")
+        self._inflight: Future[Any] | None = None
+
+    def add(self, token: bytes, count: int, *, edge: bool) -> None:
+        (self.reltypes if edge else self.labels).append(token)
+        if edge:
+            self.edges += count
+        else:
+            self.nodes += count
+        self.size += len(token)
+        if self.size >= CALL_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.labels and not self.reltypes and self.begun:
+            return
+        args: list[Any] = ["GRAPH.BULK", self.graph_name, *(() if self.begun else ("BEGIN",)),
+                           self.nodes, self.edges, len(self.labels), len(self.reltypes),
+                           *self.labels, *self.reltypes]
+        self.wait()
+        self._inflight = self._pool.submit(self.execute, *args)
+        self.begun = True
+        self.labels, self.reltypes = [], []
+        self.nodes = self.edges = self.size = 0
+
+    def wait(self) -> None:
+        """Wait for the call on the wire; its error, if any, is raised here."""
+        if self._inflight is None:
+            return
+        reply, self._inflight = self._inflight.result(), None
+        stats = (reply.decode() if isinstance(reply, bytes) else str(reply)).split(", ")
+        self.created[0] += int(stats[0].split(" ")[0])
+        self.created[1] += int(stats[1].split(" ")[0])
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def abort(self) -> None:
+        """Stop after an error: let the call on the wire end (its reply is dropped), send nothing more."""
+        self._pool.shutdown(wait=True)
+
+
+def send(execute: Callable[..., Any], graph_name: str, graph: BulkGraph,
+         schema: Callable[[], None] | None = None) -> int:
+    """Create ``graph_name`` from ``graph`` with GRAPH.BULK calls; returns nodes + edges created.
+
+    ``execute`` is the client's ``execute_command``. The key must not exist (FalkorDB builds only new
+    graphs this way). ``schema`` creates the indexes: it runs once the (empty) graph exists and before
+    any node is sent, so the server indexes each batch as it inserts it, overlapped with the client's
+    encoding of the next, instead of building every index afterwards (measured ~30 % faster to a
+    graph whose indexes are all operational, at 100k elements on 2 cores)."""
+    with gc_paused():
+        return _send(execute, graph_name, graph, schema)
+
+
+def _send(execute: Callable[..., Any], graph_name: str, graph: BulkGraph,
+          schema: Callable[[], None] | None) -> int:
+    enc = _Encoder()
+    calls = _Calls(execute, graph_name)
+    try:
+        if schema is not None:
+            execute("GRAPH.BULK", graph_name, "BEGIN", 0, 0, 0, 0)
+            calls.begun = True
+            schema()
+        node_ix: dict[str, int] = {}
+        for table in graph.nodes.values():
+            header = _header(table.label, table.columns)
+            for lo in range(0, len(table), ROWS_PER_SLICE):
+                ids = table.ids[lo:lo + ROWS_PER_SLICE]
+                node_ix.update(zip(ids, range(len(node_ix), len(node_ix) + len(ids)), strict=True))
+                rows = table.row_slice(lo, lo + ROWS_PER_SLICE)
+                for token, n in _tokens(header, enc.records(rows, len(table.columns))):
+                    calls.add(token, n, edge=False)
+        pack_ends = enc.pack_ends
+        for edges in graph.edges:
+            header = _header(edges.type, edges.columns)
+            for lo in range(0, len(edges), ROWS_PER_SLICE):
+                hi = lo + ROWS_PER_SLICE
+                ends = [pack_ends(node_ix[s], node_ix[d])
+                        for s, d in zip(edges.src[lo:hi], edges.dst[lo:hi], strict=True)]
+                rows = edges.row_slice(lo, hi)
+                for token, n in _tokens(header, enc.records(rows, len(edges.columns), ends)):
+                    calls.add(token, n, edge=True)
+        calls.close()
+    except BaseException:
+        calls.abort()
+        raise
+    return calls.created[0] + calls.created[1]
+
+
+__all__ = ["send"]
