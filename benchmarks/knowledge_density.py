@@ -82,7 +82,7 @@ def run(corpora: list[Path], home: Path, backend: str, embeddings: bool) -> dict
         composed = compose_chains(store, ComposeConfig())
         seconds["compose"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        report = structural_report(store)
+        report = structural_report(store, hubs=True)
         seconds["check"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         bench = build_benchmark(store, BenchConfig(name="density"))

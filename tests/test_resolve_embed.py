@@ -236,7 +236,8 @@ def test_hubs_are_never_merged_and_the_check_shows_what_they_hold_together(store
     assert res.disciplines[0].embedding.blocked == {"hub": 1}
     [hf] = components_without_hubs(store, ECON)
     assert hf.hubs == 1 and hf.with_hubs.giant == 9 and hf.without_hubs is not None and hf.without_hubs.giant == 2
-    [econ] = structural_report(store, ECON).disciplines
+    assert structural_report(store, ECON).disciplines[0].hubs is None  # asked for only
+    [econ] = structural_report(store, ECON, hubs=True).disciplines
     assert econ.hubs == 1 and econ.giant_component_share == pytest.approx(9 / 10)
     assert econ.giant_component_share_without_hubs == pytest.approx(2 / 9)
 

@@ -94,7 +94,9 @@ def _print_check(report: CheckReport) -> None:
         ("L2 on a chain (reachability)", lambda d: pct(d.relation_reachability)),
         ("connected components", lambda d: d.components),
         ("giant component share", lambda d: pct(d.giant_component_share)),
-        ("giant share without hubs", lambda d: pct(d.giant_component_share_without_hubs)),
+        *([("hubs", lambda d: d.hubs),
+           ("giant share without hubs", lambda d: pct(d.giant_component_share_without_hubs))]
+          if any(d.hubs is not None for d in report.disciplines) else []),
         ("isolated concepts", lambda d: d.isolated_concepts), ("broken chains", lambda d: d.broken_chains),
         ("quarantined extractions", lambda d: d.quarantined),
         ("relations by extractor", lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.extractors.items())) or "-"),
@@ -110,12 +112,17 @@ def check(
     discipline: str | None = typer.Option(None, "--discipline", "-d", help="Only this discipline."),
     types: bool = typer.Option(False, "--types", help="Also print the relation-type histogram."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    hubs: bool = typer.Option(False, "--hubs", help="Also count hub concepts and the giant-component share "
+                              "without them (reads every concept and adjacency into this process: minutes on "
+                              "millions of elements)."),
     remote: str | None = typer.Option(None, "--remote", envvar="PRODA_REMOTE", help="Run the check as a job on a "
                                       "ProDa server (grpc://host:port, grpcs:// for TLS; token from PRODA_API_TOKEN)."),
 ) -> None:
     """Structural report per discipline: counts, reachability %, components, orphans."""
     from proda.pipelines.check import CheckReport, structural_report
 
+    if remote is not None and hubs:
+        raise InputError("--hubs runs on this machine only: drop --remote, or drop --hubs")
     if remote is not None:
         from proda.services.client import ProdaClient
 
@@ -123,7 +130,7 @@ def check(
             report = CheckReport.model_validate(client.run_job(client.check_structure(discipline)))
     else:
         with store_for(ctx) as store:
-            report = structural_report(store, discipline)
+            report = structural_report(store, discipline, hubs=hubs)
     if discipline is not None and not report.disciplines:
         raise InputError(f"discipline {discipline!r} has nothing in the graph")
     if as_json:
