@@ -47,7 +47,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -655,9 +655,7 @@ def _ingest_leg(writer: GraphWriter, graph: SyntheticGraph, probe: Probe, sample
 def _bulk_ingest(info: Any, args: argparse.Namespace, graph: SyntheticGraph, upsert_rate: float,
                  log: Callable[[str], None]) -> dict[str, Any]:
     """Time a first load of ``graph`` through the bulk path (what ``proda load`` does on an empty graph)."""
-    bulk_store = FalkorDBStore("127.0.0.1", info.port, args.graph + "_bulk", password=info.password)
-    try:
-        bulk_store.clear()
+    with _scratch_graph(info, args.graph + "_bulk") as bulk_store:
         gc.collect()
         load_before = os.getloadavg()
         t = time.perf_counter()
@@ -671,14 +669,8 @@ def _bulk_ingest(info: Any, args: argparse.Namespace, graph: SyntheticGraph, ups
         t_plan = time.perf_counter() - t
         bulk_store.bulk_create(plan)
         t_sent = time.perf_counter() - t
-        # the load counts as done when every index is operational (FalkorDB may still be filling one)
-        while bulk_store.schema_pending():
-            time.sleep(0.01)
+        _until_indexed(bulk_store)
         wall = time.perf_counter() - t
-    finally:
-        with contextlib.suppress(Exception):
-            bulk_store.clear()
-        bulk_store.close()
     rate = graph.total / wall
     out = {"elements": graph.total, "seconds": wall, "plan_s": t_plan, "server_and_encode_s": t_sent - t_plan,
            "index_wait_s": wall - t_sent, "nodes": plan.node_count(), "edges": plan.edge_count(),
@@ -693,6 +685,25 @@ def _bulk_ingest(info: Any, args: argparse.Namespace, graph: SyntheticGraph, ups
     return out
 
 
+@contextlib.contextmanager
+def _scratch_graph(info: Any, name: str) -> Iterator[FalkorDBStore]:
+    """An emptied graph for one leg, deleted (and its client closed) when the leg ends."""
+    store = FalkorDBStore("127.0.0.1", info.port, name, password=info.password)
+    try:
+        store.clear()
+        yield store
+    finally:
+        with contextlib.suppress(Exception):
+            store.clear()
+        store.close()
+
+
+def _until_indexed(store: FalkorDBStore) -> None:
+    """A load counts as done when every index is operational (FalkorDB may still be filling one)."""
+    while store.schema_pending():
+        time.sleep(0.01)
+
+
 def _file_load(info: Any, args: argparse.Namespace, graph: SyntheticGraph,
                log: Callable[[str], None]) -> dict[str, Any]:
     """Time what a user runs for a first load: ``proda load``'s code on the same elements written as a
@@ -700,7 +711,6 @@ def _file_load(info: Any, args: argparse.Namespace, graph: SyntheticGraph,
     from proda.pipelines.load import load_file
 
     work = Path(tempfile.mkdtemp(prefix="proda-bench-file-"))
-    store = FalkorDBStore("127.0.0.1", info.port, args.graph + "_file", password=info.password)
     try:
         path = work / "knowledge.jsonl"
         with path.open("w", encoding="utf-8") as fh:
@@ -708,17 +718,13 @@ def _file_load(info: Any, args: argparse.Namespace, graph: SyntheticGraph,
                 for e in graph.elements[kind]:
                     fh.write(e.model_dump_json() + "\n")
         size = path.stat().st_size
-        store.clear()
-        gc.collect()
-        t = time.perf_counter()
-        report = load_file(store, path, home=work)
-        while store.schema_pending():
-            time.sleep(0.01)
-        wall = time.perf_counter() - t
+        with _scratch_graph(info, args.graph + "_file") as store:
+            gc.collect()
+            t = time.perf_counter()
+            report = load_file(store, path, home=work)
+            _until_indexed(store)
+            wall = time.perf_counter() - t
     finally:
-        with contextlib.suppress(Exception):
-            store.clear()
-        store.close()
         shutil.rmtree(work, ignore_errors=True)
     if report.method != "bulk":
         raise SystemExit(f"the file load took the {report.method} path: {report.bulk_skipped}")

@@ -71,17 +71,13 @@ class _Rows:
         return self.slice(0, len(self))
 
 
-class NodeTable:
-    """One label's nodes: property names and one tuple of values per node (``None``: no property)."""
+class _Table:
+    """Rows of properties, one per node or edge, read in slices or whole."""
 
-    def __init__(self, label: str, columns: tuple[str, ...], ids: list[str], rows: _Rows) -> None:
-        self.label, self.columns, self.ids, self._rows = label, columns, ids, rows
-
-    def __len__(self) -> int:
-        return len(self.ids)
+    _rows: _Rows
 
     def row_slice(self, lo: int, hi: int) -> list[tuple[Any, ...]]:
-        """Rows ``lo:hi``; the first value of each is the node's id."""
+        """Rows ``lo:hi`` (made now when the table makes them from elements)."""
         return self._rows.slice(lo, hi)
 
     @property
@@ -89,7 +85,18 @@ class NodeTable:
         return self._rows.all()
 
 
-class EdgeTable:
+class NodeTable(_Table):
+    """One label's nodes: property names and one tuple of values per node (``None``: no property);
+    the first value of each row is the node's id."""
+
+    def __init__(self, label: str, columns: tuple[str, ...], ids: list[str], rows: _Rows) -> None:
+        self.label, self.columns, self.ids, self._rows = label, columns, ids, rows
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class EdgeTable(_Table):
     """One relationship type's edges: end ids and one tuple of property values per edge."""
 
     def __init__(self, type: str, columns: tuple[str, ...], src: list[str], dst: list[str],
@@ -99,13 +106,6 @@ class EdgeTable:
 
     def __len__(self) -> int:
         return len(self.src)
-
-    def row_slice(self, lo: int, hi: int) -> list[tuple[Any, ...]]:
-        return self._rows.slice(lo, hi)
-
-    @property
-    def rows(self) -> list[tuple[Any, ...]]:
-        return self._rows.all()
 
 
 class _RowSpec:
