@@ -56,6 +56,7 @@ Run::
         --markdown benchmarks/results/closed_loop.md                      # ../shared/corpus, < 60 min
     .venv/bin/python benchmarks/closed_loop.py --base-model FOLDER --v1-steps 2 --v2-steps 2 --seeds 0 1
     .venv/bin/python benchmarks/closed_loop.py --corpus OTHER.jsonl --disciplines a b --device cuda
+    .venv/bin/python benchmarks/closed_loop.py --corpus --backend dependency --dense   # the denser graph
 
 ``--corpus`` takes any JSONL in the corpus format (one document per line with its discipline), so a
 discipline the project has never seen needs no code change; ``--disciplines`` keeps only those;
@@ -92,9 +93,11 @@ from proda.pipelines.build.export import iter_examples
 from proda.pipelines.debug import PatchConfig
 from proda.pipelines.debug.control import write_untargeted
 from proda.pipelines.debug.loop import patch_and_export
+from proda.pipelines.extract.compose import ComposeConfig, compose_chains
 from proda.pipelines.extract.config import ExtractConfig
 from proda.pipelines.extract.resolve import merge
 from proda.pipelines.extract.resolve_candidates import find_candidates
+from proda.pipelines.extract.resolve_embed import DEFAULT_EMBEDDING_THRESHOLD, resolve
 from proda.pipelines.extract.stage import run_extraction
 from proda.pipelines.ingest import ingest_paths
 from proda.pipelines.load import load_file
@@ -219,10 +222,17 @@ def build_graph(store: GraphStore, a: argparse.Namespace, home: Path) -> dict[st
         ingested = ingest_paths(store, [corpus])
         source = f"{a.corpus} ({ingested.seen} documents" + (
             f" of {', '.join(a.disciplines)})" if a.disciplines else ")")
-    extraction = run_extraction(store, ExtractConfig(backend="heuristic"), home)
-    for d in sorted(s.discipline for s in extraction.shards):
-        merge(store, find_candidates(store, d))
-    return {"source": source, "chunks_extracted": sum(s.chunks for s in extraction.shards)}
+    extraction = run_extraction(store, ExtractConfig(backend=a.backend), home)
+    disciplines = sorted(s.discipline for s in extraction.shards)
+    composed = 0
+    if a.dense:  # the knowledge-density pipeline: resolution with embeddings, then document-scope chains
+        resolve(store, disciplines, embedding_threshold=DEFAULT_EMBEDDING_THRESHOLD)
+        composed = compose_chains(store, ComposeConfig()).chains
+    else:
+        for d in disciplines:
+            merge(store, find_candidates(store, d))
+    return {"source": source, "backend": a.backend, "dense": a.dense, "composed_chains": composed,
+            "chunks_extracted": sum(s.chunks for s in extraction.shards)}
 
 
 def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[str, Any]:
@@ -552,6 +562,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", type=Path, nargs="?", const=DEFAULT_CORPUS, default=None,
                    help="JSONL corpus to ingest and extract instead of the bundled sample; without a path: "
                         "../shared/corpus/openstax-cc-by.jsonl")
+    p.add_argument("--backend", default="heuristic",
+                   help="extraction backend for the graph (heuristic, dependency, ...; see proda extract --help)")
+    p.add_argument("--dense", action="store_true",
+                   help="build the graph as the knowledge-density benchmark does: resolution with sentence "
+                        "embeddings, then composed document-scope chains (more, longer chains: more items)")
     p.add_argument("--disciplines", nargs="+", default=None,
                    help="keep only these disciplines of --corpus (default: all of them)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
