@@ -169,3 +169,34 @@ def test_column_encoding_equals_value_encoding() -> None:
     assert enc.records(rows, len(rows[0]), ends) == [e + x for e, x in zip(ends, expected, strict=True)]
     assert enc.records([(), ()], 0, [b"1", b"2"]) == [b"1", b"2"]
     assert enc.records([(None,), (None,)], 1) == [b"\x00", b"\x00"]
+
+
+def test_a_bulk_load_broken_off_is_completed_by_rerunning(fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection lost after the first GRAPH.BULK call leaves part of the file in the graph; the rerun
+    sees a non-empty graph, upserts, and ends with exactly the graph of an uninterrupted load."""
+    import redis
+
+    from proda.errors import GraphUnavailable
+    from proda.schema.store import falkordb_bulk
+
+    monkeypatch.setattr(falkordb_bulk, "CALL_BYTES", 1)  # one call per token, so there is a second call
+    store, reference = fresh_graph(), fresh_graph()
+    original = falkordb_bulk._Calls.flush
+    calls = {"n": 0}
+
+    def flaky(self: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise redis.exceptions.ConnectionError("connection lost")
+        original(self)
+
+    monkeypatch.setattr(falkordb_bulk._Calls, "flush", flaky)
+    with pytest.raises(GraphUnavailable):
+        load_file(store, SAMPLE, home=tmp_path / "a")
+    assert store.query("graph_is_empty", {}) == [{"empty": False}]  # part of the file is there
+    monkeypatch.setattr(falkordb_bulk._Calls, "flush", original)
+    again = load_file(store, SAMPLE, home=tmp_path / "a")
+    assert again.method == "upsert" and again.bulk_skipped == "the graph is not empty"
+    load_file(reference, SAMPLE, home=tmp_path / "b")
+    assert _snapshot(store) == _snapshot(reference)
