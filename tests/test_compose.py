@@ -284,6 +284,12 @@ def test_cli_composes_reports_and_teaches(running_home: Path, cli_graph: str, tm
     econ = check["disciplines"][0]
     assert econ["chains_by_origin"]["composed"] == sum(econ["chain_lengths"]["composed"].values()) > 0
     assert max(int(k) for k in econ["chain_lengths"]["composed"]) == 3
+    assert econ["hubs"] is None  # the hub-free components are asked for
+    hubs = json.loads(proda("check", "--json", "--hubs", home=running_home, graph=cli_graph).stdout)
+    assert hubs["disciplines"][0]["hubs"] is not None
+    assert hubs["disciplines"][0]["giant_component_share_without_hubs"] is not None
+    refused = proda("check", "--hubs", "--remote", "grpc://127.0.0.1:9", home=running_home, graph=cli_graph)
+    assert refused.returncode != 0 and "--hubs runs on this machine only" in refused.stderr
     helped = proda("compose", "--help", home=running_home)
     assert "defined_as only as the last step" in helped.stdout and "--max-steps" in helped.stdout
 
