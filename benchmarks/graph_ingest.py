@@ -307,7 +307,7 @@ class QueryStats:
 class Probe:
     """Per catalog query: calls, wall time, parameter serialisation and server run time.
 
-    Wraps the store's ``query``, ``prepare`` and ``header`` (the prepared parameter text) and its falkordb
+    Wraps the store's ``query`` and ``prepare`` (which makes the parameter text) and its falkordb
     ``Graph`` object's parameter-header builder and ``_query``; measuring only, nothing about what is
     sent changes. Serialisation on the querying thread counts as ``params_s``; ``prepare`` runs on the
     overlapped writer's planner thread and counts apart, as ``prepare_s``. ``calls`` keeps each query
@@ -339,9 +339,9 @@ class Probe:
                                                          s.server_ms - server_before)))
 
         store.query = query  # type: ignore[method-assign]
-        orig_prepare, orig_fast_header = store.prepare, store.header
+        orig_prepare = store.prepare
 
-        def prepare(name: str, params: Any = None) -> Any:
+        def prepare(name: str, params: Any = None) -> Any:  # the parameter text is made in here
             t = time.perf_counter()
             try:
                 return orig_prepare(name, params)
@@ -350,17 +350,7 @@ class Probe:
                 self.stats[name].prepare_s += took
                 self.prepared.append((name, took))
 
-        def fast_header(params: Any) -> str:
-            if threading.current_thread() is not threading.main_thread():
-                return orig_fast_header(params)  # inside prepare: counted there
-            t = time.perf_counter()
-            try:
-                return orig_fast_header(params)
-            finally:
-                self.stats[self.current].params_s += time.perf_counter() - t
-
         store.prepare = prepare  # type: ignore[method-assign]
-        store.header = fast_header  # type: ignore[method-assign]
         if graph is None or not hasattr(graph, "_build_params_header") or not hasattr(graph, "_query"):
             return
         orig_header, orig_gquery = graph._build_params_header, graph._query

@@ -11,7 +11,7 @@ targeted one and differs only in which knowledge it teaches.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,7 @@ class UntargetedReport:
     exported: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"patch_set": self.patch_set, "diagnoses": self.diagnoses, "patches": self.patches,
-                "unpatchable": self.unpatchable, "exported": self.exported}
+        return asdict(self)
 
 
 def untargeted_twin(d: DiagnosisRecord, chain: dict[str, Any], rng: random.Random) -> DiagnosisRecord:

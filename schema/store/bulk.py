@@ -102,10 +102,15 @@ class EdgeTable(_Table):
     def __init__(self, type: str, columns: tuple[str, ...], src: list[str], dst: list[str],
                  rows: _Rows | None = None) -> None:
         self.type, self.columns, self.src, self.dst = type, columns, src, dst
-        self._rows = rows if rows is not None else _Rows(rows=[()] * len(src))
+        # no properties: an empty row per edge, made from the ends (which may still grow)
+        self._rows = rows if rows is not None else _Rows(items=src, make=_no_properties)
 
     def __len__(self) -> int:
         return len(self.src)
+
+
+def _no_properties(_: Any) -> tuple[()]:
+    return ()
 
 
 class _RowSpec:
@@ -212,7 +217,6 @@ class BulkGraph:
                         mentioned.dst.append(ck)
                     else:
                         self.unlinked_mentions += k.chunk_ids.count(ck)
-        mentioned = EdgeTable("MENTIONED_IN", (), mentioned.src, mentioned.dst)
         bad_rel = next((r for r in relations if r.subject_id not in concept_ids or r.object_id not in concept_ids),
                        None)
         if bad_rel is not None:
@@ -233,7 +237,6 @@ class BulkGraph:
                     from_chunk.dst.append(ch.chunk_id)
                 else:
                     self.unlinked_mentions += 1
-        from_chunk = EdgeTable("FROM_CHUNK", (), from_chunk.src, from_chunk.dst)
 
         for label, items, spec, make in (("Document", docs, _DOCUMENT, _document_row),
                                          ("Chunk", chunks, _CHUNK, _chunk_row),
