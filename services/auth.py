@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import grpc
-from grpc import aio
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 _SCHEME = "bearer "
@@ -25,7 +24,7 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
-class BearerTokenInterceptor(aio.ServerInterceptor):
+class BearerTokenInterceptor(grpc.ServerInterceptor):
     """Refuses calls without a valid bearer token (health checks excepted)."""
 
     def __init__(self, tokens: Iterable[str], exempt_prefixes: tuple[str, ...] = (HEALTH_PREFIX,)) -> None:
@@ -49,12 +48,12 @@ class BearerTokenInterceptor(aio.ServerInterceptor):
             return sum(hmac.compare_digest(presented, d) for d in self._digests) > 0
         return False
 
-    async def intercept_service(
+    def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
+        handler = continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(self._exempt):
             return handler
         if self.allows(handler_call_details.invocation_metadata):
@@ -66,14 +65,14 @@ class BearerTokenInterceptor(aio.ServerInterceptor):
         return refusal
 
 
-async def _refuse(_request: Any, context: aio.ServicerContext[Any, Any]) -> None:
-    await context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                        "missing or unknown bearer token: send 'authorization: Bearer <token>' metadata")
+def _refuse(_request: Any, context: grpc.ServicerContext) -> None:
+    context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                  "missing or unknown bearer token: send 'authorization: Bearer <token>' metadata")
 
 
-async def _refuse_stream(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-    await _refuse(request, context)
-    yield  # pragma: no cover  # never reached: abort raises; the yield makes this an async generator
+def _refuse_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+    _refuse(request, context)
+    yield  # pragma: no cover  # never reached: abort raises; the yield makes this a generator
 
 
 def _refusal(handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:

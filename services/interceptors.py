@@ -8,6 +8,8 @@
 * ProDa errors become their precise status (:mod:`proda.services.errors`); anything else is a bug,
   logged with its traceback under a new error id and answered INTERNAL with that id, never with
   internals;
+* a call whose client went away while it ran (:class:`~proda.services.loop_bridge.CallEnded`) is
+  logged CANCELLED, not as an error;
 * a request that is not a valid message of its type is INVALID_ARGUMENT. gRPC's own deserialiser
   failure would surface as UNKNOWN/INTERNAL, which a client cannot tell from a server bug, so the
   wrapped deserialiser returns a marker instead of raising and the call is refused here.
@@ -16,21 +18,20 @@
 from __future__ import annotations
 
 import contextvars
-import inspect
 import itertools
 import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import grpc
-from grpc import aio
 
 from proda.errors import InputError
 from proda.services.errors import new_error_id, status_for
+from proda.services.loop_bridge import CallEnded
 
 log = logging.getLogger("proda.services.rpc")
 access_log = logging.getLogger("proda.services.access")
@@ -73,7 +74,7 @@ def _metadata_value(metadata: Any, key: str) -> str | None:
     return None
 
 
-def _request_id(context: aio.ServicerContext[Any, Any]) -> str:
+def _request_id(context: grpc.ServicerContext) -> str:
     given = _metadata_value(context.invocation_metadata(), REQUEST_ID_KEY)
     if given and len(given) <= MAX_REQUEST_ID_CHARS and given.isprintable():
         return given
@@ -81,10 +82,10 @@ def _request_id(context: aio.ServicerContext[Any, Any]) -> str:
 
 
 class _Call:
-    """One call, as an async context manager around the servicer: sets its request id, turns what the
-    servicer raises into the call's status, and writes the access-log line when it ends."""
+    """One call, as a context manager around the servicer: sets its request id, turns what the servicer
+    raises into the call's status, and writes the access-log line when it ends."""
 
-    def __init__(self, method: str, context: aio.ServicerContext[Any, Any]) -> None:
+    def __init__(self, method: str, context: grpc.ServicerContext) -> None:
         self.method = method
         self.context = context
         self.id = _request_id(context)
@@ -93,21 +94,31 @@ class _Call:
         self.token = request_id.set(self.id)
         context.set_trailing_metadata(((REQUEST_ID_KEY, self.id),))
 
-    async def __aenter__(self) -> _Call:
+    def __enter__(self) -> _Call:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, error: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
         try:
-            if isinstance(error, aio.AbortError):  # the servicer (or auth) set the status itself
-                self.code = self.context.code()
+            if error is None:
+                return
+            # code() is gRPC's (since 1.38) but not in its type stubs
+            aborted = cast(Any, self.context).code()  # set when the servicer (or auth) aborted with a status itself
+            if aborted is not None:
+                self.code = aborted
+            elif isinstance(error, GeneratorExit):  # gRPC closed the stream: its client went away
+                self.code = grpc.StatusCode.CANCELLED
+            elif isinstance(error, CallEnded):  # the same, seen by a handler waiting on the event loop
+                self.code = grpc.StatusCode.CANCELLED
+                # aborting marks the call as answered, so gRPC does not log an application error
+                self.context.abort(self.code, "the call ended before its answer was ready")
             elif isinstance(error, Exception):  # the one place errors become statuses
-                await self._fail(error)
+                self._fail(error)
         finally:
             self._done()
 
-    async def _fail(self, error: Exception) -> None:
-        """Abort with the status ``error`` maps to: raises :class:`grpc.aio.AbortError`, replacing ``error``."""
+    def _fail(self, error: Exception) -> None:
+        """Abort with the status ``error`` maps to: raises (gRPC's abort), replacing ``error``."""
         code = status_for(error)
         if code is None:
             error_id = new_error_id()
@@ -118,7 +129,7 @@ class _Call:
         else:
             message = str(error)
         self.code = code
-        await self.context.abort(code, message)
+        self.context.abort(code, message)
 
     def _done(self) -> None:
         request_id.reset(self.token)
@@ -133,34 +144,31 @@ def _check(request: Any) -> None:
         raise InputError(f"the request is not a valid message of this method's type ({request.reason})")
 
 
-Unary = Callable[[Any, aio.ServicerContext[Any, Any]], Awaitable[Any]]
-Streaming = Callable[[Any, aio.ServicerContext[Any, Any]], AsyncIterator[Any]]
+Unary = Callable[[Any, grpc.ServicerContext], Any]
+Streaming = Callable[[Any, grpc.ServicerContext], Iterator[Any]]
 
 
 def _wrap_unary(method: str, behaviour: Unary) -> Unary:
-    """A unary behaviour, or a server-streaming one written as a coroutine calling ``context.write``."""
-
-    async def handle(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
-        async with _Call(method, context):
+    def handle(request: Any, context: grpc.ServicerContext) -> Any:
+        with _Call(method, context):
             _check(request)
-            return await behaviour(request, context)
+            return behaviour(request, context)
 
     return handle
 
 
 def _wrap_streaming(method: str, behaviour: Streaming) -> Streaming:
-    """A server-streaming behaviour written as an async generator."""
+    """A server-streaming behaviour (a generator); the call's bookkeeping spans the whole stream."""
 
-    async def handle(request: Any, context: aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-        async with _Call(method, context):
+    def handle(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        with _Call(method, context):
             _check(request)
-            async for response in behaviour(request, context):
-                yield response
+            yield from behaviour(request, context)
 
     return handle
 
 
-class CallInterceptor(aio.ServerInterceptor):
+class CallInterceptor(grpc.ServerInterceptor):
     """Request ids, access logs, exception -> status mapping and malformed-request refusal for every RPC."""
 
     def __init__(self) -> None:
@@ -168,12 +176,12 @@ class CallInterceptor(aio.ServerInterceptor):
         # by identity, holding the handler so that the id cannot be reused by another object.
         self._wrapped: dict[int, tuple[grpc.RpcMethodHandler[Any, Any], grpc.RpcMethodHandler[Any, Any]]] = {}
 
-    async def intercept_service(
+    def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
+        handler = continuation(handler_call_details)
         if handler is None:  # an unknown method: gRPC answers UNIMPLEMENTED
             return None
         cached = self._wrapped.get(id(handler))
@@ -186,18 +194,12 @@ class CallInterceptor(aio.ServerInterceptor):
     @staticmethod
     def _wrap(method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
         deserializer = tolerant(handler.request_deserializer)
-        # the stubs type behaviours as synchronous; on an aio server they are coroutine functions and
-        # async generator functions
-        unary: Any = handler.unary_unary
-        streaming: Any = handler.unary_stream
-        if unary is not None:
+        if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap_unary(method, unary), request_deserializer=deserializer,
+                _wrap_unary(method, handler.unary_unary), request_deserializer=deserializer,
                 response_serializer=handler.response_serializer)
-        if streaming is not None:
-            # aio allows both shapes; the wrapper must keep the servicer's (grpc refuses a mix)
-            wrap = _wrap_streaming if inspect.isasyncgenfunction(streaming) else _wrap_unary
+        if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                wrap(method, streaming), request_deserializer=deserializer,
+                _wrap_streaming(method, handler.unary_stream), request_deserializer=deserializer,
                 response_serializer=handler.response_serializer)
         return handler  # client-streaming methods: none in proda.v1 (reflection's are its own business)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from grpc import aio
+import grpc
 
 from proda.errors import InputError
 from proda.services import convert, jobs
+from proda.services.loop_bridge import LoopBridge
 from proda.services.supervisor import Supervisor
 from proda.v1 import evaluation_pb2 as epb
 from proda.v1 import evaluation_pb2_grpc, synthesis_pb2_grpc, training_pb2_grpc
@@ -21,7 +22,7 @@ from proda.v1 import synthesis_pb2 as spb
 from proda.v1 import training_pb2 as tpb
 from proda.v1.operations_pb2 import Operation
 
-Context = aio.ServicerContext[Any, Any]
+Context = grpc.ServicerContext
 
 
 def _set(values: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -74,56 +75,57 @@ def patch_values(r: spb.GeneratePatchesRequest) -> dict[str, Any]:
 
 
 class _Jobs:
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: Supervisor, loop: LoopBridge) -> None:
         self.supervisor = supervisor
+        self.loop = loop
 
-    async def _start(self, kind: str, values: dict[str, Any], request_id: str) -> Operation:
-        record = await self.supervisor.submit(kind, values, request_id or None)
+    def _start(self, kind: str, values: dict[str, Any], request_id: str, context: Context) -> Operation:
+        record = self.loop.run(self.supervisor.submit(kind, values, request_id or None), context)
         return convert.operation_to_proto(record)
 
 
 class SynthesisServicer(_Jobs, synthesis_pb2_grpc.SynthesisServiceServicer):
     """Extraction, structural check, benchmarks, training data and patches as operations."""
 
-    async def ExtractKnowledge(self, request: spb.ExtractKnowledgeRequest,
+    def ExtractKnowledge(self, request: spb.ExtractKnowledgeRequest,
                                context: Context) -> spb.ExtractKnowledgeResponse:
-        op = await self._start(jobs.EXTRACT_KNOWLEDGE, extract_values(request), request.request_id)
+        op = self._start(jobs.EXTRACT_KNOWLEDGE, extract_values(request), request.request_id, context)
         return spb.ExtractKnowledgeResponse(operation=op)
 
-    async def CheckStructure(self, request: spb.CheckStructureRequest,
+    def CheckStructure(self, request: spb.CheckStructureRequest,
                              context: Context) -> spb.CheckStructureResponse:
-        op = await self._start(jobs.CHECK_STRUCTURE, check_values(request), request.request_id)
+        op = self._start(jobs.CHECK_STRUCTURE, check_values(request), request.request_id, context)
         return spb.CheckStructureResponse(operation=op)
 
-    async def BuildBenchmark(self, request: spb.BuildBenchmarkRequest,
+    def BuildBenchmark(self, request: spb.BuildBenchmarkRequest,
                              context: Context) -> spb.BuildBenchmarkResponse:
-        op = await self._start(jobs.BUILD_BENCHMARK, benchmark_values(request), request.request_id)
+        op = self._start(jobs.BUILD_BENCHMARK, benchmark_values(request), request.request_id, context)
         return spb.BuildBenchmarkResponse(operation=op)
 
-    async def BuildTrainingData(self, request: spb.BuildTrainingDataRequest,
+    def BuildTrainingData(self, request: spb.BuildTrainingDataRequest,
                                 context: Context) -> spb.BuildTrainingDataResponse:
-        op = await self._start(jobs.BUILD_TRAINING_DATA, options_values(request, "discipline"), request.request_id)
+        op = self._start(jobs.BUILD_TRAINING_DATA, options_values(request, "discipline"), request.request_id, context)
         return spb.BuildTrainingDataResponse(operation=op)
 
-    async def GeneratePatches(self, request: spb.GeneratePatchesRequest,
+    def GeneratePatches(self, request: spb.GeneratePatchesRequest,
                               context: Context) -> spb.GeneratePatchesResponse:
-        op = await self._start(jobs.GENERATE_PATCHES, patch_values(request), request.request_id)
+        op = self._start(jobs.GENERATE_PATCHES, patch_values(request), request.request_id, context)
         return spb.GeneratePatchesResponse(operation=op)
 
 
 class EvaluationServicer(_Jobs, evaluation_pb2_grpc.EvaluationServiceServicer):
     """Model evaluation as operations."""
 
-    async def EvaluateModel(self, request: epb.EvaluateModelRequest, context: Context) -> epb.EvaluateModelResponse:
+    def EvaluateModel(self, request: epb.EvaluateModelRequest, context: Context) -> epb.EvaluateModelResponse:
         values = options_values(request, "model", "benchmark", "split")
-        op = await self._start(jobs.EVALUATE_MODEL, values, request.request_id)
+        op = self._start(jobs.EVALUATE_MODEL, values, request.request_id, context)
         return epb.EvaluateModelResponse(operation=op)
 
 
 class TrainingServicer(_Jobs, training_pb2_grpc.TrainingServiceServicer):
     """Fine-tuning as operations."""
 
-    async def TrainModel(self, request: tpb.TrainModelRequest, context: Context) -> tpb.TrainModelResponse:
+    def TrainModel(self, request: tpb.TrainModelRequest, context: Context) -> tpb.TrainModelResponse:
         values = options_values(request, "base_model", "dataset")
-        op = await self._start(jobs.TRAIN_MODEL, values, request.request_id)
+        op = self._start(jobs.TRAIN_MODEL, values, request.request_id, context)
         return tpb.TrainModelResponse(operation=op)

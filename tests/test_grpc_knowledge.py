@@ -74,6 +74,37 @@ def code_of(call: Callable[[], object]) -> grpc.StatusCode:
     return caught.value.code()  # type: ignore[no-any-return]  # RpcError raised by calls is a grpc.Call
 
 
+def test_concept_degrees_agree_with_pattern_counts(falkordb_server: ServerInfo) -> None:
+    """The FalkorDB variant of ``concept`` reads degrees from the adjacency (indegree/outdegree); they
+    must equal the pattern counts the Neo4j variant computes, parallel edges and self-loops included."""
+    covers("concept")
+    store = _graph(falkordb_server)
+    try:
+        names = [f"node {i}" for i in range(5)]
+        concepts = [Concept(name=n, discipline="economics", provenance=HAND) for n in names]
+        GraphWriter(store).write(concepts)
+        ids = [c.id for c in concepts]
+        edges = [(0, 1), (0, 1), (0, 2), (1, 0), (2, 2), (3, 0), (4, 0)]
+        store.run("UNWIND $edges AS e MATCH (a:Concept {id: e[0]}), (b:Concept {id: e[1]}) "
+                  "CREATE (a)-[:RELATION {id: 'rel_' + e[0] + e[1]}]->(b)",
+                  {"edges": [[ids[a], ids[b]] for a, b in edges]}, read_only=False)
+        store.run("UNWIND $steps AS s MATCH (c:Concept {id: s[1]}) MERGE (ch:Chain {id: s[0]}) "
+                  "CREATE (ch)-[:HAS_STEP {pos: s[2]}]->(c)",
+                  {"steps": [["chn_a", ids[0], 0], ["chn_a", ids[0], 1], ["chn_b", ids[0], 0], ["chn_b", ids[3], 1]]},
+                  read_only=False)
+        for cid in ids:
+            got = store.query("concept", {"id": cid})[0]
+            want = store.run("MATCH (c:Concept {id: $id}) RETURN size([(c)-[:RELATION]->() | 1]) AS o, "
+                             "size([(c)<-[:RELATION]-() | 1]) AS i, size([(c)<-[:HAS_STEP]-(:Chain) | 1]) AS s",
+                             {"id": cid})[0]
+            assert (got["out_degree"], got["in_degree"], got["chains"]) == (want["o"], want["i"], want["s"]), cid
+        assert store.query("concept", {"id": ids[0]})[0]["out_degree"] == 3  # the test graph is not trivial
+        assert store.query("concept", {"id": ids[0]})[0]["chains"] == 3
+    finally:
+        store.clear()
+        store.close()
+
+
 def test_get_concept_answers_the_card_and_precise_errors(served: Served) -> None:
     covers("concept")
     price = served.toy.c["price"]

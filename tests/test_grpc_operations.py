@@ -7,10 +7,12 @@ Besides the built-in structural check, the tests register one job kind of their 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,6 +118,32 @@ def test_watch_streams_progress_logs_and_the_final_state(env: Env) -> None:
     # a watcher that reconnects after sequence 3 gets the rest only; a finished operation's stream ends
     later = [e.sequence for e, _ in env.client.watch(record.id, after=3, timeout_s=10)]
     assert later == list(range(4, len(events) + 1))
+
+
+def test_a_client_that_goes_away_releases_its_watch_and_wait(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    """Watch and Wait are awaited on the server's event loop from a handler thread; when the client
+    cancels or its deadline passes, the waiting coroutine is cancelled and the watcher unsubscribed."""
+    record, pid_file = env.sleep(30)
+    env.running(record, pid_file)
+    supervisor = env.server.server.supervisor
+    with grpc.insecure_channel(env.server.address) as channel:
+        stub = OperationsServiceStub(channel)
+        stream = stub.WatchOperation(opb.WatchOperationRequest(id=record.id))
+        next(stream)
+        eventually(lambda: record.id in supervisor._watchers)
+        stream.cancel()
+        waiting = stub.WaitOperation.future(opb.WaitOperationRequest(id=record.id))
+        time.sleep(0.2)
+        waiting.cancel()
+        # a wait whose deadline comes first answers with the operation as it stands, just before it
+        answer = stub.WaitOperation(opb.WaitOperationRequest(id=record.id), timeout=0.5)
+        assert answer.operation.id == record.id
+    eventually(lambda: record.id not in supervisor._watchers)
+    # the server answers on, and the operation itself was not touched by its watchers leaving
+    assert env.client.operation(record.id).state == OperationState.RUNNING
+    env.client.cancel(record.id)
+    # a client leaving is not an application error in the server's log
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
 def test_cancel_kills_the_running_worker(env: Env) -> None:
