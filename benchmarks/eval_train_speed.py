@@ -10,7 +10,7 @@ and the same data:
   with ``scoring="full"`` (one sequence per option, the old path) and ``scoring="shared_prefix"``
   (context once per item, items packed), alternating old/new ``--rounds`` times so both see the
   same machine load; the two must give the same answers and accuracy;
-* training: ``--steps`` SFT steps with ``batching="padded"`` (the old path) and ``"padding_free"``
+* training: ``--steps`` SFT steps with each of ``--batchings``, ``padded`` (the old path) first
   (same records, same seed): real (non-pad) tokens/s, padded tokens, the loss curve, and the loss on
   held-out dev records after training (completion tokens only, as training counts them).
 
@@ -162,6 +162,13 @@ def bench_train(store: GraphStore, home: Path, base: str, a: argparse.Namespace)
     train_file = home / "speed_train.jsonl"
     train_file.write_text("".join(json.dumps(r) + "\n" for r in train))
     out: dict[str, Any] = {"train_records": len(train), "dev_records": len(dev)}
+    # untimed: each batching trains --warmup-steps first, so no measured leg pays the process's first-step
+    # costs (allocator growth, kernel set-up); without it the leg run first was 1.5x slower than the same
+    # leg run second
+    for batching in a.batchings.split(",") if a.warmup_steps else ():
+        run_training(TrainConfig(run_name=f"warmup-{batching}", dataset=None, train_file=str(train_file),
+                                 base_model=base, max_steps=a.warmup_steps, per_device_train_batch_size=a.train_batch,
+                                 save_steps=a.warmup_steps, logging_steps=1, seed=1, batching=batching), home)
     for batching in a.batchings.split(","):
         s = run_training(TrainConfig(run_name=f"speed-{batching}", dataset=None, train_file=str(train_file),
                                      base_model=base, max_steps=a.steps, per_device_train_batch_size=a.train_batch,
@@ -191,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="TrainConfig.batching values to train with, the first being the baseline")
     p.add_argument("--train-batch", type=int, default=8, help="records per step")
     p.add_argument("--skip-train", action="store_true")
+    p.add_argument("--skip-eval", action="store_true", help="time training only")
+    p.add_argument("--warmup-steps", type=int, default=1, help="untimed training steps per batching first (0: none)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     a = p.parse_args(argv)
     import warnings
@@ -213,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.model_validate({"home": home, "graph_name": "speed"})
         with open_store(settings) as store:
             build_graph(store, home, a.test_ratio)
-            r["eval"] = bench_eval(store, home, base, a.rounds, a.eval_batch)
-            if a.synthetic:
+            if not a.skip_eval:
+                r["eval"] = bench_eval(store, home, base, a.rounds, a.eval_batch)
+            if a.synthetic and not a.skip_eval:
                 r["synthetic"] = bench_synthetic(store, home, base, a.synthetic, a.rounds, a.eval_batch)
             if not a.skip_train:
                 r["train"] = bench_train(store, home, base, a)
@@ -226,9 +236,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def show(r: dict[str, Any]) -> None:
-    m, e = r["machine"], r["eval"]
+    m = r["machine"]
     print(f"\n== eval/train speed ({m['cpus']} CPUs, {m['torch_threads']} torch threads, Python {m['python']}; "
           f"load average {m['loadavg_before'][0]:.2f} -> {m['loadavg_after'][0]:.2f})")
+    if "eval" in r:
+        show_eval(r)
+    if "train" in r:
+        t = r["train"]
+        names = [k for k in t if isinstance(t[k], dict)]
+        o = t[names[0]]
+        print(f"train, {o['steps']} steps of {t['train_records']} training records, {t['dev_records']} dev records:")
+        for name in names:
+            n = t[name]
+            print(f"  {name:<15} {n['real_tokens_per_s']:6.1f} real tokens/s -> "
+                  f"{n['real_tokens_per_s'] / o['real_tokens_per_s']:.2f}x; real tokens {n['real_tokens']}, "
+                  f"processed {n['padded_tokens']}; final loss {n['final_loss']:.4f}, dev loss {n['dev_loss']:.4f}")
+
+
+def show_eval(r: dict[str, Any]) -> None:
+    e = r["eval"]
 
     def rate(runs: list[dict[str, Any]]) -> float:
         return sum(x["items"] for x in runs) / sum(x["seconds"] for x in runs)
@@ -244,16 +270,6 @@ def show(r: dict[str, Any]) -> None:
         print(f"eval, {y['items']} synthetic items (questions {y['mean_question_chars']:.0f} chars, options "
               f"{y['mean_option_chars']:.0f} chars): full {old:.2f} items/s, shared_prefix {new:.2f} items/s -> "
               f"{new / old:.2f}x; same answers: {y['same_answers']}; max |ll diff| {y['max_abs_ll_diff']:.2e}")
-    if "train" in r:
-        t = r["train"]
-        names = [k for k in t if isinstance(t[k], dict)]
-        o = t[names[0]]
-        print(f"train, {o['steps']} steps of {t['train_records']} training records, {t['dev_records']} dev records:")
-        for name in names:
-            n = t[name]
-            print(f"  {name:<15} {n['real_tokens_per_s']:6.1f} real tokens/s -> "
-                  f"{n['real_tokens_per_s'] / o['real_tokens_per_s']:.2f}x; real tokens {n['real_tokens']}, "
-                  f"processed {n['padded_tokens']}; final loss {n['final_loss']:.4f}, dev loss {n['dev_loss']:.4f}")
 
 
 if __name__ == "__main__":
