@@ -1,7 +1,7 @@
 """Awaiting the supervisor's coroutines from gRPC handler threads, for as long as the call lives.
 
-The server answers calls on a thread pool (the synchronous gRPC server: measured at about half the
-CPU per unary call of ``grpc.aio`` here, see the README's "gRPC under load"), while the
+The server answers calls on a thread pool (the synchronous gRPC server: measured at 1.6x less
+CPU per unary call than ``grpc.aio`` here, see the README's "gRPC under load"), while the
 :class:`~proda.services.supervisor.Supervisor` lives on the server's asyncio event loop. A handler
 hands its coroutine to the loop and blocks on the result; when the call ends early (the client
 cancels or its deadline passes) the coroutine is cancelled, so no wait outlives its call.

@@ -14,10 +14,10 @@ event loop in a thread, for embedding in a synchronous program (tests, the load 
 Calls are answered by gRPC's synchronous server on a pool of handler threads; the supervisor of
 long-running jobs, the health monitor and start/stop live on an asyncio event loop, which job and
 operation calls reach through :class:`~proda.services.loop_bridge.LoopBridge`. Why not ``grpc.aio``
-throughout: on this project's hot path (GetConcept, 2 cores, server pinned to one) the asyncio
-server cost 395 µs of server CPU per call with a constant answer against 216 µs for the threaded one,
-and the graph call then needed a hop from the event loop to a thread anyway (README, "gRPC under
-load"). A streaming call (WatchOperation, health Watch) holds a handler thread while it is open.
+throughout: answering GetConcept with a constant message (2 cores, server pinned to one,
+``benchmarks/grpc_floor.py``) the asyncio server cost 364 µs of server CPU per call against 229 µs
+for the threaded one, and the graph call then needed a hop from the event loop to a thread anyway
+(README, "gRPC under load"). A streaming call (WatchOperation, health Watch) holds a handler thread while it is open.
 """
 
 from __future__ import annotations
@@ -69,8 +69,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Handler threads: each call holds one (a graph query, or a job call awaited on the loop), and each
-# open stream holds one for its life; beyond the pool, calls queue until a thread is free.
+# open stream holds one for its life; beyond the pool, calls queue until a thread is free, and beyond
+# MAX_CALLS in all (running and queued) a call is refused RESOURCE_EXHAUSTED rather than left waiting.
 HANDLER_THREADS = 64
+MAX_CALLS = 4 * HANDLER_THREADS
 HEALTH_INTERVAL_S = 5.0
 SERVICES = tuple(f.DESCRIPTOR.services_by_name[name].full_name for f, name in (
     (knowledge_pb2, "KnowledgeService"), (operations_pb2, "OperationsService"), (synthesis_pb2, "SynthesisService"),
@@ -160,7 +162,7 @@ class ProdaServer:
         if tokens:
             interceptors.append(BearerTokenInterceptor(tokens))
         self._executor = ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="proda-rpc")
-        server = grpc.server(self._executor, interceptors=interceptors, options=[
+        server = grpc.server(self._executor, interceptors=interceptors, maximum_concurrent_rpcs=MAX_CALLS, options=[
             ("grpc.max_receive_message_length", size),
             ("grpc.max_send_message_length", size),
             ("grpc.so_reuseport", 0),  # a second server on a busy port must fail, not share it

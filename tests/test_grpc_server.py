@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -28,6 +28,7 @@ from proda.errors import ConfigError, GraphUnavailable
 from proda.pipelines.check import structural_report
 from proda.schema.store import FalkorDBStore, ServerInfo
 from proda.services.client import ProdaClient
+from proda.services import server as server_module
 from proda.services.server import SERVICES, BackgroundServer
 from proda.v1 import knowledge_pb2 as kpb
 from proda.v1 import operations_pb2 as opb
@@ -170,6 +171,39 @@ def test_tls(graph: FlakyStore, tmp_path: Path) -> None:
             assert client.get_concept(load_toy(graph).c["price"].id).name == "price"
         with ProdaClient(f"localhost:{server.port}", timeout_s=3) as plain, pytest.raises(GraphUnavailable):
             plain.get_concept("x")  # a plaintext client cannot talk to a TLS server
+
+
+def test_streams_hold_handler_threads_and_calls_beyond_the_limit_are_refused(
+        graph: FlakyStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call beyond the server's limit of calls in progress is refused RESOURCE_EXHAUSTED at once, never
+    left waiting behind open streams; the next call after a stream closes is answered."""
+    monkeypatch.setattr(server_module, "HANDLER_THREADS", 2)
+    monkeypatch.setattr(server_module, "MAX_CALLS", 2)
+    settings = Settings(home=tmp_path / "home", grpc_port=0)
+    with BackgroundServer(settings, graph) as server, grpc.insecure_channel(server.address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        eventually(lambda: health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == SERVING)
+        streams = [health.Watch(health_pb2.HealthCheckRequest(), timeout=30) for _ in range(2)]
+        for stream in streams:
+            next(stream)  # both are open and each holds a handler thread
+        stub = KnowledgeServiceStub(channel)
+        started = time.monotonic()
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetConcept(kpb.GetConceptRequest(id="con_missing"), timeout=20)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert time.monotonic() - started < 10
+        streams[0].cancel()
+        eventually(lambda: _code(lambda: stub.GetConcept(kpb.GetConceptRequest(id="con_missing"), timeout=5))
+                   == grpc.StatusCode.NOT_FOUND)
+        streams[1].cancel()
+
+
+def _code(call: Callable[[], object]) -> grpc.StatusCode | None:
+    try:
+        call()
+    except grpc.RpcError as e:
+        return e.code()  # type: ignore[no-any-return]  # RpcError raised by calls is a grpc.Call
+    return None
 
 
 def test_graceful_stop_lets_in_flight_calls_finish(graph: FlakyStore, tmp_path: Path) -> None:
