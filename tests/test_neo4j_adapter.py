@@ -224,10 +224,13 @@ def test_shipped_variant_files_are_what_each_backend_gets() -> None:
     assert components.text("falkordb") == falkordb_file
     assert "gds.wcc.stream($projection)" in neo4j_file and "algo.WCC" in falkordb_file
     # a query without a variant file: both backends get the common file
-    common = (CYPHER_DIR / "concept.cypher").read_text(encoding="utf-8")
+    common = (CYPHER_DIR / "chain_detail.cypher").read_text(encoding="utf-8")
     store, driver = make_store()
+    store.query("chain_detail", {"id": "x"})
+    assert driver.calls[0].text == common == default_catalog().get("chain_detail").text("falkordb")
+    # and a query with both: the Neo4j adapter sends the neo4j file
     store.query("concept", {"id": "x"})
-    assert driver.calls[0].text == common == default_catalog().get("concept").text("falkordb")
+    assert driver.calls[1].text == (CYPHER_DIR / "concept.neo4j.cypher").read_text(encoding="utf-8")
 
 
 # --- connected components ------------------------------------------------------------------------
