@@ -27,8 +27,8 @@ from proda.config import Settings
 from proda.errors import ConfigError, GraphUnavailable
 from proda.pipelines.check import structural_report
 from proda.schema.store import FalkorDBStore, ServerInfo
-from proda.services.client import ProdaClient
 from proda.services import server as server_module
+from proda.services.client import ProdaClient
 from proda.services.server import SERVICES, BackgroundServer
 from proda.v1 import knowledge_pb2 as kpb
 from proda.v1 import operations_pb2 as opb
