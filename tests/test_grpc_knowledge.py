@@ -167,6 +167,12 @@ def test_neighbours_follow_direction_type_and_depth(served: Served) -> None:
 
     missing = kpb.GetNeighborsRequest(concept_id="con_missing")
     assert code_of(lambda: served.stub.GetNeighbors(missing)) == grpc.StatusCode.NOT_FOUND
+    # a concept that exists but has no neighbours (at all, or none of the asked type) answers empty, not NOT_FOUND
+    alone = Concept(name="alpha 0", discipline="economics", provenance=HAND).id  # the fixture's, with no relation
+    for request in (kpb.GetNeighborsRequest(concept_id=price, relation_types=["example_of"]),
+                    kpb.GetNeighborsRequest(concept_id=alone)):
+        empty = served.stub.GetNeighbors(request)
+        assert list(empty.neighbors) == [] and not empty.truncated
     for bad in (kpb.GetNeighborsRequest(concept_id=price, depth=4), kpb.GetNeighborsRequest(concept_id=price, limit=-1),
                 kpb.GetNeighborsRequest(concept_id=price, relation_types=["teleports"]),
                 kpb.GetNeighborsRequest(concept_id=price, direction=42), kpb.GetNeighborsRequest()):

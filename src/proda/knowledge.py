@@ -527,10 +527,10 @@ class Knowledge:
         :class:`InputError` (an :class:`~proda.errors.UnknownRelationType`) for an unknown relation type.
         """
         types = sorted({self.vocabulary.require(t) for t in request.relation_types}) or None
-        start = self.concept(request.concept_id, deadline)
-        paths: dict[str, tuple[RelationRef, ...]] = {start.id: ()}
+        start = element_id(request.concept_id)
+        paths: dict[str, tuple[RelationRef, ...]] = {start: ()}
         found: list[Neighbour] = []
-        frontier = [start.id]
+        frontier = [start]
         truncated = False
         step_limit = min(MAX_STEP_ROWS, request.limit * STEP_ROWS_PER_NEIGHBOUR)
         for depth in range(1, request.depth + 1):
@@ -538,6 +538,10 @@ class Knowledge:
                 break
             rows = self._query("concept_step", {"ids": frontier, "types": types, "direction": request.direction,
                                                 "limit": step_limit + 1}, deadline)
+            if depth == 1 and not rows:
+                # the first step matched the start concept or nothing: only then is its existence a question
+                # (one query per call saved on the hot path)
+                self.concept(start, deadline)  # NotFound for an unknown concept; else it has no neighbours
             if len(rows) > step_limit:
                 truncated, rows = True, rows[:step_limit]
             frontier = []
