@@ -39,7 +39,7 @@ class CallEnded(Exception):  # a state, not a failure: the caller has gone
 def time_remaining(context: CallContext) -> float | None:
     """Seconds the caller still waits, None when it set no deadline (the sync server reports a huge number)."""
     left = context.time_remaining()
-    return None if left is None or not math.isfinite(left) or left > NO_DEADLINE_S else max(0.0, left)
+    return None if not math.isfinite(left) or left > NO_DEADLINE_S else max(0.0, left)
 
 
 class LoopBridge:
@@ -51,7 +51,7 @@ class LoopBridge:
     def run(self, coroutine: Coroutine[Any, Any, T], context: CallContext) -> T:
         """The result of ``coroutine`` run on the loop; raises what it raises, or :class:`CallEnded` when
         the call ended first (the coroutine is then cancelled)."""
-        return _Call(self.loop, context).run(coroutine)
+        return _CallScope(self.loop, context).run(coroutine)
 
     def call(self, fn: Callable[..., T], *args: Any, context: CallContext) -> T:
         """``fn(*args)`` run on the loop's thread (the supervisor's state belongs to the loop)."""
@@ -59,7 +59,7 @@ class LoopBridge:
 
     def iterate(self, iterator: AsyncIterator[T], context: CallContext) -> Iterator[T]:
         """The items of an async iterator, each awaited on the loop; closes it when the call ends."""
-        call = _Call(self.loop, context)
+        call = _CallScope(self.loop, context)
         try:
             while (item := call.run(_next(iterator))) is not _END:
                 yield item
@@ -69,7 +69,7 @@ class LoopBridge:
                 asyncio.run_coroutine_threadsafe(close(), self.loop)
 
 
-class _Call:
+class _CallScope:
     """One call's coroutines: the one running is cancelled when the call ends (one callback per call)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, context: CallContext) -> None:

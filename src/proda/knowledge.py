@@ -527,7 +527,7 @@ class Knowledge:
         :class:`InputError` (an :class:`~proda.errors.UnknownRelationType`) for an unknown relation type.
         """
         types = sorted({self.vocabulary.require(t) for t in request.relation_types}) or None
-        start = element_id(request.concept_id)
+        start = request.concept_id  # an ElementId: validated with the request
         paths: dict[str, tuple[RelationRef, ...]] = {start: ()}
         found: list[Neighbour] = []
         frontier = [start]
