@@ -9,9 +9,10 @@ A run directory holds checkpoints (every ``save_steps``), the final model and ``
 (steps, loss curve, real and padded tokens/s, wall time, peak memory).
 
 Batches are padding-free by default: the records of a step are flattened into one sequence and
-the model keeps them apart by their restarting position ids (transformers builds a block-diagonal
-causal mask from them for sdpa and eager attention), so no compute goes to padding while every
-step still holds the same records and gives the same loss as a padded batch. Rerunning the same run resumes from its
+the model keeps them apart by their restarting position ids, so no compute goes to padding while
+every step still holds the same records and gives the same loss as a padded batch. Attention then
+runs record by record (:mod:`proda.training.segmented_attention`) rather than over a dense
+block-diagonal mask of the whole step. Rerunning the same run resumes from its
 last checkpoint; a finished run is not retrained unless ``max_steps`` grew.
 """
 
@@ -24,6 +25,7 @@ import math
 import resource
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from typing import Any
 from proda.errors import ConfigError, DependencyMissing, InputError
 from proda.recipes import FromRecipe
 from proda.training.base_model import SMOLLM2, load_model
+from proda.training.segmented_attention import segmented_attention
 
 METHODS = ("full", "lora")
 BATCHING = ("padding_free", "padded", "padded_grouped")
@@ -274,7 +277,9 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     started = time.monotonic()
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    attention = segmented_attention(trainer.model) if config.batching == "padding_free" else nullcontext(False)
+    with attention:
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.monotonic() - started
     model_dir = run_dir / "model"
     if config.method == "lora":  # a standalone model: evaluation and lm-eval load it like any other
