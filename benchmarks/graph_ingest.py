@@ -500,7 +500,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # 3b. the same elements as a first load: one bulk pass (BulkGraph + GRAPH.BULK) into a new graph
         if not args.no_bulk:
-            results["bulk_ingest"] = _bulk_ingest(info, args, graph, ingest["elements_per_s"], log)
+            results["bulk_ingest"] = _bulk_ingest(info, args, graph, ingest["elements_per_s"], sampler, log)
 
         # 4. queries
         sampler.phase = "queries"
@@ -643,11 +643,13 @@ def _ingest_leg(writer: GraphWriter, graph: SyntheticGraph, probe: Probe, sample
 
 
 def _bulk_ingest(info: Any, args: argparse.Namespace, graph: SyntheticGraph, upsert_rate: float,
-                 log: Callable[[str], None]) -> dict[str, Any]:
-    """Time a first load of ``graph`` through the bulk path (what ``proda load`` does on an empty graph)."""
+                 sampler: RssSampler, log: Callable[[str], None]) -> dict[str, Any]:
+    """Time a first load of ``graph`` through the bulk path (what ``proda load`` does on an empty graph),
+    with the CPU seconds this process and the server spent on it (on 2 cores their sum bounds the rate)."""
     with _scratch_graph(info, args.graph + "_bulk") as bulk_store:
         gc.collect()
         load_before = os.getloadavg()
+        cpu_before = _cpu_seconds(sampler)
         t = time.perf_counter()
         plan = BulkGraph()
         for kind in ORDER:
@@ -661,17 +663,21 @@ def _bulk_ingest(info: Any, args: argparse.Namespace, graph: SyntheticGraph, ups
         t_sent = time.perf_counter() - t
         _until_indexed(bulk_store)
         wall = time.perf_counter() - t
+        cpu_after = _cpu_seconds(sampler)
+    cpu = {who: cpu_after[who] - cpu_before[who] for who in cpu_after}
     rate = graph.total / wall
     out = {"elements": graph.total, "seconds": wall, "plan_s": t_plan, "server_and_encode_s": t_sent - t_plan,
            "index_wait_s": wall - t_sent, "nodes": plan.node_count(), "edges": plan.edge_count(),
            "elements_per_s": rate, "upsert_elements_per_s": upsert_rate, "speedup": rate / upsert_rate,
-           "written": dict(plan.written), "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
+           "written": dict(plan.written), "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+           "cpu_s": cpu}
     if not args.no_file:
         out["file"] = _file_load(info, args, graph, log)
     log(f"  bulk first load: {graph.total:,} in {wall:.2f} s = {rate:,.0f}/s (plan {t_plan:.2f} s, "
         f"indexes+encode+GRAPH.BULK {t_sent - t_plan:.2f} s, then {wall - t_sent:.2f} s until every index "
         f"was operational; {plan.node_count():,} nodes, {plan.edge_count():,} edges); upsert {upsert_rate:,.0f}/s; "
-        f"bulk/upsert = {rate / upsert_rate:.1f}x")
+        f"bulk/upsert = {rate / upsert_rate:.1f}x; CPU: client {cpu['self']:.2f} s, server {cpu['server']:.2f} s "
+        f"(together {cpu['self'] + cpu['server']:.2f} s over {wall:.2f} s of wall time)")
     return out
 
 

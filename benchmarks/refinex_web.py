@@ -128,9 +128,11 @@ def compare_converters(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # -- 1. expert programs on the train half, and the classifier --------------------------------------------
 
 
-def distill_train(train: list[dict[str, Any]], work: Path, home: Path, favour: str) -> Path:
+def distill_train(train: list[dict[str, Any]], work: Path, home: Path, favour: str, augment: int = 0) -> Path:
     """Distill the train half with the trafilatura expert at operating point ``favour``; returns the
-    documents.jsonl path."""
+    documents.jsonl path. ``augment`` adds that many variants of train pages (a random run of blocks
+    dropped or repeated, as :func:`mutate_pages` makes them), each distilled by the same expert: the
+    classifier sees the same sites in more layouts, and still nothing of the dev half."""
     from proda.pipelines.refine.config import DistillConfig
     from proda.pipelines.refine.distill_stage import run_distill
 
@@ -138,7 +140,12 @@ def distill_train(train: list[dict[str, Any]], work: Path, home: Path, favour: s
     with pages.open("w", encoding="utf-8") as f:
         for p in train:
             f.write(json.dumps({"id": p["id"], "html": p["html"]}, ensure_ascii=False) + "\n")
-    out = work / f"distill-{favour}"
+    if augment:
+        variants = work / "train-variants.jsonl"
+        mutate_pages(train, augment, variants, seed=1, prefix="variant")
+        with pages.open("a", encoding="utf-8") as f:
+            f.write(variants.read_text(encoding="utf-8"))
+    out = work / (f"distill-{favour}" + (f"-aug{augment}" if augment else ""))
     report = run_distill([pages], out, DistillConfig(expert="trafilatura", trafilatura_favour=favour), home)
     print(f"distilled {report.records} train pages: {report.reliable} reliable, {report.discarded} discarded "
           f"{report.discard_reasons or ''}")
@@ -191,7 +198,7 @@ def train_classifier(documents: list[Path], work: Path, home: Path, encoder: str
 # -- 4. throughput ---------------------------------------------------------------------------------------
 
 
-def mutate_pages(pages: list[dict[str, Any]], n: int, path: Path, seed: int = 0) -> int:
+def mutate_pages(pages: list[dict[str, Any]], n: int, path: Path, seed: int = 0, prefix: str = "page") -> int:
     """Write ``n`` pages resampled from ``pages`` (each with a random run of its blocks dropped or repeated);
     returns the bytes written."""
     rng = random.Random(seed)
@@ -203,7 +210,7 @@ def mutate_pages(pages: list[dict[str, Any]], n: int, path: Path, seed: int = 0)
             if len(cut) > 4:
                 a, b = sorted(rng.sample(cut, 2))
                 html = html[:a] + html[b:] if rng.random() < 0.5 else html[:b] + html[a:b] + html[b:]
-            f.write(json.dumps({"id": f"page-{k:05d}", "html": html}, ensure_ascii=False) + "\n")
+            f.write(json.dumps({"id": f"{prefix}-{k:05d}", "html": html}, ensure_ascii=False) + "\n")
     return path.stat().st_size
 
 
@@ -248,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=int, default=150, help="add this many synthetic noisy textbook excerpts "
                         "(pipelines/refine/noise.py, modules of data/sample and data/gold excluded) to the training "
                         "documents")
+    parser.add_argument("--augment", type=int, default=0, help="also train on this many distilled variants of "
+                        "train pages (a random run of blocks dropped or repeated)")
     parser.add_argument("--model", type=Path, default=None, help="use this trained classifier instead of training")
     parser.add_argument("--throughput", type=int, default=0, help="also refine this many resampled pages")
     parser.add_argument("--shards", type=int, default=2)
@@ -285,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(pages)} pages: {len(train)} train, {len(dev)} dev (split by sha256 of '{SPLIT_SALT}' + id)")
 
     if args.model is None:
-        documents = [distill_train(train, work, home, args.favour)]
+        documents = [distill_train(train, work, home, args.favour, args.augment)]
         if args.synthetic:
             sample_ids = {json.loads(x)["id"] for name in ("corpus.jsonl", "documents.jsonl")
                           for x in (SAMPLE / name).open(encoding="utf-8")}
@@ -382,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{inserted} programs inserting text, {malformed} malformed (failed closed)")
 
     # downstream: gold chunks dressed with the lines the expert's programs removed on the train half
-    documents = work / f"distill-{args.favour}" / "documents.jsonl"
+    documents = work / (f"distill-{args.favour}" + (f"-aug{args.augment}" if args.augment else "")) / "documents.jsonl"
     if documents.is_file() and not args.no_downstream:
         from refinex_downstream import downstream, print_table, removed_lines
 

@@ -13,16 +13,20 @@ from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.build.export import export_hf, export_jsonl, iter_examples
 from proda.pipelines.build.templates import passage
 from proda.pipelines.tester.model import instance_hash
+from proda.pipelines.tester.question import question_text
 from proda.schema.store.base import GraphStore
+from proda.schema.vocabulary import default_vocabulary
 from tests.builder_world import TEXT, builder_graph
 from tests.graphs import covers
+
+FIVE = ("definition", "statement", "reverse", "recall", "grounded")  # every family that speaks in sentences
 
 
 def test_builds_every_family_grounded_and_linked(falkordb_store: GraphStore) -> None:
     covers("build_relations", "upsert_training_examples", "training_examples")
     store = falkordb_store
     r = builder_graph(store)
-    report = build_examples(store, BuildConfig())
+    report = build_examples(store, BuildConfig(families=FIVE))
     [econ] = report.disciplines
     # 4 relations: statement + reverse + recall each; definition only for is_a; grounded only with evidence
     assert dict(econ.families) == {"statement": 4, "reverse": 4, "recall": 4, "definition": 1, "grounded": 3}
@@ -52,16 +56,16 @@ def test_builds_every_family_grounded_and_linked(falkordb_store: GraphStore) -> 
 def test_rebuilding_is_idempotent_and_budget_samples(falkordb_store: GraphStore) -> None:
     store = falkordb_store
     builder_graph(store)
-    build_examples(store, BuildConfig())
+    build_examples(store, BuildConfig(families=FIVE))
     before = store.run("MATCH (x:TrainingExample) RETURN x.id AS id ORDER BY id")
-    again = build_examples(store, BuildConfig())
+    again = build_examples(store, BuildConfig(families=FIVE))
     assert again.examples == 16
     assert store.run("MATCH (x:TrainingExample) RETURN x.id AS id ORDER BY id") == before
-    small = build_examples(store, BuildConfig(dataset="small", budget=5, seed=7))
+    small = build_examples(store, BuildConfig(dataset="small", budget=5, seed=7, families=FIVE))
     assert small.examples == 5
     assert [x["id"] for x in iter_examples(store, "small")] == [
         x["id"] for x in iter_examples(store, "small")]  # stable order
-    other = build_examples(store, BuildConfig(dataset="small2", budget=5, seed=8))
+    other = build_examples(store, BuildConfig(dataset="small2", budget=5, seed=8, families=FIVE))
     assert other.examples == 5
 
 
@@ -79,10 +83,29 @@ def test_example_identical_to_a_benchmark_item_is_not_written(falkordb_store: Gr
     assert first["qa_hash"] not in {x["qa_hash"] for x in iter_examples(store, "clean")}
 
 
+def test_question_family_asks_in_the_benchmark_wording_and_skips_held_out_items(falkordb_store: GraphStore) -> None:
+    store = falkordb_store
+    r = builder_graph(store)
+    vocab = default_vocabulary()
+    assert BuildConfig().families == ("question",)  # V1's recipe, chosen on dev
+    build_examples(store, BuildConfig(dataset="asked"))
+    records = {x["relation_id"]: x for x in iter_examples(store, "asked")}
+    assert set(records) == {rel.id for rel in r.values()}  # one per relation
+    tax = records[r["tax"].id]["messages"]
+    assert tax[0]["content"] == question_text("economics", "tax", ["increases"], vocab)
+    assert tax[1]["content"] == "price"  # the concept's name: what the evaluation scores as the answer
+    # a one-step benchmark item over the same relation is the same instance: the Builder leaves it out
+    store.run("CREATE (:BenchmarkItem {id: 'bmi_tax', qa_hash: $h})",
+              {"h": instance_hash(tax[0]["content"], "price")}, read_only=False)
+    report = build_examples(store, BuildConfig(dataset="asked2", families=("question",)))
+    assert report.disciplines[0].skipped["instance-identical to a benchmark item"] == 1
+    assert r["tax"].id not in {x["relation_id"] for x in iter_examples(store, "asked2")}
+
+
 def test_export_jsonl_and_hf(falkordb_store: GraphStore, tmp_path: Path) -> None:
     store = falkordb_store
     builder_graph(store)
-    build_examples(store, BuildConfig())
+    build_examples(store, BuildConfig(families=FIVE))
     n = export_jsonl(store, "v1", tmp_path / "v1.jsonl")
     lines = (tmp_path / "v1.jsonl").read_text().splitlines()
     assert n == len(lines) == 16 and all("messages" in json.loads(line) for line in lines)

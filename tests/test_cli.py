@@ -165,7 +165,7 @@ def test_demo_runs_offline(running_home: Path) -> None:
     built = re.search(r"(\d+) items from \d+ held-out chains \((\d+) test items", result.stdout)
     assert built and int(built[1]) >= 60 and int(built[2]) >= 20, built  # a sample that shows something
     assert "bench check:" in result.stdout and "validity and orthogonality hold" in result.stdout
-    assert re.search(r"\d+ examples: definition \d+", result.stdout)  # the Builder ran
+    assert re.search(r"\d+ examples: question \d+", result.stdout)  # the Builder ran
     again = proda("demo", "--no-train", home=running_home)
     assert again.returncode == 0, again.stderr
     assert "8 seen: 0 new, 0 changed, 8 unchanged" in again.stdout  # a rerun changes nothing

@@ -182,7 +182,10 @@ def test_export_trains_through_train_file(store: GraphStore, tmp_path: Path) -> 
     from proda.training.sft import TrainConfig, load_records
 
     prompts = load_records(TrainConfig(dataset=None, train_file=str(out)), None)  # what TRL receives
-    assert len(prompts) == 8 and all(p["completion"][0]["role"] == "assistant" for p in prompts)
+    assert len(prompts) == 8 and all(p["prompt"].startswith("Question: ") and p["completion"].startswith(" ")
+                                     for p in prompts)  # the evaluation's plain layout, V1's recipe
+    chat = load_records(TrainConfig(dataset=None, train_file=str(out), prompt_format="chat"), None)
+    assert all(p["completion"][0]["role"] == "assistant" for p in chat)
 
 
 def test_the_last_gate_refuses_a_scaffold_of_a_held_out_chain(store: GraphStore, tmp_path: Path) -> None:

@@ -57,3 +57,20 @@ def test_bench_build_check_show_export(running_home: Path, cli_graph: str, tmp_p
     [violation] = json.loads(broken.stdout)["violations"]
     assert (violation["check"], violation["item_id"]) == ("distractor_reachable", iid)
     assert "1 violation(s) in 1 items" in table.stdout
+
+
+def test_builder_families_from_the_command_line(running_home: Path, cli_graph: str, tmp_path: Path) -> None:
+    w = economics()
+    assert proda("load", str(_jsonl(tmp_path / "world.jsonl", w.elements)), home=running_home,
+                 graph=cli_graph).returncode == 0
+    default, chosen, bad = proda_concurrently(
+        ("build", "--dataset", "plain", "--json"), ("build", "--dataset", "two", "--families", "statement, question",
+                                                    "--json"),
+        ("build", "--dataset", "bad", "--families", "question,poetry"), home=running_home, graph=cli_graph)
+    assert default.returncode == 0, default.stderr
+    [row] = json.loads(default.stdout)["disciplines"]
+    assert row["question"] == row["examples"] > 0  # the default recipe: the benchmark's question form only
+    assert chosen.returncode == 0, chosen.stderr
+    [row] = json.loads(chosen.stdout)["disciplines"]
+    assert row["statement"] > 0 and row["question"] > 0 and row["examples"] == row["statement"] + row["question"]
+    assert bad.returncode == 2 and "poetry" in bad.stderr

@@ -13,8 +13,10 @@ import pytest
 
 from proda.errors import ConfigError, InputError
 from proda.pipelines.build import BuildConfig, build_examples
+from proda.pipelines.build.config import FAMILIES
 from proda.schema.store.base import GraphStore
-from proda.training.sft import TrainConfig, run_training
+from proda.training.scoring import mc_context
+from proda.training.sft import TrainConfig, load_records, run_training
 from tests.builder_world import builder_graph
 from tests.tiny_lm import tiny_model
 
@@ -94,12 +96,30 @@ def test_padding_free_batches_train_like_padded_ones_and_count_real_tokens(tmp_p
     assert stored["real_tokens"] == free.real_tokens
 
 
+def test_plain_prompt_format_trains_in_the_evaluation_layout(tmp_path: Path) -> None:
+    """``prompt_format=plain``: records become the evaluation's own context and continuation (no chat
+    template), the loss stays on the answer, and the model learns it there."""
+    data = _records(tmp_path / "train.jsonl")
+    assert TrainConfig().prompt_format == "plain"  # V1's recipe, chosen on dev
+    plain = load_records(TrainConfig(dataset=None, train_file=str(data)), None)
+    assert plain[0] == {"prompt": mc_context("What does tax 0 increase ?"), "completion": " tax increases price ."}
+    chat = load_records(TrainConfig(dataset=None, train_file=str(data), prompt_format="chat"), None)
+    assert chat[0]["prompt"] == [{"role": "user", "content": "What does tax 0 increase ?"}]
+    model, tok = _tiny(tmp_path)
+    summary = run_training(TrainConfig(run_name="plain", dataset=None, train_file=str(data), max_steps=4,
+                                       save_steps=10, logging_steps=1, per_device_train_batch_size=4,
+                                       learning_rate=1e-2, prompt_format="plain"), tmp_path, model=model, tokenizer=tok)
+    assert summary.steps == 4 and summary.losses[-1][1] < summary.losses[0][1]
+
+
 def test_lora_from_a_graph_dataset(falkordb_store: GraphStore, tmp_path: Path) -> None:
     builder_graph(falkordb_store)
-    build_examples(falkordb_store, BuildConfig(dataset="tiny"))
+    build_examples(falkordb_store, BuildConfig(dataset="tiny", families=FAMILIES[:5]))
     model, tok = _tiny(tmp_path)
+    # the chat template's path, on sentence-long examples
     config = TrainConfig(run_name="lora", dataset="tiny", method="lora", lora_r=4, lora_alpha=8, max_steps=2,
-                         save_steps=10, logging_steps=1, per_device_train_batch_size=4, max_length=256)
+                         save_steps=10, logging_steps=1, per_device_train_batch_size=4, max_length=256,
+                         prompt_format="chat")
     summary = run_training(config, tmp_path, store=falkordb_store, model=model, tokenizer=tok)
     assert summary.records == 16 and summary.steps == 2
     merged = transformers.AutoModelForCausalLM.from_pretrained(summary.model_dir)  # adapters merged: plain model
@@ -113,6 +133,8 @@ def test_bad_input_and_config(tmp_path: Path) -> None:
         TrainConfig(dataset=None)
     with pytest.raises(ConfigError, match="batching 'packed'"):
         TrainConfig(batching="packed")
+    with pytest.raises(ConfigError, match="prompt_format 'alpaca'"):
+        TrainConfig(prompt_format="alpaca")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
     model, tok = _tiny(tmp_path)

@@ -3,7 +3,9 @@
 One :class:`TrainConfig` (TRL-style: every field has help; defaults < YAML recipe < flags) and one
 function, :func:`run_training`. Data are chat ``messages`` records: a Builder dataset read from the
 graph (``--dataset``) or a JSONL file (``--train-file``, e.g. an export or a patch mix). Each record
-becomes TRL's conversational prompt-completion pair, so the loss is on the assistant turn only.
+becomes a TRL prompt-completion pair, so the loss is on the assistant turn only: by default in the
+evaluation's own plain layout (``Question: ...\nAnswer:`` then the answer), which the V1 recipe sweep
+chose on dev over the chat template; ``prompt_format="chat"`` keeps the template.
 
 A run directory holds checkpoints (every ``save_steps``), the final model and ``summary.json``
 (steps, loss curve, real and padded tokens/s, wall time, peak memory).
@@ -33,10 +35,12 @@ from typing import Any
 from proda.errors import ConfigError, DependencyMissing, InputError
 from proda.recipes import FromRecipe
 from proda.training.base_model import SMOLLM2, load_model
+from proda.training.scoring import mc_context
 from proda.training.segmented_attention import segmented_attention
 
 METHODS = ("full", "lora")
 BATCHING = ("padding_free", "padded", "padded_grouped")
+PROMPT_FORMATS = ("chat", "plain")
 
 
 @dataclass
@@ -76,6 +80,10 @@ class TrainConfig(FromRecipe):
                 "batched together; changes the data order)"})
     num_threads: int = field(default=0, metadata={
         "help": "CPU threads for torch (0: torch's default, one per physical core)"})
+    prompt_format: str = field(default="plain", metadata={
+        "help": "plain (the evaluation's own layout: 'Question: <user turn>\\nAnswer:' followed by ' <assistant "
+                "turn>', no template; chosen on dev by benchmarks/v1_recipe.py) or chat (the model's chat template "
+                "around each turn)"})
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -94,6 +102,8 @@ class TrainConfig(FromRecipe):
             raise ConfigError(f"batching {self.batching!r}: use {', '.join(BATCHING)}")
         if self.num_threads < 0:
             raise ConfigError("num_threads must be 0 (torch's default) or more")
+        if self.prompt_format not in PROMPT_FORMATS:
+            raise ConfigError(f"prompt_format {self.prompt_format!r}: use {', '.join(PROMPT_FORMATS)}")
 
 @dataclass
 class TrainSummary:
@@ -121,10 +131,13 @@ class TrainSummary:
     real_tokens_per_s: float = 0.0
 
 
-def _to_prompt_completion(record: dict[str, Any], where: str) -> dict[str, Any]:
+def _to_prompt_completion(record: dict[str, Any], where: str, prompt_format: str) -> dict[str, Any]:
     messages = record.get("messages")
     if not isinstance(messages, list) or len(messages) < 2 or messages[-1].get("role") != "assistant":
         raise InputError(f"{where}: a record needs `messages` ending with an assistant turn")
+    if prompt_format == "plain":  # the text the evaluation scores: its context, then the answer as continuation
+        asked = "\n\n".join(str(m.get("content", "")) for m in messages[:-1] if m.get("role") != "system")
+        return {"prompt": mc_context(asked), "completion": " " + str(messages[-1].get("content", ""))}
     return {"prompt": messages[:-1], "completion": messages[-1:]}
 
 
@@ -141,7 +154,7 @@ def load_records(config: TrainConfig, store: Any | None) -> list[dict[str, Any]]
             if not line.strip():
                 continue
             try:
-                out.append(_to_prompt_completion(json.loads(line), f"{path}:{n}"))
+                out.append(_to_prompt_completion(json.loads(line), f"{path}:{n}", config.prompt_format))
             except json.JSONDecodeError as e:
                 raise InputError(f"{path}:{n}: not JSON: {e.msg}") from e
     else:
@@ -150,8 +163,8 @@ def load_records(config: TrainConfig, store: Any | None) -> list[dict[str, Any]]
         from proda.pipelines.build.export import iter_examples
 
         assert config.dataset is not None
-        out = [_to_prompt_completion(r, f"example {r['id']}") for r in iter_examples(store, config.dataset,
-                                                                                    config.discipline)]
+        out = [_to_prompt_completion(r, f"example {r['id']}", config.prompt_format)
+               for r in iter_examples(store, config.dataset, config.discipline)]
     if config.max_records:
         out = out[: config.max_records]
     if not out:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from proda.pipelines.tester.question import question_text
 from proda.schema.vocabulary import Vocabulary
 
 TEMPLATE_VERSION = "build-v1"
@@ -138,8 +139,9 @@ def examples_for_relation(r: RelationFacts, vocab: Vocabulary, *, families: Sequ
                    f"State how {r.subject} relates to {r.object} ({field})."), r.id, seed, "statement")
         out.append(Example("statement", q, fact, r))
     if "reverse" in families:
-        q = pick_variant((f"In {field}, what {phrase} {r.object}?", f"Name something that {phrase} {r.object} ({field}).",
-                   f"Which {field} concept {phrase} {r.object}?"), r.id, seed, "reverse")
+        q = pick_variant((f"In {field}, what {phrase} {r.object}?",
+                          f"Name something that {phrase} {r.object} ({field}).",
+                          f"Which {field} concept {phrase} {r.object}?"), r.id, seed, "reverse")
         out.append(Example("reverse", q, fact, r))
     if "recall" in families and len(distractors) >= 3:
         options = [r.object, *distractors[:3]]
@@ -152,6 +154,10 @@ def examples_for_relation(r: RelationFacts, vocab: Vocabulary, *, families: Sequ
         head = f"{correct}. {r.object} — "
         out.append(Example("recall", q, head + fact, r, user_span=(0, len(stem)),
                            answer_span=(len(head), len(head) + len(fact)), distractors=tuple(distractors[:3])))
+    if "question" in families:
+        # the benchmark's own wording of a one-step chain, answered with the concept's name: the form the
+        # evaluation scores (an item from a held-out chain of the same relation is dropped by the Builder)
+        out.append(Example("question", question_text(r.discipline, r.subject, [r.type], vocab), r.object, r))
     if "grounded" in families and r.evidence and r.chunk_text:
         where = f" from “{r.title}”" if r.title else ""
         text = passage(r.chunk_text, r.evidence, context_chars)

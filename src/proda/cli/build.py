@@ -20,6 +20,8 @@ def build(
     budget: int | None = typer.Option(None, "--budget", min=1, help="Most examples per discipline (relations "
                                       "are sampled in a seeded order)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed for the relation order and the wording."),
+    families: str | None = typer.Option(None, "--families", help="Comma-separated example families (default: "
+                                        "question): question, definition, statement, reverse, recall, grounded."),
     paraphrase_backend: str | None = typer.Option(None, "--paraphrase-backend", help="Reword the questions with an "
                                                   "LLM: anthropic or openai (any OpenAI-compatible server). "
                                                   "Default: templates only."),
@@ -39,8 +41,10 @@ def build(
 ) -> None:
     """Synthesise instruction-tuning examples from L1 concepts and L2 relations.
 
-    Families: definitions, relation statements asked from both ends, multiple-choice recall
-    ("which of these does X cause?") and grounded examples that quote the evidence from the chunk.
+    Families: question (the default; the benchmark's own wording of a one-step chain, answered with
+    the concept's name, the recipe chosen on dev by benchmarks/v1_recipe.py), definitions, relation
+    statements asked from both ends, multiple-choice recall ("which of these does X cause?") and
+    grounded examples that quote the evidence from the chunk.
     Examples are (:TrainingExample) nodes linked to the concepts they teach and their chunk; never
     built from L3 chains, never instance-identical to a benchmark item, deduplicated. Rebuilding is
     idempotent. With --paraphrase-backend an LLM rewords the questions (cached under PRODA_HOME/cache);
@@ -52,6 +56,7 @@ def build(
     if fmt not in ("jsonl", "hf"):
         raise ConfigError(f"--format {fmt!r}: use jsonl or hf")
     flags = {"dataset": dataset, "discipline": discipline, "budget": budget, "seed": seed,
+             "families": tuple(f.strip() for f in families.split(",") if f.strip()) if families is not None else None,
              "paraphrase_backend": paraphrase_backend, "paraphrase_model": paraphrase_model,
              "paraphrase_base_url": paraphrase_base_url, "paraphrase_max_cost": paraphrase_max_cost,
              "paraphrase_answers": paraphrase_answers}
