@@ -77,7 +77,8 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,8 @@ PAIRS = (("targeted", "v1"), ("targeted", "control"), ("targeted", "untargeted")
          ("untargeted", "v1"))
 CLAIM = ("targeted-v1", "targeted-control", "targeted-untargeted")
 POOL, V1_DATA = "cl_pool", "cl_v1"
+PREPARED = "closed_loop_graph.json"  # in a kept home: what --from-home reuses, and the options it was built with
+GRAPH_OPTIONS = ("corpus", "backend", "dense", "disciplines", "test_ratio", "dev_ratio")
 RESAMPLES = 10_000
 EVAL_S_PER_ITEM = 1.0  # SmolLM2 scoring 4 options on a quiet 2-core CPU (the plan's assumption)
 LOAD_S = 5.0  # loading (or saving) the model once, the plan's assumption; diagnosis probes count as items
@@ -211,6 +214,40 @@ def select_disciplines(corpus: Path, disciplines: Sequence[str], out: Path) -> P
     return out
 
 
+def graph_option(a: argparse.Namespace, key: str) -> Any:
+    """An option that shapes the graph and benchmark, as JSON keeps it (the corpus as its file name)."""
+    v = getattr(a, key)
+    return v.name if isinstance(v, Path) else v
+
+
+@contextmanager
+def kept_home(path: Path) -> Iterator[Path]:
+    """``path`` as the run's home, created when missing and kept afterwards; the user's converted
+    models are linked in as :func:`common.temporary_home` does."""
+    path.mkdir(parents=True, exist_ok=True)
+    user_models = Path(os.environ.get("PRODA_HOME", ".proda")) / "models"
+    if not (path / "models").exists() and user_models.exists():
+        (path / "models").symlink_to(user_models.resolve())
+    yield path
+
+
+def reuse_options(a: argparse.Namespace, p: argparse.ArgumentParser) -> str | None:
+    """Take the graph options of the run that prepared ``--from-home``; an error message when that
+    folder holds no prepared graph or an option given here contradicts it."""
+    prepared = a.from_home / PREPARED
+    if not prepared.is_file():
+        return (f"--from-home {a.from_home}: no {PREPARED} there; prepare it first with --home {a.from_home} "
+                "--plan-only (and the graph options you want)")
+    kept = json.loads(prepared.read_text())["options"]
+    clash = [f"--{k.replace('_', '-')} {graph_option(a, k)} (prepared with {kept[k]})" for k in GRAPH_OPTIONS
+             if getattr(a, k) != p.get_default(k) and graph_option(a, k) != kept[k]]
+    if clash:
+        return f"--from-home {a.from_home} was prepared with other graph options: " + "; ".join(clash)
+    for k in GRAPH_OPTIONS:
+        setattr(a, k, Path(kept[k]) if k == "corpus" and kept[k] is not None else kept[k])
+    return None
+
+
 def build_graph(store: GraphStore, a: argparse.Namespace, home: Path) -> dict[str, Any]:
     if a.corpus is None:
         loaded = load_file(store, sample_path(), home=home, restart=True)
@@ -258,7 +295,8 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
 
     def ev(name: str, model: str, split: str) -> EvalReport:
         r: EvalReport = timed(f"eval {name}", lambda: evaluate(store, EvalConfig(
-            model=model, benchmark=BENCH, split=split, limit=a.max_items, run_name=f"cl-{name}"), home))
+            model=model, benchmark=BENCH, split=split, limit=a.max_items, run_name=f"cl-{name}",
+            batch_size=a.eval_batch), home))
         say(f"{name}: acc {r.accuracy:.1%} on {r.items} {split} items ({r.seconds:.0f} s)")
         return r
 
@@ -273,24 +311,36 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
         return s
 
     with open_store(settings) as store:
-        store.clear()
-        out["graph"] = timed("graph", lambda: build_graph(store, a, home))
-        say(f"graph: {out['graph']['source']}, {out['graph']['chunks_extracted']} chunks extracted")
+        prepared = home / PREPARED
+        if a.from_home is not None:
+            kept = json.loads(prepared.read_text())
+            out["graph"], out["benchmark"] = kept["graph"], kept["benchmark"]
+            say(f"graph: reused from {home} ({out['graph']['source']}, {out['benchmark']['items']} items)")
+        else:
+            store.clear()
+            prepared.unlink(missing_ok=True)  # written again only once graph, benchmark and pool are complete
+            out["graph"] = timed("graph", lambda: build_graph(store, a, home))
+            say(f"graph: {out['graph']['source']}, {out['graph']['chunks_extracted']} chunks extracted")
 
-        def tester_builder() -> dict[str, Any]:
-            bench = build_benchmark(store, BenchConfig(name=BENCH, test_ratio=a.test_ratio, dev_ratio=a.dev_ratio,
-                                                       seed=0))
-            pool = build_examples(store, BuildConfig(dataset=POOL, seed=0))
-            per = max(1, math.ceil(a.v1_examples / max(1, len(pool.disciplines))))
-            build_examples(store, BuildConfig(dataset=V1_DATA, budget=per, seed=0))
-            checked = check_benchmark(store, BENCH)
-            return {"items": bench.items, "operators": dict(bench.total("operators")), "check_ok": checked.ok,
-                    "violations": len(checked.violations), "v1_budget_per_discipline": per}
+            def tester_builder() -> dict[str, Any]:
+                bench = build_benchmark(store, BenchConfig(name=BENCH, test_ratio=a.test_ratio,
+                                                           dev_ratio=a.dev_ratio, seed=0))
+                build_examples(store, BuildConfig(dataset=POOL, seed=0))
+                checked = check_benchmark(store, BENCH)
+                return {"items": bench.items, "operators": dict(bench.total("operators")), "check_ok": checked.ok,
+                        "violations": len(checked.violations)}
 
-        out["benchmark"] = timed("tester_builder", tester_builder)
-        v1_records = list(iter_examples(store, V1_DATA))
-        seen = {r["qa_hash"] for r in v1_records}
+            out["benchmark"] = timed("tester_builder", tester_builder)
+            prepared.write_text(json.dumps({"options": {k: graph_option(a, k) for k in GRAPH_OPTIONS},
+                                            "graph": out["graph"], "benchmark": out["benchmark"]}, indent=2))
+        # V1's share of the pool depends on the run's size, not the graph's: built per run (idempotent)
+        v1_data = f"{V1_DATA}_{a.v1_examples}"
         all_pool = list(iter_examples(store, POOL))
+        per = max(1, math.ceil(a.v1_examples / max(1, len({r["discipline"] for r in all_pool}))))
+        timed("v1_data", lambda: build_examples(store, BuildConfig(dataset=v1_data, budget=per, seed=0)))
+        out["benchmark"]["v1_budget_per_discipline"] = per
+        v1_records = list(iter_examples(store, v1_data))
+        seen = {r["qa_hash"] for r in v1_records}
         unseen = [r for r in all_pool if r["qa_hash"] not in seen]
         split_n = {sp: len(store.query("bench_items", {"benchmark": BENCH, "discipline": None, "split": sp,
                                                        "id": None})) for sp in ("test", "dev")}
@@ -320,8 +370,9 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
         loads = 3 + int(a.v0) + (1 + 2 * len(V2_ARMS)) * len(seeds)  # V1 train, 2 evals; per seed probes,
         # then a training and an evaluation per V2 arm
         probes = 2 * split_n["dev"] * len(seeds)  # at most every dev item failed, ~2 hops probed each
+        graph_s = seconds.get("graph", 0.0) + seconds.get("tester_builder", 0.0)  # none when reused
         plan["estimate_min"] = (plan["train_tokens"] / a.tokens_per_s + (plan["eval_items"] + probes)
-                                * EVAL_S_PER_ITEM + loads * LOAD_S + seconds["graph"] + seconds["tester_builder"]) / 60
+                                * EVAL_S_PER_ITEM + loads * LOAD_S + graph_s) / 60
         out["plan"] = plan
         say(f"plan: V1 {a.v1_steps} steps x {a.batch} + {arms} V2 runs x {a.v2_steps} steps x {a.batch} records of "
             f"~{plan['mean_record_tokens']:.0f} tokens = ~{plan['train_tokens']:,} training tokens (padded); "
@@ -331,7 +382,7 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
             return out
 
         v0 = ev("v0", base, "test") if a.v0 else None
-        v1 = train("v1", base, 0, a.v1_steps, dataset=V1_DATA)
+        v1 = train("v1", base, 0, a.v1_steps, dataset=v1_data)
         out["train"] = {"v1": train_row(v1)}
         v1_test, v1_dev = ev("v1-test", v1.model_dir, "test"), ev("v1-dev", v1.model_dir, "dev")
         out["v1"], out["v1_dev"] = summary(v1_test), summary(v1_dev)
@@ -349,7 +400,7 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
             patches = home / "data" / f"targeted-{s}.jsonl"
             debugger = timed(f"diagnose+patch s{s}", lambda s=s, patches=patches: patch_and_export(
                 store, PatchConfig(run=v1_dev.run_id, patch_set=f"cl_t{s}", budget=a.budget,
-                                   replay_ratio=a.replay_ratio, replay_dataset=V1_DATA, seed=s), home, patches))
+                                   replay_ratio=a.replay_ratio, replay_dataset=v1_data, seed=s), home, patches))
             row: dict[str, Any] = {"debugger": debugger}
             out["seeds"][s] = row
             say(f"seed {s}: {debugger['failed_items']} failed dev items, diagnoses {debugger['diagnoses']}, "
@@ -371,7 +422,7 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
             untargeted_file = home / "data" / f"untargeted-{s}.jsonl"
             untargeted = timed(f"untargeted patches s{s}", lambda s=s, out=untargeted_file: write_untargeted(
                 store, PatchConfig(run=v1_dev.run_id, patch_set=f"cl_u{s}", budget=a.budget,
-                                   replay_ratio=a.replay_ratio, replay_dataset=V1_DATA, seed=s),
+                                   replay_ratio=a.replay_ratio, replay_dataset=v1_data, seed=s),
                 out, diagnosed_run=v1_dev.run_id))
             row["untargeted_data"] = untargeted.as_dict()
             say(f"seed {s}: {untargeted.exported} untargeted patches (random chains, same kinds and budget)"
@@ -585,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lora", action="store_true", help="train LoRA adapters (merged after each run) instead of "
                                                        "the full model")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the V2 arms")
+    p.add_argument("--eval-batch", type=int, default=8, help="items scored per forward pass (larger on a GPU)")
     p.add_argument("--max-items", type=int, default=None, help="evaluate at most this many test and dev items")
     p.add_argument("--test-ratio", type=float, default=0.35, help="share of chains held out for test items")
     p.add_argument("--dev-ratio", type=float, default=0.25, help="share of chains held out for dev items")
@@ -592,6 +644,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokens-per-s", type=float, default=100.0, help="training speed the plan assumes")
     p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap resamples")
     p.add_argument("--plan-only", action="store_true", help="build the data, print the plan, stop")
+    p.add_argument("--home", type=Path, default=None,
+                   help="work in this folder and keep it (default: a temporary one); with --plan-only this "
+                        "prepares the graph, benchmark and Builder pool for a later --from-home run elsewhere")
+    p.add_argument("--from-home", type=Path, default=None,
+                   help="reuse the graph, benchmark and Builder pool that a --home run prepared in this folder "
+                        "(its graph options apply: --corpus, --backend, --dense, --disciplines and the ratios "
+                        "need not be given); copy the folder's falkordb/ and closed_loop_graph.json to move it")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("--markdown", type=Path, default=None, help="also write the Markdown report here")
     p.add_argument("--plot", type=Path, default=None, help="also draw the arms with their intervals as a PNG here")
@@ -603,10 +662,18 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         plot(json.loads(a.replot.read_text()), a.plot)
         return 0
-    if a.corpus is not None and not a.corpus.exists():
+    if a.home is not None and a.from_home is not None:
+        print("error: give --home (prepare) or --from-home (reuse), not both", file=sys.stderr)
+        return 2
+    if a.from_home is not None:
+        problem = reuse_options(a, p)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+    elif a.corpus is not None and not a.corpus.exists():
         print(f"error: corpus {a.corpus} not found", file=sys.stderr)
         return 2
-    if a.disciplines and a.corpus is None:
+    if a.disciplines and a.corpus is None and a.from_home is None:
         print("error: --disciplines selects from --corpus; the bundled sample is used whole", file=sys.stderr)
         return 2
     if a.device == "cpu":
@@ -627,7 +694,8 @@ def main(argv: list[str] | None = None) -> int:
     def say(msg: str) -> None:
         print(f"[{time.perf_counter() - started:6.0f} s] {msg}", flush=True)
 
-    with temporary_home("proda-closed-loop-", link_models=True) as home:
+    folder = a.from_home or a.home
+    with kept_home(folder) if folder else temporary_home("proda-closed-loop-", link_models=True) as home:
         r = run(a, home, say)
     md = markdown(r)
     print("\n" + md)

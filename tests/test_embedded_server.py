@@ -151,6 +151,24 @@ def test_data_survives_stop_and_start(embedded: EmbeddedFalkorDB) -> None:
     assert _marker_names(info2) == ["kept"]
 
 
+def test_compact_rewrites_the_write_history_as_one_snapshot_that_a_new_server_loads(
+        embedded: EmbeddedFalkorDB) -> None:
+    info, _ = embedded.ensure_running()
+    for n in range(200):  # 200 separate writes: a history far larger than the data it leaves
+        _write_marker(info, f"m{n:03d}")
+    before = sum(f.stat().st_size for f in embedded.data_dir.rglob("*") if f.is_file())
+    after = embedded.compact()
+    assert 0 < after < before
+    assert embedded.stop() is True
+    info2, _ = embedded.ensure_running()
+    assert _marker_names(info2) == [f"m{n:03d}" for n in range(200)]
+
+
+def test_compact_without_a_server_names_the_data_directory(embedded: EmbeddedFalkorDB) -> None:
+    with pytest.raises(GraphUnavailable, match=str(embedded.data_dir)):
+        embedded.compact()
+
+
 def test_state_file_of_a_dead_process_is_replaced(embedded: EmbeddedFalkorDB) -> None:
     _write_state(embedded, _dead_pid(), _closed_port())
     assert embedded.status() is None

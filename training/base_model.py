@@ -106,8 +106,10 @@ def resolve_model_path(name_or_path: str, home: Path) -> str:
 
 
 def load_model(name_or_path: str, home: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load (model, tokenizer) for training or inference on CPU; raises DependencyMissing without transformers."""
+    """Load (model, tokenizer) for training or inference, on the GPU when torch sees one (hide it with
+    ``CUDA_VISIBLE_DEVICES=``), else on the CPU; raises DependencyMissing without transformers."""
     try:
+        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as e:
         raise DependencyMissing("transformers", extra="train", why="to load models") from e
@@ -119,4 +121,6 @@ def load_model(name_or_path: str, home: Path) -> tuple[PreTrainedModel, PreTrain
         raise InputError(f"model {name_or_path!r} cannot be loaded: {e}") from e
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if torch.cuda.is_available():  # scoring follows the model's device; the trainer would move it anyway
+        model.to("cuda")
     return model, tokenizer

@@ -236,6 +236,37 @@ class EmbeddedFalkorDB:
             self.state_file.unlink(missing_ok=True)
             return stopped
 
+    def compact(self, timeout_s: float = 600.0) -> int:
+        """Rewrite the append-only files as one snapshot of the data (no write history) and return the
+        data directory's size in bytes: what to copy when the graph moves to another machine, whose
+        server then loads the snapshot instead of replaying every write. Needs the running server."""
+        with self._lock():
+            info = self._read_state()
+            if info is None or not self._answers(info):
+                raise GraphUnavailable(f"no embedded FalkorDB answers for {self.data_dir}: start it first")
+        client = self._client(info, timeout_s=timeout_s)
+        try:
+            try:
+                client.bgrewriteaof()
+            except redis.exceptions.ResponseError as e:  # one already running (or scheduled): wait for it
+                if "in progress" not in str(e).lower():
+                    raise
+            deadline = time.monotonic() + timeout_s
+            while True:
+                state = client.info("persistence")
+                if not state.get("aof_rewrite_in_progress") and not state.get("aof_rewrite_scheduled"):
+                    break
+                if time.monotonic() > deadline:
+                    raise GraphUnavailable(f"the append-only rewrite in {self.data_dir} did not finish within "
+                                           f"{timeout_s:.0f}s; log {self.log_file}:\n{self.log_tail()}")
+                time.sleep(0.1)
+            if state.get("aof_last_bgrewrite_status") != "ok":
+                raise GraphUnavailable(f"the append-only rewrite in {self.data_dir} failed; log {self.log_file}:"
+                                       f"\n{self.log_tail()}")
+        finally:
+            client.close()
+        return sum(f.stat().st_size for f in self.data_dir.rglob("*") if f.is_file())
+
     @staticmethod
     def _wait_exit(pid: int, timeout_s: float) -> bool:
         try:
