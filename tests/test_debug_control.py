@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +62,30 @@ def test_twin_keeps_kind_and_counts_and_draws_from_the_chain(store: GraphStore, 
         assert len(twin.weak_relations) == min(len(d.weak_relations), 3)
         assert set(twin.weak_relations) <= {"r1", "r2", "r3"} and set(twin.weak_concepts) <= {"a", "b", "c", "d"}
         assert len(twin.weak_concepts) == min(len(d.weak_concepts), 4)
+
+
+def test_untargeted_twins_never_aim_at_test_chains(store: GraphStore, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from proda.pipelines.debug import control
+
+    w = build_world(store, dev=True)
+    evaluate_run(store, tmp_path, w, correct=["growth"])
+    run_patch(store, PatchConfig(run="dbg-run", discipline="economics", budget=10), tmp_path,
+              scorer_factory=lambda: RuleScorer(w, known=KNOWN))
+    drawn: list[str] = []
+    real_twin = control.untargeted_twin
+
+    def recording(d: Any, chain: dict[str, Any], rng: random.Random) -> Any:
+        drawn.append(chain["id"])
+        return real_twin(d, chain, rng)
+
+    monkeypatch.setattr(control, "untargeted_twin", recording)
+    for seed in range(20):  # the world's chains are half test: twenty draws would hit one by chance
+        write_untargeted(store, PatchConfig(run="dbg-run", patch_set=f"rand{seed}", budget=4, seed=seed),
+                         tmp_path / f"u{seed}.jsonl", diagnosed_run="dbg-run")
+    test_chains = {ch.id for ch in w.chains.values() if ch.split == "test"}
+    assert drawn and not set(drawn) & test_chains
+    assert len(set(drawn)) > 1
 
 
 def test_a_run_without_diagnoses_is_refused(store: GraphStore, tmp_path: Path) -> None:

@@ -70,6 +70,32 @@ def test_patch_set_repairs_each_diagnosis_and_respects_budget_and_ratio(store: G
     assert ps["status"] == "complete" and ps["patches"] == 10 and ps["run_id"] == report.run.id
 
 
+def test_answer_style_leads_with_the_benchmark_form_and_explain_style_leaves_it_out(
+        store: GraphStore, tmp_path: Path) -> None:
+    from proda.pipelines.tester.question import question_text
+    from proda.schema.vocabulary import default_vocabulary
+
+    w = build_world(store)
+    evaluate_run(store, tmp_path, w, correct=["growth"])
+    for style, budget in (("answer", 2), ("explain", 2)):
+        config = PatchConfig(run="dbg-run", discipline="economics", budget=budget, replay_ratio=0.0, style=style,
+                             patch_set=f"s_{style}")
+        run_patch(store, config, tmp_path, scorer_factory=lambda: RuleScorer(w, known=KNOWN))
+    rows = store.run("MATCH (p:Patch) RETURN p.patch_set AS s, p.family AS family, p.messages AS m")
+    answer = {r["family"]: json.loads(r["m"]) for r in rows if r["s"] == "s_answer"}
+    explain = {r["family"] for r in rows if r["s"] == "s_explain"}
+    # one patch per diagnosis takes its first family: the question forms under "answer"
+    assert set(answer) == {"refine_question", "cot_answer"}
+    user, reply = answer["refine_question"][0]["content"], answer["refine_question"][1]["content"]
+    gap = w.r["demand>shortage"]  # T2's unknown hop: the concept gap
+    assert user == question_text("economics", "demand", [gap.type], default_vocabulary()) and reply == "shortage"
+    assert answer["cot_answer"][1]["content"] in {"surplus", "trade", "inflation", "market condition"}
+    assert "\n" not in answer["cot_answer"][1]["content"]  # a name, not a walk
+    assert explain and not explain & {"refine_question", "cot_answer"}
+    with pytest.raises(ConfigError, match="style"):
+        PatchConfig(run="dbg-run", style="verbose")
+
+
 def test_f_cot_never_uses_test_or_dev_chains(store: GraphStore, tmp_path: Path) -> None:
     """D1 (dev) and T2/T3 (test) share more with T1 than R1 does; R3 (train) walks all of T1: none is used."""
     w, _ = patched(store, tmp_path, budget=40, ratio=0.0)

@@ -74,6 +74,22 @@ def test_evaluate_stores_answers_resumes_and_summarises(falkordb_store: GraphSto
     assert run["status"] == "finished" and run["n"] == 8 and run["acc"] == pytest.approx(report.accuracy)
 
 
+def test_shards_split_the_items_disjointly_and_name_their_runs(falkordb_store: GraphStore, tmp_path: Path) -> None:
+    store = falkordb_store
+    items = benchmark(store, n_items=12)
+    folder = tiny_model(tmp_path / "tiny")
+    reports = [evaluate(store, EvalConfig(model=str(folder), benchmark="toy", shard=f"{k}/3"), tmp_path)
+               for k in range(3)]
+    answered = [{r["item"] for r in store.query("eval_item_answers", {"run_id": rep.run_id})} for rep in reports]
+    assert set().union(*answered) == {i.id for i in items}  # every item in exactly one shard
+    assert sum(len(a) for a in answered) == len(items) and all(answered)
+    assert len({rep.run_id for rep in reports}) == 3
+    assert [rep.items for rep in reports] == [len(a) for a in answered]
+    for bad in ("3/3", "1", "a/b", "-1/2"):
+        with pytest.raises(ConfigError, match="K/N"):
+            EvalConfig(benchmark="toy", shard=bad)
+
+
 def test_accuracy_equals_lm_eval_harness(falkordb_store: GraphStore, tmp_path: Path) -> None:
     """The issue's cross-check, in small: same items, same model, ProDa's acc/acc_norm == lm-eval's."""
     lm_eval = pytest.importorskip("lm_eval")

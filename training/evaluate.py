@@ -58,6 +58,9 @@ class EvalConfig(FromRecipe):
     base_url: str | None = field(default=None, metadata={"help": "generate mode: OpenAI-compatible server URL"})
     discipline: str | None = field(default=None, metadata={"help": "only this discipline's items"})
     limit: int | None = field(default=None, metadata={"help": "at most this many items (in id order)"})
+    shard: str | None = field(default=None, metadata={
+        "help": "K/N: only the items whose id hashes to K of N shards (a fixed split: workers each take a shard, "
+                "or one half of dev chooses what the other half measures)"})
     batch_size: int = field(default=8, metadata={
         "help": "loglikelihood mode: items packed into one forward pass (shared_prefix scoring), or options per "
                 "forward pass (full scoring)"})
@@ -90,10 +93,22 @@ class EvalConfig(FromRecipe):
             raise ConfigError("batch_size, limit and max_attempts must be at least 1")
         if self.timeout_s <= 0:
             raise ConfigError(f"timeout_s {self.timeout_s}: must be positive")
+        if self.shard is not None:
+            self.shard_of()  # raises on a malformed shard
+
+    def shard_of(self) -> tuple[int, int] | None:
+        """(K, N) of ``shard``; raises ConfigError unless it reads K/N with 0 <= K < N."""
+        if self.shard is None:
+            return None
+        k, sep, n = self.shard.partition("/")
+        if not (sep and k.strip().isdigit() and n.strip().isdigit() and int(k) < int(n)):
+            raise ConfigError(f"shard {self.shard!r}: write K/N with 0 <= K < N, e.g. 0/2")
+        return int(k), int(n)
 
     @property
     def name(self) -> str:
-        return self.run_name or f"{Path(self.model).name}-{self.benchmark}-{self.split}-{self.mode}"
+        shard = f"-shard{self.shard.replace('/', 'of')}" if self.shard else ""
+        return self.run_name or f"{Path(self.model).name}-{self.benchmark}-{self.split}{shard}-{self.mode}"
 
     @property
     def run_id(self) -> str:
@@ -123,13 +138,22 @@ class EvalReport:
         return None if self.correct_norm is None or not self.items else self.correct_norm / self.items
 
 
+def item_shard(item_id: str, shards: int) -> int:
+    """The shard of ``shards`` an item belongs to: a stable hash of its id, the same on every machine."""
+    return int(hashlib.sha256(item_id.encode()).hexdigest()[:12], 16) % shards
+
+
 def load_items(store: GraphStore, config: EvalConfig) -> list[BenchmarkItemRecord]:
-    """The benchmark's items of ``config.split`` (and discipline), in id order, limited."""
+    """The benchmark's items of ``config.split`` (and discipline, and shard), in id order, limited."""
     rows = store.query("bench_items", {"benchmark": config.benchmark, "discipline": config.discipline,
                                        "split": config.split, "id": None})
+    shard = config.shard_of()
+    if shard is not None:
+        rows = [r for r in rows if item_shard(r["id"], shard[1]) == shard[0]]
     if not rows:
         raise NotFound(f"benchmark {config.benchmark!r} has no {config.split} items"
-                       + (f" in {config.discipline}" if config.discipline else "") + "; run `proda bench build`")
+                       + (f" in {config.discipline}" if config.discipline else "")
+                       + (f" in shard {config.shard}" if config.shard else "") + "; run `proda bench build`")
     gone = [r["id"] for r in rows if r["linked_chain_id"] is None]
     if gone and not config.allow_missing_chains:
         raise InputError(

@@ -13,6 +13,9 @@ from proda.recipes import FromRecipe
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 
 
+PATCH_STYLES = ("answer", "explain")
+
+
 @dataclass
 class PatchConfig(FromRecipe):
     """What ``proda patch`` does: diagnose an evaluation run's failures, then write patch sets.
@@ -54,6 +57,10 @@ class PatchConfig(FromRecipe):
         "help": "most relations per weak concept and direction that f_refine's concept summaries state"})
     context_chars: int = field(default=700, metadata={
         "help": "longest passage quoted from a chunk in grounded f_refine examples"})
+    style: str = field(default="answer", metadata={
+        "help": "answer: each diagnosis's patches lead with its hop or chain asked as the benchmark asks and "
+                "answered with the concept's name, then passages, statements and walks; explain: only passages, "
+                "statements and step-by-step walks"})
     rediagnose: bool = field(default=False, metadata={
         "help": "probe again items already diagnosed for this run (default: reuse stored diagnoses)"})
     force: bool = field(default=False, metadata={
@@ -77,6 +84,8 @@ class PatchConfig(FromRecipe):
             raise ConfigError("cot_chains, min_cot_steps and concept_facts must be at least 1")
         if self.context_chars < 100:
             raise ConfigError("context_chars must be at least 100")
+        if self.style not in PATCH_STYLES:
+            raise ConfigError(f"style {self.style!r}: use {' or '.join(PATCH_STYLES)}")
         check_executor(self.executor)
 
     def fingerprint_fields(self) -> dict[str, Any]:
@@ -84,4 +93,4 @@ class PatchConfig(FromRecipe):
         return {"budget": self.budget, "replay_ratio": self.replay_ratio, "replay_dataset": self.replay_dataset,
                 "seed": self.seed, "distractors": self.distractors, "cot_chains": self.cot_chains,
                 "min_cot_steps": self.min_cot_steps, "concept_facts": self.concept_facts,
-                "context_chars": self.context_chars}
+                "context_chars": self.context_chars, "style": self.style}

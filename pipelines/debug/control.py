@@ -73,9 +73,12 @@ def write_untargeted(store: GraphStore, config: PatchConfig, out: Path, *,
     unpatchable: dict[str, str] = {}
     for discipline, ds in sorted(by_discipline.items()):
         rng = random.Random(f"{config.seed}\x1f{discipline}")
-        chains = [r for r in store.query("debug_chains", {"discipline": discipline}) if r["relation_ids"]]
+        # never a test chain: the control must not learn what the test measures, and targeted patches
+        # come from dev failures only
+        chains = [r for r in store.query("debug_chains", {"discipline": discipline})
+                  if r["relation_ids"] and r["split"] != "test"]
         if not chains:
-            unpatchable[discipline] = "the discipline has no chain to draw from"
+            unpatchable[discipline] = "the discipline has no train or dev chain to draw from"
             continue
         twins = [untargeted_twin(d, rng.choice(chains), rng) for d in ds]
         cfg = replace(config, discipline=discipline)

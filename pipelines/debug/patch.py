@@ -57,9 +57,15 @@ from proda.schema.vocabulary import Vocabulary
 KINDS = ("f_refine", "f_cot", "replay")
 HASH_BATCH = 10_000
 # the order in which one diagnosis's examples are taken: the grounded statement of the weak fact first
-REFINE_ORDER = ("refine_grounded", "refine_forward", "refine_contrast", "refine_verify", "refine_backward",
-                "refine_concept")
-COT_ORDER = ("cot_no_shortcut", "cot_walk", "cot_path")
+# Within a diagnosis, the families in the order they are taken, per PatchConfig.style: "answer" leads
+# with the benchmark's question form answered with a name (the form V1's Builder data has), "explain"
+# with passages, statements and step-by-step walks only (the question forms are left out).
+REFINE_ORDER = {"answer": ("refine_question", "refine_grounded", "refine_forward", "refine_contrast",
+                           "refine_verify", "refine_backward", "refine_concept"),
+                "explain": ("refine_grounded", "refine_forward", "refine_contrast", "refine_verify",
+                            "refine_backward", "refine_concept")}
+COT_ORDER = {"answer": ("cot_answer", "cot_no_shortcut", "cot_walk", "cot_path"),
+             "explain": ("cot_no_shortcut", "cot_walk", "cot_path")}
 
 
 def set_id(patch_set: str, discipline: str) -> str:
@@ -179,7 +185,9 @@ def refine_candidates(store: GraphStore, diagnoses: Sequence[DiagnosisRecord], d
         for cid in d.weak_concepts:
             if len(facts.get(cid, ())) >= 2:
                 made.append(refine_concept(cid, names.get(cid, ""), discipline, facts[cid], seed=config.seed))
-        made.sort(key=lambda e: (REFINE_ORDER.index(e.family), _order(config.seed, d.id, e.source)))
+        order = REFINE_ORDER[config.style]
+        made = [e for e in made if e.family in order]
+        made.sort(key=lambda e: (order.index(e.family), _order(config.seed, d.id, e.source)))
         out[d.id] = made
     return out
 
@@ -238,7 +246,9 @@ def cot_candidates(store: GraphStore, diagnoses: Sequence[DiagnosisRecord], disc
             if cid in usable:
                 made += [(rank, e) for e in cot_chain(usable[cid], vocab, seed=config.seed,
                                                       operator=d.chosen_operator)]
-        made.sort(key=lambda x: (COT_ORDER.index(x[1].family), x[0]))
+        order = COT_ORDER[config.style]
+        made = [x for x in made if x[1].family in order]
+        made.sort(key=lambda x: (order.index(x[1].family), x[0]))
         out[d.id] = [e for _, e in made]
         if not out[d.id]:
             stats.skip("cot: no train chain shares a concept or relation type")

@@ -1,12 +1,14 @@
 """Patch templates: ``f_refine`` (knowledge reinforcement) and ``f_cot`` (chain-of-thought scaffolds).
 
-* **f_refine**, for a concept gap: chat examples about each weak relation and weak concept, in
+* **f_refine**, for a concept gap: chat examples about each weak relation and weak concept: the
+  hop asked in the benchmark's own wording and answered with the concept's name, and, in
   several phrasings (chosen by a hash of the source and the seed, so the same graph gives the same
   patches): the relation grounded in a passage of its chunk with the evidence quoted (the CORE
   "Contextualized" standard), fill-in statements from both ends, a true statement to confirm, the
   contrary statement to reject (only for types whose inverse is a contrary, and only when the graph
   does not state it), and a summary of what the graph says about each weak concept.
-* **f_cot**, for a reasoning deficit: a train-split chain walked one hop at a time, naming each
+* **f_cot**, for a reasoning deficit: a train-split chain asked as the benchmark asks and answered
+  with its end concept, and walked one hop at a time, naming each
   intermediate concept, in the Tester's X1..Xn wording or as a path to follow; when the model fell for
   a TRUNC or INVREL distractor, the scaffold also says why stopping early or reading a relation
   backwards is wrong.
@@ -88,7 +90,10 @@ def refine_relation(r: RelationFacts, vocab: Vocabulary, *, seed: int, context_c
     stated = fact(s, t.phrase, o)
     source = f" The source says: “{r.evidence.strip()}”" if r.evidence.strip() else ""
     links = {"teaches": (r.subject_id, r.object_id), "chunks": (r.chunk_id,) if r.chunk_id else ()}
-    out: list[PatchExample] = []
+    # the benchmark's own wording of this one hop, answered with the concept's name (the form the
+    # Builder's question family trains)
+    out: list[PatchExample] = [chat("f_refine", "refine_question", question_text(r.discipline, s, [r.type], vocab), o,
+                                    r.id, **links)]
     if r.evidence.strip() and r.chunk_text:
         where = f" from “{r.title}”" if r.title else ""
         text = passage(r.chunk_text, r.evidence, context_chars)
@@ -162,7 +167,8 @@ def cot_chain(chain: ChainView, vocab: Vocabulary, *, seed: int, operator: str |
     asked = question_text(chain.discipline, chain.start.name, chain.relation_types, vocab)
     steps = _steps(chain, vocab, invrel=operator == "INVREL")
     end = chain.answer.name
-    out = [chat("f_cot", "cot_walk", asked + " Work it out step by step.",
+    out = [chat("f_cot", "cot_answer", asked, end, chain.id, **links),  # the chain's question, answered
+           chat("f_cot", "cot_walk", asked + " Work it out step by step.",
                 "\n".join([*steps, f"Answer: X{n} is {end}."]), chain.id, **links)]
     path = ", then ".join(vocab.get(t).phrase for t in chain.relation_types)
     q = pick_variant((f"In {field}, start from {chain.start.name} and follow these relations in order: {path}. Which "

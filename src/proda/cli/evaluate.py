@@ -23,6 +23,8 @@ def evaluate(
     base_url: str | None = typer.Option(None, "--base-url", help="generate mode: OpenAI-compatible server URL."),
     discipline: str | None = typer.Option(None, "--discipline", "-d", help="Only this discipline's items."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many items."),
+    shard: str | None = typer.Option(None, "--shard", help="K/N: only the items in shard K of N (a stable hash "
+                                     "of the item id), e.g. to split one evaluation over N workers."),
     run_name: str | None = typer.Option(None, "--run-name", help="Run name; the same name resumes the same run."),
     allow_missing_chains: bool = typer.Option(False, "--allow-missing-chains", help="Evaluate items whose chain "
                                               "was deleted since the benchmark was built (refused by default: "
@@ -40,7 +42,7 @@ def evaluate(
     from proda.training.evaluate import evaluate as run_eval
 
     flags = {"model": model, "benchmark": bench, "split": split, "mode": mode, "backend": backend,
-             "base_url": base_url, "discipline": discipline, "limit": limit, "run_name": run_name,
+             "base_url": base_url, "discipline": discipline, "limit": limit, "shard": shard, "run_name": run_name,
              "allow_missing_chains": allow_missing_chains or None}
     values = {**load_recipe(recipe, "EvalConfig"), **{k: v for k, v in flags.items() if v is not None}}
     config = EvalConfig.from_dict(values, source=str(recipe) if recipe else "flags")

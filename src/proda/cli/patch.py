@@ -71,6 +71,9 @@ def patch(
                                               "(default v1)."),
     patch_set: str | None = typer.Option(None, "--patch-set", help="Patch set name (default v2)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of probes, templates and the replay sample."),
+    style: str | None = typer.Option(None, "--style", help="answer (default): patches lead with the benchmark's "
+                                     "question form answered with a name; explain: passages, statements and "
+                                     "step-by-step walks only."),
     model: str | None = typer.Option(None, "--model", "-m", help="Model answering the probes (default: the run's)."),
     diagnose_only: bool = typer.Option(False, "--diagnose-only", help="Only diagnose and store the diagnoses "
                                        "(what `proda debug diagnose` would do); write no patch."),
@@ -96,7 +99,7 @@ def patch(
     if all_ and discipline:
         raise ConfigError("give either --discipline D or --all, not both")
     flags = {"run": run, "discipline": discipline, "budget": budget, "replay_ratio": replay_ratio,
-             "replay_dataset": replay_dataset, "patch_set": patch_set, "seed": seed, "model": model,
+             "replay_dataset": replay_dataset, "patch_set": patch_set, "seed": seed, "style": style, "model": model,
              "executor": executor, "rediagnose": rediagnose or None, "force": force or None}
     values = {**load_recipe(recipe, "PatchConfig"), **{k: v for k, v in flags.items() if v is not None}}
     if all_:
