@@ -57,6 +57,14 @@ Run::
     .venv/bin/python benchmarks/closed_loop.py --base-model FOLDER --v1-steps 2 --v2-steps 2 --seeds 0 1
     .venv/bin/python benchmarks/closed_loop.py --corpus OTHER.jsonl --disciplines a b --device cuda
     .venv/bin/python benchmarks/closed_loop.py --corpus --backend dependency --dense   # the denser graph
+    .venv/bin/python benchmarks/closed_loop.py --corpus --backend dependency --dense --home H --plan-only
+    .venv/bin/python benchmarks/closed_loop.py --from-home H --select-on-dev --patch-style explain
+
+Choosing settings (``--patch-style``, sizes) must not look at test: ``--select-on-dev`` patches from
+V1's failures on one fixed half of dev (a stable hash of the item id, ``EvalConfig.shard``) and
+measures every arm on the other half, and test is never evaluated. ``--home DIR`` keeps the run's
+home; with ``--plan-only`` it only prepares the graph, benchmark and pool, which later runs reuse with
+``--from-home DIR`` (here, or on another machine: benchmarks/gpu_closed_loop.py).
 
 ``--corpus`` takes any JSONL in the corpus format (one document per line with its discipline), so a
 discipline the project has never seen needs no code change; ``--disciplines`` keeps only those;
@@ -216,11 +224,18 @@ def select_disciplines(corpus: Path, disciplines: Sequence[str], out: Path) -> P
     return out
 
 
-def run_keys(a: argparse.Namespace) -> tuple[str, str]:
-    """Short hashes of what decides V1 and what decides the V2 arms (V1's options included)."""
+def split_tag(split: tuple[str, str | None]) -> str:
+    """'test', 'dev' or e.g. 'dev0of2': part of an evaluation run's name, so that no run resumes the
+    answers of another split or shard."""
+    return split[0] + (split[1].replace("/", "of") if split[1] else "")
+
+
+def run_keys(a: argparse.Namespace, patched_from: str) -> tuple[str, str]:
+    """Short hashes of what decides V1 and what decides the V2 arms (V1's options and the evaluation
+    their patches come from included)."""
     v1 = {k: getattr(a, k) for k in ("v1_steps", "v1_examples", "batch", "max_length", "lr", "lora")}
     arms = v1 | {k: getattr(a, k) for k in ("v2_steps", "budget", "replay_ratio", "patch_style", "select_on_dev",
-                                            "max_items")}
+                                            "max_items")} | {"patched_from": patched_from}
 
     def key(d: dict[str, Any]) -> str:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
@@ -312,7 +327,7 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
     measure, source = (("dev", "1/2"), ("dev", "0/2")) if a.select_on_dev else (("test", None), ("dev", None))
     where = {measure: "dev half B" if a.select_on_dev else "test", source: "dev half A" if a.select_on_dev else "dev"}
     # run names carry what decides their content: a kept home then never resumes another run's answers
-    v1_key, arm_key = run_keys(a)
+    v1_key, arm_key = run_keys(a, split_tag(source))
 
     def ev(name: str, model: str, split: tuple[str, str | None]) -> EvalReport:
         r: EvalReport = timed(f"eval {name}", lambda: evaluate(store, EvalConfig(
@@ -402,10 +417,11 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
         if a.plan_only:
             return out
 
-        v0 = ev(f"v0-{'devb' if a.select_on_dev else 'test'}", base, measure) if a.v0 else None
+        v0 = ev(f"v0-{split_tag(measure)}", base, measure) if a.v0 else None
         v1 = train(f"v1-{v1_key}", base, 0, a.v1_steps, dataset=v1_data)
         out["train"] = {"v1": train_row(v1)}
-        v1_test, v1_dev = ev(f"v1-{v1_key}-m", v1.model_dir, measure), ev(f"v1-{v1_key}-p", v1.model_dir, source)
+        v1_test, v1_dev = ev(f"v1-{v1_key}-{split_tag(measure)}", v1.model_dir, measure), \
+            ev(f"v1-{v1_key}-{split_tag(source)}", v1.model_dir, source)
         out["v1"], out["v1_dev"] = summary(v1_test), summary(v1_dev)
         out["measured_on"], out["patched_from"] = where[measure], where[source]
         scores = {"v1": item_scores(store, v1_test.run_id)}
@@ -464,9 +480,10 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
                 shutil.rmtree(t.run_dir, ignore_errors=True)  # ~0.5 GB per model: keep the home small
         disciplines = item_disciplines(store)
         failed_dev = {disciplines.get(i) for i, x in item_scores(store, v1_dev.run_id).items() if not x}
+        near = near_failures(store, v1_dev.run_id, measure[0])
     complete = [s for s in seeds if all(f"{arm}-{s}" in scores for arm in V2_ARMS)]
     out["results"] = results(scores, complete, a.bootstrap_seed, disciplines,
-                             retained=sorted({d for d in disciplines.values()} - failed_dev))
+                             retained=sorted({d for d in disciplines.values()} - failed_dev), near=near)
     seconds["total"] = sum(seconds.values())
     out["peak_rss_mb"] = peak_rss_mb()
     out["machine"]["loadavg_after"] = os.getloadavg()
@@ -484,10 +501,27 @@ def summary(r: EvalReport) -> dict[str, Any]:
             "seconds": r.seconds}
 
 
+def near_failures(store: GraphStore, diagnosed_run: str, split: str) -> set[str]:
+    """Measured items whose question starts or ends at a concept the Debugger found weak in V1's
+    patched-from failures: the items targeting can reach at all. Decided from the diagnoses alone,
+    before any arm's answer is read."""
+    weak = {c for r in store.query("debug_diagnoses", {"run_id": diagnosed_run, "discipline": None})
+            for c in r["weak_concepts"]}
+    rows = store.query("bench_items", {"benchmark": BENCH, "discipline": None, "split": split, "id": None})
+    near = set()
+    for r in rows:
+        item = json.loads(r["record"])
+        if item["start_concept_id"] in weak or item["answer_concept_id"] in weak:
+            near.add(r["id"])
+    return near
+
+
 def results(scores: dict[str, dict[str, float]], seeds: list[int], boot_seed: int,
-            disciplines: dict[str, str] | None = None, retained: Sequence[str] = ()) -> dict[str, Any]:
+            disciplines: dict[str, str] | None = None, retained: Sequence[str] = (),
+            near: set[str] | None = None) -> dict[str, Any]:
     """Per-item arm scores (mean over seeds) and their bootstrap intervals: overall, on V1's failures,
-    per discipline, and on the disciplines in ``retained`` (V1 failed no dev item there: no patch)."""
+    per discipline, on the disciplines in ``retained`` (V1 failed no dev item there: no patch), and on
+    the items ``near`` the diagnosed failures (see :func:`near_failures`)."""
     if not seeds:
         return {}
     disciplines = disciplines or {}
@@ -513,6 +547,7 @@ def results(scores: dict[str, dict[str, float]], seeds: list[int], boot_seed: in
         "per_discipline": {d: subset(of == d) for d in sorted(set(of) - {""})},
         "retained_disciplines": list(retained),
         "retention": subset(np.isin(of, list(retained))) if retained else {},
+        "near_failures": subset(np.isin(np.array(items), sorted(near))) if near else {},
     }
     for name in ("all", "v1_failed"):
         b = out[name]
@@ -563,7 +598,9 @@ def markdown(r: dict[str, Any]) -> str:
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         retained = res.get("retained_disciplines") or []
         subsets = [*res.get("per_discipline", {}).items(),
-                   *([(f"retention ({', '.join(retained)})", res["retention"])] if retained else [])]
+                   *([(f"retention ({', '.join(retained)})", res["retention"])] if retained else []),
+                   *([("near the failures (start or answer concept diagnosed weak)", res["near_failures"])]
+                     if res.get("near_failures") else [])]
         for name, b in subsets:
             if b:
                 lines.append(f"| {name} | {b['items']} | {interval(b['v1'])} | {interval(b['targeted'])} | "

@@ -71,9 +71,9 @@ def patch(
                                               "(default v1)."),
     patch_set: str | None = typer.Option(None, "--patch-set", help="Patch set name (default v2)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of probes, templates and the replay sample."),
-    style: str | None = typer.Option(None, "--style", help="answer (default): patches lead with the benchmark's "
-                                     "question form answered with a name; explain: passages, statements and "
-                                     "step-by-step walks only."),
+    style: str | None = typer.Option(None, "--style", help="explain (default): passages, statements and "
+                                     "step-by-step walks; answer: lead with the benchmark's question form "
+                                     "answered with a name."),
     model: str | None = typer.Option(None, "--model", "-m", help="Model answering the probes (default: the run's)."),
     diagnose_only: bool = typer.Option(False, "--diagnose-only", help="Only diagnose and store the diagnoses "
                                        "(what `proda debug diagnose` would do); write no patch."),
