@@ -398,10 +398,13 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
         base = resolve_model_path(a.base_model, home)
         lengths = record_tokens(base, all_pool, a.max_length)
         arms = len(V2_ARMS) * len(seeds)
+        # under --select-on-dev about half of dev is measured and the other half patched from
+        measured_n, patched_n = ((split_n["dev"] // 2, split_n["dev"] - split_n["dev"] // 2) if a.select_on_dev
+                                 else (split_n["test"], split_n["dev"]))
         plan = {"v1_tokens": padded_tokens(lengths, a.v1_steps, a.batch),
                 "v2_tokens": arms * padded_tokens(lengths, a.v2_steps, a.batch),
                 "mean_record_tokens": float(np.mean(lengths)),
-                "eval_items": split_n["test"] * (1 + arms + int(a.v0)) + split_n["dev"]}
+                "eval_items": measured_n * (1 + arms + int(a.v0)) + patched_n}
         plan["train_tokens"] = plan["v1_tokens"] + plan["v2_tokens"]
         loads = 3 + int(a.v0) + (1 + 2 * len(V2_ARMS)) * len(seeds)  # V1 train, 2 evals; per seed probes,
         # then a training and an evaluation per V2 arm

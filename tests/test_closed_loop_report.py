@@ -70,3 +70,49 @@ def test_select_disciplines_keeps_only_those_and_names_what_exists(loop: ModuleT
     assert [json.loads(x)["discipline"] for x in out.read_text().splitlines()] == ["a", "a", "c"]
     with pytest.raises(SystemExit, match=r"no document of zz; it has: a \(2\), b \(1\), c \(1\)"):
         loop.select_disciplines(corpus, ["zz"], tmp_path / "p.jsonl")
+
+
+def test_items_near_the_failures_are_a_subset_of_their_own(loop: ModuleType) -> None:
+    scores = _scores(100, {"v1": 0.3, "targeted": 0.8, "control": 0.4, "untargeted": 0.5})
+    r = loop.results(scores, [0, 1, 2], 0, {}, near={f"i{i}" for i in range(30)} | {"not-measured"})
+    assert r["near_failures"]["items"] == 30
+    md = loop.markdown({"machine": {"cpus": 2, "python": "3", "loadavg_before": [0.1]}, "graph": {"source": "x"},
+                        "sizes": {"plan_only": False}, "results": r, "seconds": {}, "notes": [],
+                        "measured_on": "dev half B"})
+    assert "near the failures" in md and "Accuracy on dev half B" in md
+
+
+def test_run_names_differ_by_split_shard_and_settings(loop: ModuleType) -> None:
+    assert [loop.split_tag(s) for s in (("test", None), ("dev", None), ("dev", "0/2"))] == ["test", "dev", "dev0of2"]
+    a = loop.argparse.Namespace(
+        v1_steps=30, v1_examples=120, batch=4, max_length=256, lr=5e-5, lora=False, v2_steps=10, budget=20,
+        replay_ratio=0.3, patch_style="explain", select_on_dev=False, max_items=None)
+    v1, arms = loop.run_keys(a, "dev")
+    a.patch_style = "answer"
+    v1_b, arms_b = loop.run_keys(a, "dev")
+    assert v1 == v1_b and arms != arms_b  # V1 is shared; the arms are not
+    assert loop.run_keys(a, "dev0of2")[1] != arms_b
+
+
+def test_from_home_takes_the_prepared_options_and_names_a_clash(loop: ModuleType, tmp_path: Path) -> None:
+    import argparse
+
+    def parse(*argv: str) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
+        p = argparse.ArgumentParser()
+        for k, default in (("--corpus", None), ("--backend", "heuristic"), ("--disciplines", None),
+                           ("--test-ratio", 0.35), ("--dev-ratio", 0.25)):
+            p.add_argument(k, default=default, type=Path if k == "--corpus" else (float if "ratio" in k else None))
+        p.add_argument("--dense", action="store_true")
+        p.add_argument("--from-home", type=Path)
+        return p.parse_args(list(argv)), p
+
+    a, p = parse("--from-home", str(tmp_path))
+    assert "no closed_loop_graph.json" in loop.reuse_options(a, p)
+    (tmp_path / loop.PREPARED).write_text(json.dumps({"options": {
+        "corpus": "book.jsonl", "backend": "dependency", "dense": True, "disciplines": None, "test_ratio": 0.45,
+        "dev_ratio": 0.25}}))
+    assert loop.reuse_options(a, p) is None
+    assert a.backend == "dependency" and a.dense is True and a.test_ratio == 0.45 and a.corpus == Path("book.jsonl")
+    a, p = parse("--from-home", str(tmp_path), "--test-ratio", "0.3")
+    problem = loop.reuse_options(a, p)
+    assert problem is not None and "--test-ratio 0.3 (prepared with 0.45)" in problem

@@ -122,5 +122,5 @@ def load_model(name_or_path: str, home: Path) -> tuple[PreTrainedModel, PreTrain
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if torch.cuda.is_available():  # scoring follows the model's device; the trainer would move it anyway
-        model.to("cuda")
+        torch.nn.Module.to(model, "cuda")  # (the plain method: transformers re-types its wrapper)
     return model, tokenizer
