@@ -92,8 +92,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import link_user_models, temporary_home, write_json, write_jsonl
 from common import percent as pct
-from common import temporary_home, write_json, write_jsonl
 from loop_v1 import DEFAULT_CORPUS, peak_rss_mb, quiet_libraries
 
 from proda.cli.demo import sample_path
@@ -254,9 +254,7 @@ def kept_home(path: Path) -> Iterator[Path]:
     """``path`` as the run's home, created when missing and kept afterwards; the user's converted
     models are linked in as :func:`common.temporary_home` does."""
     path.mkdir(parents=True, exist_ok=True)
-    user_models = Path(os.environ.get("PRODA_HOME", ".proda")) / "models"
-    if not (path / "models").exists() and user_models.exists():
-        (path / "models").symlink_to(user_models.resolve())
+    link_user_models(path)
     yield path
 
 
@@ -423,8 +421,8 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
         v0 = ev(f"v0-{split_tag(measure)}", base, measure) if a.v0 else None
         v1 = train(f"v1-{v1_key}", base, 0, a.v1_steps, dataset=v1_data)
         out["train"] = {"v1": train_row(v1)}
-        v1_test, v1_dev = ev(f"v1-{v1_key}-{split_tag(measure)}", v1.model_dir, measure), \
-            ev(f"v1-{v1_key}-{split_tag(source)}", v1.model_dir, source)
+        v1_test = ev(f"v1-{v1_key}-{split_tag(measure)}", v1.model_dir, measure)
+        v1_dev = ev(f"v1-{v1_key}-{split_tag(source)}", v1.model_dir, source)
         out["v1"], out["v1_dev"] = summary(v1_test), summary(v1_dev)
         out["measured_on"], out["patched_from"] = where[measure], where[source]
         scores = {"v1": item_scores(store, v1_test.run_id)}

@@ -43,12 +43,18 @@ def temporary_home(prefix: str, *, link_models: bool = False) -> Iterator[Path]:
     home = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         if link_models:
-            user_models = Path(os.environ.get("PRODA_HOME", ".proda")) / "models"
-            if user_models.exists():
-                (home / "models").symlink_to(user_models.resolve())
+            link_user_models(home)
         yield home
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def link_user_models(home: Path) -> None:
+    """Link the user's ``models/`` folder (under ``$PRODA_HOME``, else ``.proda``) into ``home`` when it
+    exists and ``home`` has none of its own."""
+    user_models = Path(os.environ.get("PRODA_HOME", ".proda")) / "models"
+    if user_models.exists() and not (home / "models").exists():
+        (home / "models").symlink_to(user_models.resolve())
 
 
 def write_json(path: Path, data: Any) -> None:

