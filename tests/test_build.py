@@ -10,8 +10,9 @@ import pytest
 
 from proda.errors import ConfigError, NotFound
 from proda.pipelines.build import BuildConfig, build_examples
+from proda.pipelines.build.builder import _distractors, read_relations
 from proda.pipelines.build.export import export_hf, export_jsonl, iter_examples
-from proda.pipelines.build.templates import passage
+from proda.pipelines.build.templates import RelationFacts, passage
 from proda.pipelines.tester.model import instance_hash
 from proda.pipelines.tester.question import question_text
 from proda.schema.store.base import GraphStore
@@ -67,6 +68,25 @@ def test_rebuilding_is_idempotent_and_budget_samples(falkordb_store: GraphStore)
         x["id"] for x in iter_examples(store, "small")]  # stable order
     other = build_examples(store, BuildConfig(dataset="small2", budget=5, seed=8, families=FIVE))
     assert other.examples == 5
+
+
+def test_relation_pages_by_subject_lose_nothing_at_any_page_size(falkordb_store: GraphStore) -> None:
+    store = falkordb_store
+    r = builder_graph(store)
+    everything = {x.id for x in read_relations(store, "economics", 1000)}
+    assert everything == {x.id for x in r.values()}
+    # pages of 1..3 concepts: concepts without relations, and a subject with two relations (tax) on a
+    # page boundary, neither stop the walk early nor repeat a relation
+    for size in (1, 2, 3):
+        ids = [x.id for x in read_relations(store, "economics", size)]
+        assert sorted(ids) == sorted(everything), size
+    # a merged-away object and a stale relation are not the Builder's input
+    store.run("MATCH (c:Concept {id: $id}) SET c.merged_into = 'elsewhere'", {"id": r["floor"].object_id},
+              read_only=False)
+    store.run("MATCH ()-[x:RELATION {id: $id}]->() SET x.stale = true", {"id": r["demand"].id}, read_only=False)
+    for size in (1, 1000):
+        assert {x.id for x in read_relations(store, "economics", size)} == {r["tax"].id, r["tax2"].id}, size
+    assert list(read_relations(store, "no such discipline", 2)) == []
 
 
 def test_example_identical_to_a_benchmark_item_is_not_written(falkordb_store: GraphStore) -> None:
@@ -131,3 +151,23 @@ def test_passage_keeps_the_evidence_whole() -> None:
     text = " ".join(f"Sentence number {i} is here." for i in range(100))
     out = passage(text, "Sentence number 57 is here.", 200)
     assert "Sentence number 57 is here." in out and len(out) <= 200
+
+
+def test_distractors_are_seeded_draws_that_avoid_true_objects() -> None:
+    names = [f"name {i}" for i in range(5000)]
+
+    def fact(i: int) -> RelationFacts:
+        return RelationFacts(id=f"rel_{i}", type="causes", subject_id="s", subject="name 0", object_id="o",
+                             object="name 1", discipline="d")
+
+    true = {"name 1", "name 2"}
+    draws = [_distractors(fact(i), names, true, seed=3) for i in range(300)]
+    assert all(len(set(d)) == 3 and not set(d) & (true | {"name 0"}) for d in draws)
+    assert draws[7] == _distractors(fact(7), names, true, seed=3)  # the same three on every build
+    assert draws[7] != _distractors(fact(7), names, true, seed=4)
+    assert len({n for d in draws for n in d}) > 700  # spread over the discipline, not its first names
+    # nearly every name banned: the walk over all names still finds the last free ones
+    few = names[:40]
+    assert sorted(_distractors(fact(1), few, set(few[1:37]), seed=0)) == ["name 37", "name 38", "name 39"]
+    # fewer than three free names: what there is (the recall family then skips the relation)
+    assert sorted(_distractors(fact(1), few[:3], set(), seed=0)) == ["name 1", "name 2"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -76,25 +77,43 @@ def _order(relation_id: str, seed: int) -> bytes:
 
 
 def read_relations(store: GraphStore, discipline: str, page_size: int) -> Iterator[RelationFacts]:
-    """Every live relation of ``discipline``, paged by id (keyset paging: stable under concurrent writes)."""
+    """Every live relation of ``discipline``, paged by subject concept (keyset paging: stable under
+    concurrent writes; ``page_size`` concepts per round trip, each with all its relations)."""
     after = ""
     while True:
         rows = store.query("build_relations", {"discipline": discipline, "after": after, "limit": page_size})
         for r in rows:
+            if r["id"] is None:  # a concept without live relations: it only moves the cursor
+                continue
             yield RelationFacts(id=r["id"], type=r["type"], subject_id=r["subject_id"], subject=r["subject"],
                                 object_id=r["object_id"], object=r["object"], discipline=discipline,
                                 evidence=r["evidence"] or "", chunk_id=r["chunk_id"] or "",
                                 chunk_text=r["chunk_text"] or "", title=r["title"] or "")
-        if len(rows) < page_size:
+        concepts = len({r["cursor"] for r in rows})
+        if concepts < page_size:
             return
-        after = rows[-1]["id"]
+        after = rows[-1]["cursor"]
 
 
 def _distractors(r: RelationFacts, names: list[str], true_objects: set[str], seed: int) -> list[str]:
-    """Three names of the discipline that ``r.subject`` is not related to by ``r.type`` (per the graph)."""
+    """Three names of the discipline that ``r.subject`` is not related to by ``r.type`` (per the graph),
+    drawn uniformly by a generator seeded with the relation (the same three on every build).
+
+    Drawn, not ranked: ranking every name per relation costs relations x concepts hashes, minutes for
+    a discipline of 18,000 relations (benchmarks/stage_reads.py). Few names are banned, so a handful of
+    draws suffices; the walk over all names is for disciplines where most names are banned."""
     banned = true_objects | {r.subject}
-    ranked = sorted((n for n in names if n not in banned), key=lambda n: _order(f"{r.id}\x1f{n}", seed))
-    return ranked[:3]
+    rng = random.Random(_order(r.id, seed))
+    picked: list[str] = []
+    for _ in range(30):
+        n = names[rng.randrange(len(names))] if names else ""
+        if n and n not in banned and n not in picked:
+            picked.append(n)
+            if len(picked) == 3:
+                return picked
+    rest = [n for n in names if n not in banned and n not in picked]
+    rng.shuffle(rest)
+    return (picked + rest)[:3]
 
 
 def _rows(dataset: str, examples: list[Example]) -> list[dict[str, Any]]:
@@ -166,9 +185,11 @@ def build_discipline(store: GraphStore, discipline: str, config: BuildConfig, vo
         if r.type not in vocab:
             stats.skipped["relation type not in the vocabulary"] += 1
             continue
+        # only the recall family asks for distractors, and ranking them hashes every name of the discipline
+        distractors = (_distractors(r, names, objects[(r.subject_id, r.type)], config.seed)
+                       if "recall" in config.families else [])
         made = examples_for_relation(r, vocab, families=config.families, seed=config.seed,
-                                     distractors=_distractors(r, names, objects[(r.subject_id, r.type)], config.seed),
-                                     context_chars=config.context_chars)
+                                     distractors=distractors, context_chars=config.context_chars)
         if "recall" in config.families and not any(e.family == "recall" for e in made):
             stats.skipped["recall: fewer than 3 unrelated concepts"] += 1
         if "grounded" in config.families and not (r.evidence and r.chunk_text):

@@ -37,7 +37,8 @@ class BuildConfig(FromRecipe):
                 "question (the benchmark's wording of a one-step chain, answered with the concept's name)"})
     context_chars: int = field(default=700, metadata={
         "help": "longest passage quoted from the chunk in grounded examples (cut at sentence boundaries)"})
-    page_size: int = field(default=2000, metadata={"help": "relations read per round trip"})
+    page_size: int = field(default=1000, metadata={
+        "help": "subject concepts read per round trip, each with all its relations"})
     paraphrase_backend: str | None = field(default=None, metadata={
         "help": PARAPHRASE_HELP["paraphrase_backend"] + ". The question is reworded (never a grounded passage or "
                 "a recall option list); the fact's concept names must be kept and the answer may not be named"})
