@@ -275,7 +275,9 @@ def reuse_options(a: argparse.Namespace, p: argparse.ArgumentParser) -> str | No
     return None
 
 
-def build_graph(store: GraphStore, a: argparse.Namespace, home: Path) -> dict[str, Any]:
+def build_graph(store: GraphStore, a: argparse.Namespace, home: Path,
+                say: Callable[[str], None]) -> dict[str, Any]:
+    """Ingest, extract, resolve and compose (each stage announced: on a whole corpus this is the long part)."""
     if a.corpus is None:
         loaded = load_file(store, sample_path(), home=home, restart=True)
         ingested = ingest_paths(store, [sample_path("corpus.jsonl")])
@@ -286,11 +288,14 @@ def build_graph(store: GraphStore, a: argparse.Namespace, home: Path) -> dict[st
         ingested = ingest_paths(store, [corpus])
         source = f"{a.corpus} ({ingested.seen} documents" + (
             f" of {', '.join(a.disciplines)})" if a.disciplines else ")")
+    say(f"ingested {ingested.seen} documents; extracting with the {a.backend} backend")
     extraction = run_extraction(store, ExtractConfig(backend=a.backend), home)
     disciplines = sorted(s.discipline for s in extraction.shards)
+    say(f"extracted {sum(s.chunks for s in extraction.shards)} chunks in {len(disciplines)} disciplines; resolving")
     composed = 0
     if a.dense:  # the knowledge-density pipeline: resolution with embeddings, then document-scope chains
         resolve(store, disciplines, embedding_threshold=DEFAULT_EMBEDDING_THRESHOLD)
+        say("resolved; composing document-scope chains")
         composed = compose_chains(store, ComposeConfig()).chains
     else:
         for d in disciplines:
@@ -353,7 +358,7 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
         else:
             store.clear()
             prepared.unlink(missing_ok=True)  # written again only once graph, benchmark and pool are complete
-            out["graph"] = timed("graph", lambda: build_graph(store, a, home))
+            out["graph"] = timed("graph", lambda: build_graph(store, a, home, say))
             say(f"graph: {out['graph']['source']}, {out['graph']['chunks_extracted']} chunks extracted")
 
             def tester_builder() -> dict[str, Any]:
