@@ -94,6 +94,16 @@ class SyntheticGraph:
     def total(self) -> int:
         return sum(len(v) for v in self.elements.values())
 
+    def bulk_plan(self) -> BulkGraph:
+        """The elements filed for a first load through the bulk path (checked; exits on a problem)."""
+        plan = BulkGraph()
+        for kind in ORDER:
+            for e in self.elements[kind]:
+                plan.add(e)
+        if (problem := plan.finish()) is not None:
+            raise SystemExit(f"the synthetic graph cannot be bulk loaded: {problem}")
+        return plan
+
 
 def _disciplines(n: int) -> list[str]:
     if n < 1:
@@ -651,13 +661,7 @@ def _bulk_ingest(info: Any, args: argparse.Namespace, graph: SyntheticGraph, ups
         load_before = os.getloadavg()
         cpu_before = _cpu_seconds(sampler)
         t = time.perf_counter()
-        plan = BulkGraph()
-        for kind in ORDER:
-            for e in graph.elements[kind]:
-                plan.add(e)
-        problem = plan.finish()
-        if problem is not None:
-            raise SystemExit(f"the synthetic graph cannot be bulk loaded: {problem}")
+        plan = graph.bulk_plan()
         t_plan = time.perf_counter() - t
         bulk_store.bulk_create(plan)
         t_sent = time.perf_counter() - t

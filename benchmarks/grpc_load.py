@@ -51,7 +51,6 @@ import psutil
 from grpc import aio
 
 from proda.config import Settings
-from proda.schema.store.bulk import BulkGraph
 from proda.schema.store.embedded import EmbeddedFalkorDB
 from proda.schema.store.falkordb_store import FalkorDBStore
 from proda.schema.store.writer import ORDER
@@ -148,12 +147,7 @@ def _load(args: argparse.Namespace, store: FalkorDBStore, log: Any) -> dict[str,
     store.clear()
     t = time.perf_counter()
     # a first load: the bulk path (same nodes, edges and properties as GraphWriter's upserts, tests/test_bulk_load.py)
-    plan = BulkGraph()
-    for kind in ORDER:
-        for e in graph.elements[kind]:
-            plan.add(e)
-    if (problem := plan.finish()) is not None:
-        raise SystemExit(f"the synthetic graph cannot be bulk loaded: {problem}")
+    plan = graph.bulk_plan()
     store.bulk_create(plan)
     del plan
     seconds = time.perf_counter() - t

@@ -45,10 +45,8 @@ from proda.pipelines.build.config import FAMILIES, BuildConfig
 from proda.pipelines.build.export import iter_examples
 from proda.pipelines.build.templates import RelationFacts
 from proda.pipelines.extract.compose import read_inputs
-from proda.schema.store.bulk import BulkGraph
 from proda.schema.store.embedded import EmbeddedFalkorDB
 from proda.schema.store.falkordb_store import FalkorDBStore
-from proda.schema.store.writer import ORDER
 from proda.schema.vocabulary import default_vocabulary
 
 # The Builder's page query before it paged by subject concept: the baseline this script measures.
@@ -175,14 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         info, _ = server.ensure_running()
         store = FalkorDBStore("127.0.0.1", info.port, "stage_reads", password=info.password)
         try:
-            plan = BulkGraph()
-            for kind in ORDER:
-                for e in graph.elements[kind]:
-                    plan.add(e)
-            problem = plan.finish()
-            if problem is not None:
-                raise SystemExit(f"the synthetic graph cannot be bulk loaded: {problem}")
-            _, seconds = _timed(lambda: store.bulk_create(plan))
+            _, seconds = _timed(lambda: store.bulk_create(graph.bulk_plan()))
             while store.schema_pending():
                 time.sleep(0.05)
             print(f"bulk loaded in {seconds:.1f} s")
