@@ -9,18 +9,18 @@ datasets, pydantic, FalkorDB or spaCy; it reaches no network, and one call carri
   CPU work; then it compacts the graph's FalkorDB files into one snapshot and writes, under ``.gpu/``
   (ignored by git, never committed: it holds corpus text and third-party wheels):
 
-  - ``run/home.tar.gz``: the prepared home (FalkorDB snapshot + ``closed_loop_graph.json``);
   - ``run/wheels/``: ProDa as a wheel and the CPython 3.12 wheels the GPU image lacks, at the
-    versions installed here;
-  - ``model-1/`` and ``model-2/``: the bundled SmolLM2 GGUF (about 98 MB) in two halves, with its
-    SHA-256 in ``run/``, since no single call can carry it;
+    versions installed here, and ``run/payload.sha256``;
+  - ``stash-1/``, ``stash-2/``, ...: the bundled SmolLM2 GGUF (about 98 MB) and the prepared home
+    (FalkorDB snapshot + ``closed_loop_graph.json``, gzipped; 80 MiB for both corpus files) cut into
+    numbered parts, as many folders as it takes for each to fit one call beside the working tree;
 
-  and prints the three device calls to make, each within the 30 s a machine stays warm after the
-  previous one: two that stash one half each under /tmp/proda-gpu, then the experiment itself;
-* **there**, ``benchmarks/gpu_closed_loop.sh`` joins and checks the model, installs the wheels into
-  /tmp/proda-gpu/site and runs ``closed_loop.py --from-home ... --device cuda`` with ten times the
-  CPU run's training steps (V1 300, each V2 arm 100, batch 4) on every item the prepared graph
-  gives; figures, Markdown and plot come back in ``$OUT``.
+  and prints the device calls to make, each within the 30 s a machine stays warm after the previous
+  one: one per stash folder, which copies its parts under /tmp/proda-gpu, then the experiment itself;
+* **there**, ``benchmarks/gpu_closed_loop.sh`` joins the parts, checks them against their SHA-256,
+  installs the wheels into /tmp/proda-gpu/site and runs ``closed_loop.py --from-home ... --device
+  cuda`` with ten times the CPU run's training steps (V1 300, each V2 arm 100, batch 4) on every item
+  the prepared graph gives; figures, Markdown and plot come back in ``$OUT``.
 
 Run::
 
@@ -133,25 +133,48 @@ def wheels(out: Path) -> None:
     say(f"wheels: {len(list(out.glob('*.whl')))} files, {folder_bytes(out) / 2**20:.1f} MiB")
 
 
-def split_model(run: Path) -> None:
-    from proda.training.base_model import smollm2_gguf
+def stash_payload(files: dict[str, Path], run: Path) -> list[Path]:
+    """Cut the files too large for the experiment's own call (the model, the prepared home) into numbered
+    parts and file them into ``.gpu/stash-N`` folders that each fit one call beside the working tree.
 
-    data = smollm2_gguf().read_bytes()
-    (run / "model.sha256").write_text(f"{hashlib.sha256(data).hexdigest()}  {GGUF_NAME}\n")
-    half = (len(data) + 1) // 2
-    for n, part in enumerate((data[:half], data[half:]), start=1):
-        folder = GPU / f"model-{n}"
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        (folder / f"part-{n}").write_bytes(part)
-    say(f"model: {len(data) / 2**20:.1f} MiB in two parts")
+    ``files`` maps the name the device side joins them under to the file here; ``run/payload.sha256``
+    lists every joined file's SHA-256 so that a part lost or cut short stops the experiment."""
+    for old in [*GPU.glob("stash-*"), *GPU.glob("model-*")]:
+        shutil.rmtree(old)
+    room = CALL_LIMIT - tree_bytes() - 2**20  # a MiB of margin for the tree changing between pack and calls
+    if room < 2**20:
+        raise SystemExit("error: the working tree alone nearly fills a device call")
+    folders: list[Path] = []
+    left = 0  # bytes the last folder can still take
+    sums = []
+    for name, path in files.items():
+        data = path.read_bytes()
+        sums.append(f"{hashlib.sha256(data).hexdigest()}  {name}\n")
+        at, seq = 0, 0
+        while at < len(data):
+            if left == 0:
+                folders.append(GPU / f"stash-{len(folders) + 1}")
+                folders[-1].mkdir(parents=True)
+                left = room
+            seq += 1  # names sort in join order: the device side concatenates name.part-* as listed
+            piece = data[at:at + left]
+            (folders[-1] / f"{name}.part-{seq:03d}").write_bytes(piece)
+            at += len(piece)
+            left -= len(piece)
+    (run / "payload.sha256").write_text("".join(sums))
+    total = sum(folder_bytes(f) for f in folders)
+    say(f"payload: {total / 2**20:.1f} MiB ({', '.join(files)}) in {len(folders)} stash calls")
+    return folders
 
 
 def calls(a: argparse.Namespace) -> int:
     """Check every call's size against the limit and print the device calls in order."""
     base = tree_bytes()
-    plan = [(f"model-{n}", f"bash benchmarks/gpu_closed_loop.sh stash .gpu/model-{n}", 120) for n in (1, 2)]
+    stashes = sorted((p.name for p in GPU.glob("stash-*")), key=lambda n: int(n.split("-")[1]))
+    plan = [(f, f"bash benchmarks/gpu_closed_loop.sh stash .gpu/{f}", 120) for f in stashes]
     plan.append(("run", f"bash benchmarks/gpu_closed_loop.sh experiment {a.experiment}", 540))
+    if not stashes:
+        raise SystemExit(f"error: no {GPU}/stash-* folders: run `pack` first")
     ok = True
     for n, (folder, command, timeout) in enumerate(plan, start=1):
         path = GPU / folder
@@ -189,12 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     prepare(a, home)
     run = GPU / "run"
     run.mkdir(parents=True, exist_ok=True)
-    packed = compact_and_pack(home, run / "home.tar.gz")
+    (run / "home.tar.gz").unlink(missing_ok=True)  # an earlier layout carried it in the experiment's call
+    packed = compact_and_pack(home, GPU / "work" / "home.tar.gz")
     say(f"prepared home packed: {packed / 2**20:.1f} MiB "
         f"({json.loads((home / PREPARED).read_text())['benchmark']['items']} benchmark items)")
     if not a.skip_wheels or not (run / "wheels").is_dir():
         wheels(run / "wheels")
-    split_model(run)
+    from proda.training.base_model import smollm2_gguf
+
+    stash_payload({GGUF_NAME: smollm2_gguf(), "home.tar.gz": GPU / "work" / "home.tar.gz"}, run)
     say(f"packed in {time.perf_counter() - started:.0f} s")
     return calls(a)
 
