@@ -133,7 +133,7 @@ def wheels(out: Path) -> None:
     say(f"wheels: {len(list(out.glob('*.whl')))} files, {folder_bytes(out) / 2**20:.1f} MiB")
 
 
-def stash_payload(files: dict[str, Path], run: Path) -> list[Path]:
+def stash_payload(files: dict[str, Path], run: Path) -> None:
     """Cut the files too large for the experiment's own call (the model, the prepared home) into numbered
     parts and file them into ``.gpu/stash-N`` folders that each fit one call beside the working tree.
 
@@ -164,17 +164,16 @@ def stash_payload(files: dict[str, Path], run: Path) -> list[Path]:
     (run / "payload.sha256").write_text("".join(sums))
     total = sum(folder_bytes(f) for f in folders)
     say(f"payload: {total / 2**20:.1f} MiB ({', '.join(files)}) in {len(folders)} stash calls")
-    return folders
 
 
 def calls(a: argparse.Namespace) -> int:
     """Check every call's size against the limit and print the device calls in order."""
     base = tree_bytes()
     stashes = sorted((p.name for p in GPU.glob("stash-*")), key=lambda n: int(n.split("-")[1]))
-    plan = [(f, f"bash benchmarks/gpu_closed_loop.sh stash .gpu/{f}", 120) for f in stashes]
-    plan.append(("run", f"bash benchmarks/gpu_closed_loop.sh experiment {a.experiment}", 540))
     if not stashes:
         raise SystemExit(f"error: no {GPU}/stash-* folders: run `pack` first")
+    plan = [(f, f"bash benchmarks/gpu_closed_loop.sh stash .gpu/{f}", 120) for f in stashes]
+    plan.append(("run", f"bash benchmarks/gpu_closed_loop.sh experiment {a.experiment}", 540))
     ok = True
     for n, (folder, command, timeout) in enumerate(plan, start=1):
         path = GPU / folder
@@ -213,14 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     run = GPU / "run"
     run.mkdir(parents=True, exist_ok=True)
     (run / "home.tar.gz").unlink(missing_ok=True)  # an earlier layout carried it in the experiment's call
-    packed = compact_and_pack(home, GPU / "work" / "home.tar.gz")
+    tarball = GPU / "work" / "home.tar.gz"
+    packed = compact_and_pack(home, tarball)
     say(f"prepared home packed: {packed / 2**20:.1f} MiB "
         f"({json.loads((home / PREPARED).read_text())['benchmark']['items']} benchmark items)")
     if not a.skip_wheels or not (run / "wheels").is_dir():
         wheels(run / "wheels")
     from proda.training.base_model import smollm2_gguf
 
-    stash_payload({GGUF_NAME: smollm2_gguf(), "home.tar.gz": GPU / "work" / "home.tar.gz"}, run)
+    stash_payload({GGUF_NAME: smollm2_gguf(), "home.tar.gz": tarball}, run)
     say(f"packed in {time.perf_counter() - started:.0f} s")
     return calls(a)
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,13 @@ from common import temporary_home, write_json
 from graph_ingest import generate
 
 from proda.errors import QueryTimeout
-from proda.pipelines.build.builder import _distractors, _order, build_discipline, read_relations
+from proda.pipelines.build.builder import (
+    _distractors,
+    _order,
+    build_discipline,
+    distractor_pool,
+    read_relations,
+)
 from proda.pipelines.build.config import FAMILIES, BuildConfig
 from proda.pipelines.build.export import iter_examples
 from proda.pipelines.build.templates import RelationFacts
@@ -71,10 +76,7 @@ def old_distractors(r: RelationFacts, names: list[str], true_objects: set[str], 
 def distractor_cost(relations: list[RelationFacts], sample: int) -> dict[str, Any]:
     """Seconds per relation of choosing the recall family's distractors, drawn (now) and ranked (before),
     over the same ``sample`` relations and the discipline's every name."""
-    names = sorted({r.subject for r in relations} | {r.object for r in relations})
-    objects: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for r in relations:
-        objects[(r.subject_id, r.type)].add(r.object)
+    names, objects = distractor_pool(relations)
     some = relations[:sample]
     out: dict[str, Any] = {"names": len(names), "sample": len(some)}
     for label, fn in (("drawn", _distractors), ("ranked", old_distractors)):

@@ -95,6 +95,16 @@ def read_relations(store: GraphStore, discipline: str, page_size: int) -> Iterat
         after = rows[-1]["cursor"]
 
 
+def distractor_pool(relations: list[RelationFacts]) -> tuple[list[str], dict[tuple[str, str], set[str]]]:
+    """What the recall family draws distractors from: every concept name of the discipline, sorted, and
+    the true objects per (subject id, relation type), which are never offered as wrong options."""
+    names = sorted({r.subject for r in relations} | {r.object for r in relations})
+    objects: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in relations:
+        objects[(r.subject_id, r.type)].add(r.object)
+    return names, objects
+
+
 def _distractors(r: RelationFacts, names: list[str], true_objects: set[str], seed: int) -> list[str]:
     """Three names of the discipline that ``r.subject`` is not related to by ``r.type`` (per the graph),
     drawn uniformly by a generator seeded with the relation (the same three on every build).
@@ -102,12 +112,14 @@ def _distractors(r: RelationFacts, names: list[str], true_objects: set[str], see
     Drawn, not ranked: ranking every name per relation costs relations x concepts hashes, minutes for
     a discipline of 18,000 relations (benchmarks/stage_reads.py). Few names are banned, so a handful of
     draws suffices; the walk over all names is for disciplines where most names are banned."""
+    if not names:
+        return []
     banned = true_objects | {r.subject}
     rng = random.Random(_order(r.id, seed))
     picked: list[str] = []
     for _ in range(30):
-        n = names[rng.randrange(len(names))] if names else ""
-        if n and n not in banned and n not in picked:
+        n = names[rng.randrange(len(names))]
+        if n not in banned and n not in picked:
             picked.append(n)
             if len(picked) == 3:
                 return picked
@@ -175,10 +187,7 @@ def build_discipline(store: GraphStore, discipline: str, config: BuildConfig, vo
     stats = DisciplineBuild(discipline=discipline)
     relations = list(read_relations(store, discipline, config.page_size))
     stats.relations = len(relations)
-    names = sorted({r.subject for r in relations} | {r.object for r in relations})
-    objects: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for r in relations:
-        objects[(r.subject_id, r.type)].add(r.object)
+    names, objects = distractor_pool(relations)
     relations.sort(key=lambda r: _order(r.id, config.seed))
     pending: list[Example] = []
     for r in relations:
