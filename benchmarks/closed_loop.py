@@ -43,7 +43,7 @@ Debugger's diagnoses, training tokens/s, wall time per stage and peak RSS. Print
 ``--json`` and ``--markdown`` write files; ``--plot`` a PNG of the arms with their intervals
 (matplotlib, the ``report`` extra); ``--replot JSON`` redraws it from a saved run without training.
 
-Budget: the issue asks for SmolLM2-135M on CPU within 60 minutes on the 2-core development machine
+Budget: SmolLM2-135M on CPU within 60 minutes on the 2-core development machine
 (training runs at roughly 100-120 tokens/s there). The defaults are sized for ``--corpus`` on a quiet
 machine; the planned token count and a time estimate are printed before training starts
 (``--plan-only`` stops there). The bundled sample gives only a handful of test and dev items: it

@@ -3,7 +3,7 @@
 Builds a graph from bundled or given documents (ingest → heuristic extraction → hand sample), builds
 a benchmark, evaluates a model with ``proda.training.evaluate`` (loglikelihood mode), exports the
 same items as an lm-eval task and runs ``lm_eval.simple_evaluate`` on it with the same model folder,
-then prints both ``acc`` and ``acc_norm`` and their difference in percentage points (the issue's
+then prints both ``acc`` and ``acc_norm`` and their difference in percentage points (the
 target: within 0.5).
 
 Run::

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from proda.errors import IdCollision, InputError, PreconditionFailed
+from proda.errors import BulkRefused, IdCollision, InputError, PreconditionFailed
 from proda.schema.models import GraphRecord, Relation
 from proda.schema.store.base import GraphStore
 from proda.schema.store.bulk import BulkGraph, gc_paused
@@ -198,12 +198,15 @@ class Loader:
                     report.rejected.append((lineno, reason))
                 if progress is not None and lineno % 1000 == 0:
                     progress(lineno, bytes_read)
-        problem = graph.finish()
+        problem = graph.finish_nodes()  # the references are checked while the server inserts the nodes
         if problem is not None:
             return problem
         if not graph.node_count():
-            return "the file holds no element"
-        self.writer.store.bulk_create(graph)
+            return graph.finish_edges() or "the file holds no element"
+        try:
+            self.writer.store.bulk_create(graph)
+        except BulkRefused as e:
+            return e.reason
         report.written = dict(graph.written)
         report.unlinked_mentions = graph.unlinked_mentions
         if progress is not None:

@@ -8,19 +8,19 @@ whitespace collapsed) before hashing, so "Supply  Curve" and "supply curve" are 
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from collections.abc import Sequence
 
-_WS = re.compile(r"\s+")
 _SEP = "\x1f"  # unit separator: cannot occur in normalised names, so joins are unambiguous
 
 
 def normalise_name(name: str) -> str:
     """Return the canonical form of a concept name (NFKC, case-folded, single spaces, trimmed)."""
-    text = unicodedata.normalize("NFKC", name).casefold()
-    text = _WS.sub(" ", text).strip(" \t\n.,;:")
-    return text
+    # ASCII text is its own NFKC form and lower() is its case fold; str.split() splits on the same
+    # whitespace as the regex \s (str.isspace): the same result at a quarter of the cost, which
+    # matters when a first load keys a million names.
+    text = name.lower() if name.isascii() else unicodedata.normalize("NFKC", name).casefold()
+    return " ".join(text.split()).strip(" \t\n.,;:")
 
 
 def _digest(prefix: str, *parts: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from proda.errors import PreconditionFailed
+from proda.errors import InputError, PreconditionFailed
 from proda.pipelines.load import load_file
 from proda.schema.store.base import GraphStore
 from proda.schema.store.bulk import BulkGraph, write_neo4j_admin
@@ -151,24 +151,121 @@ def test_an_empty_file_loads_through_the_upsert_path(fresh_graph: Callable[[], F
     assert store.query("graph_is_empty", {}) == [{"empty": True}]
 
 
-def test_column_encoding_equals_value_encoding() -> None:
-    """The column-wise GRAPH.BULK records are byte for byte the value-by-value encoding, for every
-    column shape: plain strings, optional strings, ints, floats, bools, nulls, lists of strings
-    (empty ones too), mixed lists and mixed columns."""
-    from proda.schema.store.falkordb_bulk import _Encoder
+@pytest.mark.parametrize("encoder", ["values", "columns"])
+def test_record_encoding_is_the_value_encoding(encoder: str) -> None:
+    """GRAPH.BULK records, column-wise in Python or in Arrow, are byte for byte the value-by-value
+    encoding, for every column shape: plain strings, optional strings, ints, floats, bools, nulls, lists
+    of strings (empty ones too), mixed lists and mixed columns."""
+    from proda.schema.store.bulk_columns import ColumnEncoder
+    from proda.schema.store.falkordb_bulk import ValueEncoder
 
-    enc = _Encoder()
+    values = ValueEncoder()
+    columns = ColumnEncoder(values)
+
+    def records(rows: list[tuple[Any, ...]], width: int, ends: list[bytes] | None = None) -> list[bytes]:
+        if encoder == "values":
+            return values.records(rows, width, ends)
+        import numpy as np
+
+        packed = None
+        if ends is not None:
+            pairs = np.frombuffer(b"".join(ends), dtype="=u8").reshape(-1, 2)
+            packed = columns.ends(pairs[:, 0], pairs[:, 1])
+        return columns.records(rows, width, packed).to_pylist()
+
     rows = [
         ("é\"x", None, 3, 0.25, True, None, ["a", "ü"], [1, "b"], "s", None),
         ("", "opt", -2**40, -0.0, False, None, [], [], 7, None),
         ("z", None, 0, 1e300, True, None, ["", ";"], [2.5], None, None),
     ]
-    expected = [b"".join(enc.value(v) for v in row) for row in rows]
-    assert enc.records(rows, len(rows[0])) == expected
-    ends = [b"E" * 16 for _ in rows]
-    assert enc.records(rows, len(rows[0]), ends) == [e + x for e, x in zip(ends, expected, strict=True)]
-    assert enc.records([(), ()], 0, [b"1", b"2"]) == [b"1", b"2"]
-    assert enc.records([(None,), (None,)], 1) == [b"\x00", b"\x00"]
+    expected = [b"".join(values.value(v) for v in row) for row in rows]
+    assert records(rows, len(rows[0])) == expected
+    ends = [values.pack_ends(i, 7 - i) for i in range(len(rows))]
+    assert records(rows, len(rows[0]), ends) == [e + x for e, x in zip(ends, expected, strict=True)]
+    assert records([(), ()], 0, ends[:2]) == ends[:2]
+    assert records([(None,), (None,)], 1) == [b"\x00", b"\x00"]
+
+
+@pytest.mark.parametrize("limit", [1, 12, 25, 10_000])
+def test_arrow_tokens_cut_where_the_value_tokens_do(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tokens cut from an Arrow record array hold the same records as the Python cutter's: whole records,
+    under the byte limit unless a record alone is larger."""
+    import pyarrow as pa
+
+    from proda.schema.store import falkordb_bulk
+    from proda.schema.store.bulk_columns import cut
+
+    records = [b"a" * n for n in (3, 9, 1, 14, 2, 2, 30, 5)]
+    header = b"HDR\x00"
+    monkeypatch.setattr(falkordb_bulk, "TOKEN_BYTES", limit)
+    expected = [(bytes(t), n) for t, n in falkordb_bulk._tokens(header, records)]
+    sliced = pa.array([b"zz", *records], pa.binary())[1:]  # an array with an offset, as slices are
+    assert [(bytes(t), n) for t, n in cut(header, sliced, limit)] == expected
+
+
+def _tiny_plan(**change: Any) -> BulkGraph:
+    """A document, a chunk, three concepts, two relations and a two-step chain; ``change`` swaps elements."""
+    from proda.schema.models import Chain, Chunk, Concept, Document, Relation
+
+    items: dict[str, Any] = {
+        "doc": Document(id="doc_1", source_id="s/1", discipline="d"),
+        "chunk": Chunk(id="chk_1", document_id="doc_1", ordinal=0, discipline="d", text="t"),
+        "a": Concept(id="con_a", name="A", discipline="d", chunk_ids=["chk_1"]),
+        "b": Concept(id="con_b", name="B", discipline="d"),
+        "c": Concept(id="con_c", name="C", discipline="d"),
+        "ab": Relation(id="rel_ab", type="causes", subject_id="con_a", object_id="con_b", discipline="d"),
+        "bc": Relation(id="rel_bc", type="causes", subject_id="con_b", object_id="con_c", discipline="d"),
+        "chain": Chain(id="chn_1", discipline="d", relation_ids=["rel_ab", "rel_bc"],
+                       concept_ids=["con_a", "con_b", "con_c"], chunk_id="chk_1"),
+    }
+    items.update(change)
+    plan = BulkGraph()
+    for e in reversed(list(items.values())):  # any order
+        if e is not None:
+            plan.add(e)
+    return plan
+
+
+def test_bulk_plan_problems_name_the_element() -> None:
+    """Anything the upsert path would resolve row by row sends the load there, naming the element."""
+    from proda.schema.models import Chain, Chunk, Relation
+
+    assert _tiny_plan().finish() is None
+    orphan = Chunk(id="chk_1", document_id="doc_x", ordinal=0, discipline="d", text="t")
+    assert _tiny_plan(chunk=orphan).finish() == "chunk 'chk_1': document 'doc_x' is not in the input"
+    dangling = Relation(id="rel_bc", type="causes", subject_id="con_b", object_id="con_z", discipline="d")
+    assert _tiny_plan(bc=dangling).finish() == ("relation 'rel_bc': concept 'con_b' or 'con_z' is not in the input")
+    backwards = Chain(id="chn_1", discipline="d", relation_ids=["rel_ab", "rel_bc"],
+                      concept_ids=["con_a", "con_c", "con_b"])
+    assert _tiny_plan(chain=backwards).finish() == "chain 'chn_1': step 0 has no matching relation edge in the input"
+    unknown = Chain(id="chn_1", discipline="d", relation_ids=["rel_ab", "rel_nope"],
+                    concept_ids=["con_a", "con_b", "con_c"])
+    assert _tiny_plan(chain=unknown).finish() == "chain 'chn_1': step 1 has no matching relation edge in the input"
+    assert _tiny_plan(bc=None).finish() == "chain 'chn_1': step 1 has no matching relation edge in the input"
+    twin = Relation(id="con_c", type="causes", subject_id="con_b", object_id="con_c", discipline="d")
+    assert _tiny_plan(bc=twin).finish() == "relation id 'con_c' occurs more than once"
+
+
+@pytest.mark.parametrize("source", ["sample", "awkward"])
+def test_edge_ends_are_node_positions(source: str, tmp_path: Path) -> None:
+    """Each edge table's ``ends`` name, by position in node creation order, the same nodes as its ids."""
+    from proda.pipelines.load import parse_line
+    from proda.schema import default_vocabulary
+
+    path = SAMPLE if source == "sample" else _awkward_file(tmp_path / "awkward.jsonl")
+    plan = BulkGraph()
+    vocab = default_vocabulary()
+    for line in path.read_text().splitlines():
+        if line.strip():
+            plan.add(parse_line(line, vocab))
+    assert plan.finish() is None
+    node_ids = [i for table in plan.nodes.values() for i in table.ids]
+    assert {t.type for t in plan.edges} >= {"HAS_CHUNK", "MENTIONED_IN", "RELATION", "HAS_STEP"}
+    for table in plan.edges:
+        assert table.ends is not None
+        src, dst = table.ends
+        assert [node_ids[i] for i in src] == table.src and [node_ids[i] for i in dst] == table.dst, table.type
+        assert len(table.row_slice(0, len(table))) == len(table)
 
 
 def test_a_bulk_load_broken_off_is_completed_by_rerunning(fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path,
@@ -200,3 +297,27 @@ def test_a_bulk_load_broken_off_is_completed_by_rerunning(fresh_graph: Callable[
     assert again.method == "upsert" and again.bulk_skipped == "the graph is not empty"
     load_file(reference, SAMPLE, home=tmp_path / "b")
     assert _snapshot(store) == _snapshot(reference)
+
+
+def test_a_reference_problem_found_after_the_nodes_went_leaves_nothing(fresh_graph: Callable[[], FalkorDBStore],
+                                                                       tmp_path: Path) -> None:
+    """The references are checked while the server inserts the nodes; a problem found then deletes
+    what was created, and ``proda load`` takes the upsert path, which reports it by line."""
+    from proda.errors import BulkRefused
+    from proda.schema.models import Relation
+
+    store = fresh_graph()
+    dangling = Relation(id="rel_bc", type="causes", subject_id="con_b", object_id="con_z", discipline="d")
+    plan = _tiny_plan(bc=dangling, chain=None)
+    assert plan.finish_nodes() is None and plan.node_count() == 5
+    with pytest.raises(BulkRefused, match="'con_z' is not in the input"):
+        store.bulk_create(plan)
+    assert store.query("graph_is_empty", {}) == [{"empty": True}]
+
+    path = tmp_path / "dangling.jsonl"
+    path.write_text(SAMPLE.read_text() + _line("relation", type="causes", subject_id=json.loads(
+        SAMPLE.read_text().splitlines()[2])["id"], object_id="con_elsewhere", discipline="economics") + "\n")
+    n_lines = len(path.read_text().splitlines())
+    with pytest.raises(InputError, match=f"dangling.jsonl:{n_lines}: unresolved reference: .*'con_elsewhere'"):
+        load_file(store, path, home=tmp_path)
+    assert store.query("graph_is_empty", {}) == [{"empty": False}]  # the rest of the file is written

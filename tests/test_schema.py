@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from proda.errors import ConfigError, UnknownRelationType
@@ -26,6 +30,16 @@ def test_names_normalise_to_one_concept() -> None:
     c = Concept(name="supply curve", discipline="business")
     assert a.id == b.id != c.id
     assert ids.normalise_name("ﬁscal\u00a0Policy ") == "fiscal policy"  # NFKC ligature and nbsp
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(" \t\n\r\x1c\x1f\u00a0\u2003.,;:ﬁAZ"),
+               max_size=24))
+def test_name_normalisation_is_the_regex_definition(name: str) -> None:
+    """The fast path (ASCII lower-casing, str.split) keys every name as the definition does: NFKC,
+    case fold, every whitespace run one space, then trimmed of spaces and . , ; : (ids depend on it)."""
+    expected = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", name).casefold()).strip(" \t\n.,;:")
+    assert ids.normalise_name(name) == expected
 
 
 def test_relation_and_chain_ids_follow_their_parts() -> None:

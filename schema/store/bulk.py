@@ -20,11 +20,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import chain, repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from proda.schema.models import Chain, Chunk, Concept, Document, Relation
@@ -97,11 +98,13 @@ class NodeTable(_Table):
 
 
 class EdgeTable(_Table):
-    """One relationship type's edges: end ids and one tuple of property values per edge."""
+    """One relationship type's edges: end ids and one tuple of property values per edge. ``ends``, when
+    given, are the same ends as node positions: the index of each end among all nodes of the graph
+    in creation order (the :attr:`BulkGraph.nodes` tables one after another)."""
 
     def __init__(self, type: str, columns: tuple[str, ...], src: list[str], dst: list[str],
-                 rows: _Rows | None = None) -> None:
-        self.type, self.columns, self.src, self.dst = type, columns, src, dst
+                 rows: _Rows | None = None, ends: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        self.type, self.columns, self.src, self.dst, self.ends = type, columns, src, dst, ends
         # no properties: an empty row per edge, made from the ends (which may still grow)
         self._rows = rows if rows is not None else _Rows(items=src, make=_no_properties)
 
@@ -170,7 +173,8 @@ class BulkGraph:
     """Nodes (by label) and edges (by type, in dependency order) of a graph that does not exist yet.
 
     :meth:`add` only files each element under its kind (any order); :meth:`finish` checks ids and
-    references and lays out the tables; property rows are made when a consumer reads them.
+    references and lays out the tables, in two halves (:meth:`finish_nodes`, :meth:`finish_edges`) that
+    a first load runs apart; property rows are made when a consumer reads them.
     """
 
     nodes: dict[str, NodeTable] = field(default_factory=dict)
@@ -178,77 +182,113 @@ class BulkGraph:
     written: Counter[str] = field(default_factory=Counter)
     unlinked_mentions: int = 0
     _by_kind: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in (*LABELS, "relation")})
-    _done: bool = False
+    _stage: str = "filing"  # filing -> nodes (node tables laid out) -> done (edges too)
 
     def add(self, e: Element) -> None:
         """Take one validated element (any order: references are resolved in :meth:`finish`)."""
+        if self._stage != "filing":
+            raise ValueError("elements cannot be added to a bulk graph once its nodes are laid out")
         self._by_kind[e.kind].append(e)
 
     def finish(self) -> str | None:
         """Check and lay out; returns ``None`` when the graph is complete, else why the upsert path must load it."""
-        if self._done:
+        return self.finish_nodes() or self.finish_edges()
+
+    def finish_nodes(self) -> str | None:
+        """The first half of :meth:`finish`: ids checked unique and the node tables laid out, so that a
+        load can send nodes while :meth:`finish_edges` checks the references (the bulk sender calls it)."""
+        if self._stage != "filing":
             return None
         with gc_paused():
-            return self._finish()
+            problem = self._repeated_id()
+            if problem is not None:
+                return problem
+            for label, kind, spec, make in (("Document", "document", _DOCUMENT, _document_row),
+                                            ("Chunk", "chunk", _CHUNK, _chunk_row),
+                                            ("Concept", "concept", _CONCEPT, _concept_row),
+                                            ("Chain", "chain", _CHAIN, _chain_row)):
+                items = self._by_kind[kind]
+                self.nodes[label] = NodeTable(label, spec.columns, [e.id for e in items],
+                                              _Rows(items=items, make=make))
+            self._stage = "nodes"
+        return None
 
-    def _finish(self) -> str | None:
-        problem = self._repeated_id()
-        if problem is not None:
+    def finish_edges(self) -> str | None:
+        """The second half of :meth:`finish` (after :meth:`finish_nodes`): references checked, edge tables laid out."""
+        if self._stage == "filing" and (problem := self.finish_nodes()) is not None:
             return problem
+        if self._stage == "done":
+            return None
+        with gc_paused():
+            return self._finish_edges()
+
+    def _finish_edges(self) -> str | None:
         docs: list[Document] = self._by_kind["document"]
         chunks: list[Chunk] = self._by_kind["chunk"]
         concepts: list[Concept] = self._by_kind["concept"]
         relations: list[Relation] = self._by_kind["relation"]
         chains: list[Chain] = self._by_kind["chain"]
-        doc_ids = {e.id for e in docs}
-        chunk_ids = {e.id for e in chunks}
-        concept_ids = {e.id for e in concepts}
+        # every node's position in creation order (the node tables, in this order): edges carry their
+        # ends as positions, found here while the references are checked, so the bulk encoder does
+        # not look two million ids up again
+        base = np.cumsum([0, len(docs), len(chunks), len(concepts)])
+        doc_ix, chunk_ix, concept_ix = (_positions(items, int(b)) for items, b in
+                                        ((docs, base[0]), (chunks, base[1]), (concepts, base[2])))
+        chain_base = int(base[3])
 
-        bad = next((c for c in chunks if c.document_id not in doc_ids), None)
-        if bad is not None:
-            return f"chunk {bad.id!r}: document {bad.document_id!r} is not in the input"
-        has_chunk = EdgeTable("HAS_CHUNK", (), [c.document_id for c in chunks], [c.id for c in chunks])
+        chunk_doc = _lookup(doc_ix, [c.document_id for c in chunks])
+        if (bad_at := _first_missing(chunk_doc)) is not None:
+            return f"chunk {chunks[bad_at].id!r}: document {chunks[bad_at].document_id!r} is not in the input"
+        has_chunk = EdgeTable("HAS_CHUNK", (), [c.document_id for c in chunks], [c.id for c in chunks],
+                              ends=(chunk_doc, np.arange(base[1], base[1] + len(chunks), dtype=np.int64)))
         mentioned = EdgeTable("MENTIONED_IN", (), [], [])
-        for k in concepts:
+        m_src: list[int] = []
+        m_dst: list[int] = []
+        for pos, k in enumerate(concepts, start=int(base[2])):
             if k.chunk_ids:
                 for ck in dict.fromkeys(k.chunk_ids):  # MERGE: one MENTIONED_IN per pair
-                    if ck in chunk_ids:
+                    at = chunk_ix.get(ck)
+                    if at is not None:
                         mentioned.src.append(k.id)
                         mentioned.dst.append(ck)
+                        m_src.append(pos)
+                        m_dst.append(at)
                     else:
                         self.unlinked_mentions += k.chunk_ids.count(ck)
-        bad_rel = next((r for r in relations if r.subject_id not in concept_ids or r.object_id not in concept_ids),
-                       None)
-        if bad_rel is not None:
+        mentioned.ends = (np.array(m_src, dtype=np.int64), np.array(m_dst, dtype=np.int64))
+        subjects, objects = [r.subject_id for r in relations], [r.object_id for r in relations]
+        rel_src, rel_dst = _lookup(concept_ix, subjects), _lookup(concept_ix, objects)
+        bad_at = _first_missing(np.minimum(rel_src, rel_dst))
+        if bad_at is not None:
+            bad_rel = relations[bad_at]
             return (f"relation {bad_rel.id!r}: concept {bad_rel.subject_id!r} or {bad_rel.object_id!r} "
                     "is not in the input")
-        rel_edges = EdgeTable("RELATION", _RELATION.columns, [r.subject_id for r in relations],
-                              [r.object_id for r in relations], _Rows(items=relations, make=_relation_row))
-        rel_ends = dict(zip([r.id for r in relations], zip(rel_edges.src, rel_edges.dst, strict=True), strict=True))
-        steps = _ChainSteps(rel_ends, concept_ids)
+        rel_edges = EdgeTable("RELATION", _RELATION.columns, subjects, objects,
+                              _Rows(items=relations, make=_relation_row), ends=(rel_src, rel_dst))
+        steps = _chain_steps(chains, chain_base, concept_ix, _positions(relations, 0), rel_src, rel_dst)
+        if isinstance(steps, str):
+            return steps
         from_chunk = EdgeTable("FROM_CHUNK", (), [], [])
-        for ch in chains:
-            problem = steps.add(ch)
-            if problem is not None:
-                return problem
+        f_src: list[int] = []
+        f_dst: list[int] = []
+        for pos, ch in enumerate(chains, start=chain_base):
             if ch.chunk_id:  # link_chain_chunks
-                if ch.chunk_id in chunk_ids:
+                at = chunk_ix.get(ch.chunk_id)
+                if at is not None:
                     from_chunk.src.append(ch.id)
                     from_chunk.dst.append(ch.chunk_id)
+                    f_src.append(pos)
+                    f_dst.append(at)
                 else:
                     self.unlinked_mentions += 1
+        from_chunk.ends = (np.array(f_src, dtype=np.int64), np.array(f_dst, dtype=np.int64))
 
-        for label, items, spec, make in (("Document", docs, _DOCUMENT, _document_row),
-                                         ("Chunk", chunks, _CHUNK, _chunk_row),
-                                         ("Concept", concepts, _CONCEPT, _concept_row),
-                                         ("Chain", chains, _CHAIN, _chain_row)):
-            self.nodes[label] = NodeTable(label, spec.columns, [e.id for e in items], _Rows(items=items, make=make))
-        self.edges = [t for t in (has_chunk, mentioned, rel_edges, steps.table(), from_chunk) if len(t)]
+        self.edges = [t for t in (has_chunk, mentioned, rel_edges, steps, from_chunk) if len(t)]
         self.written.update({"document": len(docs), "chunk": len(chunks), "concept": len(concepts),
                              "relation": len(relations), "chain": len(chains)})
         self.written += Counter()  # drop kinds with no element, as the upsert path's counter has none
         self._by_kind = {k: [] for k in self._by_kind}
-        self._done = True
+        self._stage = "done"
         return None
 
     def _repeated_id(self) -> str | None:
@@ -273,39 +313,67 @@ class BulkGraph:
         return sum(len(t) for t in self.edges)
 
 
-class _ChainSteps:
-    """Checks chains against their relation edges (``chain_missing_steps``) and collects their HAS_STEP
-    edges (``link_chain_steps``: a concept that is not there gets no edge, as its MATCH finds nothing).
-    A whole chain is compared and appended with C-level list operations; only a chain that fails the
-    check, or names a missing concept, is walked step by step."""
+def _positions(items: Sequence[Any], start: int) -> dict[str, int]:
+    """Id -> position in creation order of ``items``' nodes, which start at ``start``."""
+    return dict(zip([e.id for e in items], range(start, start + len(items)), strict=True))
 
-    def __init__(self, rel_ends: dict[str, tuple[str, str]], concept_ids: set[str]) -> None:
-        self.rel_ends, self.concept_ids = rel_ends, concept_ids
-        self.src: list[str] = []
-        self.dst: list[str] = []
-        self.rows: list[tuple[Any, ...]] = []
 
-    def add(self, ch: Chain) -> str | None:
-        cids, rids = ch.concept_ids, ch.relation_ids
-        if list(map(self.rel_ends.get, rids)) != list(pairwise(cids)):
-            for i, rid in enumerate(rids):
-                if i + 1 >= len(cids) or self.rel_ends.get(rid) != (cids[i], cids[i + 1]):
-                    return f"chain {ch.id!r}: step {i} has no matching relation edge in the input"
-        pos = zip(range(len(cids)), [*rids, *([None] * (len(cids) - len(rids)))], strict=True)
-        if self.concept_ids.issuperset(cids):
-            self.src.extend([ch.id] * len(cids))
-            self.dst.extend(cids)
-            self.rows.extend(pos)
-        else:
-            for cid, row in zip(cids, pos, strict=True):
-                if cid in self.concept_ids:
-                    self.src.append(ch.id)
-                    self.dst.append(cid)
-                    self.rows.append(row)
-        return None
+def _lookup(index: dict[str, int], ids: Sequence[str]) -> np.ndarray:
+    """Positions of ``ids`` (-1 where an id is not in ``index``), probed from C."""
+    return np.fromiter(map(index.get, ids, repeat(-1)), dtype=np.int64, count=len(ids))
 
-    def table(self) -> EdgeTable:
-        return EdgeTable("HAS_STEP", ("pos", "relation_id"), self.src, self.dst, _Rows(rows=self.rows))
+
+def _first_missing(positions: np.ndarray) -> int | None:
+    missing = np.flatnonzero(positions < 0)
+    return int(missing[0]) if len(missing) else None
+
+
+def _chain_steps(chains: list[Chain], chain_base: int, concept_ix: dict[str, int], rel_ix: dict[str, int],
+                 rel_src: np.ndarray, rel_dst: np.ndarray) -> EdgeTable | str:
+    """Check chains against their relation edges (``chain_missing_steps``) and lay out their HAS_STEP
+    edges (``link_chain_steps``: a concept that is not there gets no edge, as its MATCH finds nothing);
+    or the first problem, naming the chain and its step.
+
+    All chains at once, as arrays over their concatenated steps: step ``j`` of chain ``k`` is the
+    ``s``-th relation overall, and its concepts are the ``s + k``-th and ``s + k + 1``-th concepts
+    overall (a chain has one concept more than relations, which the model guarantees). Comparing
+    positions is comparing ids, since ids are unique by now; a missing relation or concept has -1."""
+    if not chains:
+        return EdgeTable("HAS_STEP", ("pos", "relation_id"), [], [], _Rows(rows=[]))
+    n_rel = np.fromiter(map(len, (ch.relation_ids for ch in chains)), dtype=np.int64, count=len(chains))
+    n_con = np.fromiter(map(len, (ch.concept_ids for ch in chains)), dtype=np.int64, count=len(chains))
+    if (odd := _first_missing(np.where(n_con == n_rel + 1, 0, -1))) is not None:
+        return f"chain {chains[odd].id!r}: {n_rel[odd]} relations need {n_rel[odd] + 1} concepts"
+    flat_r = list(chain.from_iterable(ch.relation_ids for ch in chains))
+    flat_c = list(chain.from_iterable(ch.concept_ids for ch in chains))
+    r_at, c_at = _lookup(rel_ix, flat_r), _lookup(concept_ix, flat_c)
+    chain_of_step = np.repeat(np.arange(len(chains), dtype=np.int64), n_rel)
+    first_c = np.arange(len(flat_r), dtype=np.int64) + chain_of_step
+    known = r_at >= 0
+    if len(rel_src):
+        r_safe = np.where(known, r_at, 0)
+        ok = known & (rel_src[r_safe] == c_at[first_c]) & (rel_dst[r_safe] == c_at[first_c + 1])
+    else:
+        ok = known
+    if (bad := _first_missing(np.where(ok, 0, -1))) is not None:
+        k = int(chain_of_step[bad])
+        step = bad - int(np.concatenate([[0], np.cumsum(n_rel)])[k])
+        return f"chain {chains[k].id!r}: step {step} has no matching relation edge in the input"
+    # one HAS_STEP per concept position (pos, the relation leaving it or null), where the concept exists
+    c_chain = np.repeat(np.arange(len(chains), dtype=np.int64), n_con)
+    c_start = np.concatenate([[0], np.cumsum(n_con)[:-1]]).astype(np.int64)
+    pos = np.arange(len(flat_c), dtype=np.int64) - np.repeat(c_start, n_con)
+    rel_of = np.empty(len(flat_c), dtype=object)  # None on each chain's last concept
+    last = np.cumsum(n_con) - 1
+    not_last = np.ones(len(flat_c), dtype=bool)
+    not_last[last] = False
+    rel_of[not_last] = flat_r
+    keep = c_at >= 0
+    ids = np.array([ch.id for ch in chains], dtype=object)
+    rows = list(zip(pos[keep].tolist(), rel_of[keep].tolist(), strict=True))
+    return EdgeTable("HAS_STEP", ("pos", "relation_id"), ids[c_chain[keep]].tolist(),
+                     np.array(flat_c, dtype=object)[keep].tolist(), _Rows(rows=rows),
+                     ends=(c_chain[keep] + chain_base, c_at[keep]))
 
 
 # --- Neo4j: neo4j-admin database import full ---------------------------------------------------------

@@ -5,11 +5,11 @@ it): per label or relationship type a token ``name\\0, property count, property 
 record per node (its property values) or edge (source and destination node index, then values),
 each value a type byte and its payload. Node indexes are the order in which nodes were created.
 
-The encoding is column-wise: each column's type is read once (one C pass over its values), its
-values are encoded by one specialised list comprehension, and a record is one ``bytes % tuple`` of a
-template whose fixed parts (type bytes, terminators, all-null columns) are literal. A call is sent on
-a worker thread while the next one is encoded, so the server's insert overlaps the client's
-encoding (a blocked socket read releases the GIL).
+Records are built a column at a time in Arrow's compute kernels (:mod:`~proda.schema.store.bulk_columns`);
+``encoding="values"`` keeps the earlier pure-Python encoder (each column's type read once, its values
+encoded by one specialised list comprehension, a record one ``bytes % tuple`` of a template), which the
+ingest benchmark runs beside it. A call is sent on a worker thread while the next one is encoded, so
+the server's insert overlaps the client's encoding (a blocked socket read releases the GIL).
 
 Hand-rolled because the package itself reads CSV files from disk and has no API for rows in memory.
 """
@@ -19,9 +19,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
-from proda.errors import DependencyMissing, QueryError
+from proda.errors import BulkRefused, DependencyMissing, QueryError
 from proda.schema.store.bulk import BulkGraph, gc_paused
 
 # GRAPH.BULK limits, as falkordb-bulk-loader's defaults allow (Redis caps one argument at 512 MB).
@@ -33,6 +33,8 @@ ROWS_PER_SLICE = 50_000  # rows encoded at once: bounds the memory of the interm
 
 _NULL = b"\x00"
 
+Encoding = Literal["columns", "values"]
+
 
 def _codes() -> dict[str, int]:
     try:
@@ -43,7 +45,7 @@ def _codes() -> dict[str, int]:
     return {t.name: int(t.value) for t in Type}
 
 
-class _Encoder:
+class ValueEncoder:
     """Value and column encoders for one load (type codes read once)."""
 
     def __init__(self) -> None:
@@ -197,51 +199,98 @@ class _Calls:
 
 
 def send(execute: Callable[..., Any], graph_name: str, graph: BulkGraph,
-         schema: Callable[[], None] | None = None) -> int:
+         schema: Callable[[], None] | None = None, encoding: Encoding = "columns") -> int:
     """Create ``graph_name`` from ``graph`` with GRAPH.BULK calls; returns nodes + edges created.
 
     ``execute`` is the client's ``execute_command``. The key must not exist (FalkorDB builds only new
     graphs this way). ``schema`` creates the indexes: it runs once the (empty) graph exists and before
     any node is sent, so the server indexes each batch as it inserts it, overlapped with the client's
     encoding of the next, instead of building every index afterwards (measured ~30 % faster to a
-    graph whose indexes are all operational, at 100k elements on 2 cores)."""
+    graph whose indexes are all operational, at 100k elements on 2 cores). ``graph`` needs only its
+    nodes laid out (:meth:`BulkGraph.finish_nodes`): its references are checked (``finish_edges``) after
+    the node calls are sent, while the server inserts them; a problem found then raises
+    :class:`BulkRefused` and the caller deletes what was created. ``encoding`` picks the
+    record encoder: ``columns`` (Arrow, the default) or ``values`` (pure Python, the earlier path)."""
+    if (problem := graph.finish_nodes()) is not None:
+        raise BulkRefused(problem)
     with gc_paused():
-        return _send(execute, graph_name, graph, schema)
+        calls = _Calls(execute, graph_name)
+        try:
+            if schema is not None:
+                execute("GRAPH.BULK", graph_name, "BEGIN", 0, 0, 0, 0)
+                calls.begun = True
+                schema()
+            if encoding == "columns":
+                _send_columns(calls, graph)
+            elif encoding == "values":
+                _send_values(calls, graph)
+            else:
+                raise ValueError(f"unknown bulk encoding {encoding!r}: columns or values")
+            calls.close()
+        except BaseException:
+            calls.abort()
+            raise
+        return calls.created[0] + calls.created[1]
 
 
-def _send(execute: Callable[..., Any], graph_name: str, graph: BulkGraph,
-          schema: Callable[[], None] | None) -> int:
-    enc = _Encoder()
-    calls = _Calls(execute, graph_name)
-    try:
-        if schema is not None:
-            execute("GRAPH.BULK", graph_name, "BEGIN", 0, 0, 0, 0)
-            calls.begun = True
-            schema()
-        node_ix: dict[str, int] = {}
-        for table in graph.nodes.values():
-            header = _header(table.label, table.columns)
-            for lo in range(0, len(table), ROWS_PER_SLICE):
-                ids = table.ids[lo:lo + ROWS_PER_SLICE]
-                node_ix.update(zip(ids, range(len(node_ix), len(node_ix) + len(ids)), strict=True))
-                rows = table.row_slice(lo, lo + ROWS_PER_SLICE)
-                for token, n in _tokens(header, enc.records(rows, len(table.columns))):
-                    calls.add(token, n, edge=False)
-        pack_ends = enc.pack_ends
-        for edges in graph.edges:
-            header = _header(edges.type, edges.columns)
-            for lo in range(0, len(edges), ROWS_PER_SLICE):
-                hi = lo + ROWS_PER_SLICE
-                ends = [pack_ends(node_ix[s], node_ix[d])
-                        for s, d in zip(edges.src[lo:hi], edges.dst[lo:hi], strict=True)]
-                rows = edges.row_slice(lo, hi)
-                for token, n in _tokens(header, enc.records(rows, len(edges.columns), ends)):
-                    calls.add(token, n, edge=True)
-        calls.close()
-    except BaseException:
-        calls.abort()
-        raise
-    return calls.created[0] + calls.created[1]
+def _send_columns(calls: _Calls, graph: BulkGraph) -> None:
+    from proda.schema.store.bulk_columns import ColumnEncoder, cut, node_indexes
+
+    enc = ColumnEncoder(ValueEncoder())
+    node_ix: dict[str, int] = {}
+    for table in graph.nodes.values():
+        header = _header(table.label, table.columns)
+        node_ix.update(zip(table.ids, range(len(node_ix), len(node_ix) + len(table)), strict=True))
+        for lo in range(0, len(table), ROWS_PER_SLICE):
+            records = enc.records(table.row_slice(lo, lo + ROWS_PER_SLICE), len(table.columns))
+            for token, n in cut(header, records, TOKEN_BYTES):
+                calls.add(token, n, edge=False)
+    _finish_edges(graph)
+    for edges in graph.edges:
+        header = _header(edges.type, edges.columns)
+        if edges.ends is not None:
+            src, dst = edges.ends
+        else:
+            try:
+                src, dst = node_indexes(edges.src, node_ix), node_indexes(edges.dst, node_ix)
+            except ValueError as e:
+                raise QueryError(f"{edges.type} edges: {e}") from None
+        for lo in range(0, len(edges), ROWS_PER_SLICE):
+            hi = min(lo + ROWS_PER_SLICE, len(edges))
+            ends = enc.ends(src[lo:hi], dst[lo:hi])
+            records = enc.records(edges.row_slice(lo, hi), len(edges.columns), ends)
+            for token, n in cut(header, records, TOKEN_BYTES):
+                calls.add(token, n, edge=True)
 
 
-__all__ = ["send"]
+def _finish_edges(graph: BulkGraph) -> None:
+    """Check the references once the nodes are on their way: the server inserts them meanwhile."""
+    if (problem := graph.finish_edges()) is not None:
+        raise BulkRefused(problem)
+
+
+def _send_values(calls: _Calls, graph: BulkGraph) -> None:
+    enc = ValueEncoder()
+    node_ix: dict[str, int] = {}
+    for table in graph.nodes.values():
+        header = _header(table.label, table.columns)
+        for lo in range(0, len(table), ROWS_PER_SLICE):
+            ids = table.ids[lo:lo + ROWS_PER_SLICE]
+            node_ix.update(zip(ids, range(len(node_ix), len(node_ix) + len(ids)), strict=True))
+            rows = table.row_slice(lo, lo + ROWS_PER_SLICE)
+            for token, n in _tokens(header, enc.records(rows, len(table.columns))):
+                calls.add(token, n, edge=False)
+    _finish_edges(graph)
+    pack_ends = enc.pack_ends
+    for edges in graph.edges:
+        header = _header(edges.type, edges.columns)
+        for lo in range(0, len(edges), ROWS_PER_SLICE):
+            hi = lo + ROWS_PER_SLICE
+            ends = [pack_ends(node_ix[s], node_ix[d])
+                    for s, d in zip(edges.src[lo:hi], edges.dst[lo:hi], strict=True)]
+            rows = edges.row_slice(lo, hi)
+            for token, n in _tokens(header, enc.records(rows, len(edges.columns), ends)):
+                calls.add(token, n, edge=True)
+
+
+__all__ = ["Encoding", "ValueEncoder", "send"]

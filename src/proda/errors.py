@@ -82,6 +82,15 @@ class PreconditionFailed(ProdaError):
     not installed, cancelling an operation that already finished, resuming one that is running."""
 
 
+class BulkRefused(PreconditionFailed):
+    """A one-pass load found, while it ran, input that only the row-by-row path handles (a reference
+    outside the input, a chain step without its relation edge); nothing of it is left in the graph."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class RemoteError(ProdaError):
     """A ProDa server answered with a gRPC status that no other class here describes; ``code`` names
     the status (e.g. ``RESOURCE_EXHAUSTED``)."""

@@ -1,0 +1,176 @@
+"""First loads through the bulk path at 1M elements: the client's share, the engine's floor.
+
+The synthetic graph of ``benchmarks/graph_ingest.py`` (seeded; concepts, relations, chains, documents
+and chunks) is created, into a new graph of a temporary embedded FalkorDB with every index ``proda load``
+makes, until every index is operational, three ways per round (the rounds alternate them, so a noisy
+stretch of the machine hits all three):
+
+* **earlier path**: the elements checked and laid out whole (``BulkGraph.finish``) before anything is
+  sent, records encoded value by value in Python (``encoding="values"``);
+* **fast path** (what ``proda load`` does now): the node tables laid out (``finish_nodes``), the nodes
+  sent while the references are checked (``finish_edges``), records encoded a column at a time in
+  Arrow, edge ends taken from the check's node positions;
+* **engine alone**: the fast path's calls encoded beforehand (not timed), then only sent: what
+  FalkorDB itself needs to insert the same nodes and edges and fill the same indexes. No client can
+  load faster than this on the machine; it bounds what the two paths above can reach.
+
+For each, wall time, elements/s and the CPU seconds of this process and of the server. Medians over
+``--rounds``, the fast path's ratio to the earlier path and to the engine alone beside them.
+
+Run::
+
+    .venv/bin/python benchmarks/bulk_load.py                     # 1M elements, 3 rounds, ~3 minutes
+    .venv/bin/python benchmarks/bulk_load.py --elements 100000 --rounds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+from common import temporary_home, write_json
+from graph_ingest import SyntheticGraph, generate
+
+from proda.schema.store import falkordb_bulk
+from proda.schema.store.embedded import EmbeddedFalkorDB
+from proda.schema.store.falkordb_store import FalkorDBStore
+
+TARGET_PER_S = 100_000
+LEGS = ("earlier", "fast", "engine")
+
+
+def _cpu(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
+def _until_indexed(store: FalkorDBStore) -> None:
+    while store.schema_pending():
+        time.sleep(0.01)
+
+
+def _encoded_calls(graph: SyntheticGraph) -> list[tuple[Any, ...]]:
+    """The fast path's GRAPH.BULK calls, encoded but not sent (the engine-alone leg replays them)."""
+    calls: list[tuple[Any, ...]] = []
+
+    def keep(*args: Any) -> bytes:
+        calls.append(tuple(bytes(a) if isinstance(a, memoryview) else a for a in args))
+        return b"0 nodes created, 0 relations created"
+
+    falkordb_bulk.send(keep, "replay", graph.bulk_plan(whole=False))
+    return calls
+
+
+def _leg(name: str, store: FalkorDBStore, graph: SyntheticGraph, calls: list[tuple[Any, ...]],
+         server: psutil.Process) -> dict[str, Any]:
+    store.clear()
+    gc.collect()
+    me = psutil.Process()
+    cpu0, srv0, t0 = _cpu(me), _cpu(server), time.perf_counter()
+    if name == "earlier":
+        store.bulk_create(graph.bulk_plan(whole=True), encoding="values")
+    elif name == "fast":
+        store.bulk_create(graph.bulk_plan(whole=False))
+    else:
+        conn = store._db.connection  # the engine alone: the same calls, already encoded
+        if conn.exists(store.graph_name):
+            store._graph.delete()
+        conn.execute_command("GRAPH.BULK", store.graph_name, "BEGIN", 0, 0, 0, 0)
+        store.ensure_schema()
+        for args in calls:
+            rest = args[3:] if args[2] == "BEGIN" else args[2:]
+            conn.execute_command("GRAPH.BULK", store.graph_name, *rest)
+    _until_indexed(store)
+    wall = time.perf_counter() - t0
+    nodes = store.run("MATCH (n) RETURN count(n) AS n")[0]["n"]
+    edges = store.run("MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"]
+    out = {"seconds": wall, "elements_per_s": graph.total / wall, "client_cpu_s": _cpu(me) - cpu0,
+           "server_cpu_s": _cpu(server) - srv0, "nodes": nodes, "edges": edges, "loadavg": os.getloadavg()[0]}
+    store.clear()
+    return out
+
+
+def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
+    log(f"generating ~{args.elements:,} elements (seed {args.seed}) ...")
+    graph = generate(args.elements, args.disciplines, args.seed, args.provenance_share, log)
+    log(f"  {graph.total:,} elements; encoding the engine-alone leg's calls ...")
+    calls = _encoded_calls(graph)
+    rounds: dict[str, list[dict[str, Any]]] = {leg: [] for leg in LEGS}
+    with temporary_home("proda-bulk-") as home:
+        server = EmbeddedFalkorDB(home / "falkordb")
+        info, _ = server.ensure_running()
+        store = FalkorDBStore("127.0.0.1", info.port, "proda_bulk_bench", password=info.password)
+        try:
+            proc = psutil.Process(info.pid)
+            for r in range(args.rounds):
+                for leg in LEGS:
+                    res = _leg(leg, store, graph, calls, proc)
+                    rounds[leg].append(res)
+                    log(f"  round {r + 1} {leg:8s} {res['seconds']:6.2f} s = {res['elements_per_s']:>9,.0f}/s  "
+                        f"CPU client {res['client_cpu_s']:5.2f} s, server {res['server_cpu_s']:5.2f} s  "
+                        f"({res['nodes']:,} nodes, {res['edges']:,} edges; load {res['loadavg']:.1f})")
+        finally:
+            store.close()
+            server.stop()
+    shapes = {(x["nodes"], x["edges"]) for xs in rounds.values() for x in xs}
+    if len(shapes) != 1:
+        raise SystemExit(f"the legs created different graphs: {sorted(shapes)}")
+    med = {leg: {k: statistics.median(x[k] for x in xs) for k in ("seconds", "elements_per_s", "client_cpu_s",
+                                                                    "server_cpu_s")}
+           for leg, xs in rounds.items()}
+    return {"elements": graph.total, "graph": dict(zip(("nodes", "edges"), shapes.pop(), strict=True)),
+            "rounds": rounds, "median": med,
+            "fast_over_earlier": med["fast"]["elements_per_s"] / med["earlier"]["elements_per_s"],
+            "fast_over_engine": med["fast"]["elements_per_s"] / med["engine"]["elements_per_s"],
+            "target_per_s": TARGET_PER_S, "cpus": os.cpu_count()}
+
+
+def print_report(r: dict[str, Any]) -> None:
+    print(f"\nbulk first load of {r['elements']:,} elements ({r['graph']['nodes']:,} nodes, {r['graph']['edges']:,} "
+          f"edges), median of {len(r['rounds']['fast'])} rounds on {r['cpus']} CPUs:")
+    print(f"{'path':10s} {'seconds':>8s} {'elements/s':>11s} {'client CPU s':>13s} {'server CPU s':>13s}")
+    for leg in LEGS:
+        m = r["median"][leg]
+        print(f"{leg:10s} {m['seconds']:8.2f} {m['elements_per_s']:11,.0f} {m['client_cpu_s']:13.2f} "
+              f"{m['server_cpu_s']:13.2f}")
+    fast = r["median"]["fast"]["elements_per_s"]
+    print(f"fast / earlier = {r['fast_over_earlier']:.2f}x; fast / engine alone = {r['fast_over_engine']:.2f}; "
+          f"target {TARGET_PER_S:,}/s: {'met' if fast >= TARGET_PER_S else 'MISSED'} ({fast:,.0f}/s); "
+          f"the engine alone: {r['median']['engine']['elements_per_s']:,.0f}/s")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--elements", type=int, default=1_000_000, help="elements to generate and load")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the three legs (medians are reported)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--disciplines", type=int, default=4)
+    p.add_argument("--provenance-share", type=float, default=0.01,
+                   help="share of elements that are documents+chunks cited by the others")
+    p.add_argument("--json", type=Path, default=Path("benchmarks/results/bulk_load.json"), help="results file")
+    p.add_argument("--quiet", action="store_true", help="only the final report")
+    args = p.parse_args(argv)
+    if args.rounds < 1 or args.elements < 1000:
+        p.error("--rounds must be at least 1 and --elements at least 1000")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    r = run(args, (lambda m: None) if args.quiet else (lambda m: print(m, flush=True)))
+    write_json(args.json, r)
+    print_report(r)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
