@@ -230,7 +230,10 @@ def test_bulk_plan_problems_name_the_element() -> None:
     """Anything the upsert path would resolve row by row sends the load there, naming the element."""
     from proda.schema.models import Chain, Chunk, Relation
 
-    assert _tiny_plan().finish() is None
+    plan = _tiny_plan()
+    assert plan.finish() is None
+    with pytest.raises(PreconditionFailed, match="once its nodes are laid out"):
+        plan.add(Chunk(id="chk_2", document_id="doc_1", ordinal=1, discipline="d", text="u"))
     orphan = Chunk(id="chk_1", document_id="doc_x", ordinal=0, discipline="d", text="t")
     assert _tiny_plan(chunk=orphan).finish() == "chunk 'chk_1': document 'doc_x' is not in the input"
     dangling = Relation(id="rel_bc", type="causes", subject_id="con_b", object_id="con_z", discipline="d")

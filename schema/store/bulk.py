@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from proda.errors import PreconditionFailed
 from proda.schema.models import Chain, Chunk, Concept, Document, Relation
 from proda.schema.store.writer import Element, match_key
 
@@ -187,7 +188,7 @@ class BulkGraph:
     def add(self, e: Element) -> None:
         """Take one validated element (any order: references are resolved in :meth:`finish`)."""
         if self._stage != "filing":
-            raise ValueError("elements cannot be added to a bulk graph once its nodes are laid out")
+            raise PreconditionFailed("elements cannot be added to a bulk graph once its nodes are laid out")
         self._by_kind[e.kind].append(e)
 
     def finish(self) -> str | None:
