@@ -27,6 +27,7 @@ from proda.schema.vocabulary import Vocabulary, default_vocabulary
 
 _RECORD: TypeAdapter[Any] = TypeAdapter(GraphRecord)
 ProgressFn = Callable[[int, int], None]  # (lines read, bytes read)
+PhaseFn = Callable[[str], None]  # what the load does now, once the file is read (a sentence)
 
 
 @dataclass
@@ -141,7 +142,7 @@ class Loader:
         self._pending_links: list[tuple[str, list[dict[str, Any]]]] = []
 
     def load(self, path: Path, *, restart: bool = False, progress: ProgressFn | None = None,
-             bulk: bool | None = None) -> LoadReport:
+             bulk: bool | None = None, phase: PhaseFn | None = None) -> LoadReport:
         """Load ``path``; returns a report. Raises :class:`InputError` (naming file and line) on the
         first bad line unless ``skip_invalid``, and when references stay unresolved at the end.
         Everything before the failing line is written first, so nothing valid is lost.
@@ -158,7 +159,7 @@ class Loader:
         if bulk is not False:
             skipped = self._bulk_blocker()
             if skipped is None:
-                done = self._load_bulk(path, progress)
+                done = self._load_bulk(path, progress, phase)
                 if isinstance(done, LoadReport):
                     return done
                 skipped = done
@@ -177,7 +178,7 @@ class Loader:
             return "the graph is not empty"
         return None
 
-    def _load_bulk(self, path: Path, progress: ProgressFn | None) -> LoadReport | str:
+    def _load_bulk(self, path: Path, progress: ProgressFn | None, phase: PhaseFn | None) -> LoadReport | str:
         """Read the whole file into a :class:`BulkGraph` and create the graph from it; returns the
         report, or why the file must go through the upsert path (which then reports it line by line)."""
         report = LoadReport(path=str(path), method="bulk")
@@ -203,9 +204,13 @@ class Loader:
             return problem
         if not graph.node_count():
             return graph.finish_edges() or "the file holds no element"
+        if phase is not None:  # the file is read; the graph is built now, which takes as long again
+            phase(f"creating the graph in one pass ({graph.node_count():,} nodes)")
         try:
             self.writer.store.bulk_create(graph)
         except BulkRefused as e:
+            if phase is not None:
+                phase(f"loading row by row: {e.reason}")
             return e.reason
         report.written = dict(graph.written)
         report.unlinked_mentions = graph.unlinked_mentions
@@ -306,7 +311,7 @@ class Loader:
 
 def load_file(store: GraphStore, path: Path, *, home: Path, batch_size: int = 5000, restart: bool = False,
               skip_invalid: bool = False, progress: ProgressFn | None = None,
-              bulk: bool | None = None) -> LoadReport:
+              bulk: bool | None = None, phase: PhaseFn | None = None) -> LoadReport:
     """Convenience wrapper: load one JSONL file into ``store``; see :meth:`Loader.load`."""
     return Loader(store, home=home, batch_size=batch_size, skip_invalid=skip_invalid).load(
-        path, restart=restart, progress=progress, bulk=bulk)
+        path, restart=restart, progress=progress, bulk=bulk, phase=phase)

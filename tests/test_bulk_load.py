@@ -321,6 +321,9 @@ def test_a_reference_problem_found_after_the_nodes_went_leaves_nothing(fresh_gra
     path.write_text(SAMPLE.read_text() + _line("relation", type="causes", subject_id=json.loads(
         SAMPLE.read_text().splitlines()[2])["id"], object_id="con_elsewhere", discipline="economics") + "\n")
     n_lines = len(path.read_text().splitlines())
+    phases: list[str] = []
     with pytest.raises(InputError, match=f"dangling.jsonl:{n_lines}: unresolved reference: .*'con_elsewhere'"):
-        load_file(store, path, home=tmp_path)
+        load_file(store, path, home=tmp_path, phase=phases.append)
+    assert phases[0].startswith("creating the graph in one pass (") and "row by row" in phases[1]
+    assert "con_elsewhere" in phases[1]
     assert store.query("graph_is_empty", {}) == [{"empty": False}]  # the rest of the file is written

@@ -53,17 +53,21 @@ def load(
                 def advance(_lines: int, done: int, task: TaskID = task, bar: Progress = bar) -> None:
                     bar.update(task, completed=done)
 
+                def phase(what: str, task: TaskID = task, bar: Progress = bar, name: str = path.name) -> None:
+                    bar.update(task, description=f"{name}: {what}")
+
                 report = load_file(store, path, home=settings.home, batch_size=batch_size or settings.batch_size,
-                                   restart=restart, skip_invalid=skip_invalid, progress=advance, bulk=bulk)
+                                   restart=restart, skip_invalid=skip_invalid, progress=advance, bulk=bulk,
+                                   phase=phase)
             reports.append(report)
     if as_json:
         print_json([r.__dict__ for r in reports])
     else:
         for r in reports:
-            written = ", ".join(f"{n} {k}s" for k, n in sorted(r.written.items())) or "nothing new"
+            written = ", ".join(f"{n:,} {k}s" for k, n in sorted(r.written.items())) or "nothing new"
             resumed = f" (resumed after line {r.skipped_resumed})" if r.skipped_resumed else ""
             how = " in one bulk pass" if r.method == "bulk" else ""
-            console.print(f"[green]loaded[/green] {r.path}: {r.lines} lines{resumed}; wrote {written}{how}")
+            console.print(f"[green]loaded[/green] {r.path}: {r.lines:,} lines{resumed}; wrote {written}{how}")
             if r.unlinked_mentions:
                 console.print(f"  [yellow]{r.unlinked_mentions} concept->chunk mentions name unknown chunks[/yellow]")
             for line, why in r.rejected[:20]:
