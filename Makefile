@@ -27,4 +27,6 @@ test: nlp-model
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/typecheck.py
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)  # the Studio browser tests
+	command -v npm >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm)  # the JavaScript gRPC client
+	npm ci --prefix tests/clients/node --no-audit --no-fund --loglevel=error
 	$(BIN)/pytest
