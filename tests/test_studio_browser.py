@@ -1,12 +1,14 @@
 """ProDa Studio in a real browser: Debian's Chromium driven by Playwright, one Studio over the bundled
-sample (tests/studio_world.py). Each page has at least one end-to-end test, and the tests write the
-screenshots the README shows (docs/studio/*.png)."""
+sample (tests/studio_world.py). Each page has at least one end-to-end test, and the tests take the
+screenshots the README shows: into a temporary folder, so that a test run leaves the checkout as it
+was, or, with ``PRODA_SCREENSHOTS=docs/studio``, over the README's own (docs/studio/*.png)."""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ from tests.studio_world import RunningStudio, SampleWorld, build_sample_world
 CHROMIUM = os.environ.get("PRODA_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "studio"
+SHOTS = Path(os.environ.get("PRODA_SCREENSHOTS") or Path(tempfile.gettempdir()) / "proda-studio-screenshots")
 TIMEOUT_MS = 20_000
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install 'proda[test]' (playwright)")

@@ -22,7 +22,8 @@ FACTS = {
             ("budget deficit", "requires", "printing domestic currency",
              "huge budget deficits, which the government finances by printing its domestic currency"),
             ("printing domestic currency", "causes", "high inflation",
-             "the problem of very high inflation generally arises from huge budget deficits"),
+             "very high inflation generally arises from huge budget deficits, which the government finances by "
+             "printing its domestic currency"),
             ("high inflation", "decreases", "real wage rate",
              "When wages do not rise as price levels rise, this leads to a decline in the real wage rate"),
             ("real wage rate", "increases", "standard of living",
