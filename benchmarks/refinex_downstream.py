@@ -9,6 +9,15 @@ added ones gives back the chunk's text character for character, so the gold trip
 evidence spans stay valid (no block goes inside a gold evidence span that runs over a paragraph
 break).
 
+``--dress page`` dresses each chunk as a web page instead: a page of the train half (one with its
+HTML in ``documents.jsonl``, drawn at random) has the inner HTML of its densest prose container
+(:func:`~proda.pipelines.refine.markup_features.prose_containers`: where its own article was)
+replaced by the chunk's lines, one ``<p>`` each. The noisy text is that page's visible text less
+the lines the expert kept on the original page (what is left of its own article outside that
+container): the chunk amid the page's whole furniture, and nothing else. The refiner gets the
+page's HTML with it, as ``proda refine run`` gets a page's. The chunk's own lines come back from the
+conversion with their blanks collapsed, which changes no word.
+
 Each offline extractor (built by ``make_extractor`` exactly as ``proda extract score`` builds it)
 then runs on every chunk three ways: the **clean** text, the **noisy** (dressed) text, and the
 noisy text **refined** by the refiner under test. Each is scored against the same gold triples with
@@ -29,6 +38,8 @@ Run (a classifier and the distilled train half, e.g. from ``benchmarks/refinex_w
 
     .venv/bin/python benchmarks/refinex_downstream.py --model W/model --documents W/distill-recall/documents.jsonl \\
         --home W/home
+    .venv/bin/python benchmarks/refinex_downstream.py --model W/model --documents W/distill-recall/documents.jsonl \
+        --home W/home --dress page
     .venv/bin/python benchmarks/refinex_downstream.py --refine keep --documents W/distill-recall/documents.jsonl
 
 ``--refine keep`` refines nothing (refined = noisy): a smoke test that needs no model.
@@ -108,6 +119,25 @@ def dress(text: str, boilerplate: Sequence[str], rng: random.Random,
           protect: set[int] | frozenset[int] = frozenset()) -> str:
     """``text`` with real boilerplate lines around and between its paragraphs (see :func:`dress_lines`)."""
     return "\n".join(dress_lines(text, boilerplate, rng, protect)[0])
+
+
+def dress_page(text: str, page: str, content: frozenset[str] | set[str] = frozenset()) -> tuple[
+        list[str], list[bool], str]:
+    """``text`` as the article of the web page ``page`` (HTML): the lines of the page's visible text,
+    per line whether it is the page's (not one of ``text``'s lines), and the page's HTML. ``text``
+    goes into the page's densest prose container (the whole body when it has none), one ``<p>`` per
+    non-blank line, headings too, so that its lines read as in the clean chunk
+    (:func:`~proda.pipelines.refine.page_synthesis.transplant`); the page's lines whose text (blanks
+    collapsed) is in ``content`` are left out."""
+    from proda.pipelines.refine.page_synthesis import transplant
+
+    made = transplant(page, text.split("\n"), headings=False)
+    added = [not own for own in made.own]
+    for i, line in enumerate(made.lines):
+        if not line.strip():  # a blank line is nobody's: it follows the line above it
+            added[i] = added[i - 1] if i else True
+    kept = [i for i, line in enumerate(made.lines) if not (added[i] and " ".join(line.split()) in content)]
+    return [made.lines[i] for i in kept], [added[i] for i in kept], made.html
 
 
 # -- the refiner on the dressed chunks -----------------------------------------------------------------
@@ -222,11 +252,16 @@ def bootstrap(per_chunk: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
     return out
 
 
-def downstream(boilerplate: list[str], refine: Callable[[list[str]], list[str]], *,
-               backends: Sequence[str] = ("dependency", "heuristic"), seed: int = 0) -> dict[str, Any]:
-    """Extraction on the gold chunks clean, dressed with ``boilerplate`` and dressed then ``refine``-d,
-    per backend (see the module docstring); a JSON-ready dict."""
-    if not boilerplate:
+Refiner = Callable[[list[str], "list[str | None] | None"], list[str]]
+"""Noisy texts (and, for dressed pages, each one's HTML) -> refined texts."""
+
+
+def downstream(boilerplate: list[str], refine: Refiner, *, backends: Sequence[str] = ("dependency", "heuristic"),
+               seed: int = 0, pages: Sequence[tuple[str, frozenset[str]]] = ()) -> dict[str, Any]:
+    """Extraction on the gold chunks clean, dressed with ``boilerplate`` (or, when ``pages`` holds
+    web pages with the text of the lines their expert kept, dressed as one of them: see the module
+    docstring) and dressed then ``refine``-d, per backend; a JSON-ready dict."""
+    if not boilerplate and not pages:
         raise ValueError("no boilerplate lines to dress the chunks with")
     from proda.pipelines.extract.score import score
     from proda.schema.vocabulary import default_vocabulary
@@ -234,10 +269,18 @@ def downstream(boilerplate: list[str], refine: Callable[[list[str]], list[str]],
     vocab = default_vocabulary()
     gold = gold_chunks()
     rng = random.Random(seed)
-    dressed = [dress_lines(g.chunk.text, boilerplate, rng,
-                           protected_breaks(g.chunk.text, [t.evidence for t in g.triples])) for g in gold]
+    htmls: list[str | None] | None = None
+    if pages:
+        dressed, htmls = [], []
+        for g in gold:
+            lines, added, page = dress_page(g.chunk.text, *rng.choice(pages))
+            dressed.append((lines, added))
+            htmls.append(page)
+    else:
+        dressed = [dress_lines(g.chunk.text, boilerplate, rng,
+                               protected_breaks(g.chunk.text, [t.evidence for t in g.triples])) for g in gold]
     noisy = ["\n".join(lines) for lines, _ in dressed]
-    refined = refine(noisy)
+    refined = refine(noisy, htmls)
     if len(refined) != len(noisy):
         raise ValueError(f"the refiner returned {len(refined)} texts for {len(noisy)}")
     texts = {"clean": [g.chunk.text for g in gold], "noisy": noisy, "refined": refined}
@@ -246,7 +289,8 @@ def downstream(boilerplate: list[str], refine: Callable[[list[str]], list[str]],
         disciplines[g.chunk.discipline] = disciplines.get(g.chunk.discipline, 0) + 1
     result: dict[str, Any] = {
         "chunks": len(gold), "gold_triples": sum(len(g.triples) for g in gold), "disciplines": disciplines,
-        "boilerplate_pool": len(boilerplate), "seed": seed,
+        "boilerplate_pool": len(boilerplate), "seed": seed, "dress": "page" if pages else "lines",
+        "pages_pool": len(pages),
         "lines_added": sum(sum(added) for _, added in dressed),
         "lines_clean": sum(len(added) - sum(added) for _, added in dressed),
         "refiner": refiner_errors(dressed, refined), "backends": {}}
@@ -276,8 +320,13 @@ def print_table(result: dict[str, Any]) -> None:
     bootstrap intervals, the targets, and what the refiner removed."""
     print(f"downstream extraction on {result['chunks']} gold chunks ({result['gold_triples']} gold triples; "
           + ", ".join(f"{d} {n}" for d, n in result["disciplines"].items()) + ")")
-    print(f"dressed with {result['lines_added']} lines drawn from {result['boilerplate_pool']} distinct train-half "
-          f"boilerplate lines (the chunks have {result['lines_clean']} lines of their own); seed {result['seed']}")
+    if result.get("dress") == "page":
+        print(f"dressed as train-half web pages ({result['pages_pool']} pages): {result['lines_added']} lines of "
+              f"theirs around the chunks' {result['lines_clean']} lines; seed {result['seed']}")
+    else:
+        print(f"dressed with {result['lines_added']} lines drawn from {result['boilerplate_pool']} distinct "
+              f"train-half boilerplate lines (the chunks have {result['lines_clean']} lines of their own); "
+              f"seed {result['seed']}")
     print(f"\n{'backend':<11} {'variant':<8} {'P':>6} {'R':>6} {'F1':>6} {'tp':>5} {'fp':>5} {'fn':>5} "
           f"{'recovered':>9}")
     for backend, rows in result["backends"].items():
@@ -323,17 +372,29 @@ def removed_lines(documents: Path) -> list[str]:
     return sorted(out)
 
 
-def classifier_refiner(model: Path, home: Path) -> Callable[[list[str]], list[str]]:
-    """Texts -> refined texts through a trained line classifier's fail-closed program path."""
+def classifier_refiner(model: Path, home: Path, threshold: float | None = None) -> Refiner:
+    """Texts (with their pages' HTML, when they are pages) -> refined texts through a trained line
+    classifier's fail-closed program path, at its stored threshold or at ``threshold``."""
     from proda.pipelines.refine.classifier import LineClassifier
     from proda.pipelines.refine.interpreter import execute
 
     classifier = LineClassifier.load(model, home)
+    if threshold is not None:
+        classifier.spec = dataclasses.replace(classifier.spec, threshold=threshold)
 
-    def refine(texts: list[str]) -> list[str]:
-        return [execute(mp.program, t).text for mp, t in zip(classifier.programs(texts), texts, strict=True)]
+    def refine(texts: list[str], pages: list[str | None] | None = None) -> list[str]:
+        programs = classifier.programs(texts, pages)
+        return [execute(mp.program, t).text for mp, t in zip(programs, texts, strict=True)]
 
     return refine
+
+
+def train_pages(documents: Path) -> list[tuple[str, frozenset[str]]]:
+    """The pages of a ``proda refine distill`` documents.jsonl (records without HTML skipped): each
+    one's HTML and the text (blanks collapsed) of the lines its program keeps."""
+    from proda.pipelines.refine.page_synthesis import labelled_pages
+
+    return [(p.html, p.kept) for p in labelled_pages([documents])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,10 +405,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="model: the line classifier of --model; keep: refine nothing (a smoke test)")
     parser.add_argument("--model", type=Path, default=None, help="a line classifier folder "
                         "(`proda refine train-classifier`)")
+    parser.add_argument("--threshold", type=float, default=None, help="decide at this content probability instead "
+                        "of the classifier's stored threshold (e.g. the one chosen on the dev half)")
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("PRODA_HOME", ".proda")),
                         help="PRODA_HOME (the encoder's cache)")
     parser.add_argument("--backends", default="dependency,heuristic", help="comma-separated offline backends")
     parser.add_argument("--seed", type=int, default=0, help="seed of the dressing and of the bootstrap")
+    parser.add_argument("--dress", default="lines", choices=("lines", "page"),
+                        help="lines: boilerplate lines around and between the chunk's paragraphs (text only); page: "
+                        "the chunk as the article of a train-half web page, whose HTML the refiner reads")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = parser.parse_args(argv)
     if not args.documents.is_file():
@@ -361,13 +427,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the programs of {args.documents} remove no line", file=sys.stderr)
         return 2
 
-    def keep(texts: list[str]) -> list[str]:
+    pages = train_pages(args.documents) if args.dress == "page" else []
+    if args.dress == "page" and not pages:
+        print(f"no page of {args.documents} has its HTML (distill web pages to get them)", file=sys.stderr)
+        return 2
+
+    def keep(texts: list[str], _pages: list[str | None] | None = None) -> list[str]:
         return list(texts)
 
-    refine = classifier_refiner(args.model, args.home) if args.refine == "model" else keep
+    refine = classifier_refiner(args.model, args.home, args.threshold) if args.refine == "model" else keep
     result = downstream(boilerplate, refine, backends=[b.strip() for b in args.backends.split(",") if b.strip()],
-                        seed=args.seed)
+                        seed=args.seed, pages=pages)
     result["refiner"]["name"] = str(args.model) if args.refine == "model" else "keep (refines nothing)"
+    result["refiner"]["threshold"] = args.threshold
     print_table(result)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -177,6 +177,26 @@ def synthetic_documents(n: int, work: Path, exclude: set[str], seed: int = 0) ->
     return path
 
 
+def synthetic_page_documents(n: int, work: Path, distilled: Path, exclude: set[str], seed: int = 0) -> Path:
+    """``n`` train-half pages (from ``distilled``, the expert's documents.jsonl) with their article replaced
+    by an excerpt of the shared OpenStax corpus less the modules in ``exclude``
+    (:mod:`proda.pipelines.refine.page_synthesis`); returns the JSONL path."""
+    from proda.pipelines.refine.noise import excerpts
+    from proda.pipelines.refine.page_synthesis import labelled_pages, synthetic_pages
+
+    corpus = ROOT.parent / "shared" / "corpus" / "openstax-cc-by.jsonl"
+    rng = random.Random(seed + 17)
+    modules = [r for r in (json.loads(x) for x in corpus.open(encoding="utf-8")) if r["id"] not in exclude]
+    articles = [excerpts(rng.choice(modules)["text"], max_chars=3000, rng=rng, count=1)[0].split("\n")
+                for _ in range(n)]
+    records = synthetic_pages(labelled_pages([distilled]), articles, n, seed=seed)
+    path = work / f"synthetic-pages-{n}.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return path
+
+
 def train_classifier(documents: list[Path], work: Path, home: Path, encoder: str, epochs: int,
                      threshold: float | None, markup_dropout: float) -> Path:
     from proda.training.refine_classifier import RefineClassifierConfig, train_refine_classifier
@@ -255,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=int, default=150, help="add this many synthetic noisy textbook excerpts "
                         "(pipelines/refine/noise.py, modules of data/sample and data/gold excluded) to the training "
                         "documents")
+    parser.add_argument("--synthetic-pages", type=int, default=0, help="add this many train-half pages whose article "
+                        "is replaced by a synthetic excerpt's text (pipelines/refine/page_synthesis.py)")
     parser.add_argument("--augment", type=int, default=0, help="also train on this many distilled variants of "
                         "train pages (a random run of blocks dropped or repeated)")
     parser.add_argument("--model", type=Path, default=None, help="use this trained classifier instead of training")
@@ -295,13 +317,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.model is None:
         documents = [distill_train(train, work, home, args.favour, args.augment)]
+        sample_ids = {json.loads(x)["id"] for name in ("corpus.jsonl", "documents.jsonl")
+                      for x in (SAMPLE / name).open(encoding="utf-8")}
+        sample_ids |= {json.loads(x).get("source_id", "") for x in (SAMPLE / "knowledge.jsonl").open()}
+        # the downstream table dresses the gold chunks: their modules stay out of training too
+        sample_ids |= {json.loads(x)["source_id"] for x in (ROOT / "data" / "gold" / "pool.jsonl").open()}
         if args.synthetic:
-            sample_ids = {json.loads(x)["id"] for name in ("corpus.jsonl", "documents.jsonl")
-                          for x in (SAMPLE / name).open(encoding="utf-8")}
-            sample_ids |= {json.loads(x).get("source_id", "") for x in (SAMPLE / "knowledge.jsonl").open()}
-            # the downstream table dresses the gold chunks: their modules stay out of training too
-            sample_ids |= {json.loads(x)["source_id"] for x in (ROOT / "data" / "gold" / "pool.jsonl").open()}
             documents.append(synthetic_documents(args.synthetic, work, sample_ids))
+        if args.synthetic_pages:
+            documents.append(synthetic_page_documents(args.synthetic_pages, work, documents[0], sample_ids))
         model_dir = train_classifier(documents, work, home, args.encoder, args.epochs, args.threshold,
                                      args.markup_dropout)
     else:
@@ -395,8 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     if documents.is_file() and not args.no_downstream:
         from refinex_downstream import downstream, print_table, removed_lines
 
-        def refine(texts_in: list[str]) -> list[str]:
-            return [execute(mp.program, t).text for mp, t in zip(classifier.programs(texts_in), texts_in,
+        def refine(texts_in: list[str], pages_in: list[str | None] | None = None) -> list[str]:
+            return [execute(mp.program, t).text for mp, t in zip(classifier.programs(texts_in, pages_in), texts_in,
                                                                  strict=True)]
 
         down = downstream(removed_lines(documents), refine)

@@ -249,12 +249,26 @@ def test_cli_distills_trains_and_refines_html_files(tmp_path: Path, home: Path) 
                                     str(tmp_path / "d"), "--expert", "trafilatura", "--json"])
     assert distilled.exit_code == 0, distilled.output
     assert json.loads(distilled.output)["reliable"] >= 6
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"text": f"## Topic {k}\n\nA paragraph about topic {k}, with a comma.\n"
+                                                 "A second sentence of it."}) + "\n" for k in range(4)))
+    synthetic = tmp_path / "pages.jsonl"
+    made = runner.invoke(app, ["--home", str(home), "refine", "synthesize-pages",
+                               str(tmp_path / "d" / "documents.jsonl"), "--texts", str(texts), "-n", "5", "-o",
+                               str(synthetic)])
+    assert made.exit_code == 0, made.output
+    assert len(synthetic.read_text().splitlines()) == 5
+    wrong = runner.invoke(app, ["--home", str(home), "refine", "synthesize-pages", str(texts), "--texts", str(texts),
+                                "-o", str(tmp_path / "none.jsonl")])
+    assert wrong.exit_code != 0 and "no distilled web page" in str(wrong.exception)  # the CLI prints it, names the file
     recipe = tmp_path / "r.yaml"
     recipe.write_text("full_vocabulary: false\nepochs: 15\nmembers: 1\n")
     trained = runner.invoke(app, ["--home", str(home), "refine", "train-classifier", str(tmp_path / "d" /
-                                  "documents.jsonl"), "-o", str(tmp_path / "clf"), "--recipe", str(recipe), "--json"])
+                                  "documents.jsonl"), str(synthetic), "-o", str(tmp_path / "clf"), "--recipe",
+                                  str(recipe), "--json"])
     assert trained.exit_code == 0, trained.output
-    assert json.loads(trained.output)["documents"] >= 6
+    report = json.loads(trained.output)
+    assert report["documents"] >= 11 and report["experts"]["synthetic-page"] == 5
     refined = runner.invoke(app, ["--home", str(home), "refine", "run", str(site), "--out", str(tmp_path / "o"),
                                   "--source", "classifier", "--model", str(tmp_path / "clf"), "--json"])
     assert refined.exit_code == 0, refined.output

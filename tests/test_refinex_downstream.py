@@ -44,6 +44,24 @@ def test_dressing_only_adds_lines(bench: ModuleType, seed: int) -> None:
         if added[i] and i > 0 and not added[i - 1]:
             assert lines[i - 1] == "" or lines[i] == ""
 
+PAGE = ("<html><head><title>Example</title></head><body><nav><ul><li><a href='/'>Home</a></li>"
+        "<li><a href='/news'>News</a></li></ul></nav><div class='content'><article>"
+        "<p>The page's own article, long enough to be prose, with a comma, and another one, here.</p>"
+        "<p>A second paragraph of it, again with commas, so that this container scores best.</p></article>"
+        "</div><footer><p>Contact us</p><p>Terms of use</p></footer></body></html>")
+
+
+def test_page_dressing_puts_the_chunk_in_place_of_the_article(bench: ModuleType) -> None:
+    pytest.importorskip("resiliparse")
+    lines, added, page = bench.dress_page(TEXT + "\nA <tag> & more.", PAGE)
+    own = [" ".join(x.split()) for x, a in zip(lines, added, strict=True) if not a and x.strip()]
+    assert own == [*(x for x in TEXT.split("\n") if x.strip()), "A <tag> & more."]  # escaped into the page
+    theirs = {x.strip() for x, a in zip(lines, added, strict=True) if a and x.strip()}
+    assert {"Home", "News", "Contact us", "Terms of use"} <= {t.lstrip("•* ").strip() for t in theirs}
+    assert "own article" not in "\n".join(lines) and "own article" not in page  # the page's article is gone
+    assert "<nav>" in page and "&lt;tag&gt;" in page
+
+
 def test_protected_breaks_stay_together(bench: ModuleType) -> None:
     span = "Second one,\n\n- a list item"
     protect = bench.protected_breaks(TEXT, [span, "no newline here"])
@@ -71,7 +89,8 @@ def test_identity_refiner_scores_like_noisy(bench: ModuleType, monkeypatch: pyte
     monkeypatch.setattr(bench, "gold_chunks", lambda: every[:8])
     seen: list[list[str]] = []
 
-    def keep(texts: list[str]) -> list[str]:
+    def keep(texts: list[str], pages: list[str | None] | None = None) -> list[str]:
+        assert pages is None  # dressed lines are text only
         seen.append(texts)
         return list(texts)
 

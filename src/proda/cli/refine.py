@@ -262,6 +262,64 @@ def train_classifier(
                       f"{report.losses[0]:.3f} -> {report.losses[-1]:.3f}; classifier in {report.output_dir}")
 
 
+@app.command("synthesize-pages")
+def synthesize_pages(
+    documents: list[Path] = typer.Argument(..., help="documents.jsonl files of distilled web pages (`proda refine "
+                                           "distill` on HTML): the pages whose furniture is reused."),
+    texts: Path = typer.Option(..., "--texts", help="JSONL with a `text` field per record (the corpus format): "
+                               "the articles are excerpts of these texts."),
+    out: Path = typer.Option(..., "--out", "-o", help="The JSONL of synthetic pages to write (train-classifier "
+                             "reads it beside the distilled pages)."),
+    count: int = typer.Option(150, "--count", "-n", min=1, help="How many synthetic pages."),
+    max_chars: int = typer.Option(3000, "--max-chars", min=200, help="Longest article excerpt, in characters."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the draws of pages, texts and excerpts."),
+) -> None:
+    """Make training pages for the line classifier: distilled pages with their article replaced by excerpts.
+
+    Each record is one of the pages with the inner HTML of its densest prose container replaced by
+    an excerpt of `--texts` (a `<p>` per line, Markdown headings as `<h2>`); the page's other lines
+    keep the label its expert's program gave them, the excerpt's lines are content. The classifier
+    then sees many articles begin and end amid real page furniture, which a few dozen distilled
+    pages show only once each. Labels come from expert programs and the construction only.
+    """
+    import random
+
+    from proda.pipelines.refine.noise import excerpts
+    from proda.pipelines.refine.page_synthesis import labelled_pages, synthetic_pages
+
+    pages = labelled_pages(documents)
+    if not pages:
+        raise InputError("no distilled web page with its HTML in the documents (distill HTML pages first)",
+                         source=",".join(str(p) for p in documents))
+    if not texts.is_file():
+        raise InputError("no such file", source=str(texts))
+    pool: list[str] = []
+    for lineno, raw in enumerate(texts.open(encoding="utf-8"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            text = json.loads(raw)["text"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise InputError(f"line {lineno}: expected a JSON object with a `text` field ({e})",
+                             source=str(texts)) from None
+        if isinstance(text, str) and text.strip():
+            pool.append(text)
+    if not pool:
+        raise InputError("no record with a non-empty `text`", source=str(texts))
+    rng = random.Random(seed)
+    articles = [excerpts(rng.choice(pool), max_chars=max_chars, rng=rng, count=1)[0].split("\n")
+                for _ in range(count)]
+    records = synthetic_pages(pages, articles, count, seed=seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    tmp.replace(out)
+    console.print(f"{len(records)} synthetic pages from {len(pages)} distilled pages and {len(pool)} texts in {out}; "
+                  f"train with `proda refine train-classifier DISTILLED/documents.jsonl {out}`")
+
+
 @app.command()
 def apply(
     text_file: Path = typer.Argument(..., help="The document (UTF-8 text)."),
