@@ -182,12 +182,15 @@ def refiner_errors(dressed: Sequence[tuple[list[str], list[bool]]], refined: Seq
 # -- scoring -------------------------------------------------------------------------------------------
 
 
-def gold_chunks() -> list[Any]:
-    """Every chunk of the bundled gold set, dev then test (``GoldChunk`` objects)."""
+def gold_chunks(splits: Sequence[str] = ()) -> list[Any]:
+    """The chunks of the bundled gold set (``GoldChunk`` objects) of ``splits``, dev then test (all when empty)."""
     from proda.gold import SPLITS, bundled
     from proda.pipelines.extract.score import read_gold
 
-    return [g for split in SPLITS for g in read_gold(bundled(split))]
+    unknown = set(splits) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"unknown gold split(s) {sorted(unknown)}; the splits are {', '.join(SPLITS)}")
+    return [g for split in SPLITS if not splits or split in splits for g in read_gold(bundled(split))]
 
 
 def offline_extractor(backend: str) -> Any:
@@ -257,17 +260,19 @@ Refiner = Callable[[list[str], "list[str | None] | None"], list[str]]
 
 
 def downstream(boilerplate: list[str], refine: Refiner, *, backends: Sequence[str] = ("dependency", "heuristic"),
-               seed: int = 0, pages: Sequence[tuple[str, frozenset[str]]] = ()) -> dict[str, Any]:
+               seed: int = 0, pages: Sequence[tuple[str, frozenset[str]]] = (),
+               splits: Sequence[str] = ()) -> dict[str, Any]:
     """Extraction on the gold chunks clean, dressed with ``boilerplate`` (or, when ``pages`` holds
     web pages with the text of the lines their expert kept, dressed as one of them: see the module
-    docstring) and dressed then ``refine``-d, per backend; a JSON-ready dict."""
+    docstring) and dressed then ``refine``-d, per backend, on the gold chunks of ``splits`` (all when
+    empty); a JSON-ready dict."""
     if not boilerplate and not pages:
         raise ValueError("no boilerplate lines to dress the chunks with")
     from proda.pipelines.extract.score import score
     from proda.schema.vocabulary import default_vocabulary
 
     vocab = default_vocabulary()
-    gold = gold_chunks()
+    gold = gold_chunks(splits)
     rng = random.Random(seed)
     htmls: list[str | None] | None = None
     if pages:
@@ -290,7 +295,7 @@ def downstream(boilerplate: list[str], refine: Refiner, *, backends: Sequence[st
     result: dict[str, Any] = {
         "chunks": len(gold), "gold_triples": sum(len(g.triples) for g in gold), "disciplines": disciplines,
         "boilerplate_pool": len(boilerplate), "seed": seed, "dress": "page" if pages else "lines",
-        "pages_pool": len(pages),
+        "pages_pool": len(pages), "splits": list(splits) or ["dev", "test"],
         "lines_added": sum(sum(added) for _, added in dressed),
         "lines_clean": sum(len(added) - sum(added) for _, added in dressed),
         "refiner": refiner_errors(dressed, refined), "backends": {}}
@@ -318,7 +323,8 @@ def downstream(boilerplate: list[str], refine: Refiner, *, backends: Sequence[st
 def print_table(result: dict[str, Any]) -> None:
     """The result as a readable table: per backend and variant P/R/F1, counts and recovery, the
     bootstrap intervals, the targets, and what the refiner removed."""
-    print(f"downstream extraction on {result['chunks']} gold chunks ({result['gold_triples']} gold triples; "
+    print(f"downstream extraction on {result['chunks']} gold chunks of {'+'.join(result.get('splits', []))} "
+          f"({result['gold_triples']} gold triples; "
           + ", ".join(f"{d} {n}" for d, n in result["disciplines"].items()) + ")")
     if result.get("dress") == "page":
         print(f"dressed as train-half web pages ({result['pages_pool']} pages): {result['lines_added']} lines of "
@@ -411,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="PRODA_HOME (the encoder's cache)")
     parser.add_argument("--backends", default="dependency,heuristic", help="comma-separated offline backends")
     parser.add_argument("--seed", type=int, default=0, help="seed of the dressing and of the bootstrap")
+    parser.add_argument("--split", default="all", choices=("all", "dev", "test"),
+                        help="the gold chunks of one split (choose on dev, report on test) or all of them")
     parser.add_argument("--dress", default="lines", choices=("lines", "page"),
                         help="lines: boilerplate lines around and between the chunk's paragraphs (text only); page: "
                         "the chunk as the article of a train-half web page, whose HTML the refiner reads")
@@ -437,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
 
     refine = classifier_refiner(args.model, args.home, args.threshold) if args.refine == "model" else keep
     result = downstream(boilerplate, refine, backends=[b.strip() for b in args.backends.split(",") if b.strip()],
-                        seed=args.seed, pages=pages)
+                        seed=args.seed, pages=pages, splits=() if args.split == "all" else (args.split,))
     result["refiner"]["name"] = str(args.model) if args.refine == "model" else "keep (refines nothing)"
     result["refiner"]["threshold"] = args.threshold
     print_table(result)

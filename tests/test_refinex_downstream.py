@@ -86,7 +86,11 @@ def test_refiner_accounting(bench: ModuleType) -> None:
 def test_identity_refiner_scores_like_noisy(bench: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     every = bench.gold_chunks()
     assert len(every) > 100 and all(g.triples for g in every[:8])
-    monkeypatch.setattr(bench, "gold_chunks", lambda: every[:8])
+    dev, test = bench.gold_chunks(["dev"]), bench.gold_chunks(["test"])
+    assert [g.key for g in dev + test] == [g.key for g in every] and dev and test
+    with pytest.raises(ValueError, match="unknown gold split"):
+        bench.gold_chunks(["train"])
+    monkeypatch.setattr(bench, "gold_chunks", lambda splits=(): every[:8])
     seen: list[list[str]] = []
 
     def keep(texts: list[str], pages: list[str | None] | None = None) -> list[str]:
