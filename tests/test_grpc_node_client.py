@@ -83,7 +83,7 @@ def served(falkordb_server: ServerInfo, tmp_path_factory: pytest.TempPathFactory
 def node_calls(address: str, plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run ``plan`` through the JavaScript client; one result per call."""
     done = subprocess.run(["node", str(CLIENT / "call.mjs"), address, str(ROOT / "proto")], input=json.dumps(plan),
-                          capture_output=True, text=True, timeout=120, cwd=CLIENT, check=False)
+                          capture_output=True, text=True, timeout=300, cwd=CLIENT, check=False)
     assert done.returncode == 0, done.stderr
     results = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(results) == len(plan), done.stdout + done.stderr
