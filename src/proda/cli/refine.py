@@ -295,7 +295,11 @@ def synthesize_pages(
                          source=",".join(str(p) for p in documents))
     if not texts.is_file():
         raise InputError("no such file", source=str(texts))
+    rng = random.Random(seed)
+    # a uniform sample of `count` texts kept while reading (reservoir sampling), so that a corpus of any
+    # size is read once and never held whole
     pool: list[str] = []
+    seen = 0
     for lineno, raw in enumerate(texts.open(encoding="utf-8"), start=1):
         if not raw.strip():
             continue
@@ -304,13 +308,17 @@ def synthesize_pages(
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise InputError(f"line {lineno}: expected a JSON object with a `text` field ({e})",
                              source=str(texts)) from None
-        if isinstance(text, str) and text.strip():
+        if not isinstance(text, str) or not text.strip():
+            continue
+        seen += 1
+        if len(pool) < count:
             pool.append(text)
+        elif (k := rng.randrange(seen)) < count:
+            pool[k] = text
     if not pool:
         raise InputError("no record with a non-empty `text`", source=str(texts))
-    rng = random.Random(seed)
-    articles = [excerpts(rng.choice(pool), max_chars=max_chars, rng=rng, count=1)[0].split("\n")
-                for _ in range(count)]
+    articles = [excerpts(pool[k % len(pool)], max_chars=max_chars, rng=rng, count=1)[0].split("\n")
+                for k in range(count)]
     records = synthetic_pages(pages, articles, count, seed=seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -318,7 +326,8 @@ def synthesize_pages(
         for r in records:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
     tmp.replace(out)
-    console.print(f"{len(records)} synthetic pages from {len(pages)} distilled pages and {len(pool)} texts in {out}; "
+    console.print(f"{len(records)} synthetic pages from {len(pages)} distilled pages and {len(pool)} of {seen} texts "
+                  f"in {out}; "
                   f"train with `proda refine train-classifier DISTILLED/documents.jsonl {out}`")
 
 
