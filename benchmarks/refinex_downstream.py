@@ -38,7 +38,7 @@ Run (a classifier and the distilled train half, e.g. from ``benchmarks/refinex_w
 
     .venv/bin/python benchmarks/refinex_downstream.py --model W/model --documents W/distill-recall/documents.jsonl \\
         --home W/home
-    .venv/bin/python benchmarks/refinex_downstream.py --model W/model --documents W/distill-recall/documents.jsonl \
+    .venv/bin/python benchmarks/refinex_downstream.py --model W/model --documents W/distill-recall/documents.jsonl \\
         --home W/home --dress page
     .venv/bin/python benchmarks/refinex_downstream.py --refine keep --documents W/distill-recall/documents.jsonl
 
@@ -129,14 +129,14 @@ def dress_page(text: str, page: str, content: frozenset[str] | set[str] = frozen
     non-blank line, headings too, so that its lines read as in the clean chunk
     (:func:`~proda.pipelines.refine.page_synthesis.transplant`); the page's lines whose text (blanks
     collapsed) is in ``content`` are left out."""
-    from proda.pipelines.refine.page_synthesis import transplant
+    from proda.pipelines.refine.page_synthesis import line_key, transplant
 
     made = transplant(page, text.split("\n"), headings=False)
     added = [not own for own in made.own]
     for i, line in enumerate(made.lines):
         if not line.strip():  # a blank line is nobody's: it follows the line above it
             added[i] = added[i - 1] if i else True
-    kept = [i for i, line in enumerate(made.lines) if not (added[i] and " ".join(line.split()) in content)]
+    kept = [i for i, line in enumerate(made.lines) if not (added[i] and line_key(line) in content)]
     return [made.lines[i] for i in kept], [added[i] for i in kept], made.html
 
 
@@ -378,21 +378,28 @@ def removed_lines(documents: Path) -> list[str]:
     return sorted(out)
 
 
-def classifier_refiner(model: Path, home: Path, threshold: float | None = None) -> Refiner:
-    """Texts (with their pages' HTML, when they are pages) -> refined texts through a trained line
-    classifier's fail-closed program path, at its stored threshold or at ``threshold``."""
+def refiner_of(classifier: Any, threshold: float | None = None) -> Refiner:
+    """Texts (with their pages' HTML, when they are pages) -> refined texts through a line classifier's
+    fail-closed program path, at its stored threshold or at ``threshold`` (the classifier is not changed)."""
     from proda.pipelines.refine.classifier import LineClassifier
     from proda.pipelines.refine.interpreter import execute
 
-    classifier = LineClassifier.load(model, home)
     if threshold is not None:
-        classifier.spec = dataclasses.replace(classifier.spec, threshold=threshold)
+        classifier = LineClassifier(dataclasses.replace(classifier.spec, threshold=threshold), classifier.heads,
+                                    classifier.encoder)
 
     def refine(texts: list[str], pages: list[str | None] | None = None) -> list[str]:
         programs = classifier.programs(texts, pages)
         return [execute(mp.program, t).text for mp, t in zip(programs, texts, strict=True)]
 
     return refine
+
+
+def classifier_refiner(model: Path, home: Path, threshold: float | None = None) -> Refiner:
+    """:func:`refiner_of` the trained line classifier in folder ``model``."""
+    from proda.pipelines.refine.classifier import LineClassifier
+
+    return refiner_of(LineClassifier.load(model, home), threshold)
 
 
 def train_pages(documents: Path) -> list[tuple[str, frozenset[str]]]:

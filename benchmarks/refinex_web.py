@@ -426,20 +426,13 @@ def main(argv: list[str] | None = None) -> int:
     # lines the expert's programs removed on the train half, and dressed as train-half pages
     documents = work / (f"distill-{args.favour}" + (f"-aug{args.augment}" if args.augment else "")) / "documents.jsonl"
     if documents.is_file() and not args.no_downstream:
-        from dataclasses import replace as replaced
+        from refinex_downstream import downstream, print_table, refiner_of, removed_lines, train_pages
 
-        from refinex_downstream import downstream, print_table, removed_lines, train_pages
-
-        at_chosen = LineClassifier(replaced(classifier.spec, threshold=chosen["threshold"]), classifier.heads,
-                                   classifier.encoder)
-
-        def refine(texts_in: list[str], pages_in: list[str | None] | None = None) -> list[str]:
-            return [execute(mp.program, t).text for mp, t in zip(at_chosen.programs(texts_in, pages_in), texts_in,
-                                                                 strict=True)]
-
+        refine = refiner_of(classifier, chosen["threshold"])
+        boilerplate = removed_lines(documents)
         results["downstream"] = {}
         for dress, pages_pool in (("lines", []), ("page", train_pages(documents))):
-            down = downstream(removed_lines(documents), refine, pages=pages_pool, splits=("test",),
+            down = downstream(boilerplate, refine, pages=pages_pool, splits=("test",),
                               backends=("dependency", "heuristic"))
             down["refiner"]["threshold"] = chosen["threshold"]
             results["downstream"][dress] = down

@@ -43,7 +43,8 @@ class Transplant:
     own: list[bool]
 
 
-def _key(line: str) -> str:
+def line_key(line: str) -> str:
+    """A line's text as pages are matched by it: blanks collapsed (the converter may re-space a line)."""
     return " ".join(line.split())
 
 
@@ -74,11 +75,11 @@ def transplant(page: str, article: Sequence[str], *, headings: bool = True) -> T
             parts.append(f"<h2>{html_lib.escape(line)}</h2>")
         else:
             parts.append(f"<p>{html_lib.escape(line)}</p>")
-        wanted.append(_key(line))
+        wanted.append(line_key(line))
     target.html = "".join(parts)
     dressed = str(tree)
     lines = html_to_text(dressed).text.split("\n")
-    keys = [_key(line) for line in lines]
+    keys = [line_key(line) for line in lines]
     own = [False] * len(lines)
     for block in difflib.SequenceMatcher(None, keys, wanted, autojunk=False).get_matching_blocks():
         for k in range(block.size):
@@ -113,8 +114,8 @@ def labelled_pages(documents: Iterable[Path]) -> list[LabelledPage]:
                 continue
             gone = set(execute(program, text).removed_lines)
             lines = text.split("\n")
-            kept = frozenset(_key(x) for i, x in enumerate(lines) if i not in gone) - {""}
-            removed = frozenset(_key(x) for i, x in enumerate(lines) if i in gone) - {""}
+            kept = frozenset(line_key(x) for i, x in enumerate(lines) if i not in gone) - {""}
+            removed = frozenset(line_key(x) for i, x in enumerate(lines) if i in gone) - {""}
             out.append(LabelledPage(str(r.get("id", "")), page, kept, removed))
     return out
 
@@ -132,8 +133,9 @@ def page_record(page: LabelledPage, article: Sequence[str], record_id: str) -> d
         return None
     if not any(made.own):
         return None
-    keep = [own or not _key(line) or (_key(line) in page.kept and _key(line) not in page.removed)
-            for line, own in zip(made.lines, made.own, strict=True)]
+    keys = [line_key(line) for line in made.lines]
+    keep = [own or not key or (key in page.kept and key not in page.removed)
+            for key, own in zip(keys, made.own, strict=True)]
     return {"id": record_id, "text": "\n".join(made.lines), "program": decisions_to_program(keep).render(),
             "html": made.html, "expert": EXPERT, "page": page.id}
 
