@@ -57,6 +57,21 @@ def link_user_models(home: Path) -> None:
         (home / "models").symlink_to(user_models.resolve())
 
 
+def package_versions(names: Iterable[str]) -> dict[str, str]:
+    """Installed versions of ``names`` ("absent" when one is not installed). Figures that depend on
+    numerical libraries (a trained model's, a converter's output) can move between installations whose
+    versions differ within the project's ranges; a result records which ones produced it."""
+    from importlib import metadata
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write a result as indented JSON (values JSON cannot hold, e.g. paths, as strings), creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)

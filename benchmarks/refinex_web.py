@@ -46,11 +46,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT.parent / "shared" / "webpages" / "trafilatura-eval-en.jsonl.gz"
 SAMPLE = ROOT / "data" / "sample"
 SPLIT_SALT = "refinex-web:"
+# what the figures depend on beyond the code: the converter, the expert, the encoder and the numerics
+VERSIONED = ("resiliparse", "trafilatura", "lxml", "torch", "transformers", "sentence-transformers", "numpy")
 
 
 def split_half(page_id: str) -> str:
@@ -335,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = args.model
     classifier = LineClassifier.load(model_dir, home)
 
-    results: dict[str, Any] = {"train_pages": len(train), "dev_pages": len(dev), "encoder": classifier.spec.encoder}
+    versions = package_versions(VERSIONED)
+    print("installed: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    results: dict[str, Any] = {"train_pages": len(train), "dev_pages": len(dev), "encoder": classifier.spec.encoder,
+                               "versions": versions}
     texts, convert_rate = timed(lambda p: html_to_text(p["html"]).text, dev)
     rows: list[dict[str, Any]] = []
 
