@@ -57,6 +57,10 @@ def _format_validation(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# the byte-order mark some editors put at the start of a UTF-8 file; JSON allows a reader to ignore it
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def parse_line(text: str, vocab: Vocabulary) -> Element:
     """Parse and validate one JSONL line; raises ValueError with a human-readable reason."""
     try:
@@ -188,6 +192,8 @@ class Loader:
             for lineno, raw in enumerate(fh, start=1):
                 bytes_read += len(raw)
                 report.lines = lineno
+                if lineno == 1:
+                    raw = raw.removeprefix(UTF8_BOM)
                 if not raw.strip():
                     continue
                 try:
@@ -241,6 +247,8 @@ class Loader:
             for lineno, raw in enumerate(fh, start=1):
                 bytes_read += len(raw)
                 report.lines = lineno
+                if lineno == 1:
+                    raw = raw.removeprefix(UTF8_BOM)
                 if lineno <= resume_after:
                     report.skipped_resumed += 1
                     continue

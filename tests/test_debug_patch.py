@@ -212,6 +212,9 @@ def test_export_trains_through_train_file(store: GraphStore, tmp_path: Path) -> 
                                      for p in prompts)  # the evaluation's plain layout, V1's recipe
     chat = load_records(TrainConfig(dataset=None, train_file=str(out), prompt_format="chat"), None)
     assert all(p["completion"][0]["role"] == "assistant" for p in chat)
+    marked = tmp_path / "marked.jsonl"  # the file saved again by an editor that opens it with a byte-order mark
+    marked.write_bytes(b"\xef\xbb\xbf" + out.read_bytes())
+    assert load_records(TrainConfig(dataset=None, train_file=str(marked)), None) == prompts
 
 
 def test_the_last_gate_refuses_a_scaffold_of_a_held_out_chain(store: GraphStore, tmp_path: Path) -> None:

@@ -106,8 +106,12 @@ def test_matching_is_one_to_one_and_prefers_strict_pairs() -> None:
 
 
 def test_score_counts_per_discipline_and_overall(tmp_path: Path) -> None:
-    gold = read_gold(built(tmp_path) / "dev.jsonl")
+    dev = built(tmp_path) / "dev.jsonl"
+    gold = read_gold(dev)
     assert sorted(g.key for g in gold) == ["computer_science/m1#0", "economics/m1#0", "economics/m3#2"]
+    marked = tmp_path / "marked.jsonl"  # a file saved with a byte-order mark reads the same
+    marked.write_bytes(b"\xef\xbb\xbf" + dev.read_bytes())
+    assert [g.key for g in read_gold(marked)] == [g.key for g in gold]
     extractor = ScriptedExtractor({
         E1: extraction(
             [("interest rates", "decreases", "investment", "Higher interest rates reduce investment"),

@@ -219,6 +219,17 @@ def test_jsonl_reader_reads_the_corpus_shape() -> None:
     assert [d.origin for d in docs] == [f"{SAMPLE}:{n}" for n in range(1, 5)]
 
 
+def test_jsonl_reader_skips_a_byte_order_mark_opening_the_file(tmp_path: Path) -> None:
+    record = json.dumps({"id": "economics/a", "discipline": "economics", "text": "Prices rise.\n"})
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + record.encode() + b"\n" + record.replace("/a", "/b").encode() + b"\xff\n")
+    items = list(read_jsonl(path))
+    assert isinstance(items[0], RawDocument) and items[0].source_id == "economics/a"
+    # offsets stay those of the file, the mark's three bytes included
+    bad_byte = path.stat().st_size - 2
+    assert isinstance(items[1], Rejected) and items[1].reason == f"line 2: not valid UTF-8 at byte {bad_byte}"
+
+
 def write_pdf(path: Path, text: str | None, title: str = "") -> Path:
     pdf = FPDF()
     pdf.add_page()

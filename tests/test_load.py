@@ -145,6 +145,25 @@ def test_non_utf8_bytes_name_the_line(falkordb_store: FalkorDBStore, proda_home:
     assert ids_of(falkordb_store, "Concept") == {concept("alpha").id}
 
 
+@pytest.mark.parametrize("bulk", [None, False], ids=["bulk", "upsert"])
+def test_a_byte_order_mark_opening_the_file_is_not_data(falkordb_store: FalkorDBStore, proda_home: Path,
+                                                        tmp_path: Path, bulk: bool | None) -> None:
+    path = tmp_path / "k.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + SAMPLE.read_bytes())
+    report = load_file(falkordb_store, path, home=proda_home, bulk=bulk)
+    assert report.ok and report.method == ("bulk" if bulk is None else "upsert")
+    assert report.written == {"document": 2, "chunk": 2, "concept": 15, "relation": 13, "chain": 6}
+
+
+def test_a_byte_order_mark_inside_the_file_names_its_line(falkordb_store: FalkorDBStore, proda_home: Path,
+                                                         tmp_path: Path) -> None:
+    path = tmp_path / "k.jsonl"
+    path.write_bytes(line(concept("alpha")).encode() + b"\n\xef\xbb\xbf" + line(concept("beta")).encode() + b"\n")
+    with pytest.raises(InputError) as err:
+        load_file(falkordb_store, path, home=proda_home)
+    assert f"{path}:2" in str(err.value) and "BOM" in str(err.value)
+
+
 # -- id collisions ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("batch_size", [5000, 1], ids=["same-batch", "later-batch"])

@@ -147,7 +147,7 @@ def load_records(config: TrainConfig, store: Any | None) -> list[dict[str, Any]]
     if config.train_file:
         path = Path(config.train_file)
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            lines = path.read_text(encoding="utf-8-sig").splitlines()  # a leading byte-order mark is not data
         except (OSError, UnicodeDecodeError) as e:
             raise InputError(f"{path}: cannot read: {e}") from e
         for n, line in enumerate(lines, start=1):

@@ -239,6 +239,8 @@ def read_jsonl(path: Path, discipline: str | None = None) -> Iterator[Item]:
         for lineno, raw in enumerate(fh, start=1):
             origin = f"{path}:{lineno}"
             start, offset = offset, offset + len(raw)
+            if lineno == 1 and raw.startswith(_BOM):  # editors on some systems open a UTF-8 file with one
+                raw, start = raw[len(_BOM):], len(_BOM)
             if not raw.strip():
                 continue
             data: dict[str, Any] = {}
