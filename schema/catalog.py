@@ -16,6 +16,7 @@ for that backend. Values are always ``$parameters``; query text is never built f
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -212,11 +213,13 @@ class Catalog:
         return name in self._queries
 
     def get(self, name: str) -> Query:
-        """The query called ``name``; raises :class:`NotFound` listing the known names."""
+        """The query called ``name``; raises :class:`NotFound` with the closest names (a typo), else all of them."""
         try:
             return self._queries[name]
         except KeyError:
-            raise NotFound(f"no catalog query {name!r}; known: {', '.join(self.names())}") from None
+            close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.75)
+            hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(self.names())}"
+            raise NotFound(f"no catalog query {name!r}; {hint}") from None
 
 
 @cache

@@ -28,8 +28,11 @@ def test_catalog_headers_are_complete() -> None:
 
 def test_unknown_query_and_bad_parameters_are_named() -> None:
     cat = default_catalog()
-    with pytest.raises(NotFound, match="no catalog query 'nope'"):
+    with pytest.raises(NotFound, match="no catalog query 'nope'; known: apply_merges, ") as err:
         cat.get("nope")
+    assert all(name in str(err.value) for name in cat.names())
+    with pytest.raises(NotFound, match=r"no catalog query 'chain_detial'; did you mean chain_detail\?$"):
+        cat.get("chain_detial")
     q = cat.get("concept_neighbours")
     with pytest.raises(InputError, match="bogus"):
         q.bind({"id": "x", "bogus": 1})
