@@ -68,6 +68,12 @@ def test_evaluate_stores_answers_resumes_and_summarises(falkordb_store: GraphSto
     assert groups[("chain_length", "2")]["items"] == 8
     wrong = sum(g["items"] for (grouping, _), g in groups.items() if grouping == "wrong_operator")
     assert wrong == 8 - report.correct
+    # counts are integers in every dialect (FalkorDB's sum() of integers answers a float; the queries count)
+    assert all(type(g[k]) is int for g in report.groups for k in ("items", "correct", "unparseable"))
+    [listed] = [r for r in store.query("eval_runs", {}) if r["id"] == config_all.run_id]
+    assert type(listed["wrong"]) is int and listed["wrong"] == 8 - report.correct
+    totals = store.query("eval_totals", {"run_id": config_all.run_id})[0]
+    assert all(type(totals[k]) is int for k in ("items", "correct", "correct_norm", "has_norm", "unparseable"))
     assert summarise(store, config_all.run_id).correct == report.correct
     [run] = store.run("MATCH (r:EvalRun {id: $id}) RETURN r.status AS status, r.n AS n, r.acc AS acc",
                       {"id": config_all.run_id})

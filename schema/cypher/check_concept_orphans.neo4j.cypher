@@ -6,7 +6,7 @@
 // Neo4j keeps per-type degrees with each node, so COUNT { } subqueries read them without a scan.
 MATCH (c:Concept) WHERE $discipline IS NULL OR c.discipline = $discipline
 WITH c.discipline AS discipline,
-     sum(CASE WHEN COUNT { (c)-[:RELATION]-() } = 0 THEN 1 ELSE 0 END) AS isolated,
-     sum(CASE WHEN COUNT { (c)<-[:HAS_STEP]-() } = 0 THEN 1 ELSE 0 END) AS uncovered
+     count(CASE WHEN COUNT { (c)-[:RELATION]-() } = 0 THEN 1 END) AS isolated,
+     count(CASE WHEN COUNT { (c)<-[:HAS_STEP]-() } = 0 THEN 1 END) AS uncovered
 UNWIND [['isolated_concept', isolated], ['uncovered_concept', uncovered]] AS kc
 RETURN discipline, kc[0] AS kind, kc[1] AS count

@@ -9,4 +9,4 @@ MATCH (ch:Chain)-[s:HAS_STEP]->()
 WHERE ($discipline IS NULL OR ch.discipline = $discipline) AND s.relation_id IS NOT NULL
 WITH DISTINCT ch.discipline AS discipline, s.relation_id AS rid
 OPTIONAL MATCH ()-[r:RELATION {id: rid}]->()
-RETURN discipline, count(r) AS covered, sum(CASE WHEN r IS NULL THEN 1 ELSE 0 END) AS missing
+RETURN discipline, count(r) AS covered, count(CASE WHEN r IS NULL THEN 1 END) AS missing

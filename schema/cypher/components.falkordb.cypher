@@ -6,6 +6,6 @@
 CALL algo.WCC({nodeLabels: ['Concept'], relationshipTypes: ['RELATION', 'SAME_AS']}) YIELD node, componentId
 WITH node.discipline AS discipline, componentId, count(*) AS size
 WHERE $discipline IS NULL OR discipline = $discipline
-WITH discipline, count(*) AS components, max(size) AS giant, sum(size) AS concepts
+WITH discipline, count(*) AS components, max(size) AS giant, toInteger(sum(size)) AS concepts
 RETURN discipline, components, giant, concepts, toFloat(giant) / concepts AS giant_share
 ORDER BY discipline

@@ -7,7 +7,7 @@
 MATCH (r:EvalRun)
 WHERE $run IS NULL OR r.id = $run OR r.name = $run
 OPTIONAL MATCH (r)-[a:ANSWERED]->(:BenchmarkItem)
-WITH r, count(a) AS items, sum(CASE WHEN a IS NULL OR a.correct THEN 0 ELSE 1 END) AS wrong
+WITH r, count(a) AS items, count(CASE WHEN a IS NULL OR a.correct THEN null ELSE 1 END) AS wrong
 RETURN r.id AS id, r.name AS name, r.model AS model, r.benchmark AS benchmark, r.split AS split, r.mode AS mode,
        r.status AS status, r.n AS recorded, items, wrong,
        CASE WHEN items = 0 THEN null ELSE toFloat(items - wrong) / items END AS accuracy,

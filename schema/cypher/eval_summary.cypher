@@ -5,14 +5,14 @@
 // mode: read
 MATCH (:EvalRun {id: $run_id})-[a:ANSWERED]->(i:BenchmarkItem)
 RETURN 'discipline' AS grouping, i.discipline AS key, count(a) AS items,
-       sum(CASE WHEN a.correct THEN 1 ELSE 0 END) AS correct,
-       sum(CASE WHEN a.parsed = false THEN 1 ELSE 0 END) AS unparseable
+       count(CASE WHEN a.correct THEN 1 END) AS correct,
+       count(CASE WHEN a.parsed = false THEN 1 END) AS unparseable
 UNION ALL
 MATCH (:EvalRun {id: $run_id})-[a:ANSWERED]->(i:BenchmarkItem)
 OPTIONAL MATCH (i)-[:TESTS]->(ch:Chain)
 RETURN 'chain_length' AS grouping, coalesce(toString(ch.length), 'chain gone') AS key, count(a) AS items,
-       sum(CASE WHEN a.correct THEN 1 ELSE 0 END) AS correct,
-       sum(CASE WHEN a.parsed = false THEN 1 ELSE 0 END) AS unparseable
+       count(CASE WHEN a.correct THEN 1 END) AS correct,
+       count(CASE WHEN a.parsed = false THEN 1 END) AS unparseable
 UNION ALL
 MATCH (:EvalRun {id: $run_id})-[a:ANSWERED]->(i:BenchmarkItem)
 WHERE NOT a.correct AND a.chosen_operator IS NOT NULL

@@ -5,7 +5,7 @@
 // mode: read
 MATCH (:EvalRun {id: $run_id})-[a:ANSWERED]->()
 RETURN count(a) AS items,
-       sum(CASE WHEN a.correct THEN 1 ELSE 0 END) AS correct,
-       sum(CASE WHEN a.correct_norm THEN 1 ELSE 0 END) AS correct_norm,
-       sum(CASE WHEN a.correct_norm IS NULL THEN 0 ELSE 1 END) AS has_norm,
-       sum(CASE WHEN a.parsed = false THEN 1 ELSE 0 END) AS unparseable
+       count(CASE WHEN a.correct THEN 1 END) AS correct,
+       count(CASE WHEN a.correct_norm THEN 1 END) AS correct_norm,
+       count(CASE WHEN a.correct_norm IS NULL THEN null ELSE 1 END) AS has_norm,
+       count(CASE WHEN a.parsed = false THEN 1 END) AS unparseable

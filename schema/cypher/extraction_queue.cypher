@@ -7,6 +7,6 @@
 MATCH (d:Document)-[:HAS_CHUNK]->(k:Chunk)
 WHERE $discipline IS NULL OR k.discipline = $discipline
 RETURN k.discipline AS discipline, count(k) AS chunks,
-       sum(CASE WHEN k.extracted_with IS NULL OR k.extracted_with <> $key THEN 1 ELSE 0 END) AS pending,
+       count(CASE WHEN k.extracted_with IS NULL OR k.extracted_with <> $key THEN 1 END) AS pending,
        count(DISTINCT d) AS documents
 ORDER BY discipline

@@ -6,5 +6,5 @@
 MATCH (c:Chain)
 WHERE $discipline IS NULL OR c.discipline = $discipline
 RETURN c.discipline AS discipline, size(c.relation_ids) AS length, count(c) AS chains,
-       sum(CASE WHEN c.stale = true THEN 1 ELSE 0 END) AS stale
+       count(CASE WHEN c.stale = true THEN 1 END) AS stale
 ORDER BY discipline, length

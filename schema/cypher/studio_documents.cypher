@@ -12,6 +12,6 @@ WITH d ORDER BY d.id SKIP $skip LIMIT $limit
 OPTIONAL MATCH (d)-[:HAS_CHUNK]->(k:Chunk)
 RETURN d.id AS id, d.source_id AS source_id, d.discipline AS discipline, d.title AS title, d.license AS license,
        count(k) AS chunks,
-       sum(CASE WHEN k.extracted_with IS NOT NULL AND ($key IS NULL OR k.extracted_with = $key) THEN 1 ELSE 0 END)
+       count(CASE WHEN k.extracted_with IS NOT NULL AND ($key IS NULL OR k.extracted_with = $key) THEN 1 END)
          AS extracted
 ORDER BY id

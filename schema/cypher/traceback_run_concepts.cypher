@@ -12,7 +12,7 @@ MATCH (r)-[a:ANSWERED]->(i:BenchmarkItem)-[:TESTS]->(:Chain)-[:HAS_STEP]->(c:Con
 WHERE $discipline IS NULL OR i.discipline = $discipline
 // a chain that passes a concept twice still counts its item once
 WITH DISTINCT c, i, a
-WITH c, count(i) AS items, sum(CASE WHEN a.correct THEN 0 ELSE 1 END) AS wrong,
+WITH c, count(i) AS items, count(CASE WHEN a.correct THEN null ELSE 1 END) AS wrong,
      collect(CASE WHEN a.correct THEN null ELSE a.chosen_operator END) AS ops,
      collect(CASE WHEN a.correct THEN null ELSE i.id END) AS wrong_items
 WHERE items >= $min_support

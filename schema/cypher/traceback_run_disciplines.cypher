@@ -10,8 +10,8 @@ MATCH (r:EvalRun)
 WHERE r.id = $run OR r.name = $run
 MATCH (r)-[a:ANSWERED]->(i:BenchmarkItem)
 WHERE $discipline IS NULL OR i.discipline = $discipline
-WITH i.discipline AS discipline, count(i) AS items, sum(CASE WHEN a.correct THEN 0 ELSE 1 END) AS wrong,
-     sum(CASE WHEN a.parsed = false THEN 1 ELSE 0 END) AS unparseable,
+WITH i.discipline AS discipline, count(i) AS items, count(CASE WHEN a.correct THEN null ELSE 1 END) AS wrong,
+     count(CASE WHEN a.parsed = false THEN 1 END) AS unparseable,
      collect(CASE WHEN a.correct THEN null ELSE a.chosen_operator END) AS ops,
      collect(CASE WHEN a.correct THEN null ELSE i.id END) AS wrong_items
 WHERE items >= $min_support

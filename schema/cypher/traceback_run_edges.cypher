@@ -12,7 +12,7 @@ MATCH (r)-[a:ANSWERED]->(i:BenchmarkItem)-[:TESTS]->(:Chain)-[s:HAS_STEP]->(c:Co
 WHERE s.relation_id IS NOT NULL AND ($discipline IS NULL OR i.discipline = $discipline)
 // the step's concept is the edge's subject; a chain that takes an edge twice counts its item once
 WITH DISTINCT c, s.relation_id AS relation_id, i, a
-WITH c, relation_id, count(i) AS items, sum(CASE WHEN a.correct THEN 0 ELSE 1 END) AS wrong,
+WITH c, relation_id, count(i) AS items, count(CASE WHEN a.correct THEN null ELSE 1 END) AS wrong,
      collect(CASE WHEN a.correct THEN null ELSE a.chosen_operator END) AS ops,
      collect(CASE WHEN a.correct THEN null ELSE i.id END) AS wrong_items
 WHERE items >= $min_support

@@ -13,7 +13,7 @@ WHERE o.operator IS NOT NULL AND o.operator <> 'ANSWER' AND ($discipline IS NULL
 // an item offering two distractors of one operator counts once
 WITH DISTINCT o.operator AS operator, i, a
 WITH operator, count(i) AS offered,
-     sum(CASE WHEN a.chosen_operator = operator AND NOT coalesce(a.correct, false) THEN 1 ELSE 0 END) AS fooled,
+     count(CASE WHEN a.chosen_operator = operator AND NOT coalesce(a.correct, false) THEN 1 END) AS fooled,
      collect(CASE WHEN a.chosen_operator = operator AND NOT coalesce(a.correct, false) THEN i.id ELSE null END)
        AS fooled_items
 WHERE offered >= $min_support

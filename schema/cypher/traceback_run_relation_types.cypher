@@ -14,7 +14,7 @@ WITH a, i, c, s.relation_id AS relation_id
 MATCH (c)-[e:RELATION {id: relation_id}]->(:Concept)
 // one row per (type, item): the item counts once however many edges of the type its chain takes
 WITH e.type AS relation_type, i, a, collect(DISTINCT e.id) AS edge_ids
-WITH relation_type, count(i) AS items, sum(CASE WHEN a.correct THEN 0 ELSE 1 END) AS wrong,
+WITH relation_type, count(i) AS items, count(CASE WHEN a.correct THEN null ELSE 1 END) AS wrong,
      collect(CASE WHEN a.correct THEN null ELSE a.chosen_operator END) AS ops,
      collect(CASE WHEN a.correct THEN null ELSE i.id END) AS wrong_items, collect(edge_ids) AS edge_lists
 WHERE items >= $min_support

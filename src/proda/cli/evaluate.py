@@ -50,9 +50,10 @@ def evaluate(
     with store_for(ctx) as store, Progress(TextColumn(f"evaluating {config.name}"), BarColumn(),
                                            TextColumn("{task.completed}/{task.total} items"), TimeElapsedColumn(),
                                            console=console, disable=as_json) as bar:
-        task = bar.add_task("eval", total=None)
+        # shown from the first report on: a model or benchmark that cannot be used fails without an empty bar
+        task = bar.add_task("eval", total=None, visible=False)
         report = run_eval(store, config, settings.home, llm=settings.llm,
-                          progress=lambda done, total: bar.update(task, completed=done, total=total))
+                          progress=lambda done, total: bar.update(task, completed=done, total=total, visible=True))
     if as_json:
         print_json({"run_id": report.run_id, "name": report.name, "items": report.items,
                     "accuracy": report.accuracy, "accuracy_norm": report.accuracy_norm,

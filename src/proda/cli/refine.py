@@ -89,12 +89,13 @@ def run(
     inputs = _with_pages(inputs, out)
     with Progress(TextColumn("refining {task.fields[info]}"), TimeElapsedColumn(), console=console,
                   disable=as_json) as bar:
-        task = bar.add_task("refine", total=None, info="")
+        # shown from the first shard report on, so that a bad input or model fails without an empty bar above it
+        task = bar.add_task("refine", total=None, info="", visible=False)
         seen: dict[str, int] = {}
 
         def progress(s: ShardStats) -> None:
             seen[s.shard] = s.documents
-            bar.update(task, info=f"{sum(seen.values())} documents ({s.shard}: {s.dropped} dropped, "
+            bar.update(task, visible=True, info=f"{sum(seen.values())} documents ({s.shard}: {s.dropped} dropped, "
                                   f"{s.edited} edited, {s.failed_closed} failed closed)")
 
         report = run_refine(inputs, out, config, settings.home, progress=progress, on_shard=progress,
