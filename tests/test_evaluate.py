@@ -14,9 +14,11 @@ import pytest
 
 from proda.errors import ConfigError, InputError, NotFound
 from proda.pipelines.tester.export import export
+from proda.schema.store import FalkorDBStore, ServerInfo
 from proda.schema.store.base import GraphStore
 from proda.training.evaluate import EvalConfig, evaluate, summarise
 from proda.training.scoring import LoglikelihoodScorer, lettered_prompt, mc_context, parse_answer
+from tests.console import proda
 from tests.eval_world import benchmark
 from tests.graphs import covers
 from tests.tiny_lm import tiny_model
@@ -78,6 +80,23 @@ def test_evaluate_stores_answers_resumes_and_summarises(falkordb_store: GraphSto
     [run] = store.run("MATCH (r:EvalRun {id: $id}) RETURN r.status AS status, r.n AS n, r.acc AS acc",
                       {"id": config_all.run_id})
     assert run["status"] == "finished" and run["n"] == 8 and run["acc"] == pytest.approx(report.accuracy)
+
+
+def test_the_eval_command_shows_its_own_progress_and_whole_counts(falkordb_store: FalkorDBStore,
+                                                                  falkordb_server: ServerInfo, tmp_path: Path) -> None:
+    benchmark(falkordb_store)
+    folder = tiny_model(tmp_path / "tiny")
+    home = tmp_path / "home"
+    home.mkdir()
+    url = f"falkordb://:{falkordb_server.password}@127.0.0.1:{falkordb_server.port}"
+    done = proda("eval", "--model", str(folder), "--bench", "toy", "--run-name", "cli", home=home,
+                 graph=falkordb_store.graph_name, url=url)
+    assert done.returncode == 0, done.stderr
+    assert "8 items" in done.stdout
+    # the model library's own loading bar does not interleave with the command's
+    assert "Loading weights" not in done.stdout + done.stderr
+    # counts print as counts (the table had "3.000" while FalkorDB summed them as floats)
+    assert not [line for line in done.stdout.splitlines() if line.startswith("│") and ".000" in line]
 
 
 def test_shards_split_the_items_disjointly_and_name_their_runs(falkordb_store: GraphStore, tmp_path: Path) -> None:

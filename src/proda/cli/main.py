@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -73,6 +74,9 @@ def root(
 
 def main() -> None:
     """Console entry point: ProDa errors become one red line and a meaningful exit status."""
+    # The commands draw their own progress bars; the model libraries' bars (loading weights, fetching
+    # files) would interleave with them. Set HF_HUB_DISABLE_PROGRESS_BARS=0 to see those again.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         app()
     except ProdaError as e:
