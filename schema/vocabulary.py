@@ -28,6 +28,9 @@ class RelationType(BaseModel):
     name: str = Field(pattern=_TYPE_NAME.pattern, description="snake_case type name")
     inverse: str | None = Field(default=None, description="inverse or contrary type, used by INVREL")
     symmetric: bool = Field(default=False, description="a R b implies b R a")
+    restates: bool = Field(default=False, description="the object says again what the subject is (a "
+                           "definition): both ends denote one thing, so neither may stand as a wrong answer "
+                           "where the other is the right one")
     phrase: str = Field(description="verb phrase for templated text: 'X <phrase> Y'")
     synonyms: tuple[str, ...] = Field(default=(), description="labels that map to this type")
     discipline: str | None = Field(default=None, description="None: shared by every discipline")
@@ -56,7 +59,8 @@ _DEFAULT_TYPES: tuple[RelationType, ...] = (
                  synonyms=("before", "comes_before", "leads_into")),
     RelationType(name="follows", inverse="precedes", phrase="follows",
                  synonyms=("after", "comes_after", "succeeds")),
-    RelationType(name="defined_as", phrase="is defined as", synonyms=("means", "is_defined_as", "definition")),
+    RelationType(name="defined_as", phrase="is defined as", restates=True,
+                 synonyms=("means", "is_defined_as", "definition")),
     RelationType(name="example_of", phrase="is an example of", synonyms=("exemplifies", "instance")),
     RelationType(name="contrasts_with", inverse="contrasts_with", symmetric=True, phrase="contrasts with",
                  synonyms=("differs_from", "opposite_of", "versus")),
@@ -145,6 +149,10 @@ class Vocabulary:
     def inverse(self, name: str) -> str | None:
         """The inverse/contrary of a declared type, or None when it has none."""
         return self.get(name).inverse
+
+    def restating(self) -> list[str]:
+        """The types whose two ends denote one thing (:attr:`RelationType.restates`), in declaration order."""
+        return [t.name for t in self._types.values() if t.restates]
 
 
 def default_vocabulary() -> Vocabulary:

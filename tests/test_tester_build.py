@@ -71,6 +71,7 @@ def test_every_valid_candidate_and_every_rejection_by_reason(store: GraphStore) 
         "reachable": 1,  # glut: supply -causes-> glut makes it a correct answer
         "answer_alias": 1,  # oversupply, whose alias is "Surplus"
         "same_concept": 2,  # trade and inflation, found again by NEARMISS alt_ending
+        "restates_answer": 1,  # product, TRUNC's stop on chain D, which its answer "offering" defines
     }
 
 

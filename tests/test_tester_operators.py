@@ -7,12 +7,13 @@ inverse or symmetric ones (INVREL), a concept with no structural neighbours (NEA
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
 from proda.errors import UnknownRelationType
 from proda.pipelines.tester import distractors
-from proda.pipelines.tester.chains import ChainView, read_chains
+from proda.pipelines.tester.chains import ChainView, read_chains, restatements
 from proda.pipelines.tester.model import Candidate, ConceptRef
 from proda.pipelines.tester.question import question_text
 from proda.pipelines.tester.validity import prove, reach_rows, reachable, rejection_reason, select
@@ -179,3 +180,24 @@ def test_distractors_that_restate_the_answer_or_share_its_sentence_are_refused()
     chosen = select(chain, [Candidate("NEARMISS", "sibling", _ref(n), ()) for n in why], reached=set(), n=3,
                     seed=0, rejected=Counter())
     assert [c.concept.name for c in chosen] == ["tax revenue"]
+
+
+def test_a_definition_of_the_answer_is_never_its_distractor(store: GraphStore) -> None:
+    """Chain D ends ``product -defined_as-> offering``: the answer defines the concept before it, so the two
+    name one thing, and TRUNC's stop at "product" would be a second right answer."""
+    covers("bench_restatements")
+    w = load_economics(store)
+    a, d = w.chains["A"], w.chains["D"]
+    views = read_chains(store, [a.id, d.id])
+    assert VOCAB.restating() == ["defined_as"]
+    found = restatements(store, list(views.values()), VOCAB.restating())
+    assert found[d.id] == frozenset(w.ids("product", "offering")) and found[a.id] == frozenset()
+    assert restatements(store, list(views.values()), []) == {}  # a vocabulary without restating types
+    chain = replace(views[d.id], restated=found[d.id])
+    [stop] = distractors.trunc_from_steps([chain])[d.id]
+    assert stop.concept.name == "product"
+    assert rejection_reason(chain, stop, set(), []) == "restates_answer"
+    assert rejection_reason(views[d.id], stop, set(), []) is None  # what the builder offered before
+    rejected: Counter[str] = Counter()
+    assert select(chain, [stop], reached=set(), n=3, seed=0, rejected=rejected) == []
+    assert rejected == {"restates_answer": 1}

@@ -26,7 +26,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -34,7 +34,7 @@ from proda.config import LLMSettings
 from proda.errors import InputError
 from proda.pipelines.shards import ShardEnv, run_shards
 from proda.pipelines.tester import distractors
-from proda.pipelines.tester.chains import ChainView, read_chains
+from proda.pipelines.tester.chains import ChainView, read_chains, restatements
 from proda.pipelines.tester.config import BenchConfig
 from proda.pipelines.tester.model import (
     TEMPLATE_VERSION,
@@ -221,6 +221,8 @@ class ShardBuilder:
                 skips.append(reason)
             elif v is not None:
                 usable.append(v)
+        restated = restatements(self.store, usable, self.vocab.restating())
+        usable = [replace(v, restated=restated[v.id]) if restated.get(v.id) else v for v in usable]
         near = beside.submit(distractors.nearmiss, self.store, usable, limit) if beside is not None else None
         notes: Counter[str] = Counter()
         inverted = distractors.invrel(self.store, usable, self.vocab, limit, notes)

@@ -27,6 +27,9 @@ class ChainView:
     relation_types: tuple[str, ...]
     broken: str | None = None
     evidence: tuple[str, ...] = ()  # each step's evidence span, as the graph holds it now
+    # canonical ids of concepts that name the answer again (a definition of it, or what it defines), which
+    # can never be a wrong answer: filled by the builder (:func:`restatements`), empty until then
+    restated: frozenset[str] = frozenset()
 
     @property
     def answer_evidence(self) -> str:
@@ -72,3 +75,20 @@ def read_chains(store: GraphStore, chain_ids: Sequence[str]) -> dict[str, ChainV
     for r in store.query("bench_chain_steps", {"chain_ids": list(chain_ids)}):
         by_chain[r["chain_id"]].append(r)
     return {cid: _view(cid, rows) for cid, rows in by_chain.items()}
+
+
+def restatements(store: GraphStore, chains: Sequence[ChainView], types: Sequence[str]) -> dict[str, frozenset[str]]:
+    """Per chain id, the canonical ids of the concepts that a restating relation (``types``: a definition)
+    links to its answer, and, when its last step is itself restating (the answer defines the concept before
+    it), to that concept too: each names the same thing as the answer. One ``bench_restatements`` round trip."""
+    if not types or not chains:
+        return {}
+    keys: dict[str, set[str]] = {}
+    for c in chains:
+        ends = [c.answer, c.concepts[-2]] if c.relation_types[-1] in types else [c.answer]
+        keys[c.id] = {x for e in ends for x in (e.id, e.canonical_id) if x}
+    found: dict[str, set[str]] = defaultdict(set)
+    for r in store.query("bench_restatements", {"ids": sorted(set().union(*keys.values())),
+                                                "types": list(types)}):
+        found[r["concept_id"]].update(r["restated_ids"] or ())
+    return {cid: frozenset(x for k in ks for x in found.get(k, ())) for cid, ks in keys.items()}

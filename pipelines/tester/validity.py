@@ -11,7 +11,9 @@ Two more rules come from reading generated items against their source text: a di
 contains the answer's name or is contained in it ("long-term debt" / "long-term debt obligations") is
 the answer in other words, and a distractor named in the sentence that states the answer is often
 stated by it too ("a deficit results in an inflow of capital and a trade deficit"), even where the
-graph lacks that relation. Both are refused (``overlaps_answer``, ``stated_with_answer``).
+graph lacks that relation. Both are refused (``overlaps_answer``, ``stated_with_answer``). So is a
+concept that a restating relation links to the answer ("inheritance" / "one class is a type of another
+class"): the two name one thing (``restates_answer``).
 
 A chain that cannot yield enough valid distractors yields no item; its candidates' rejections are
 counted by reason.
@@ -111,7 +113,8 @@ def select(chain: ChainView, candidates: Sequence[Candidate], reached: set[str],
 
     Within an operator candidates are tried by preference, then in a seeded order. Each rejected
     candidate is counted in ``rejected`` by reason: ``reachable`` (the graph makes it a correct
-    answer), ``is_answer`` / ``answer_alias``, ``is_start`` (named in the question), ``overlaps_answer`` /
+    answer), ``is_answer`` / ``answer_alias``, ``restates_answer`` (a definition of the answer, or what
+    it defines), ``is_start`` (named in the question), ``overlaps_answer`` /
     ``stated_with_answer`` (see the module's rules), ``same_concept`` / ``alias_collision`` with an option
     already chosen.
     """
@@ -147,6 +150,8 @@ def rejection_reason(chain: ChainView, c: Candidate, reached: set[str], chosen: 
         return "reachable"
     if clash(concept, chain.answer) is not None:
         return "answer_alias"
+    if concept.canonical_id in chain.restated:
+        return "restates_answer"
     if clash(concept, chain.start) is not None:
         return "is_start"
     if not concept.name:

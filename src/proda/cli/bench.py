@@ -28,7 +28,7 @@ PARAPHRASE_BACKEND_HELP = ("Reword question stems with an LLM: anthropic or open
 @app.command()
 def build(
     ctx: typer.Context,
-    name: str | None = typer.Option(None, "--name", help=NAME_HELP + " Default: proda."),
+    name: str | None = typer.Option(None, "--name", "--bench", "-b", help=NAME_HELP + " Default: proda."),
     discipline: str | None = typer.Option(None, "--discipline", "-d", help="Only this discipline."),
     per_discipline: int | None = typer.Option(None, "--per-discipline", "-n", min=1, help="Items per discipline "
                                               "(default: one per usable test/dev chain)."),
@@ -169,7 +169,7 @@ def _print_check(report: CheckReport) -> None:
 @app.command()
 def check(
     ctx: typer.Context,
-    name: str | None = typer.Option(None, "--name", help=NAME_HELP + " Default: every benchmark."),
+    name: str | None = typer.Option(None, "--name", "--bench", "-b", help=NAME_HELP + " Default: every benchmark."),
     discipline: str | None = typer.Option(None, "--discipline", "-d", help="Only this discipline's items."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -199,7 +199,7 @@ def export(
                             "lm-eval (lm-evaluation-harness task folder)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default "
                                     "PRODA_HOME/exports/bench/NAME/FORMAT)."),
-    name: str = typer.Option("proda", "--name", help=NAME_HELP),
+    name: str = typer.Option("proda", "--name", "--bench", "-b", help=NAME_HELP),
     discipline: str | None = typer.Option(None, "--discipline", "-d", help="Only this discipline's items."),
     as_json: bool = typer.Option(False, "--json", help="Print the written files as JSON."),
 ) -> None:
