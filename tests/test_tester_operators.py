@@ -18,6 +18,7 @@ from proda.pipelines.tester.model import Candidate, ConceptRef
 from proda.pipelines.tester.question import question_text
 from proda.pipelines.tester.validity import prove, reach_rows, reachable, rejection_reason, select
 from proda.schema.store.base import GraphStore
+from proda.schema.store.writer import GraphWriter
 from proda.schema.vocabulary import default_vocabulary
 from tests.graphs import covers
 from tests.tester_world import load_economics, merge
@@ -191,9 +192,10 @@ def test_a_definition_of_the_answer_is_never_its_distractor(store: GraphStore) -
     views = read_chains(store, [a.id, d.id])
     assert VOCAB.restating() == ["defined_as"]
     found = restatements(store, list(views.values()), VOCAB.restating())
-    assert found[d.id] == frozenset(w.ids("product", "offering")) and found[a.id] == frozenset()
+    assert found[d.id] == (frozenset(w.ids("product", "offering")), frozenset())
+    assert found[a.id] == (frozenset(), frozenset())
     assert restatements(store, list(views.values()), []) == {}  # a vocabulary without restating types
-    chain = replace(views[d.id], restated=found[d.id])
+    chain = replace(views[d.id], restated=found[d.id][0])
     [stop] = distractors.trunc_from_steps([chain])[d.id]
     assert stop.concept.name == "product"
     assert rejection_reason(chain, stop, set(), []) == "restates_answer"
@@ -201,3 +203,23 @@ def test_a_definition_of_the_answer_is_never_its_distractor(store: GraphStore) -
     rejected: Counter[str] = Counter()
     assert select(chain, [stop], reached=set(), n=3, seed=0, rejected=rejected) == []
     assert rejected == {"restates_answer": 1}
+
+
+def test_a_definition_of_the_start_is_never_a_distractor(store: GraphStore) -> None:
+    """A definition names its concept again, so it may be a right answer where the start is the subject
+    ("string is an example of X1": "a sequence of characters"); it is refused as the start itself is."""
+    w = load_economics(store)
+    extra = [w.rel("good", "defined_as", "thing offered for sale")]
+    w.chain("G", ["good", "product"])  # good -is_a-> product, a second chain from good
+    GraphWriter(store, batch_size=500).write([w.c["thing offered for sale"], *extra, w.chains["G"]])
+    g = w.chains["G"]
+    view = read_chains(store, [g.id])[g.id]
+    answer_side, start_side = restatements(store, [view], VOCAB.restating())[g.id]
+    assert answer_side == frozenset(w.ids("offering"))  # product is defined as offering
+    assert start_side == frozenset(w.ids("thing offered for sale"))
+    chain = replace(view, restated=answer_side, restated_start=start_side)
+    definition = w.c["thing offered for sale"]
+    candidate = Candidate("NEARMISS", "sibling_chain",
+                          ConceptRef(id=definition.id, name=definition.name, canonical_id=definition.id), ())
+    assert rejection_reason(chain, candidate, set(), []) == "restates_start"
+    assert rejection_reason(view, candidate, set(), []) is None

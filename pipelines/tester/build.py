@@ -222,7 +222,8 @@ class ShardBuilder:
             elif v is not None:
                 usable.append(v)
         restated = restatements(self.store, usable, self.vocab.restating())
-        usable = [replace(v, restated=restated[v.id]) if restated.get(v.id) else v for v in usable]
+        usable = [replace(v, restated=restated[v.id][0], restated_start=restated[v.id][1]) if v.id in restated
+                  else v for v in usable]
         near = beside.submit(distractors.nearmiss, self.store, usable, limit) if beside is not None else None
         notes: Counter[str] = Counter()
         inverted = distractors.invrel(self.store, usable, self.vocab, limit, notes)

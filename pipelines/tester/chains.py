@@ -28,8 +28,11 @@ class ChainView:
     broken: str | None = None
     evidence: tuple[str, ...] = ()  # each step's evidence span, as the graph holds it now
     # canonical ids of concepts that name the answer again (a definition of it, or what it defines), which
-    # can never be a wrong answer: filled by the builder (:func:`restatements`), empty until then
+    # can never be a wrong answer, and of those that name the start again (its definition: "a string" is
+    # "a sequence of characters", so "string is an example of X1" would have it as a right answer too):
+    # filled by the builder (:func:`restatements`), empty until then
     restated: frozenset[str] = frozenset()
+    restated_start: frozenset[str] = frozenset()
 
     @property
     def answer_evidence(self) -> str:
@@ -77,18 +80,26 @@ def read_chains(store: GraphStore, chain_ids: Sequence[str]) -> dict[str, ChainV
     return {cid: _view(cid, rows) for cid, rows in by_chain.items()}
 
 
-def restatements(store: GraphStore, chains: Sequence[ChainView], types: Sequence[str]) -> dict[str, frozenset[str]]:
+def restatements(store: GraphStore, chains: Sequence[ChainView],
+                 types: Sequence[str]) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
     """Per chain id, the canonical ids of the concepts that a restating relation (``types``: a definition)
-    links to its answer, and, when its last step is itself restating (the answer defines the concept before
-    it), to that concept too: each names the same thing as the answer. One ``bench_restatements`` round trip."""
+    links to its answer (and, when its last step itself restates, to the concept the answer defines), and
+    those it links to its start: each names the same thing as the answer, resp. the start. One
+    ``bench_restatements`` round trip."""
     if not types or not chains:
         return {}
-    keys: dict[str, set[str]] = {}
+    answer_keys: dict[str, set[str]] = {}
+    start_keys: dict[str, set[str]] = {}
     for c in chains:
         ends = [c.answer, c.concepts[-2]] if c.relation_types[-1] in types else [c.answer]
-        keys[c.id] = {x for e in ends for x in (e.id, e.canonical_id) if x}
+        answer_keys[c.id] = {x for e in ends for x in (e.id, e.canonical_id) if x}
+        start_keys[c.id] = {x for x in (c.start.id, c.start.canonical_id) if x}
+    wanted = set().union(*answer_keys.values(), *start_keys.values())
     found: dict[str, set[str]] = defaultdict(set)
-    for r in store.query("bench_restatements", {"ids": sorted(set().union(*keys.values())),
-                                                "types": list(types)}):
+    for r in store.query("bench_restatements", {"ids": sorted(wanted), "types": list(types)}):
         found[r["concept_id"]].update(r["restated_ids"] or ())
-    return {cid: frozenset(x for k in ks for x in found.get(k, ())) for cid, ks in keys.items()}
+
+    def of(keys: set[str]) -> frozenset[str]:
+        return frozenset(x for k in keys for x in found.get(k, ()))
+
+    return {c.id: (of(answer_keys[c.id]), of(start_keys[c.id])) for c in chains}

@@ -13,7 +13,9 @@ the answer in other words, and a distractor named in the sentence that states th
 stated by it too ("a deficit results in an inflow of capital and a trade deficit"), even where the
 graph lacks that relation. Both are refused (``overlaps_answer``, ``stated_with_answer``). So is a
 concept that a restating relation links to the answer ("inheritance" / "one class is a type of another
-class"): the two name one thing (``restates_answer``).
+class"): the two name one thing (``restates_answer``); and one that restates the start, which the
+question names ("string is an example of X1": "a sequence of characters" is a right answer too;
+``restates_start``).
 
 A chain that cannot yield enough valid distractors yields no item; its candidates' rejections are
 counted by reason.
@@ -114,7 +116,8 @@ def select(chain: ChainView, candidates: Sequence[Candidate], reached: set[str],
     Within an operator candidates are tried by preference, then in a seeded order. Each rejected
     candidate is counted in ``rejected`` by reason: ``reachable`` (the graph makes it a correct
     answer), ``is_answer`` / ``answer_alias``, ``restates_answer`` (a definition of the answer, or what
-    it defines), ``is_start`` (named in the question), ``overlaps_answer`` /
+    it defines), ``is_start`` (named in the question) / ``restates_start`` (a definition of it),
+    ``overlaps_answer`` /
     ``stated_with_answer`` (see the module's rules), ``same_concept`` / ``alias_collision`` with an option
     already chosen.
     """
@@ -154,6 +157,8 @@ def rejection_reason(chain: ChainView, c: Candidate, reached: set[str], chosen: 
         return "restates_answer"
     if clash(concept, chain.start) is not None:
         return "is_start"
+    if concept.canonical_id in chain.restated_start:
+        return "restates_start"
     if not concept.name:
         return "unnamed"
     if overlaps(concept, chain.answer):
