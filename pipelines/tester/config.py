@@ -39,9 +39,10 @@ class BenchConfig(FromRecipe):
     distractors: int = field(default=3, metadata={"help": "distractors per item (options = distractors + 1)"})
     max_steps: int = field(default=MAX_STEPS, metadata={
         "help": f"longest chain used, in relation steps (at most {MAX_STEPS}); longer ones are skipped"})
-    candidates_per_row: int = field(default=3, metadata={
+    candidates_per_row: int = field(default=5, metadata={
         "help": "most candidates a distractor query returns per chain, step and kind (every returned row costs "
-                "client-side parsing; a few per kind leave enough after the validity proof)"})
+                "client-side parsing; a few per kind leave enough after the validity proof and the refusals "
+                "of definitions of the answer or the start)"})
     batch_size: int = field(default=1000, metadata={"help": "chains per round trip of each batched query"})
     batch_strategy: str = field(default="overlapped", metadata={
         "help": "overlapped: while a batch's items are chosen and written, the next batch's chains, distractors "
