@@ -52,6 +52,22 @@ def test_a_new_edge_that_makes_a_distractor_correct_is_found(store: GraphStore) 
     assert "'trade' (NEARMISS)" in v.detail
 
 
+def test_a_definition_that_makes_a_distractor_restate_the_answer_or_the_start_is_found(store: GraphStore) -> None:
+    w, rec = built(store)
+    assert {o.text for o in rec.distractors} >= {"trade", "inflation"}
+    # the graph learns that "surplus" is defined as "trade", and "price" as "inflation": both distractors now
+    # name what the answer, resp. the start, names
+    for a, b, rid in (("surplus", "trade", "rel_def1"), ("inflation", "price", "rel_def2")):
+        store.run("MATCH (a:Concept {id: $a}), (b:Concept {id: $b}) "
+                  "CREATE (a)-[:RELATION {id: $rid, type: 'defined_as', discipline: 'economics'}]->(b)",
+                  {"a": w.c[a].id, "b": w.c[b].id, "rid": rid}, read_only=False)
+    found = {(v.check, v.detail.split(" (")[0]) for v in check_benchmark(store, "proda").violations}
+    trade = next(o.index for o in rec.distractors if o.text == "trade")
+    inflation = next(o.index for o in rec.distractors if o.text == "inflation")
+    assert found == {("distractor_restates_answer", f"distractor {trade} 'trade'"),
+                     ("distractor_restates_start", f"distractor {inflation} 'inflation'")}
+
+
 def test_a_merge_that_makes_two_options_one_concept_is_found(store: GraphStore) -> None:
     w, rec = built(store)
     merge(store, w.c["inflation"], w.c["trade"])

@@ -10,6 +10,8 @@ graph. Every item is checked again, in batches of a few round trips:
 * its chain still holds the relation-type sequence its question asks;
 * the correct option is still reached from the start by that sequence and no distractor is
   (``bench_reach``), and no two options became the same concept or alias (SAME_AS merges);
+* no distractor restates the answer or the start (a definition of either: ``bench_restatements``),
+  which also finds items built before the Tester refused such distractors;
 * ``bench_orthogonality`` finds no training example or patch identical to an item or built from a
   held-out chain, and no item tests a chain that is not held out any more; Debugger patches must
   also be checkable: every patch carries a ``qa_hash`` and every f_cot scaffold names its chains.
@@ -24,10 +26,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from proda.pipelines.tester.chains import read_chains
+from proda.pipelines.tester.chains import ChainView, read_chains, restatements
 from proda.pipelines.tester.model import BenchmarkItemRecord, ConceptRef, instance_hash
 from proda.pipelines.tester.validity import clash, reach_rows, reachable
 from proda.schema.store.base import GraphStore, Row
+from proda.schema.vocabulary import Vocabulary, default_vocabulary
 
 BATCH = 1000
 
@@ -92,14 +95,17 @@ def _distinct(rec: BenchmarkItemRecord, linked: dict[int, ConceptRef], out: list
                                                   "are the same concept or share a name/alias"))
 
 
-def check_benchmark(store: GraphStore, benchmark: str | None = None, discipline: str | None = None) -> CheckReport:
-    """Re-verify validity and orthogonality of the stored items; returns every violation found."""
+def check_benchmark(store: GraphStore, benchmark: str | None = None, discipline: str | None = None,
+                    vocab: Vocabulary | None = None) -> CheckReport:
+    """Re-verify validity and orthogonality of the stored items; returns every violation found. ``vocab``
+    says which relation types restate (default: the default vocabulary)."""
     started = time.perf_counter()
     report = CheckReport()
+    restating = (vocab or default_vocabulary()).restating()
     rows = store.query("bench_items", {"benchmark": benchmark, "discipline": discipline})
     report.items = len(rows)
     for start in range(0, len(rows), BATCH):
-        _check_batch(store, rows[start:start + BATCH], report.violations)
+        _check_batch(store, rows[start:start + BATCH], report.violations, restating)
     for r in store.query("bench_orthogonality", {}):
         report.violations.append(Violation(
             r["violation"], r["item_id"],
@@ -109,7 +115,7 @@ def check_benchmark(store: GraphStore, benchmark: str | None = None, discipline:
     return report
 
 
-def _check_batch(store: GraphStore, rows: list[Row], out: list[Violation]) -> None:
+def _check_batch(store: GraphStore, rows: list[Row], out: list[Violation], restating: list[str]) -> None:
     records: list[tuple[BenchmarkItemRecord, dict[int, ConceptRef]]] = []
     for row in rows:
         try:
@@ -127,6 +133,7 @@ def _check_batch(store: GraphStore, rows: list[Row], out: list[Violation]) -> No
             records.append((rec, linked))
     chains = read_chains(store, sorted({rec.chain_id for rec, _ in records}))
     reach: list[dict[str, Any]] = []
+    intact: dict[str, ChainView] = {}
     for rec, linked in records:
         chain = chains.get(rec.chain_id)
         if chain is None or chain.broken is not None:
@@ -137,8 +144,20 @@ def _check_batch(store: GraphStore, rows: list[Row], out: list[Violation]) -> No
             out.append(Violation("chain_changed", rec.id, f"chain {rec.chain_id} now reads {list(chain.relation_types)}"
                                                           f", the question asks {rec.relation_types}"))
             continue
+        intact[chain.id] = chain
         reach.append(reach_rows(rec.id, rec.start_concept_id, rec.relation_types,
                                 [c.canonical_id for c in linked.values()]))
+    restated = restatements(store, list(intact.values()), restating)
+    for rec, linked in records:
+        answer_side, start_side = restated.get(rec.chain_id, (frozenset(), frozenset()))
+        for o in rec.distractors:
+            canonical = linked[o.index].canonical_id
+            for check, side, what in (("distractor_restates_answer", answer_side, "the answer"),
+                                      ("distractor_restates_start", start_side, "the start")):
+                if canonical in side:
+                    out.append(Violation(check, rec.id, f"distractor {o.index} {o.text!r} ({o.operator}) restates "
+                                                        f"{what}: a restating relation links them, so it names "
+                                                        "the same thing"))
     reached = reachable(store, reach)
     proved = {r["key"] for r in reach}
     for rec, linked in records:
