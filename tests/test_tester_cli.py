@@ -31,8 +31,8 @@ def test_bench_build_check_show_export(running_home: Path, cli_graph: str, tmp_p
 
     out = tmp_path / "lm"
     checked, shown, exported, missing, unknown = proda_concurrently(
-        ("bench", "check"), ("bench", "show", iid, "--json"),
-        ("bench", "export", "--format", "lm-eval", "--out", str(out), "--json"),
+        ("bench", "check", "--bench", "proda"), ("bench", "show", iid, "--json"),  # --bench as in `proda eval`
+        ("bench", "export", "-b", "proda", "--format", "lm-eval", "--out", str(out), "--json"),
         ("bench", "show", "bmi_nope"), ("bench", "build", "--discipline", "physics"),
         home=running_home, graph=cli_graph)
     assert checked.returncode == 0, checked.stderr
