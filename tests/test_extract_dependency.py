@@ -197,7 +197,7 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
                                          text="## Key Terms\n\n## Summary\n")])
     report = run_extraction(store, ExtractConfig(backend="dependency"), tmp_path)
     [stats] = report.shards
-    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v2"
+    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v3"
     assert stats.chunks == 4 and stats.failed_chunks == 0 and stats.quarantined == 0
     assert stats.empty_reasons == {"no sentence": 1}
     # TEXT states one three-step argument; every chunk repeats it, so it is one chain in the graph
@@ -238,10 +238,20 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
     ("The economy is now above full employment and there is a labor shortage.", ("economy", "is_a", "labor shortage")),
     ("Diseconomies of scale can be present across an entire firm, not just a large factory.",
      ("firm", "is_a", "large factory")),
+    # a label opening the sentence names the passage, not a concept (round 3 of the item audit)
+    ("Ex: age refers to a person's age, and birth refers to a person's date of birth.", ("ex", "defined_as", "age")),
 ])
 def test_audited_misreadings_give_no_triple(extractor: DependencyExtractor, text: str, wrong: Triple) -> None:
     found = {(concept_key(s), r, concept_key(o)) for s, r, o in triples(extractor, text)}
     assert (concept_key(wrong[0]), wrong[1], concept_key(wrong[2])) not in found
+
+
+def test_a_label_before_a_colon_is_skipped_and_the_sentence_read(extractor: DependencyExtractor) -> None:
+    text = "Note: A tariff is a type of tax. Step 2: Higher prices reduce demand."
+    found = triples(extractor, text)
+    assert ("tariff", "is_a", "tax") in found and not any("note" in (s, o) for s, _, o in found)
+    evidence = [ev for _, ev, _ in extractor.triples(text)]
+    assert evidence and all(ev in text and not ev.startswith(("Note:", "Step 2:")) for ev in evidence)
 
 
 def test_supported_readings_survive_the_audit_fixes(extractor: DependencyExtractor) -> None:

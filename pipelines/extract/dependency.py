@@ -119,8 +119,21 @@ def coverage_reason(extraction: ChunkExtraction, chunk: ChunkInput) -> str | Non
     return REASON_NO_RELATION
 
 
+# A label that opens a sentence ("Ex: age refers to ...", "Note: ...", "Step 2: ..."): one to three words
+# and a colon before the sentence proper. It names the kind of passage, not a concept, so the parse starts
+# after it (the evidence stays a verbatim span of the chunk).
+_LABEL = re.compile(r"\s*[A-Z][A-Za-z.]{0,15}(?: [A-Za-z0-9.]{1,12}){0,2}:\s+(?=[\w\"“‘(])")
+
+
 def _sentences(text: str) -> list[tuple[int, int]]:
-    return [(s, e) for s, e in split_sentences(text) if e - s <= _MAX_SENTENCE_CHARS]
+    out = []
+    for s, e in split_sentences(text):
+        label = _LABEL.match(text, s, e)
+        if label is not None:
+            s = label.end()
+        if 0 < e - s <= _MAX_SENTENCE_CHARS:
+            out.append((s, e))
+    return out
 
 
 _LIST_MARKER = re.compile(r"\s*(?:[-*•]|\d{1,2}[.)])\s*$")
@@ -1074,7 +1087,7 @@ class DependencyExtractor:
 
     name: str = "dependency"
     model: str | None = None
-    prompt_version: str = "dependency-v2"  # bump whenever a rule, a word list or the model changes
+    prompt_version: str = "dependency-v3"  # bump whenever a rule, a word list or the model changes
 
     def __init__(self) -> None:
         load_pipeline()  # fail here, with the install hint, not on the first chunk
