@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from codecs import BOM_UTF8
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,10 +56,6 @@ def _format_validation(e: ValidationError) -> str:
         loc = ".".join(str(x) for x in err["loc"]) or "record"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
-
-
-# the byte-order mark some editors put at the start of a UTF-8 file; JSON allows a reader to ignore it
-UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def parse_line(text: str, vocab: Vocabulary) -> Element:
@@ -193,7 +190,7 @@ class Loader:
                 bytes_read += len(raw)
                 report.lines = lineno
                 if lineno == 1:
-                    raw = raw.removeprefix(UTF8_BOM)
+                    raw = raw.removeprefix(BOM_UTF8)  # an editor's byte-order mark: JSON lets a reader ignore it
                 if not raw.strip():
                     continue
                 try:
@@ -248,7 +245,7 @@ class Loader:
                 bytes_read += len(raw)
                 report.lines = lineno
                 if lineno == 1:
-                    raw = raw.removeprefix(UTF8_BOM)
+                    raw = raw.removeprefix(BOM_UTF8)
                 if lineno <= resume_after:
                     report.skipped_resumed += 1
                     continue

@@ -26,6 +26,7 @@ type and scores nothing there; only a budget stop ends the run.
 from __future__ import annotations
 
 import time
+from codecs import BOM_UTF8
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from proda.pipelines.extract.model import ChunkInput
 from proda.pipelines.extract.resolve_candidates import DEFAULT_THRESHOLD, fuzzy_blocked, usable_key
 from proda.pipelines.extract.stage import Extractor, extractor_key
 from proda.pipelines.extract.topdown import default_resolver, to_elements
-from proda.pipelines.load import UTF8_BOM, parse_line
+from proda.pipelines.load import parse_line
 from proda.schema.ids import normalise_name
 from proda.schema.models import Chain, Chunk, Concept, Document, Provenance, Relation
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
@@ -104,7 +105,7 @@ def read_gold(path: Path, vocabulary: Vocabulary | None = None) -> list[GoldChun
     with path.open("rb") as fh:
         for n, raw in enumerate(fh, 1):
             if n == 1:
-                raw = raw.removeprefix(UTF8_BOM)
+                raw = raw.removeprefix(BOM_UTF8)
             if not raw.strip():
                 continue
             try:

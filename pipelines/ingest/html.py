@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from codecs import BOM_UTF8
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,6 @@ MAX_HTML_BYTES = 5_000_000
 """Largest page converted: beyond it a page is a data dump (inline images, JSON state), not a document."""
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
-_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ def decode_html(data: bytes) -> tuple[str, str]:
     ``<meta>`` tag within the first 4 KB, if Python knows it and it decodes; otherwise Resiliparse's
     encoding detector. Raises :class:`DependencyMissing` without resiliparse.
     """
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
+    if data.startswith(BOM_UTF8):
+        data = data[len(BOM_UTF8):]
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:

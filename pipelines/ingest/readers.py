@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from codecs import BOM_UTF8
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,6 @@ MAX_CONTROL_RATIO = 0.05
 DISCIPLINE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # the same rule as models.Discipline
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _TITLE = re.compile(r"^#[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
-_BOM = b"\xef\xbb\xbf"
 _SAMPLE_CHARS = 1 << 16
 
 RejectCode = Literal[
@@ -132,8 +132,8 @@ def _check_text(text: str) -> None:
 def _decode(data: bytes) -> str:
     """Strict UTF-8 decoding of a whole file; raises :class:`_Reject` on empty, binary or non-UTF-8 bytes."""
     offset = 0
-    if data.startswith(_BOM):
-        data, offset = data[len(_BOM):], len(_BOM)
+    if data.startswith(BOM_UTF8):
+        data, offset = data[len(BOM_UTF8):], len(BOM_UTF8)
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise _Reject("not_utf8", "not valid UTF-8: UTF-16 text (byte-order mark at byte 0); re-save it as UTF-8")
     if not data.strip():
@@ -239,8 +239,8 @@ def read_jsonl(path: Path, discipline: str | None = None) -> Iterator[Item]:
         for lineno, raw in enumerate(fh, start=1):
             origin = f"{path}:{lineno}"
             start, offset = offset, offset + len(raw)
-            if lineno == 1 and raw.startswith(_BOM):  # editors on some systems open a UTF-8 file with one
-                raw, start = raw[len(_BOM):], len(_BOM)
+            if lineno == 1 and raw.startswith(BOM_UTF8):  # editors on some systems open a UTF-8 file with one
+                raw, start = raw[len(BOM_UTF8):], len(BOM_UTF8)
             if not raw.strip():
                 continue
             data: dict[str, Any] = {}
