@@ -304,7 +304,10 @@ def build_graph(store: GraphStore, a: argparse.Namespace, home: Path,
             "chunks_extracted": sum(s.chunks for s in extraction.shards)}
 
 
-def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[str, Any]:
+def run(a: argparse.Namespace, home: Path, say: Callable[[str], None],
+        save: Callable[[dict[str, Any]], None] = lambda out: None) -> dict[str, Any]:
+    """The experiment; ``save`` gets the figures so far after every seed, so that a run stopped by its
+    deadline or killed from outside still leaves the seeds it finished."""
     settings = Settings.model_validate({"home": home, "graph_name": "proda_closed_loop"})
     seeds: list[int] = a.seeds
     method = "lora" if a.lora else "full"
@@ -316,6 +319,7 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
                                              "max_items", "v0", "plan_only", "disciplines")}
         | {"method": method, "base_model": a.base_model},
         "seconds": {}, "notes": []}
+    t_start = time.perf_counter()
     seconds: dict[str, float] = out["seconds"]
     notes: list[str] = out["notes"]
 
@@ -440,7 +444,28 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
             f"~{rest / 60:.0f} min of V2 training and evaluation left ({elapsed / 60:.0f} min so far)")
 
         out["seeds"] = {}
-        for s in seeds:
+        disciplines = item_disciplines(store)
+        failed_dev = {disciplines.get(i) for i, x in item_scores(store, v1_dev.run_id).items() if not x}
+        started = time.perf_counter()
+        seed_s = rest / max(1, len(seeds))  # until a seed has run: V2 training and evaluation alone
+
+        def conclude() -> None:
+            complete = [s for s in seeds if all(f"{arm}-{s}" in scores for arm in V2_ARMS)]
+            out["results"] = results(scores, complete, a.bootstrap_seed, disciplines,
+                                     retained=sorted(set(disciplines.values()) - failed_dev),
+                                     near=near_failures(store, v1_dev.run_id, measure[0]))
+            seconds.pop("total", None)  # last, after every stage so far
+            seconds["total"] = sum(seconds.values())
+            out["peak_rss_mb"] = peak_rss_mb()
+            out["machine"]["loadavg_after"] = os.getloadavg()
+
+        for n, s in enumerate(seeds):
+            spent = time.perf_counter() - t_start
+            if over_deadline(spent, seed_s, a.deadline_min):
+                notes.append(f"seeds {seeds[n:]} not run: one more seed (~{seed_s:.0f} s) would pass the "
+                             f"{a.deadline_min:g}-minute deadline ({spent:.0f} s spent)")
+                say(notes[-1])
+                break
             patches = home / "data" / f"targeted-{s}.jsonl"
             debugger = timed(f"diagnose+patch s{s}", lambda s=s, patches=patches: patch_and_export(
                 store, PatchConfig(run=v1_dev.run_id, patch_set=f"cl_t{s}_{arm_key}", budget=a.budget,
@@ -484,16 +509,16 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None]) -> dict[s
                 row[arm] = summary(r)
                 scores[f"{arm}-{s}"] = item_scores(store, r.run_id)
                 shutil.rmtree(t.run_dir, ignore_errors=True)  # ~0.5 GB per model: keep the home small
-        disciplines = item_disciplines(store)
-        failed_dev = {disciplines.get(i) for i, x in item_scores(store, v1_dev.run_id).items() if not x}
-        near = near_failures(store, v1_dev.run_id, measure[0])
-    complete = [s for s in seeds if all(f"{arm}-{s}" in scores for arm in V2_ARMS)]
-    out["results"] = results(scores, complete, a.bootstrap_seed, disciplines,
-                             retained=sorted({d for d in disciplines.values()} - failed_dev), near=near)
-    seconds["total"] = sum(seconds.values())
-    out["peak_rss_mb"] = peak_rss_mb()
-    out["machine"]["loadavg_after"] = os.getloadavg()
+            seed_s = (time.perf_counter() - started) / (n + 1)
+            conclude()
+            save(out)
+        conclude()
     return out
+
+
+def over_deadline(spent_s: float, next_seed_s: float, deadline_min: float | None) -> bool:
+    """Whether a seed expected to take ``next_seed_s`` would end after the deadline (none: never)."""
+    return deadline_min is not None and spent_s + next_seed_s > 60 * deadline_min
 
 
 def item_disciplines(store: GraphStore) -> dict[str, str]:
@@ -715,6 +740,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--v0", action="store_true", help="also evaluate the base model on test")
     p.add_argument("--tokens-per-s", type=float, default=100.0, help="training speed the plan assumes")
     p.add_argument("--bootstrap-seed", type=int, default=0, help="seed of the bootstrap resamples")
+    p.add_argument("--deadline-min", type=float, default=None,
+                   help="start no further seed when the one before suggests it would end after this many "
+                        "minutes of the run (the figures then cover the seeds that finished)")
     p.add_argument("--plan-only", action="store_true", help="build the data, print the plan, stop")
     p.add_argument("--home", type=Path, default=None,
                    help="work in this folder and keep it (default: a temporary one); with --plan-only this "
@@ -768,9 +796,14 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = a.from_home or a.home
     with kept_home(folder) if folder else temporary_home("proda-closed-loop-", link_models=True) as home:
-        r = run(a, home, say)
+        r = run(a, home, say, save=lambda r: write_outputs(a, r))
+    print("\n" + write_outputs(a, r))
+    return 0
+
+
+def write_outputs(a: argparse.Namespace, r: dict[str, Any]) -> str:
+    """Write --json, --markdown and --plot for the figures so far; return the Markdown."""
     md = markdown(r)
-    print("\n" + md)
     if a.json:
         write_json(a.json, r)
     if a.markdown:
@@ -778,7 +811,7 @@ def main(argv: list[str] | None = None) -> int:
         a.markdown.write_text(md)
     if a.plot and r.get("results"):
         plot(r, a.plot)
-    return 0
+    return md
 
 
 if __name__ == "__main__":

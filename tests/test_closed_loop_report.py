@@ -116,3 +116,22 @@ def test_from_home_takes_the_prepared_options_and_names_a_clash(loop: ModuleType
     a, p = parse("--from-home", str(tmp_path), "--test-ratio", "0.3")
     problem = loop.reuse_options(a, p)
     assert problem is not None and "--test-ratio 0.3 (prepared with 0.45)" in problem
+
+
+def test_a_seed_that_would_pass_the_deadline_is_not_started(loop: ModuleType) -> None:
+    assert not loop.over_deadline(300.0, 100.0, None)
+    assert not loop.over_deadline(300.0, 100.0, 7.0)  # 400 s of 420
+    assert loop.over_deadline(350.0, 100.0, 7.0)
+
+
+def test_figures_so_far_are_written_after_each_seed(loop: ModuleType, tmp_path: Path) -> None:
+    """What a run cut short leaves: the JSON, Markdown and plot of the seeds it finished."""
+    scores = _scores(60, {"v1": 0.3, "targeted": 0.6, "control": 0.4, "untargeted": 0.5})
+    r = {"machine": {"cpus": 2, "python": "3", "loadavg_before": [0.1]}, "graph": {"source": "x"},
+         "sizes": {"plan_only": False}, "results": loop.results(scores, [0], 0, {}), "seconds": {"total": 1.0},
+         "notes": ["seeds [1, 2] not run: one more seed (~90 s) would pass the 7-minute deadline (400 s spent)"]}
+    a = loop.argparse.Namespace(json=tmp_path / "r.json", markdown=tmp_path / "r.md", plot=tmp_path / "r.png")
+    md = loop.write_outputs(a, r)
+    assert json.loads(a.json.read_text())["results"]["seeds"] == [0]
+    assert a.markdown.read_text() == md and "mean over seeds [0]" in md and "would pass the 7-minute deadline" in md
+    assert a.plot.read_bytes()[:4] == b"\x89PNG"

@@ -112,20 +112,22 @@ class LoglikelihoodScorer:
             targets.append(item_targets)
         device = next(self.model.parameters()).device
         dtype = next(self.model.parameters()).dtype
-        item_of = torch.tensor([o[0] for o in owner])
-        option_of = torch.tensor([o[1] for o in owner])
-        index = torch.arange(len(tokens))
+        # built where the model runs: the mask is quadratic in the packed length, which on a GPU with large
+        # batches would otherwise cost more on the CPU (and in the copy) than the forward pass itself
+        item_of = torch.tensor([o[0] for o in owner], device=device)
+        option_of = torch.tensor([o[1] for o in owner], device=device)
+        index = torch.arange(len(tokens), device=device)
         # a query sees an earlier key of its own item that is either context or its own option
         allowed = ((item_of[:, None] == item_of[None, :]) & (index[None, :] <= index[:, None])
                    & ((option_of[None, :] == -1) | (option_of[None, :] == option_of[:, None])))
         # additive float mask: what every attention implementation (eager, sdpa) takes as it is
-        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+        mask = torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill(~allowed, torch.finfo(dtype).min)
         wanted = sorted({p for item in targets for option in item for p, _ in option})
         row = {p: k for k, p in enumerate(wanted)}
         with torch.inference_mode():
             logits = self.model(input_ids=torch.tensor([tokens], device=device),
                                 position_ids=torch.tensor([positions], device=device),
-                                attention_mask=mask[None, None].to(device),
+                                attention_mask=mask[None, None],
                                 logits_to_keep=torch.tensor(wanted, device=device)).logits[0]
             logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
         out = []
