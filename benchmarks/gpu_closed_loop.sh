@@ -91,7 +91,8 @@ EOF
 }
 
 experiment() {
-    export PYTHONPATH="$STASH/site" PYTHONUNBUFFERED=1
+    # transformers fetches attention and rotary kernels from the Hub on CUDA by default: nothing is fetched here
+    export PYTHONPATH="$STASH/site" PYTHONUNBUFFERED=1 USE_HUB_KERNELS=NO HF_HUB_OFFLINE=1
     local out=${OUT:-$STASH/out}
     mkdir -p "$out"
     join_payload

@@ -186,3 +186,20 @@ def test_a_model_path_that_does_not_exist_is_named(tmp_path: Path) -> None:
 def test_a_recipe_with_an_unknown_key_is_named() -> None:
     with pytest.raises(ConfigError, match=r"r.yaml: unknown key.*learning_rat;"):
         TrainConfig.from_dict({"learning_rat": 1e-4}, source="r.yaml")
+
+
+def test_loading_a_model_fetches_no_hub_kernels_unless_the_environment_asks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU transformers swaps in layer kernels downloaded from the Hub by default; a run on a machine
+    without a network failed on that. Loading turns it off, and an explicit choice in the environment stays."""
+    import os
+
+    from proda.training.base_model import load_model
+
+    folder = tiny_model(tmp_path / "tiny")
+    monkeypatch.delenv("USE_HUB_KERNELS", raising=False)
+    model, _ = load_model(str(folder), tmp_path / "home")
+    assert os.environ["USE_HUB_KERNELS"] == "NO" and model.use_kernels is False
+    monkeypatch.setenv("USE_HUB_KERNELS", "YES")
+    load_model(str(folder), tmp_path / "home")
+    assert os.environ["USE_HUB_KERNELS"] == "YES"

@@ -10,6 +10,7 @@ safetensors under ``$PRODA_HOME/models/``; later loads read that cache in second
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,7 @@ def cached_smollm2(home: Path) -> Path:
     except ImportError as e:
         raise DependencyMissing("transformers", extra="train", why="to load the base model") from e
     gguf = smollm2_gguf()
+    no_hub_kernels()
     quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = quantized.config
@@ -105,9 +107,20 @@ def resolve_model_path(name_or_path: str, home: Path) -> str:
     return str(Path(name_or_path).expanduser()) if looks_like_path(name_or_path) else name_or_path
 
 
+def no_hub_kernels() -> None:
+    """Keep transformers from fetching layer kernels from the Hub, unless the environment chose otherwise.
+
+    On a GPU, transformers replaces layers (rotary embeddings, attention) with kernels downloaded from
+    the Hub when a model loads or enters training mode. ProDa downloads nothing at run time, and on a
+    machine without a network that download fails the run; the plain PyTorch layers are used instead.
+    """
+    os.environ.setdefault("USE_HUB_KERNELS", "NO")
+
+
 def load_model(name_or_path: str, home: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load (model, tokenizer) for training or inference, on the GPU when torch sees one (hide it with
     ``CUDA_VISIBLE_DEVICES=``), else on the CPU; raises DependencyMissing without transformers."""
+    no_hub_kernels()
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
