@@ -31,6 +31,9 @@ class RelationType(BaseModel):
     restates: bool = Field(default=False, description="the object says again what the subject is (a "
                            "definition): both ends denote one thing, so neither may stand as a wrong answer "
                            "where the other is the right one")
+    carries_over: tuple[str, ...] = Field(default=(), description="types T for which 'a <this> b' and 'b T c' "
+                                          "imply 'a <this> c' (a kind of a kind is a kind): a concept so reached "
+                                          "from the right answer is a right answer too")
     phrase: str = Field(description="verb phrase for templated text: 'X <phrase> Y'")
     synonyms: tuple[str, ...] = Field(default=(), description="labels that map to this type")
     discipline: str | None = Field(default=None, description="None: shared by every discipline")
@@ -45,23 +48,24 @@ _DEFAULT_TYPES: tuple[RelationType, ...] = (
                  synonyms=("raises", "boosts", "enhances", "promotes", "positively_affects")),
     RelationType(name="decreases", inverse="increases", phrase="decreases",
                  synonyms=("reduces", "lowers", "diminishes", "negatively_affects")),
-    RelationType(name="is_a", phrase="is a kind of",
+    RelationType(name="is_a", phrase="is a kind of", carries_over=("is_a",),
                  synonyms=("type_of", "kind_of", "instance_of", "subclass_of", "isa")),
-    RelationType(name="part_of", inverse="has_part", phrase="is part of",
+    RelationType(name="part_of", inverse="has_part", phrase="is part of", carries_over=("part_of",),
                  synonyms=("component_of", "belongs_to", "member_of")),
-    RelationType(name="has_part", inverse="part_of", phrase="has as a part",
+    RelationType(name="has_part", inverse="part_of", phrase="has as a part", carries_over=("has_part",),
                  synonyms=("contains", "includes", "consists_of", "comprises")),
     RelationType(name="requires", inverse="enables", phrase="requires",
                  synonyms=("needs", "depends_on", "relies_on")),
     RelationType(name="enables", inverse="requires", phrase="enables",
                  synonyms=("allows", "makes_possible", "permits", "facilitates")),
-    RelationType(name="precedes", inverse="follows", phrase="precedes",
+    RelationType(name="precedes", inverse="follows", phrase="precedes", carries_over=("precedes",),
                  synonyms=("before", "comes_before", "leads_into")),
-    RelationType(name="follows", inverse="precedes", phrase="follows",
+    RelationType(name="follows", inverse="precedes", phrase="follows", carries_over=("follows",),
                  synonyms=("after", "comes_after", "succeeds")),
     RelationType(name="defined_as", phrase="is defined as", restates=True,
                  synonyms=("means", "is_defined_as", "definition")),
-    RelationType(name="example_of", phrase="is an example of", synonyms=("exemplifies", "instance")),
+    RelationType(name="example_of", phrase="is an example of", carries_over=("is_a",),
+                 synonyms=("exemplifies", "instance")),
     RelationType(name="contrasts_with", inverse="contrasts_with", symmetric=True, phrase="contrasts with",
                  synonyms=("differs_from", "opposite_of", "versus")),
     RelationType(name="measured_by", phrase="is measured by", synonyms=("quantified_by", "measured_with")),
@@ -91,6 +95,9 @@ class Vocabulary:
         for t in new:
             if t.inverse is not None and t.inverse not in self._types:
                 raise ConfigError(f"relation type {t.name!r} names inverse {t.inverse!r}, which is not declared")
+            for carried in t.carries_over:
+                if carried not in self._types:
+                    raise ConfigError(f"relation type {t.name!r} carries over {carried!r}, which is not declared")
             self._labels[t.name] = t.name
             for s in t.synonyms:
                 self._labels.setdefault(_label_key(s), t.name)
@@ -149,6 +156,12 @@ class Vocabulary:
     def inverse(self, name: str) -> str | None:
         """The inverse/contrary of a declared type, or None when it has none."""
         return self.get(name).inverse
+
+    def carried_over(self, name: str) -> tuple[str, ...]:
+        """The types through which a statement of type ``name`` carries over to further concepts
+        (:attr:`RelationType.carries_over`); empty for an undeclared type."""
+        t = self._types.get(name)
+        return t.carries_over if t is not None else ()
 
     def restating(self) -> list[str]:
         """The types whose two ends denote one thing (:attr:`RelationType.restates`), in declaration order."""

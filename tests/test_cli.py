@@ -163,7 +163,7 @@ def test_demo_runs_offline(running_home: Path) -> None:
     assert "labelled extractor=dependency" in result.stdout  # the offline default
     assert re.search(r"\d+ composed chains written", result.stdout)
     built = re.search(r"(\d+) items from \d+ held-out chains \((\d+) test items", result.stdout)
-    assert built and int(built[1]) >= 60 and int(built[2]) >= 20, built  # a sample that shows something
+    assert built and int(built[1]) >= 55 and int(built[2]) >= 20, built  # a sample that shows something
     assert "bench check:" in result.stdout and "validity and orthogonality hold" in result.stdout
     assert re.search(r"\d+ examples: question \d+", result.stdout)  # the Builder ran
     again = proda("demo", "--no-train", home=running_home)

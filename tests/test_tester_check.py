@@ -118,3 +118,23 @@ def test_an_item_whose_chain_became_train_is_reported(store: GraphStore) -> None
     w, rec = built(store)
     store.run("MATCH (ch:Chain {id: $id}) SET ch.split = 'train'", {"id": w.chains["A"].id}, read_only=False)
     assert checks(store) == {("item_chain_not_held_out", rec.id)}
+
+
+
+def test_a_distractor_the_answer_now_carries_over_to_is_found(store: GraphStore) -> None:
+    """The item asks "price increases supply, which causes X1" (answer "surplus"). A vocabulary in which a
+    cause of a cause is a cause makes "trade" a right answer once the graph learns that a surplus causes
+    trade; the default vocabulary, where "causes" carries nothing over, does not."""
+    from proda.schema.vocabulary import Vocabulary, default_vocabulary
+
+    w, rec = built(store)
+    trade = next(o for o in rec.distractors if o.text == "trade")
+    store.run("MATCH (a:Concept {id: $a}), (b:Concept {id: $b}) "
+              "CREATE (a)-[:RELATION {id: 'rel_on', type: 'causes', discipline: 'economics'}]->(b)",
+              {"a": w.c["surplus"].id, "b": w.c["trade"].id}, read_only=False)
+    assert check_benchmark(store, "proda").ok  # three steps from the start: not what the question asks
+    chained = Vocabulary(t.model_copy(update={"carries_over": ("causes",)}) if t.name == "causes" else t
+                         for t in default_vocabulary().types())
+    [v] = check_benchmark(store, "proda", vocab=chained).violations
+    assert (v.check, v.item_id) == ("distractor_implied_by_answer", rec.id)
+    assert v.detail.startswith(f"distractor {trade.index} 'trade' (NEARMISS)")

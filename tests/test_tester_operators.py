@@ -13,7 +13,7 @@ import pytest
 
 from proda.errors import UnknownRelationType
 from proda.pipelines.tester import distractors
-from proda.pipelines.tester.chains import ChainView, read_chains, restatements
+from proda.pipelines.tester.chains import ChainView, implications, read_chains, restatements
 from proda.pipelines.tester.model import Candidate, ConceptRef
 from proda.pipelines.tester.question import question_text
 from proda.pipelines.tester.validity import prove, reach_rows, reachable, rejection_reason, select
@@ -223,3 +223,36 @@ def test_a_definition_of_the_start_is_never_a_distractor(store: GraphStore) -> N
                           ConceptRef(id=definition.id, name=definition.name, canonical_id=definition.id), ())
     assert rejection_reason(chain, candidate, set(), []) == "restates_start"
     assert rejection_reason(view, candidate, set(), []) is None
+
+
+def test_a_concept_the_answer_is_a_kind_of_is_never_its_distractor(store: GraphStore) -> None:
+    """"surplus is a kind of X1": the answer is "market condition", and since a market condition is a kind of
+    economic state, which is a kind of state of affairs, both are right answers too; so is nothing reached
+    over a type that does not carry over, nor anything for a chain whose last type carries nothing."""
+    covers("bench_implied")
+    w = load_economics(store)
+    extra = [w.rel("market condition", "is_a", "economic state"),
+             w.rel("economic state", "is_a", "state of affairs"),
+             w.rel("state of affairs", "causes", "policy"),
+             w.rel("market condition", "measured_by", "price index")]
+    w.chain("F", ["surplus", "market condition"])
+    GraphWriter(store, batch_size=500).write([*(w.c[n] for n in ("economic state", "state of affairs", "policy",
+                                                                  "price index")), *extra, w.chains["F"]])
+    f, a = w.chains["F"], w.chains["A"]
+    views = read_chains(store, [f.id, a.id])
+    assert VOCAB.carried_over("is_a") == ("is_a",) and VOCAB.carried_over("causes") == ()
+    found = implications(store, list(views.values()), VOCAB)
+    assert found == {f.id: frozenset(w.ids("economic state", "state of affairs"))}  # A ends with "causes"
+    chain = replace(views[f.id], implied=found[f.id])
+    for name, why in (("state of affairs", "implied_by_answer"), ("policy", None), ("price index", None)):
+        concept = w.c[name]
+        candidate = Candidate("NEARMISS", "sibling", ConceptRef(id=concept.id, name=name, canonical_id=concept.id), ())
+        assert rejection_reason(chain, candidate, set(), []) == why, name
+
+
+def test_a_vocabulary_type_that_carries_over_an_undeclared_type_is_refused() -> None:
+    from proda.errors import ConfigError
+    from proda.schema.vocabulary import RelationType, Vocabulary
+
+    with pytest.raises(ConfigError, match="'ranks_above' carries over 'outranks', which is not declared"):
+        Vocabulary([*VOCAB.types(), RelationType(name="ranks_above", phrase="ranks above", carries_over=("outranks",))])

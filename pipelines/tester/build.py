@@ -34,7 +34,7 @@ from proda.config import LLMSettings
 from proda.errors import InputError
 from proda.pipelines.shards import ShardEnv, run_shards
 from proda.pipelines.tester import distractors
-from proda.pipelines.tester.chains import ChainView, read_chains, restatements
+from proda.pipelines.tester.chains import ChainView, implications, read_chains, restatements
 from proda.pipelines.tester.config import BenchConfig
 from proda.pipelines.tester.model import (
     TEMPLATE_VERSION,
@@ -222,8 +222,10 @@ class ShardBuilder:
             elif v is not None:
                 usable.append(v)
         restated = restatements(self.store, usable, self.vocab.restating())
+        implied = implications(self.store, usable, self.vocab)
         usable = [replace(v, restated=restated[v.id][0], restated_start=restated[v.id][1]) if v.id in restated
                   else v for v in usable]
+        usable = [replace(v, implied=implied[v.id]) if v.id in implied else v for v in usable]
         near = beside.submit(distractors.nearmiss, self.store, usable, limit) if beside is not None else None
         notes: Counter[str] = Counter()
         inverted = distractors.invrel(self.store, usable, self.vocab, limit, notes)

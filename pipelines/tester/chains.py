@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from proda.pipelines.tester.model import ConceptRef
 from proda.schema.store.base import GraphStore, Row
+from proda.schema.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class ChainView:
     # filled by the builder (:func:`restatements`), empty until then
     restated: frozenset[str] = frozenset()
     restated_start: frozenset[str] = frozenset()
+    # canonical ids of concepts the graph makes right answers too, because the last step's type carries over
+    # ("a is a kind of b" and "b is a kind of c": c): filled by the builder (:func:`implications`)
+    implied: frozenset[str] = frozenset()
 
     @property
     def answer_evidence(self) -> str:
@@ -103,3 +107,23 @@ def restatements(store: GraphStore, chains: Sequence[ChainView],
         return frozenset(x for k in keys for x in found.get(k, ()))
 
     return {c.id: (of(answer_keys[c.id]), of(start_keys[c.id])) for c in chains}
+
+
+def implications(store: GraphStore, chains: Sequence[ChainView], vocab: Vocabulary) -> dict[str, frozenset[str]]:
+    """Per chain id, the canonical ids of the concepts that are right answers too because the last step's
+    type carries over (:attr:`~proda.schema.vocabulary.RelationType.carries_over`): reached from the
+    answer through 1 to 3 relations of the carried types. Chains whose last type carries nothing are
+    left out. One ``bench_implied`` round trip."""
+    rows = []
+    for c in chains:
+        types = vocab.carried_over(c.relation_types[-1]) if c.relation_types else ()
+        if types:
+            rows.append({"key": c.id, "ids": sorted({x for x in (c.answer.id, c.answer.canonical_id) if x}),
+                         "types": list(types)})
+    if not rows:
+        return {}
+    found: dict[str, set[str]] = defaultdict(set)
+    for r in store.query("bench_implied", {"rows": rows}):
+        found[r["key"]].add(r["implied_id"])
+    answers = {c.id: c.answer.canonical_id for c in chains}
+    return {key: frozenset(ids - {answers[key]}) for key, ids in found.items()}

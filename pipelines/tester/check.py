@@ -12,6 +12,8 @@ graph. Every item is checked again, in batches of a few round trips:
   (``bench_reach``), and no two options became the same concept or alias (SAME_AS merges);
 * no distractor restates the answer or the start (a definition of either: ``bench_restatements``),
   which also finds items built before the Tester refused such distractors;
+* no distractor is implied by the answer: reached from it through relations that the last step's type
+  carries over ("a kind of a kind", ``bench_implied``);
 * ``bench_orthogonality`` finds no training example or patch identical to an item or built from a
   held-out chain, and no item tests a chain that is not held out any more; Debugger patches must
   also be checkable: every patch carries a ``qa_hash`` and every f_cot scaffold names its chains.
@@ -26,7 +28,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from proda.pipelines.tester.chains import ChainView, read_chains, restatements
+from proda.pipelines.tester.chains import ChainView, implications, read_chains, restatements
 from proda.pipelines.tester.model import BenchmarkItemRecord, ConceptRef, instance_hash
 from proda.pipelines.tester.validity import clash, reach_rows, reachable
 from proda.schema.store.base import GraphStore, Row
@@ -98,14 +100,14 @@ def _distinct(rec: BenchmarkItemRecord, linked: dict[int, ConceptRef], out: list
 def check_benchmark(store: GraphStore, benchmark: str | None = None, discipline: str | None = None,
                     vocab: Vocabulary | None = None) -> CheckReport:
     """Re-verify validity and orthogonality of the stored items; returns every violation found. ``vocab``
-    says which relation types restate (default: the default vocabulary)."""
+    says which relation types restate or carry over (default: the default vocabulary)."""
     started = time.perf_counter()
     report = CheckReport()
-    restating = (vocab or default_vocabulary()).restating()
+    vocab = vocab or default_vocabulary()
     rows = store.query("bench_items", {"benchmark": benchmark, "discipline": discipline})
     report.items = len(rows)
     for start in range(0, len(rows), BATCH):
-        _check_batch(store, rows[start:start + BATCH], report.violations, restating)
+        _check_batch(store, rows[start:start + BATCH], report.violations, vocab)
     for r in store.query("bench_orthogonality", {}):
         report.violations.append(Violation(
             r["violation"], r["item_id"],
@@ -115,7 +117,7 @@ def check_benchmark(store: GraphStore, benchmark: str | None = None, discipline:
     return report
 
 
-def _check_batch(store: GraphStore, rows: list[Row], out: list[Violation], restating: list[str]) -> None:
+def _check_batch(store: GraphStore, rows: list[Row], out: list[Violation], vocab: Vocabulary) -> None:
     records: list[tuple[BenchmarkItemRecord, dict[int, ConceptRef]]] = []
     for row in rows:
         try:
@@ -147,11 +149,17 @@ def _check_batch(store: GraphStore, rows: list[Row], out: list[Violation], resta
         intact[chain.id] = chain
         reach.append(reach_rows(rec.id, rec.start_concept_id, rec.relation_types,
                                 [c.canonical_id for c in linked.values()]))
-    restated = restatements(store, list(intact.values()), restating)
+    restated = restatements(store, list(intact.values()), vocab.restating())
+    implied = implications(store, list(intact.values()), vocab)
     for rec, linked in records:
         answer_side, start_side = restated.get(rec.chain_id, (frozenset(), frozenset()))
         for o in rec.distractors:
             canonical = linked[o.index].canonical_id
+            if canonical in implied.get(rec.chain_id, ()):
+                out.append(Violation("distractor_implied_by_answer", rec.id,
+                                     f"distractor {o.index} {o.text!r} ({o.operator}) is reached from the answer "
+                                     f"through relations that {rec.relation_types[-1]!r} carries over: it is a "
+                                     "right answer too"))
             for check, side, what in (("distractor_restates_answer", answer_side, "the answer"),
                                       ("distractor_restates_start", start_side, "the start")):
                 if canonical in side:

@@ -116,7 +116,8 @@ def select(chain: ChainView, candidates: Sequence[Candidate], reached: set[str],
     Within an operator candidates are tried by preference, then in a seeded order. Each rejected
     candidate is counted in ``rejected`` by reason: ``reachable`` (the graph makes it a correct
     answer), ``is_answer`` / ``answer_alias``, ``restates_answer`` (a definition of the answer, or what
-    it defines), ``is_start`` (named in the question) / ``restates_start`` (a definition of it),
+    it defines), ``implied_by_answer`` (the last step's type carries over from the answer to it: a kind of
+    a kind), ``is_start`` (named in the question) / ``restates_start`` (a definition of it),
     ``overlaps_answer`` /
     ``stated_with_answer`` (see the module's rules), ``same_concept`` / ``alias_collision`` with an option
     already chosen.
@@ -155,6 +156,8 @@ def rejection_reason(chain: ChainView, c: Candidate, reached: set[str], chosen: 
         return "answer_alias"
     if concept.canonical_id in chain.restated:
         return "restates_answer"
+    if concept.canonical_id in chain.implied:
+        return "implied_by_answer"
     if clash(concept, chain.start) is not None:
         return "is_start"
     if concept.canonical_id in chain.restated_start:
