@@ -198,7 +198,8 @@ def item_scores(store: GraphStore, run_id: str) -> dict[str, float]:
 def train_row(s: TrainSummary) -> dict[str, Any]:
     return {"records": s.records, "steps": s.steps, "train_tokens": s.train_tokens, "tokens_per_s": s.tokens_per_s,
             "seconds": s.seconds, "loss_first": s.losses[0][1] if s.losses else None,
-            "loss_last": s.losses[-1][1] if s.losses else None, "device": s.device}
+            "loss_last": s.losses[-1][1] if s.losses else None, "device": s.device, "peak_gpu_mb": s.peak_gpu_mb,
+            "real_tokens_per_s": s.real_tokens_per_s}
 
 
 def select_disciplines(corpus: Path, disciplines: Sequence[str], out: Path) -> Path:
@@ -652,12 +653,13 @@ def markdown(r: dict[str, Any]) -> str:
                          f"{row.get('control_data', '-')} | {row.get('untargeted_data', {}).get('patches', '-')} | "
                          f"{', '.join(sorted(dbg['unpatchable'])) or '-'} |")
     if r.get("train"):
-        lines += ["", "## Training", "", "| run | records | steps | tokens | tokens/s | seconds | loss first -> last |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+        lines += ["", "## Training", "", "| run | records | steps | tokens | tokens/s | seconds | loss first -> last "
+                  "| device | peak GPU MB |", "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |"]
         for name, t in r["train"].items():
             loss = "-" if t["loss_first"] is None else f"{t['loss_first']:.3f} -> {t['loss_last']:.3f}"
+            gpu = "-" if t.get("peak_gpu_mb") is None else f"{t['peak_gpu_mb']:.0f}"
             lines.append(f"| {name} | {t['records']} | {t['steps']} | {t['train_tokens']} | {t['tokens_per_s']:.0f} | "
-                         f"{t['seconds']:.0f} | {loss} |")
+                         f"{t['seconds']:.0f} | {loss} | {t.get('device', '-')} | {gpu} |")
     if r.get("plan"):
         p = r["plan"]
         lines += ["", f"Plan: ~{p['train_tokens']:,} training tokens, {p['eval_items']} item evaluations, "

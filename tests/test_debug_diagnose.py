@@ -145,3 +145,42 @@ def test_a_tiny_real_model_is_probed_consistently(falkordb_store: GraphStore, tm
         assert (d.kind == "concept_gap") == any(p.passed is False for p in d.probes)
     stats = json.loads((tmp_path / "runs" / "patch" / "v2" / "stats" / "economics.json").read_text())
     assert stats["status"] == "diagnosed" and len(stats["diagnoses"]) == 3
+
+
+def test_probes_are_scored_in_one_batch_with_the_answers_one_by_one_gives(falkordb_store: GraphStore,
+                                                                          tmp_path: Path) -> None:
+    """A real tiny model answers every probe of a write batch in one ``score_many`` call (several probes
+    per forward pass) and chooses what it chooses when asked probe by probe."""
+    pytest.importorskip("transformers")
+    from collections.abc import Sequence
+
+    from proda.training.base_model import load_model
+    from proda.training.scoring import LoglikelihoodScorer, OptionScores
+    from tests.tiny_lm import tiny_model
+
+    store = falkordb_store
+    w = build_world(store, v1=False)
+    folder = tiny_model(tmp_path / "tiny")
+    evaluate_run(store, tmp_path, w, model=str(folder))
+    run = find_run(store, "dbg-run")
+    model, tokenizer = load_model(str(folder), tmp_path)
+    scorer = LoglikelihoodScorer(model, tokenizer, batch_size=8)
+    calls: list[int] = []
+
+    class Batched:
+        def score_many(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[OptionScores]:
+            calls.append(len(items))
+            return scorer.score_many(items)
+
+        def score(self, question: str, choices: Sequence[str]) -> OptionScores:
+            raise AssertionError("a probe was scored alone")
+
+    class OneByOne:
+        def score(self, question: str, choices: Sequence[str]) -> OptionScores:
+            return scorer.score(question, choices)
+
+    config = PatchConfig(run=run.id, rediagnose=True)
+    batched, _ = diagnose_discipline(store, run, "economics", config, lambda: Batched())
+    single, _ = diagnose_discipline(store, run, "economics", config, lambda: OneByOne())
+    assert calls == [sum(len(d.probes) for d in batched)] and calls[0] > 1
+    assert [[p.chosen for p in d.probes] for d in batched] == [[p.chosen for p in d.probes] for d in single]

@@ -305,7 +305,10 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
         resumed_from=resume.name if resume else None, losses=losses, train_tokens=tokens, seconds=seconds,
         tokens_per_s=tokens / seconds if seconds else 0.0,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None, device="cuda" if cuda else "cpu",
+        peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
+        # where the weights were trained, not merely what torch could see: a GPU run whose steps took CPU
+        # time shows here
+        device=next(trainer.model.parameters()).device.type,
         fingerprint=fingerprint, real_tokens=real, real_tokens_per_s=real / seconds if seconds else 0.0)
     (run_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
     return summary
