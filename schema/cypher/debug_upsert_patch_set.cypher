@@ -6,6 +6,10 @@
 // param rows: list - maps {id, props, repairs, teaches, chains, chunks, replays}; the last five are id lists
 // columns: written
 // mode: write
+// Each link list is unwound and its ids matched one by one, which uses the id indexes: `MATCH (x:L) WHERE
+// x.id IN row.list` scanned every node of the label per patch in FalkorDB 4.16. The appended null keeps a
+// patch with an empty list in the stream (a CALL subquery would drop it there: one aggregating over no
+// rows returns none), and count(*) folds the rows back to one per patch.
 OPTIONAL MATCH (old:Patch {set_id: $set_id})
 DETACH DELETE old
 WITH count(*) AS cleared
@@ -13,25 +17,26 @@ UNWIND $rows AS row
 MERGE (p:Patch {id: row.id})
 SET p += row.props, p.set_id = $set_id
 WITH p, row
-OPTIONAL MATCH (d:Diagnosis) WHERE d.id IN row.repairs
-WITH p, row, collect(d) AS found
-FOREACH (d IN found | MERGE (p)-[:REPAIRS]->(d))
-WITH p, row
-OPTIONAL MATCH (c:Concept) WHERE c.id IN row.teaches
-WITH p, row, collect(c) AS found
-FOREACH (c IN found | MERGE (p)-[:TEACHES]->(c))
-WITH p, row
-OPTIONAL MATCH (ch:Chain) WHERE ch.id IN row.chains
-WITH p, row, collect(ch) AS found
-FOREACH (ch IN found | MERGE (p)-[:FROM_CHAIN]->(ch))
-WITH p, row
-OPTIONAL MATCH (k:Chunk) WHERE k.id IN row.chunks
-WITH p, row, collect(k) AS found
-FOREACH (k IN found | MERGE (p)-[:FROM_CHUNK]->(k))
-WITH p, row
-OPTIONAL MATCH (x:TrainingExample) WHERE x.id IN row.replays
-WITH p, collect(x) AS found
-FOREACH (x IN found | MERGE (p)-[:REPLAYS]->(x))
+UNWIND row.repairs + [null] AS linked
+OPTIONAL MATCH (d:Diagnosis {id: linked})
+FOREACH (_ IN CASE WHEN d IS NULL THEN [] ELSE [1] END | MERGE (p)-[:REPAIRS]->(d))
+WITH p, row, count(*) AS repairs
+UNWIND row.teaches + [null] AS linked
+OPTIONAL MATCH (c:Concept {id: linked})
+FOREACH (_ IN CASE WHEN c IS NULL THEN [] ELSE [1] END | MERGE (p)-[:TEACHES]->(c))
+WITH p, row, count(*) AS teaches
+UNWIND row.chains + [null] AS linked
+OPTIONAL MATCH (ch:Chain {id: linked})
+FOREACH (_ IN CASE WHEN ch IS NULL THEN [] ELSE [1] END | MERGE (p)-[:FROM_CHAIN]->(ch))
+WITH p, row, count(*) AS chains
+UNWIND row.chunks + [null] AS linked
+OPTIONAL MATCH (k:Chunk {id: linked})
+FOREACH (_ IN CASE WHEN k IS NULL THEN [] ELSE [1] END | MERGE (p)-[:FROM_CHUNK]->(k))
+WITH p, row, count(*) AS chunks
+UNWIND row.replays + [null] AS linked
+OPTIONAL MATCH (x:TrainingExample {id: linked})
+FOREACH (_ IN CASE WHEN x IS NULL THEN [] ELSE [1] END | MERGE (p)-[:REPLAYS]->(x))
+WITH p, row, count(*) AS replays
 WITH count(p) AS written
 MERGE (s:PatchSet {id: $set_id})
 SET s += $set_props, s.patches = written, s.status = 'complete'

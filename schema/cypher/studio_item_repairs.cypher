@@ -4,8 +4,9 @@
 // param run_id: string? - only diagnoses of this evaluation run (null: all runs)
 // columns: diagnosis_id, run_id, kind, probes, failed_probes, record, weak, patches
 // mode: read
-MATCH (d:Diagnosis)-[:DIAGNOSES]->(:BenchmarkItem {id: $item_id})
-WHERE $run_id IS NULL OR d.run = $run_id
+// The run filter follows a WITH: in the MATCH, FalkorDB 4.16 starts from a scan of every diagnosis.
+MATCH (:BenchmarkItem {id: $item_id})<-[:DIAGNOSES]-(d:Diagnosis)
+WITH d WHERE $run_id IS NULL OR d.run = $run_id
 RETURN d.id AS diagnosis_id, d.run AS run_id, d.kind AS kind, d.probes AS probes, d.failed_probes AS failed_probes,
        d.record AS record,
        [(d)-[:WEAK]->(c:Concept) | {id: c.id, name: c.name}] AS weak,
