@@ -87,7 +87,6 @@ RETURN d.id AS diagnosis_id, d.run AS run_id, d.kind AS kind, d.probes AS probes
          AS patches
 ORDER BY diagnosis_id""",
 }
-LINKS = ("REPAIRS", "TEACHES", "FROM_CHAIN", "FROM_CHUNK", "REPLAYS")
 
 
 def patch_rows(store: Any, set_id: str) -> list[dict[str, Any]]:
