@@ -37,9 +37,17 @@ Run::
     bash benchmarks/gpu_closed_loop.sh local                             # the device side, here, on the CPU
 
 ``local`` runs the device side's experiment on this machine with the project's own environment and
-tiny sizes: a rehearsal of everything but the wheels and the GPU. ``rehearse`` (below) adds the
-wheels: it installs them, built for this machine's Python, into a bare virtual environment that holds
-only what the GPU image holds, and runs the device side there.
+tiny sizes: a rehearsal of everything but the wheels and the GPU. The wheels are rehearsed too, in a
+bare virtual environment VENV holding only the GPU image's packages (torch, numpy, pandas, pyarrow,
+...), with the same wheels built for this machine's Python in place of ``stash-1/wheels``::
+
+    PRODA_GPU_DIR=/tmp/small .venv/bin/python benchmarks/gpu_closed_loop.py pack \\
+        --corpus tests/fixtures/corpus_e2e.jsonl --backend heuristic --no-dense
+    rm -r /tmp/small/stash-1/wheels
+    .venv/bin/python benchmarks/gpu_closed_loop.py wheels /tmp/small/stash-1/wheels --python 3.11
+    export PYTHON=VENV/bin/python DEVICE=cpu PRODA_GPU_STASH=/tmp/rehearsal OUT=/tmp/rehearsal-out
+    bash benchmarks/gpu_closed_loop.sh setup /tmp/small/stash-1          # then stash / experiment as `calls` prints,
+    bash benchmarks/gpu_closed_loop.sh experiment /tmp/small/stash-3 --v1-steps 2 --v2-steps 1 --max-items 8
 """
 
 from __future__ import annotations
