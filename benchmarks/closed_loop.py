@@ -470,6 +470,7 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None],
             patches = home / "data" / f"targeted-{s}.jsonl"
             debugger = timed(f"diagnose+patch s{s}", lambda s=s, patches=patches: patch_and_export(
                 store, PatchConfig(run=v1_dev.run_id, patch_set=f"cl_t{s}_{arm_key}", budget=a.budget,
+                                   batch_size=a.eval_batch,
                                    style=a.patch_style, replay_ratio=a.replay_ratio, replay_dataset=v1_data,
                                    seed=s), home, patches))
             row: dict[str, Any] = {"debugger": debugger}
@@ -493,6 +494,7 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None],
             untargeted_file = home / "data" / f"untargeted-{s}.jsonl"
             untargeted = timed(f"untargeted patches s{s}", lambda s=s, out=untargeted_file: write_untargeted(
                 store, PatchConfig(run=v1_dev.run_id, patch_set=f"cl_u{s}_{arm_key}", budget=a.budget,
+                                   batch_size=a.eval_batch,
                                    style=a.patch_style, replay_ratio=a.replay_ratio, replay_dataset=v1_data, seed=s),
                 out, diagnosed_run=v1_dev.run_id))
             row["untargeted_data"] = untargeted.as_dict()
@@ -735,7 +737,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--select-on-dev", action="store_true",
                    help="for choosing settings: patch from V1's failures on one fixed half of dev and measure every "
                         "arm on the other half; test is never evaluated")
-    p.add_argument("--eval-batch", type=int, default=8, help="items scored per forward pass (larger on a GPU)")
+    p.add_argument("--eval-batch", type=int, default=8,
+                   help="items, and the Debugger's probes, scored per forward pass (larger on a GPU)")
     p.add_argument("--max-items", type=int, default=None, help="evaluate at most this many test and dev items")
     p.add_argument("--test-ratio", type=float, default=0.35, help="share of chains held out for test items")
     p.add_argument("--dev-ratio", type=float, default=0.25, help="share of chains held out for dev items")

@@ -43,7 +43,7 @@ class PatchConfig(FromRecipe):
     model: str | None = field(default=None, metadata={
         "help": "model that answers the probes (default: the run's model, as the diagnosis must measure the "
                 "model that failed)"})
-    batch_size: int = field(default=8, metadata={"help": "probe options scored per forward pass"})
+    batch_size: int = field(default=8, metadata={"help": "probes scored per forward pass"})
     distractors: int = field(default=3, metadata={
         "help": "distractors per probe (options = distractors + 1, as in the benchmark)"})
     pool_size: int = field(default=200, metadata={
