@@ -35,6 +35,7 @@ from proda.training.scoring import (
     OptionScores,
     lettered_prompt,
     parse_answer,
+    score_items,
 )
 
 MODES = ("loglikelihood", "generate")
@@ -228,13 +229,9 @@ def evaluate(store: GraphStore, config: EvalConfig, home: Path, *, progress: Pro
 
 
 def _score(scorer: LoglikelihoodScorer | None, batch: list[BenchmarkItemRecord]) -> list[OptionScores]:
-    """The items' option scores, several per forward pass where the scorer can (``score_many``); a
-    stand-in scorer with only ``score`` (tests, renders) is asked item by item."""
+    """The items' option scores (:func:`~proda.training.scoring.score_items`)."""
     assert scorer is not None
-    many = getattr(scorer, "score_many", None)
-    if many is not None:
-        return list(many([(i.question, i.choices) for i in batch]))
-    return [scorer.score(i.question, i.choices) for i in batch]
+    return score_items(scorer, [(i.question, i.choices) for i in batch])
 
 
 def _answer(store: GraphStore, config: EvalConfig, run_id: str, item: BenchmarkItemRecord, s: OptionScores | None,

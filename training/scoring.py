@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 LETTERS = "ABCDEFGHIJ"
 SCORING_MODES = ("shared_prefix", "full")
@@ -46,6 +46,21 @@ class OptionScores:
     @property
     def pred_norm(self) -> int:
         return max(range(len(self.normalised)), key=self.normalised.__getitem__)
+
+
+class OptionScorer(Protocol):
+    """What scores one item's options: :class:`LoglikelihoodScorer`, or a stand-in (tests, renders)."""
+
+    def score(self, question: str, choices: Sequence[str]) -> OptionScores: ...
+
+
+def score_items(scorer: OptionScorer, items: Sequence[tuple[str, Sequence[str]]]) -> list[OptionScores]:
+    """The option scores of ``(question, choices)`` items, in order: several per forward pass where the
+    scorer can (``score_many``); a stand-in scorer with only ``score`` is asked item by item."""
+    many = getattr(scorer, "score_many", None)
+    if many is not None:
+        return list(many(items))
+    return [scorer.score(question, choices) for question, choices in items]
 
 
 class LoglikelihoodScorer:

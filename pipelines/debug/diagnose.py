@@ -38,7 +38,7 @@ from proda.pipelines.tester.chains import ChainView, read_chains
 from proda.pipelines.tester.model import BenchmarkItemRecord
 from proda.schema.store.base import GraphStore, Row
 from proda.schema.vocabulary import Vocabulary, default_vocabulary
-from proda.training.scoring import OptionScores
+from proda.training.scoring import OptionScores, score_items
 
 Kind = Literal["concept_gap", "reasoning_deficit"]
 KINDS: tuple[Kind, ...] = ("concept_gap", "reasoning_deficit")
@@ -341,14 +341,11 @@ def diagnose_discipline(store: GraphStore, run: RunInfo, discipline: str, config
 
 
 def _score(scorer: Scorer | None, probes: Sequence[Probe]) -> list[Probe]:
-    """The probes answered: several per forward pass where the scorer can (``score_many``, as evaluation
-    scores items); a stand-in scorer with only ``score`` is asked probe by probe."""
+    """The probes answered, several per forward pass where the scorer can (as evaluation scores items)."""
     if not probes:
         return []
     assert scorer is not None  # built as soon as any probe exists
-    many = getattr(scorer, "score_many", None)
-    scores = (list(many([(p.question, p.choices) for p in probes])) if many is not None
-              else [scorer.score(p.question, p.choices) for p in probes])
+    scores = score_items(scorer, [(p.question, p.choices) for p in probes])
     return [p.model_copy(update={"chosen": s.pred, "passed": s.pred == p.answer_index,
                                  "scores": [round(x, 4) for x in s.loglikelihoods]})
             for p, s in zip(probes, scores, strict=True)]
