@@ -209,15 +209,13 @@ def calls(a: argparse.Namespace) -> int:
     stashes = sorted((p.name for p in GPU.glob("stash-*")), key=lambda n: int(n.split("-")[1]))
     if not stashes:
         raise SystemExit(f"error: no {GPU}/stash-* folders: run `pack` first")
-    plan = [(stashes[0], f"bash benchmarks/gpu_closed_loop.sh setup .gpu/{stashes[0]}", TIMEOUTS["setup"])]
-    plan += [(f, f"bash benchmarks/gpu_closed_loop.sh stash .gpu/{f}", TIMEOUTS["stash"]) for f in stashes[1:-1]]
-    plan.append((stashes[-1], f"bash benchmarks/gpu_closed_loop.sh experiment .gpu/{stashes[-1]} {a.experiment}",
-                 TIMEOUTS["experiment"]))
-    if len(stashes) == 1:
-        plan = [plan[0], (stashes[0], f"bash benchmarks/gpu_closed_loop.sh experiment .gpu/{stashes[0]} "
-                          f"{a.experiment}", TIMEOUTS["experiment"])]
     shown = GPU.relative_to(ROOT) if GPU.is_relative_to(ROOT) else GPU  # as the call's carry names it
-    plan = [(folder, command.replace(".gpu/", f"{shown}/"), timeout) for folder, command, timeout in plan]
+    script = "bash benchmarks/gpu_closed_loop.sh"
+    # setup first and the experiment last (one stash folder: both carry it), plain stashes between
+    plan = [(stashes[0], f"{script} setup {shown}/{stashes[0]}", TIMEOUTS["setup"])]
+    plan += [(f, f"{script} stash {shown}/{f}", TIMEOUTS["stash"]) for f in stashes[1:-1]]
+    plan.append((stashes[-1], f"{script} experiment {shown}/{stashes[-1]} {a.experiment}".rstrip(),
+                 TIMEOUTS["experiment"]))
     ok = True
     for n, (folder, command, timeout) in enumerate(plan, start=1):
         total = base + folder_bytes(GPU / folder)

@@ -65,8 +65,7 @@ def decode_html(data: bytes) -> tuple[str, str]:
     ``<meta>`` tag within the first 4 KB, if Python knows it and it decodes; otherwise Resiliparse's
     encoding detector. Raises :class:`DependencyMissing` without resiliparse.
     """
-    if data.startswith(BOM_UTF8):
-        data = data[len(BOM_UTF8):]
+    data = data.removeprefix(BOM_UTF8)
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:

@@ -223,9 +223,9 @@ class ShardBuilder:
                 usable.append(v)
         restated = restatements(self.store, usable, self.vocab.restating())
         implied = implications(self.store, usable, self.vocab)
-        usable = [replace(v, restated=restated[v.id][0], restated_start=restated[v.id][1]) if v.id in restated
-                  else v for v in usable]
-        usable = [replace(v, implied=implied[v.id]) if v.id in implied else v for v in usable]
+        none: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        usable = [replace(v, restated=restated.get(v.id, none)[0], restated_start=restated.get(v.id, none)[1],
+                          implied=implied.get(v.id, frozenset())) for v in usable]
         near = beside.submit(distractors.nearmiss, self.store, usable, limit) if beside is not None else None
         notes: Counter[str] = Counter()
         inverted = distractors.invrel(self.store, usable, self.vocab, limit, notes)
