@@ -197,7 +197,7 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
                                          text="## Key Terms\n\n## Summary\n")])
     report = run_extraction(store, ExtractConfig(backend="dependency"), tmp_path)
     [stats] = report.shards
-    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v3"
+    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v4"
     assert stats.chunks == 4 and stats.failed_chunks == 0 and stats.quarantined == 0
     assert stats.empty_reasons == {"no sentence": 1}
     # TEXT states one three-step argument; every chunk repeats it, so it is one chain in the graph
@@ -240,6 +240,11 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
      ("firm", "is_a", "large factory")),
     # a label opening the sentence names the passage, not a concept (round 3 of the item audit)
     ("Ex: age refers to a person's age, and birth refers to a person's date of birth.", ("ex", "defined_as", "age")),
+    # a direction dropped from the subject: the shift to the left lowers what the shift to the right raises
+    # (rounds 5-7 of the item audit)
+    ("A shift of the curve to the left leads to a lower output.", ("shift of curve", "decreases", "output")),
+    ("A displacement of the mass to the right increases the tension.",
+     ("displacement of mass", "increases", "tension")),
 ])
 def test_audited_misreadings_give_no_triple(extractor: DependencyExtractor, text: str, wrong: Triple) -> None:
     found = {(concept_key(s), r, concept_key(o)) for s, r, o in triples(extractor, text)}
@@ -259,3 +264,8 @@ def test_supported_readings_survive_the_audit_fixes(extractor: DependencyExtract
     assert ("tariff", "is_a", "tax") in triples(extractor, "A tariff is a type of tax.")
     assert ("cars", "example_of", "durable goods") in triples(extractor, "Durable goods such as cars are expensive.")
     assert ("barriers", "decreases", "competition") in triples(extractor, "Barriers may reduce competition.")
+    # without a direction, or with one the name keeps, the subject stands
+    for text, subject in (("A shift of the curve reduces output.", "shift of curve"),
+                          ("A leftward shift of the curve reduces output.", "leftward shift of curve")):
+        assert (subject, "decreases", "output") in {(concept_key(s), r, concept_key(o))
+                                                     for s, r, o in triples(extractor, text)}

@@ -337,6 +337,8 @@ def phrase(tok: Token, *, max_words: int = R.MAX_CONCEPT_WORDS, signed: bool = F
     head, sign = _signed_head(head) if signed else (head, 0)
     if head.pos_ not in _NOUNS or _skip_entity(head) or not any(ch.isalpha() for ch in head.text):
         return None
+    if _directional(tok):
+        return None  # the direction decides what it causes, and a name would drop it
     tokens, lead_sign = _trimmed(list(head.doc[_left_start(head):head.i + 1]), head, signed=signed)
     sign = sign or lead_sign
     if not tokens or any(t.pos_ in ("PRON", "VERB", "AUX") and t.tag_ not in ("VBN", "VBG") for t in tokens):
@@ -362,6 +364,13 @@ def phrase(tok: Token, *, max_words: int = R.MAX_CONCEPT_WORDS, signed: bool = F
     if len(name) < 2 or len(name) > 120:
         return None
     return Phrase(name=name, head=tok, plural=head.tag_ in _PLURAL_TAGS, sign=sign)
+
+
+def _directional(tok: Token) -> bool:
+    """Whether the noun phrase of ``tok`` ends in a direction ("to the left"), which a concept name built
+    from its head and modifiers would drop."""
+    return any(t.dep_ == "pobj" and t.lower_ in R.DIRECTION_WORDS and t.head.lower_ in R.DIRECTION_PREPS
+               for t in tok.subtree)
 
 
 def _cut_off(head: Token, tokens: list[Token]) -> bool:
@@ -1087,7 +1096,7 @@ class DependencyExtractor:
 
     name: str = "dependency"
     model: str | None = None
-    prompt_version: str = "dependency-v3"  # bump whenever a rule, a word list or the model changes
+    prompt_version: str = "dependency-v4"  # bump whenever a rule, a word list or the model changes
 
     def __init__(self) -> None:
         load_pipeline()  # fail here, with the install hint, not on the first chunk

@@ -248,6 +248,10 @@ SKIP_ENTITIES = _words("PERSON DATE TIME PERCENT MONEY QUANTITY ORDINAL CARDINAL
 # Prepositions whose short phrase is part of a term before a bare noun ("barriers to entry", "demand
 # for healthcare", "advances in technology"; "on" was tried: "spending on big-ticket items" is no term).
 TERM_PREPS = _words("to for in")
+# a noun followed by a direction ("a shift of demand to the left") names something whose effect depends on
+# that direction, which its name would drop ("leftward" before the noun stays in the name)
+DIRECTION_PREPS = _words("to toward towards")
+DIRECTION_WORDS = _words("left right")
 
 MAX_CONCEPT_WORDS = 5
 MAX_DEFINITION_WORDS = 8
