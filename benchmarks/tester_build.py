@@ -9,8 +9,10 @@ Two modes:
   structure gives every operator material: each concept has a few typed out-edges; a share of the
   edges whose type has an inverse also gets an edge of the inverse type from the same subject (the
   contrasting facts INVREL follows); a share of the concepts is_a one of a few category concepts
-  (NEARMISS siblings); chains are random walks of 2-4 steps. Chains are written unsplit, so the
-  build draws the test/dev/train split itself.
+  (NEARMISS siblings); chains are random walks of 2-4 steps. Each relation is stated in a chunk of a
+  document that holds the relations of 40 neighbouring subject concepts, 8 per chunk, so NEARMISS peers
+  (the answer's role elsewhere in its document) have material. Chains are written unsplit, so the build
+  draws the test/dev/train split itself.
 * **existing graph** (``--graph NAME``): an already-extracted graph on the embedded FalkorDB under
   ``--home`` (or the server ``PRODA_GRAPH_URL`` names). Nothing is cleared; chains without a split get
   their deterministic split (that is what ``proda bench build`` does too, and it is permanent); the
@@ -56,7 +58,7 @@ from proda.pipelines.tester.build import BuildReport, build_benchmark
 from proda.pipelines.tester.check import check_benchmark
 from proda.pipelines.tester.config import BATCH_STRATEGIES, BenchConfig
 from proda.pipelines.tester.split import assign_splits
-from proda.schema.models import Chain, Concept, Provenance, Relation
+from proda.schema.models import Chain, Chunk, Concept, Document, Provenance, Relation
 from proda.schema.store import open_store
 from proda.schema.store.base import GraphStore
 from proda.schema.store.embedded import EmbeddedFalkorDB
@@ -65,6 +67,9 @@ from proda.schema.store.writer import Element, GraphWriter
 from proda.schema.vocabulary import default_vocabulary
 
 TARGET_ITEMS_PER_S = 500
+SUBJECTS_PER_CHUNK = 8
+CHUNKS_PER_DOCUMENT = 5
+SUBJECTS_PER_DOCUMENT = SUBJECTS_PER_CHUNK * CHUNKS_PER_DOCUMENT
 DISCIPLINES = ("economics", "biology", "chemistry", "physics", "psychology", "sociology", "astronomy", "geology")
 _WORDS = ("supply", "demand", "price", "cell", "enzyme", "membrane", "energy", "force", "mass", "reaction", "bond",
           "acid", "market", "cost", "gene", "protein", "field", "charge", "wave", "heat", "pressure", "rate")
@@ -89,13 +94,22 @@ def generate(chains: int, n_disciplines: int, seed: int, degree: float, inverse_
         concepts = [Concept(name=f"{_WORDS[j % len(_WORDS)]} {disc} {j}", discipline=disc, provenance=prov,
                             aliases=[f"{disc} c{j}"] if j % 20 == 0 else []) for j in range(n)]
         out.extend(concepts)
+        # documents of 40 subject concepts, chunks of 8: where each relation is stated
+        docs = [Document(source_id=f"{disc}-{d}", discipline=disc, title=f"{disc} {d}")
+                for d in range(n // SUBJECTS_PER_DOCUMENT + 1)]
+        chunks = [Chunk(document_id=docs[k // CHUNKS_PER_DOCUMENT].id, ordinal=k % CHUNKS_PER_DOCUMENT,
+                        discipline=disc, text=f"{disc} chunk {k}") for k in range(n // SUBJECTS_PER_CHUNK + 1)]
+        out.extend(docs)
+        out.extend(chunks)
         adj: dict[int, list[tuple[int, Relation]]] = defaultdict(list)
         seen: set[str] = set()
 
         def add(a: int, t: str, b: int, *, disc: str = disc, cs: list[Concept] = concepts,
-                adj: dict[int, list[tuple[int, Relation]]] = adj, seen: set[str] = seen) -> None:
+                adj: dict[int, list[tuple[int, Relation]]] = adj, seen: set[str] = seen,
+                chunks: list[Chunk] = chunks) -> None:
             r = Relation(type=t, subject_id=cs[a].id, object_id=cs[b].id, discipline=disc,
-                         evidence=f"{cs[a].name} {t} {cs[b].name}.", provenance=prov)
+                         evidence=f"{cs[a].name} {t} {cs[b].name}.", chunk_id=chunks[a // SUBJECTS_PER_CHUNK].id,
+                         provenance=prov)
             if r.id in seen or a == b:
                 return
             seen.add(r.id)

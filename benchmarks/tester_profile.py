@@ -41,7 +41,7 @@ from proda.schema.store.base import GraphStore
 from proda.schema.store.falkordb_store import FalkorDBStore
 from proda.schema.vocabulary import default_vocabulary
 
-DISTRACTOR_QUERIES = ("bench_invrel", "bench_trunc", "bench_nearmiss")
+DISTRACTOR_QUERIES = ("bench_invrel", "bench_trunc", "bench_nearmiss", "bench_peers")
 OTHER_QUERIES = ("bench_chain_steps", "bench_reach", "bench_upsert_items")
 
 
@@ -66,6 +66,8 @@ def batch_params(store: GraphStore, config: BenchConfig, discipline: str) -> dic
         "bench_invrel": {"rows": invrel_rows, "limit": config.candidates_per_row},
         "bench_trunc": {"chain_ids": [v.id for v in usable if v.length > 1]},
         "bench_nearmiss": distractors.nearmiss_params(usable, config.candidates_per_row),
+        # every usable chain of the batch, as if all were short of distractors (the build asks for fewer)
+        "bench_peers": distractors.peers_params(usable, config.candidates_per_row),
         "bench_reach": {"rows": proof_rows(usable, found)},
         "bench_upsert_items": {"rows": items},
     }

@@ -52,6 +52,8 @@ INDEXES: tuple[IndexSpec, ...] = (
     IndexSpec("node", "Patch", "qa_hash"),
     IndexSpec("node", "PatchSet", "name"),
     IndexSpec("relationship", "RELATION", "id"),
+    # the Tester's peers: the relations stated in the chunks of one document (bench_peers)
+    IndexSpec("relationship", "RELATION", "chunk_id"),
 )
 
 

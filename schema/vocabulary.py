@@ -31,6 +31,9 @@ class RelationType(BaseModel):
     restates: bool = Field(default=False, description="the object says again what the subject is (a "
                            "definition): both ends denote one thing, so neither may stand as a wrong answer "
                            "where the other is the right one")
+    near: tuple[str, ...] = Field(default=(), description="types a reader may take for this one ('prevents' for "
+                                  "'decreases'): a concept that the step before the answer reaches by one of them "
+                                  "reads as a right answer too, so it is never a distractor")
     carries_over: tuple[str, ...] = Field(default=(), description="types T for which 'a <this> b' and 'b T c' "
                                           "imply 'a <this> c' (a kind of a kind is a kind): a concept so reached "
                                           "from the right answer is a right answer too")
@@ -40,36 +43,43 @@ class RelationType(BaseModel):
 
 
 _DEFAULT_TYPES: tuple[RelationType, ...] = (
-    RelationType(name="causes", inverse="prevents", phrase="causes",
+    # near: what a reader takes for the type ("small businesses facilitate recovery" answers "small businesses
+    # cause X1"; "laws that prevent movement" answers "laws decrease X1"); never a type's own inverse
+    RelationType(name="causes", inverse="prevents", phrase="causes", near=("increases", "enables"),
                  synonyms=("leads_to", "results_in", "produces", "triggers", "brings_about")),
-    RelationType(name="prevents", inverse="causes", phrase="prevents",
+    RelationType(name="prevents", inverse="causes", phrase="prevents", near=("decreases",),
                  synonyms=("inhibits", "blocks", "stops", "averts")),
-    RelationType(name="increases", inverse="decreases", phrase="increases",
+    RelationType(name="increases", inverse="decreases", phrase="increases", near=("causes",),
                  synonyms=("raises", "boosts", "enhances", "promotes", "positively_affects")),
-    RelationType(name="decreases", inverse="increases", phrase="decreases",
+    RelationType(name="decreases", inverse="increases", phrase="decreases", near=("prevents",),
                  synonyms=("reduces", "lowers", "diminishes", "negatively_affects")),
-    RelationType(name="is_a", phrase="is a kind of", carries_over=("is_a",),
+    # a kind of a kind, or of an example of something, is a kind of it; a part of a kind of thing is a part of
+    # that thing; an example of a kind of thing is an example of it
+    RelationType(name="is_a", phrase="is a kind of", carries_over=("is_a", "example_of"),
+                 near=("example_of", "defined_as"),
                  synonyms=("type_of", "kind_of", "instance_of", "subclass_of", "isa")),
-    RelationType(name="part_of", inverse="has_part", phrase="is part of", carries_over=("part_of",),
+    RelationType(name="part_of", inverse="has_part", phrase="is part of",
+                 carries_over=("part_of", "is_a", "example_of"),
                  synonyms=("component_of", "belongs_to", "member_of")),
     RelationType(name="has_part", inverse="part_of", phrase="has as a part", carries_over=("has_part",),
                  synonyms=("contains", "includes", "consists_of", "comprises")),
     RelationType(name="requires", inverse="enables", phrase="requires",
                  synonyms=("needs", "depends_on", "relies_on")),
-    RelationType(name="enables", inverse="requires", phrase="enables",
+    RelationType(name="enables", inverse="requires", phrase="enables", near=("causes", "used_for"),
                  synonyms=("allows", "makes_possible", "permits", "facilitates")),
     RelationType(name="precedes", inverse="follows", phrase="precedes", carries_over=("precedes",),
                  synonyms=("before", "comes_before", "leads_into")),
     RelationType(name="follows", inverse="precedes", phrase="follows", carries_over=("follows",),
                  synonyms=("after", "comes_after", "succeeds")),
-    RelationType(name="defined_as", phrase="is defined as", restates=True,
+    RelationType(name="defined_as", phrase="is defined as", restates=True, near=("is_a",),
                  synonyms=("means", "is_defined_as", "definition")),
-    RelationType(name="example_of", phrase="is an example of", carries_over=("is_a",),
+    RelationType(name="example_of", phrase="is an example of", carries_over=("is_a", "example_of"), near=("is_a",),
                  synonyms=("exemplifies", "instance")),
     RelationType(name="contrasts_with", inverse="contrasts_with", symmetric=True, phrase="contrasts with",
                  synonyms=("differs_from", "opposite_of", "versus")),
     RelationType(name="measured_by", phrase="is measured by", synonyms=("quantified_by", "measured_with")),
-    RelationType(name="used_for", phrase="is used for", synonyms=("used_to", "serves_to", "purpose")),
+    RelationType(name="used_for", phrase="is used for", near=("enables",),
+                 synonyms=("used_to", "serves_to", "purpose")),
 )
 
 
@@ -98,6 +108,12 @@ class Vocabulary:
             for carried in t.carries_over:
                 if carried not in self._types:
                     raise ConfigError(f"relation type {t.name!r} carries over {carried!r}, which is not declared")
+            for near in t.near:
+                if near not in self._types:
+                    raise ConfigError(f"relation type {t.name!r} names near type {near!r}, which is not declared")
+                if near == t.inverse:
+                    # INVREL's distractors are reached by the inverse: as a near type it would refuse them all
+                    raise ConfigError(f"relation type {t.name!r} names its own inverse {near!r} as a near type")
             self._labels[t.name] = t.name
             for s in t.synonyms:
                 self._labels.setdefault(_label_key(s), t.name)
@@ -162,6 +178,11 @@ class Vocabulary:
         (:attr:`RelationType.carries_over`); empty for an undeclared type."""
         t = self._types.get(name)
         return t.carries_over if t is not None else ()
+
+    def near(self, name: str) -> tuple[str, ...]:
+        """The types a reader may take for ``name`` (:attr:`RelationType.near`); empty for an undeclared type."""
+        t = self._types.get(name)
+        return t.near if t is not None else ()
 
     def restating(self) -> list[str]:
         """The types whose two ends denote one thing (:attr:`RelationType.restates`), in declaration order."""

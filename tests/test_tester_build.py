@@ -206,3 +206,30 @@ def test_a_chain_that_ends_where_it_starts_is_skipped(store: GraphStore) -> None
     assert shard.skipped["answer_is_start"] == 1
     assert w.chains["loop"].id in shard.examples["answer_is_start"][0]
     assert w.chains["loop"].id not in items(store)
+
+
+def test_peers_fill_only_the_chains_short_of_distractors(store: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chain with one structural candidate (INVREL: tax decreases demand) gets its second distractor from the
+    answer's document (a peer); a chain that has enough without them is never even asked about, and
+    --no-peers skips the first."""
+    from tests.test_tester_operators import _document_world
+
+    _, chain = _document_world(store)
+    w = load_economics(store)
+    asked: list[str] = []
+    real = distractors.peers
+
+    def spy(st: GraphStore, chains: Any, limit: int) -> Any:
+        asked.extend(c.id for c in chains)
+        return real(st, chains, limit)
+
+    monkeypatch.setattr(distractors, "peers", spy)
+    build_benchmark(store, BenchConfig(distractors=2))
+    rec = items(store)[chain.id]
+    wrong = {(o.text, o.kind) for o in rec.options if not o.correct}
+    assert ("demand", "invrel") in wrong and len(wrong & {("output", "peer"), ("sales", "peer")}) == 1
+    assert chain.id in asked and w.chains["A"].id not in asked  # A has INVREL, TRUNC and structural near misses
+    assert w.chains["A"].id in items(store)
+    store.query("bench_delete_items", {"benchmark": "proda"})
+    report = build_benchmark(store, BenchConfig(distractors=2, peers=False))
+    assert chain.id not in items(store) and report.shards

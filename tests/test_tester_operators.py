@@ -17,10 +17,11 @@ from proda.pipelines.tester.chains import ChainView, implications, read_chains, 
 from proda.pipelines.tester.model import Candidate, ConceptRef
 from proda.pipelines.tester.question import question_text
 from proda.pipelines.tester.validity import prove, reach_rows, reachable, rejection_reason, select
+from proda.schema import Chain, Chunk, Concept, Document, Relation
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import GraphWriter
 from proda.schema.vocabulary import default_vocabulary
-from tests.graphs import covers
+from tests.graphs import HAND, covers
 from tests.tester_world import load_economics, merge
 
 VOCAB = default_vocabulary()
@@ -240,14 +241,45 @@ def test_a_concept_the_answer_is_a_kind_of_is_never_its_distractor(store: GraphS
                                                                   "price index")), *extra, w.chains["F"]])
     f, a = w.chains["F"], w.chains["A"]
     views = read_chains(store, [f.id, a.id])
-    assert VOCAB.carried_over("is_a") == ("is_a",) and VOCAB.carried_over("causes") == ()
+    assert VOCAB.carried_over("is_a") == ("is_a", "example_of") and VOCAB.carried_over("causes") == ()
     found = implications(store, list(views.values()), VOCAB)
-    assert found == {f.id: frozenset(w.ids("economic state", "state of affairs"))}  # A ends with "causes"
-    chain = replace(views[f.id], implied=found[f.id])
+    # A ends with "causes", which carries nothing over (and the graph holds no near type from supply)
+    assert found == {f.id: (frozenset(w.ids("economic state", "state of affairs")), frozenset())}
+    chain = replace(views[f.id], implied=found[f.id][0])
     for name, why in (("state of affairs", "implied_by_answer"), ("policy", None), ("price index", None)):
         concept = w.c[name]
         candidate = Candidate("NEARMISS", "sibling", ConceptRef(id=concept.id, name=name, canonical_id=concept.id), ())
         assert rejection_reason(chain, candidate, set(), []) == why, name
+
+
+def test_a_concept_reached_by_a_near_type_is_never_a_distractor(store: GraphStore) -> None:
+    """"supply causes X1" (the end of chain A): once the graph says supply enables exports, which a reader takes
+    for a cause, exports is a right answer; supply prevents inflation, the inverse, which INVREL offers and
+    must stay usable, and supply precedes trade, which is no cause."""
+    w = load_economics(store)
+    GraphWriter(store, batch_size=500).write([w.concept("exports"), w.rel("supply", "enables", "exports")])
+    a = w.chains["A"]
+    view = read_chains(store, [a.id])[a.id]
+    assert VOCAB.near("causes") == ("increases", "enables") and VOCAB.near("measured_by") == ()
+    carried, near = implications(store, [view], VOCAB)[a.id]
+    assert carried == frozenset() and near == frozenset(w.ids("exports"))
+    chain = replace(view, near=near)
+    for name, why in (("exports", "near_type_of_answer"), ("inflation", None), ("trade", None)):
+        concept = w.c[name]
+        candidate = Candidate("NEARMISS", "alt_ending", ConceptRef(id=concept.id, name=name, canonical_id=concept.id),
+                              ())
+        assert rejection_reason(chain, candidate, set(), []) == why, name
+
+
+def test_a_near_type_must_be_declared_and_not_the_inverse() -> None:
+    from proda.errors import ConfigError
+    from proda.schema.vocabulary import RelationType, Vocabulary
+
+    with pytest.raises(ConfigError, match="near type 'outranks'"):
+        Vocabulary([*VOCAB.types(), RelationType(name="ranks_above", phrase="ranks above", near=("outranks",))])
+    with pytest.raises(ConfigError, match="own inverse"):
+        Vocabulary([t.model_copy(update={"near": ("decreases",)}) if t.name == "increases" else t
+                    for t in VOCAB.types()])
 
 
 def test_a_vocabulary_type_that_carries_over_an_undeclared_type_is_refused() -> None:
@@ -256,3 +288,75 @@ def test_a_vocabulary_type_that_carries_over_an_undeclared_type_is_refused() -> 
 
     with pytest.raises(ConfigError, match="'ranks_above' carries over 'outranks', which is not declared"):
         Vocabulary([*VOCAB.types(), RelationType(name="ranks_above", phrase="ranks above", carries_over=("outranks",))])
+
+
+def _document_world(store: GraphStore) -> tuple[dict[str, Concept], Chain]:
+    """One document of two chunks stating five `increases` relations, and one more in another document.
+
+    The test chain is ``tax -increases-> revenue`` (chunk 0). Its peers are the other objects of
+    `increases` in the same document: output and sales (chunk 1). Not peers: demand (linked to tax by
+    another relation), debt (another document), cost (a `decreases` object), revenue itself.
+    """
+    docs = [Document(source_id=f"doc{i}", discipline="economics", title=f"D{i}") for i in range(2)]
+    chunks = [Chunk(document_id=docs[0].id, ordinal=0, discipline="economics", text="c0"),
+              Chunk(document_id=docs[0].id, ordinal=1, discipline="economics", text="c1"),
+              Chunk(document_id=docs[1].id, ordinal=0, discipline="economics", text="c2")]
+    concepts: dict[str, Concept] = {}
+
+    def concept(name: str) -> Concept:
+        if name not in concepts:
+            concepts[name] = Concept(name=name, discipline="economics", provenance=HAND)
+        return concepts[name]
+
+    statements = [("tax", "increases", "revenue", 0), ("subsidy", "increases", "output", 1),
+                  ("advertising", "increases", "sales", 1), ("tax", "decreases", "demand", 1),
+                  ("credit", "increases", "demand", 1), ("wage", "decreases", "cost", 1),
+                  ("loan", "increases", "debt", 2)]
+    rels = [Relation(type=t, subject_id=concept(s).id, object_id=concept(o).id, discipline="economics",
+                     evidence=f"{s} {t} {o}", chunk_id=chunks[k].id, provenance=HAND) for s, t, o, k in statements]
+    chain = Chain(discipline="economics", relation_ids=[rels[0].id], relation_types=["increases"],
+                  concept_ids=[concept("tax").id, concept("revenue").id], split="test", provenance=HAND)
+    GraphWriter(store, batch_size=100).write([*docs, *chunks, *concepts.values(), *rels, chain])
+    return concepts, chain
+
+
+def test_peers_are_the_answers_role_in_its_own_document(store: GraphStore) -> None:
+    covers("bench_peers")
+    concepts, chain = _document_world(store)
+    views = read_chains(store, [chain.id])
+    found = distractors.peers(store, list(views.values()), 10)
+    got = {c.concept.name: c for c in found[chain.id]}
+    assert set(got) == {"output", "sales"}
+    assert all(c.operator == "NEARMISS" and c.kind == "peer" for c in got.values())
+    assert got["output"].about == ("subsidy",) and got["sales"].about == ("advertising",)
+    [via] = store.run("MATCH (:Concept {name: 'subsidy'})-[r:RELATION]->(:Concept {name: 'output'}) RETURN r.id AS id")
+    assert got["output"].via == (via["id"],)
+    # the limit holds per chain and keeps the lowest concept ids, whatever else the batch holds; peers are tried
+    # after every other NEARMISS kind, and only the builder adds them
+    first = min(concepts["output"].id, concepts["sales"].id)
+    for batch in ([views[chain.id]], [*read_chains(store, [c.id for c in load_economics(store).chains.values()])
+                                      .values(), views[chain.id]]):
+        assert [c.concept.id for c in distractors.peers(store, batch, 1)[chain.id]] == [first]
+    assert not any(c.kind == "peer" for c in distractors.nearmiss(store, list(views.values()), 10)[chain.id])
+    assert all(c.preference == max(distractors.NEARMISS_ORDER.values()) for c in got.values())
+    # a relation without a chunk (hand-loaded, or from an older graph) has no document, hence no peers
+    orphan = read_chains(store, [chain.id])[chain.id]
+    store.run("MATCH ()-[r:RELATION {id: $id}]->() SET r.chunk_id = ''", {"id": chain.relation_ids[0]},
+              read_only=False)
+    assert distractors.peers(store, [orphan], 10) == {}
+
+
+def test_a_peer_on_the_same_subject_as_the_question_is_refused() -> None:
+    """A peer whose statement shares a content word (after the plural/singular key) with the start or the
+    answer, or that shares one with the answer itself, may be right too; other kinds are not judged so."""
+    chain = ChainView(id="ch", discipline="economics", split="test", concepts=(_ref("increasing output"),
+                      _ref("purchase of computer space")), relation_ids=("r",), relation_types=("requires",))
+
+    def peer(name: str, *about: str, kind: str = "peer") -> str | None:
+        return rejection_reason(chain, Candidate("NEARMISS", kind, _ref(name), (), about=about), set(), [])
+
+    assert peer("greater quantities of inputs", "producing output") == "peer_on_same_subject"  # start's word
+    assert peer("disk quota", "server purchases") == "peer_on_same_subject"  # a plural of the answer's word
+    assert peer("computer hardware", "budget") == "peer_on_same_subject"  # the peer shares the answer's word
+    assert peer("production function", "discussion of costs") is None  # "of" is no content word
+    assert peer("greater quantities of inputs", "producing output", kind="sibling") is None

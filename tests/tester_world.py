@@ -7,9 +7,9 @@ The main world (economics), chain A = ``price -increases-> supply -causes-> surp
     INVREL step 2 (causes read as prevents):     supply -prevents-> inflation
                                                  supply -prevents-> excess supply (merged into surplus)
     TRUNC:                                       supply
-    NEARMISS sibling_chain: chain B = price -increases-> supply -enables-> trade
+    NEARMISS sibling_chain: chain B = price -increases-> supply -precedes-> trade
              sibling:       equilibrium, glut, oversupply -is_a-> market condition <-is_a- surplus
-             alt_ending:    supply -enables-> trade, supply -requires-> production, supply -prevents-> inflation
+             alt_ending:    supply -precedes-> trade, supply -requires-> production, supply -prevents-> inflation
              neighbour:     surplus -increases-> storage cost, surplus -is_a-> market condition
     traps: glut is a correct answer by the graph (supply -causes-> glut); oversupply has the alias
            "Surplus"; excess supply is merged into surplus (SAME_AS).
@@ -86,7 +86,7 @@ def economics(split: Split = "test", suffix: str = "") -> World:
     for s, t, o in [("price", "increases", "supply"), ("supply", "causes", "surplus"),
                     ("price", "decreases", "demand"), ("demand", "causes", "shortage"),
                     ("supply", "prevents", "inflation"), ("supply", "prevents", "excess supply"),
-                    ("supply", "enables", "trade"), ("supply", "requires", "production"),
+                    ("supply", "precedes", "trade"), ("supply", "requires", "production"),
                     ("supply", "causes", "glut"),
                     ("surplus", "is_a", "market condition"), ("equilibrium", "is_a", "market condition"),
                     ("glut", "is_a", "market condition"), ("oversupply", "is_a", "market condition"),

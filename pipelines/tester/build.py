@@ -206,9 +206,9 @@ class ShardBuilder:
                     progress(stats)
 
     def read_batch(self, chain_ids: Sequence[str], beside: ThreadPoolExecutor | None = None) -> BatchRead:
-        """Everything a batch reads from the graph: its chains, their candidates and the proof. Touches no
-        statistics, so it may run on a worker thread; with ``beside`` the NEARMISS query runs there while
-        INVREL runs here."""
+        """Everything a batch reads from the graph: its chains, their candidates and the proof, and then the
+        peers of the chains still short of distractors (:meth:`_add_peers`). Touches no statistics, so it
+        may run on a worker thread; with ``beside`` the NEARMISS query runs there while INVREL runs here."""
         cfg = self.config
         limit = cfg.candidates_per_row
         views = read_chains(self.store, chain_ids)
@@ -225,7 +225,7 @@ class ShardBuilder:
         implied = implications(self.store, usable, self.vocab)
         none: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
         usable = [replace(v, restated=restated.get(v.id, none)[0], restated_start=restated.get(v.id, none)[1],
-                          implied=implied.get(v.id, frozenset())) for v in usable]
+                          implied=implied.get(v.id, none)[0], near=implied.get(v.id, none)[1]) for v in usable]
         near = beside.submit(distractors.nearmiss, self.store, usable, limit) if beside is not None else None
         notes: Counter[str] = Counter()
         inverted = distractors.invrel(self.store, usable, self.vocab, limit, notes)
@@ -237,8 +237,29 @@ class ShardBuilder:
             for cid, cands in by_chain.items():
                 found[cid].extend(cands)
         reached = prove(self.store, usable, found)
+        if cfg.peers:
+            self._add_peers(usable, found, reached)
         return BatchRead(considered=len(chain_ids), skips=skips, usable=usable, found=found, reached=reached,
                          notes=notes)
+
+    def _add_peers(self, usable: Sequence[ChainView], found: dict[str, list[Candidate]],
+                   reached: dict[str, set[str]]) -> None:
+        """Peers, with their proof, for the chains the other candidates leave short of distractors.
+
+        Peers are tried last (:data:`~proda.pipelines.tester.distractors.NEARMISS_ORDER`), so a chain
+        with enough valid candidates without them would never use one: asking only for the others saves
+        the query where the graph is dense and chooses exactly what asking for every chain would."""
+        cfg = self.config
+        short = [v for v in usable if v.answer.canonical_id in reached.get(v.id, set())
+                 and len(select(v, found[v.id], reached[v.id], cfg.distractors, cfg.seed, Counter()))
+                 < cfg.distractors]
+        extra = distractors.peers(self.store, short, cfg.candidates_per_row)
+        if not extra:
+            return
+        for cid, cands in extra.items():
+            found[cid].extend(cands)
+        for cid, ids in prove(self.store, [v for v in short if v.id in extra], extra).items():
+            reached.setdefault(cid, set()).update(ids)
 
     def _finish(self, read: BatchRead, stats: ShardStats, want: int | None) -> None:
         """Choose the distractors of a batch read by :meth:`read_batch`, write its items and count everything."""

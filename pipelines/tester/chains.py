@@ -37,6 +37,9 @@ class ChainView:
     # canonical ids of concepts the graph makes right answers too, because the last step's type carries over
     # ("a is a kind of b" and "b is a kind of c": c): filled by the builder (:func:`implications`)
     implied: frozenset[str] = frozenset()
+    # canonical ids of concepts the step before the answer reaches by a type a reader may take for the last
+    # one ("laws prevent movement" for "laws decrease X1"): filled by the builder (:func:`implications`)
+    near: frozenset[str] = frozenset()
 
     @property
     def answer_evidence(self) -> str:
@@ -109,21 +112,42 @@ def restatements(store: GraphStore, chains: Sequence[ChainView],
     return {c.id: (of(answer_keys[c.id]), of(start_keys[c.id])) for c in chains}
 
 
-def implications(store: GraphStore, chains: Sequence[ChainView], vocab: Vocabulary) -> dict[str, frozenset[str]]:
-    """Per chain id, the canonical ids of the concepts that are right answers too because the last step's
-    type carries over (:attr:`~proda.schema.vocabulary.RelationType.carries_over`): reached from the
-    answer through 1 to 3 relations of the carried types. Chains whose last type carries nothing are
-    left out. One ``bench_implied`` round trip."""
+def implications(store: GraphStore, chains: Sequence[ChainView],
+                 vocab: Vocabulary) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """Per chain id, two sets of canonical ids of concepts the graph makes right answers too: those reached
+    from the answer through 1 to 3 relations of the types the last step carries over
+    (:attr:`~proda.schema.vocabulary.RelationType.carries_over`), and those the step before the answer
+    reaches by one relation of a type a reader may take for the last one
+    (:attr:`~proda.schema.vocabulary.RelationType.near`). Chains with neither are left out. One
+    ``bench_implied`` round trip."""
     rows = []
     for c in chains:
-        types = vocab.carried_over(c.relation_types[-1]) if c.relation_types else ()
-        if types:
-            rows.append({"key": c.id, "ids": sorted({x for x in (c.answer.id, c.answer.canonical_id) if x}),
-                         "types": list(types)})
+        if not c.relation_types:
+            continue
+        last = c.relation_types[-1]
+        carried, near = vocab.carried_over(last), vocab.near(last)
+        if carried:
+            rows.append({"key": f"{c.id}{_CARRIED}", "ids": _ids(c.answer), "types": list(carried), "hops": 3})
+        if near:
+            rows.append({"key": f"{c.id}{_NEAR}", "ids": _ids(c.concepts[-2]), "types": list(near), "hops": 1})
     if not rows:
         return {}
     found: dict[str, set[str]] = defaultdict(set)
     for r in store.query("bench_implied", {"rows": rows}):
         found[r["key"]].add(r["implied_id"])
-    answers = {c.id: c.answer.canonical_id for c in chains}
-    return {key: frozenset(ids - {answers[key]}) for key, ids in found.items()}
+    out = {}
+    for c in chains:
+        carried_ids, near_ids = found.get(f"{c.id}{_CARRIED}", set()), found.get(f"{c.id}{_NEAR}", set())
+        if carried_ids or near_ids:
+            answer = {c.answer.canonical_id}
+            out[c.id] = (frozenset(carried_ids - answer), frozenset(near_ids - answer))
+    return out
+
+
+def _ids(c: ConceptRef) -> list[str]:
+    # a merge leaves the edges on the merged node: look from both
+    return sorted({x for x in (c.id, c.canonical_id) if x})
+
+
+# the two kinds of bench_implied rows of one chain
+_CARRIED, _NEAR = "\x1fcarried", "\x1fnear"

@@ -13,7 +13,8 @@ graph. Every item is checked again, in batches of a few round trips:
 * no distractor restates the answer or the start (a definition of either: ``bench_restatements``),
   which also finds items built before the Tester refused such distractors;
 * no distractor is implied by the answer: reached from it through relations that the last step's type
-  carries over ("a kind of a kind", ``bench_implied``);
+  carries over ("a kind of a kind", ``bench_implied``), nor from the step before the answer by a type a
+  reader takes for the last one ("prevents" for "decreases");
 * ``bench_orthogonality`` finds no training example or patch identical to an item or built from a
   held-out chain, and no item tests a chain that is not held out any more; Debugger patches must
   also be checkable: every patch carries a ``qa_hash`` and every f_cot scaffold names its chains.
@@ -155,11 +156,17 @@ def _check_batch(store: GraphStore, rows: list[Row], out: list[Violation], vocab
         answer_side, start_side = restated.get(rec.chain_id, (frozenset(), frozenset()))
         for o in rec.distractors:
             canonical = linked[o.index].canonical_id
-            if canonical in implied.get(rec.chain_id, ()):
+            carried, near = implied.get(rec.chain_id, (frozenset(), frozenset()))
+            if canonical in carried:
                 out.append(Violation("distractor_implied_by_answer", rec.id,
                                      f"distractor {o.index} {o.text!r} ({o.operator}) is reached from the answer "
                                      f"through relations that {rec.relation_types[-1]!r} carries over: it is a "
                                      "right answer too"))
+            if canonical in near:
+                out.append(Violation("distractor_by_near_type", rec.id,
+                                     f"distractor {o.index} {o.text!r} ({o.operator}) is reached from the step "
+                                     f"before the answer by a type a reader takes for {rec.relation_types[-1]!r}: "
+                                     "it reads as a right answer too"))
             for check, side, what in (("distractor_restates_answer", answer_side, "the answer"),
                                       ("distractor_restates_start", start_side, "the start")):
                 if canonical in side:

@@ -4,7 +4,8 @@
   from there (``bench_invrel``): the conclusion of someone who had that relation backwards.
 * TRUNC: the intermediate concepts c1..c(n-1) (``bench_trunc``): right after k < n steps, wrong for
   the question.
-* NEARMISS: concepts close to the answer that do not satisfy the chain (``bench_nearmiss``).
+* NEARMISS: concepts close to the answer that do not satisfy the chain: close in the graph
+  (``bench_nearmiss``), or in the same role in the answer's own document (``bench_peers``).
 
 Every candidate records the ids of the graph elements it was derived from. None is trusted yet:
 :mod:`proda.pipelines.tester.validity` proves each one wrong before it becomes an option.
@@ -26,7 +27,9 @@ Candidates = dict[str, list[Candidate]]
 # NEARMISS siblings: a concept's parent is what it is_a / part_of / example_of (or what has it as a part)
 PARENT_UP = ("is_a", "part_of", "example_of")
 PARENT_DOWN = ("has_part",)
-NEARMISS_ORDER = {"sibling_chain": 0, "sibling": 1, "alt_ending": 2, "neighbour": 3}
+# peers come last: the structural kinds are closer to the answer, and a peer is only needed where a sparse
+# neighbourhood leaves too few of them (nearly every chain the Tester skips is short of distractors)
+NEARMISS_ORDER = {"sibling_chain": 0, "sibling": 1, "alt_ending": 2, "neighbour": 3, "peer": 4}
 
 
 def _concept(r: Row) -> ConceptRef:
@@ -110,7 +113,8 @@ def nearmiss_params(chains: Sequence[ChainView], limit: int) -> dict[str, Any]:
 
 
 def nearmiss(store: GraphStore, chains: Sequence[ChainView], limit: int) -> Candidates:
-    """NEARMISS candidates per chain id, tried in the order sibling_chain, sibling, alt_ending, neighbour."""
+    """Structural NEARMISS candidates per chain id, tried in the order sibling_chain, sibling, alt_ending,
+    neighbour (the builder adds peers, :func:`peers`, where these leave a chain short)."""
     out: Candidates = defaultdict(list)
     if not chains:
         return out
@@ -118,4 +122,24 @@ def nearmiss(store: GraphStore, chains: Sequence[ChainView], limit: int) -> Cand
         kind = r["kind"]
         out[r["chain_id"]].append(Candidate("NEARMISS", kind, _concept(r), tuple(r["via"]), detail=kind,
                                             preference=NEARMISS_ORDER.get(kind, 9)))
+    return out
+
+
+def peers_params(chains: Sequence[ChainView], limit: int) -> dict[str, Any]:
+    """The ``bench_peers`` parameters of a batch of chains."""
+    rows = [{"chain_id": c.id, "discipline": c.discipline, "start_id": c.start.id, "relation_id": c.relation_ids[-1],
+             "type": c.relation_types[-1], "concept_ids": [x.id for x in c.concepts]} for c in chains]
+    return {"rows": rows, "limit": limit}
+
+
+def peers(store: GraphStore, chains: Sequence[ChainView], limit: int) -> Candidates:
+    """NEARMISS candidates of kind ``peer`` per chain id: the objects of the last step's relation type in
+    other statements of the answer's document (``bench_peers``)."""
+    out: Candidates = defaultdict(list)
+    if not chains:
+        return out
+    for r in store.query("bench_peers", peers_params(chains, limit)):
+        out[r["chain_id"]].append(Candidate("NEARMISS", "peer", _concept(r), tuple(r["via"]),
+                                            detail="in the answer's role elsewhere in its document",
+                                            preference=NEARMISS_ORDER["peer"], about=tuple(r["about"] or ())))
     return out

@@ -54,7 +54,7 @@ class OptionRecord(BaseModel):
     correct: bool
     operator: Literal["ANSWER", "INVREL", "TRUNC", "NEARMISS"]
     kind: str = Field(description="answer; invrel; trunc; or the NEARMISS kind: sibling_chain, sibling, "
-                                  "alt_ending, neighbour")
+                                  "alt_ending, neighbour, peer")
     via: list[str] = Field(default_factory=list, description="ids of the relations (and chains) it was "
                                                              "derived from, in path order")
     detail: str = Field(default="", description="e.g. which step was inverted, or how many steps were taken")
@@ -123,3 +123,6 @@ class Candidate:
     via: tuple[str, ...]
     detail: str = ""
     preference: int = 0  # lower is tried first within the operator (e.g. TRUNC one step short before two)
+    # a peer: the names of the concepts its statements are about (their subjects), which decide whether it
+    # is really about something else than the question
+    about: tuple[str, ...] = ()

@@ -17,6 +17,12 @@ class"): the two name one thing (``restates_answer``); and one that restates the
 question names ("string is an example of X1": "a sequence of characters" is a right answer too;
 ``restates_start``).
 
+A peer (a concept in the answer's role in another statement of its document) is refused where that
+statement shares a content word with the start or the answer ("producing output requires inputs" for
+"increasing output requires X1"; "promotion is part of the marketing mix" for "social media is part of
+the promotion mix") or the peer itself shares one with the answer ("business functions" for "payroll
+functions"): reading about the same thing, it may well be right (``peer_on_same_subject``).
+
 A chain that cannot yield enough valid distractors yields no item; its candidates' rejections are
 counted by reason.
 """
@@ -55,6 +61,20 @@ def clash(a: ConceptRef, b: ConceptRef) -> str | None:
 def _tokens(text: str) -> tuple[str, ...]:
     # the resolver's plural/singular key, split on anything that is not a letter or digit
     return tuple(t for t in "".join(ch if ch.isalnum() else " " for ch in match_key(text)).split() if t)
+
+
+# words that carry no content of their own when asking whether two names speak of the same thing
+FUNCTION_WORDS = frozenset({"of", "the", "a", "an", "in", "on", "for", "to", "and", "with", "by", "at", "from", "as",
+                            "or"})
+
+
+def content_words(name: str) -> frozenset[str]:
+    """The words of a name, after the resolver's plural/singular key, less function words."""
+    return frozenset(t for t in _tokens(name) if t not in FUNCTION_WORDS)
+
+
+def shares_word(a: str, b: str) -> bool:
+    return bool(content_words(a) & content_words(b))
 
 
 def _contains(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
@@ -117,10 +137,10 @@ def select(chain: ChainView, candidates: Sequence[Candidate], reached: set[str],
     candidate is counted in ``rejected`` by reason: ``reachable`` (the graph makes it a correct
     answer), ``is_answer`` / ``answer_alias``, ``restates_answer`` (a definition of the answer, or what
     it defines), ``implied_by_answer`` (the last step's type carries over from the answer to it: a kind of
-    a kind), ``is_start`` (named in the question) / ``restates_start`` (a definition of it),
-    ``overlaps_answer`` /
-    ``stated_with_answer`` (see the module's rules), ``same_concept`` / ``alias_collision`` with an option
-    already chosen.
+    a kind), ``near_type_of_answer`` (the step before the answer reaches it by a type a reader may take for
+    the last one), ``is_start`` (named in the question) / ``restates_start`` (a definition of it),
+    ``overlaps_answer`` / ``stated_with_answer`` / ``peer_on_same_subject`` (see the module's rules),
+    ``same_concept`` / ``alias_collision`` with an option already chosen.
     """
     queues: dict[str, list[Candidate]] = {op: [] for op in OPERATORS}
     for c in candidates:
@@ -158,6 +178,8 @@ def rejection_reason(chain: ChainView, c: Candidate, reached: set[str], chosen: 
         return "restates_answer"
     if concept.canonical_id in chain.implied:
         return "implied_by_answer"
+    if concept.canonical_id in chain.near:
+        return "near_type_of_answer"
     if clash(concept, chain.start) is not None:
         return "is_start"
     if concept.canonical_id in chain.restated_start:
@@ -166,6 +188,9 @@ def rejection_reason(chain: ChainView, c: Candidate, reached: set[str], chosen: 
         return "unnamed"
     if overlaps(concept, chain.answer):
         return "overlaps_answer"
+    if c.kind == "peer" and (shares_word(concept.name, chain.answer.name)
+                             or any(shares_word(s, e.name) for s in c.about for e in (chain.start, chain.answer))):
+        return "peer_on_same_subject"
     # the chain's own concepts (TRUNC's stops) are named in that sentence by construction: it states the
     # last step from the one before
     on_chain = any(concept.canonical_id == c.canonical_id for c in chain.concepts)

@@ -38,6 +38,9 @@ def build(
     splits: str | None = typer.Option(None, "--splits", help="Held-out splits to build from: test,dev (default) "
                                       "or test."),
     distractors: int | None = typer.Option(None, "--distractors", min=1, help="Distractors per item (3)."),
+    peers: bool | None = typer.Option(None, "--peers/--no-peers", help="NEARMISS peers, concepts in the answer's "
+                                      "role elsewhere in its document: many more items from a sparse graph "
+                                      "(default: on; --no-peers for structural near misses only)."),
     executor: str | None = typer.Option(None, "--executor", help="local (default) or ray."),
     paraphrase_backend: str | None = typer.Option(None, "--paraphrase-backend", help=PARAPHRASE_BACKEND_HELP),
     paraphrase_model: str | None = typer.Option(None, "--paraphrase-model", help="Model of the paraphrase backend."),
@@ -63,7 +66,8 @@ def build(
 
     flags = {"name": name, "discipline": discipline, "per_discipline": per_discipline, "seed": seed,
              "test_ratio": test_ratio, "dev_ratio": dev_ratio, "splits": splits, "distractors": distractors,
-             "executor": executor, "paraphrase_backend": paraphrase_backend, "paraphrase_model": paraphrase_model,
+             "peers": peers, "executor": executor, "paraphrase_backend": paraphrase_backend,
+             "paraphrase_model": paraphrase_model,
              "paraphrase_base_url": paraphrase_base_url, "paraphrase_max_cost": paraphrase_max_cost}
     values = {**load_recipe(recipe, "BenchConfig"), **{k: v for k, v in flags.items() if v is not None}}
     config = BenchConfig.from_dict(values, source=str(recipe) if recipe else "flags")
