@@ -4,6 +4,11 @@ Run::
 
     .venv/bin/python benchmarks/audit_report.py                   # the first round
     .venv/bin/python benchmarks/audit_report.py --prefix round2_  # the round after the fixes
+    .venv/bin/python benchmarks/audit_report.py --prefix round6_ --kinds   # which distractor kinds were right
+
+``--kinds`` joins the item verdicts with their sample: for every kind of distractor (NEARMISS peer,
+sibling, INVREL, ...) how many were offered and how many a reader flagged as a right answer, and the
+rates among items with and without a peer.
 """
 
 from __future__ import annotations
@@ -24,9 +29,41 @@ def _line(what: str, rows: list[dict[str, object]], flag: str) -> None:
     print(f"{what:<18}{flag:<22}{n:>5} of {len(rows):<5}{100 * n / len(rows) if rows else 0:6.1f} %")
 
 
+def _plain(text: str) -> str:
+    # a reader types straight quotes where the option has typographic ones
+    return text.replace("\u2019", "'").replace("\u2018", "'").casefold()
+
+
+def _kinds(prefix: str) -> None:
+    sample = {r["id"]: r for r in _rows(f"{prefix}items_sample.jsonl")}
+    offered: dict[str, int] = {}
+    flagged: dict[str, int] = {}
+    with_peer = [0, 0]
+    without_peer = [0, 0]
+    for v in _rows(f"{prefix}items_verdicts*.jsonl"):
+        item = sample.get(str(v["id"]))
+        if item is None:
+            continue
+        options = [o for o in item["options"] if not o["correct"]]  # type: ignore[index]
+        names = {_plain(str(n)) for n in v.get("options_flagged") or []}  # type: ignore[union-attr]
+        for o in options:
+            offered[o["kind"]] = offered.get(o["kind"], 0) + 1
+            if _plain(o["text"]) in names:
+                flagged[o["kind"]] = flagged.get(o["kind"], 0) + 1
+        side = with_peer if any(o["kind"] == "peer" for o in options) else without_peer
+        side[0] += 1
+        side[1] += bool(v.get("distractor_correct"))
+    print(f"{'distractor kind':<18}{'offered':>8}{'flagged':>9}")
+    for kind in sorted(offered, key=lambda k: -offered[k]):
+        print(f"{kind:<18}{offered[kind]:>8}{flagged.get(kind, 0):>9}")
+    for what, (n, bad) in (("items with a peer", with_peer), ("items without", without_peer)):
+        print(f"{what:<18}{n:>8}{bad:>9} items with a right distractor ({100 * bad / n if n else 0:.1f} %)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--prefix", default="", help="prefix of the verdict files (the round)")
+    p.add_argument("--kinds", action="store_true", help="also break the flagged distractors down by kind")
     a = p.parse_args(argv)
     items, chains, merges = _rows(f"{a.prefix}items_verdicts*.jsonl"), \
         _rows(f"{a.prefix}composed_chains_verdicts.jsonl"), _rows(f"{a.prefix}merges_verdicts.jsonl")
@@ -35,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     _line("composed chains", chains, "not_one_argument")
     _line("composed chains", chains, "step_unsupported")
     _line("merges", merges, "wrong")
+    if a.kinds:
+        _kinds(a.prefix)
     return 0
 
 

@@ -1,11 +1,12 @@
 """Draw the samples a person reads to audit a graph (not a test): items, composed chains, merges.
 
 Numbers a generator can inflate need a human check. This script draws, with a fixed seed, random
-benchmark items (question, options with their operators, the chain's steps with evidence and the text
-of every chunk the chain rests on), random composed chains (each step with its evidence and chunk text)
-and random merges (both names with the evidence of a relation of each), and writes one JSONL file per
-kind. A reader adds a verdict to each line (``docs/audits/README.md`` says which); ``audit_report.py``
-turns the verdict files into the rates the README quotes.
+benchmark items (question, options with their operators and, for a distractor, the statements it was
+derived from, the chain's steps with evidence and the text of every chunk the chain rests on), random
+composed chains (each step with its evidence and chunk text) and random merges (both names with the
+evidence of a relation of each), and writes one JSONL file per kind. A reader adds a verdict to each
+line (``docs/audits/README.md`` says which); ``audit_report.py`` turns the verdict files into the rates
+the README quotes.
 
 Run (on a graph kept by ``knowledge_density.py --keep HOME``)::
 
@@ -40,17 +41,33 @@ def _steps(store: GraphStore, chain_id: str) -> list[dict[str, Any]]:
             for r in store.query("chain_detail", {"id": chain_id})]
 
 
-def items(store: GraphStore, benchmark: str, n: int, rng: random.Random, only: set[str] | None) -> list[dict[str, Any]]:
+def _derivation(store: GraphStore, via: list[str]) -> list[str]:
+    """The statements a distractor was derived from: ``subject -type-> object: evidence`` per relation id."""
+    out = []
+    for rid in via:
+        rows = store.query("studio_relation", {"id": rid})
+        if rows:
+            r = rows[0]
+            out.append(f"{r['subject_name']} -{r['type']}-> {r['object_name']}: {r['evidence']}")
+    return out
+
+
+def items(store: GraphStore, benchmark: str, n: int, rng: random.Random, only: set[str] | None,
+          read: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     rows = [r for r in store.query("bench_items", {"benchmark": benchmark, "discipline": None, "split": None,
-                                                   "id": None}) if only is None or r["discipline"] in only]
+                                                   "id": None})
+            if (only is None or r["discipline"] in only) and r["id"] not in read and r["chain_id"] not in read]
     picked = rng.sample(rows, min(n, len(rows)))
     out = []
     for r in sorted(picked, key=lambda x: x["id"]):
         record = json.loads(r["record"])
         steps = _steps(store, record["chain_id"])
-        out.append({"id": r["id"], "discipline": r["discipline"], "question": record["question"],
+        out.append({"id": r["id"], "chain_id": record["chain_id"], "discipline": r["discipline"],
+                    "question": record["question"],
                     "options": [{"text": o["text"], "correct": o["correct"], "operator": o["operator"],
-                                 "kind": o["kind"], "detail": o["detail"]} for o in record["options"]],
+                                 "kind": o["kind"], "detail": o["detail"],
+                                 **({} if o["correct"] else {"from": _derivation(store, o["via"])})}
+                                for o in record["options"]],
                     "chain": steps, "chunks": _chunk_texts(store, [s["chunk_id"] for s in steps])})
     return out
 
@@ -98,12 +115,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--discipline", action="append", default=None,
                    help="sample only these disciplines (repeatable): keep samples to text that may be committed")
     p.add_argument("--prefix", default="", help="prefix of the sample file names (e.g. round2_)")
+    p.add_argument("--exclude", type=Path, action="append", default=[],
+                   help="a sample file already read (repeatable): its items, and other benchmarks' items of the same "
+                        "chains, are not drawn again, so a round that checks a change is read on chains its rules were "
+                        "not chosen on")
     a = p.parse_args(argv)
     settings = Settings.model_validate({"home": a.home, "graph_name": a.graph})
     a.out.mkdir(parents=True, exist_ok=True)
     with open_store(settings) as store:
         only = set(a.discipline) if a.discipline else None
-        samples = {"items": items(store, a.benchmark, a.items, random.Random(a.seed), only),
+        read = frozenset(key for path in a.exclude for line in path.read_text(encoding="utf-8").splitlines()
+                         if line.strip() for key in (json.loads(line)["id"], json.loads(line).get("chain_id")) if key)
+        samples = {"items": items(store, a.benchmark, a.items, random.Random(a.seed), only, read),
                    "composed_chains": composed_chains(store, a.chains, random.Random(a.seed), only),
                    "merges": merges(store, a.merges, random.Random(a.seed), only)}
     for kind, rows in samples.items():
