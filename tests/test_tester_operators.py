@@ -257,7 +257,9 @@ def test_a_concept_reached_by_a_near_type_is_never_a_distractor(store: GraphStor
     for a cause, exports is a right answer; supply prevents inflation, the inverse, which INVREL offers and
     must stay usable, and supply precedes trade, which is no cause."""
     w = load_economics(store)
-    GraphWriter(store, batch_size=500).write([w.concept("exports"), w.rel("supply", "enables", "exports")])
+    GraphWriter(store, batch_size=500).write([w.concept("exports"), w.concept("jobs"),
+                                              w.rel("supply", "enables", "exports"),
+                                              w.rel("exports", "increases", "jobs")])  # two hops: no reading of it
     a = w.chains["A"]
     view = read_chains(store, [a.id])[a.id]
     assert VOCAB.near("causes") == ("increases", "enables") and VOCAB.near("measured_by") == ()

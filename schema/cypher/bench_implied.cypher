@@ -4,7 +4,8 @@
 // columns: key, implied_id
 // mode: read
 // One branch per path length, each hop filtered on its type as it expands (as bench_reach does): a
-// variable-length pattern would expand every edge type first and filter the whole paths afterwards.
+// variable-length pattern would expand every edge type first and filter the whole paths afterwards. A row
+// leaves the longer branches before they expand anything.
 UNWIND $rows AS row
 UNWIND row.ids AS aid
 MATCH (a:Concept {id: aid})-[r1:RELATION]->(z:Concept)
@@ -12,13 +13,15 @@ WHERE r1.type IN row.types
 RETURN row.key AS key, coalesce(z.merged_into, z.id) AS implied_id
 UNION
 UNWIND $rows AS row
+WITH row WHERE row.hops >= 2
 UNWIND row.ids AS aid
 MATCH (a:Concept {id: aid})-[r1:RELATION]->(:Concept)-[r2:RELATION]->(z:Concept)
-WHERE row.hops >= 2 AND r1.type IN row.types AND r2.type IN row.types
+WHERE r1.type IN row.types AND r2.type IN row.types
 RETURN row.key AS key, coalesce(z.merged_into, z.id) AS implied_id
 UNION
 UNWIND $rows AS row
+WITH row WHERE row.hops >= 3
 UNWIND row.ids AS aid
 MATCH (a:Concept {id: aid})-[r1:RELATION]->(:Concept)-[r2:RELATION]->(:Concept)-[r3:RELATION]->(z:Concept)
-WHERE row.hops >= 3 AND r1.type IN row.types AND r2.type IN row.types AND r3.type IN row.types
+WHERE r1.type IN row.types AND r2.type IN row.types AND r3.type IN row.types
 RETURN row.key AS key, coalesce(z.merged_into, z.id) AS implied_id
