@@ -344,14 +344,17 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None],
         say(f"{name}: acc {r.accuracy:.1%} on {r.items} {where[split]} items ({r.seconds:.0f} s)")
         return r
 
-    def train(name: str, base: str, seed: int, steps: int, **data: Any) -> TrainSummary:
+    def train(name: str, base: str, seed: int, steps: int, profile: int = 0, **data: Any) -> TrainSummary:
         tc = TrainConfig(run_name=f"cl-{name}", base_model=base, max_steps=steps, learning_rate=a.lr,
-                         per_device_train_batch_size=a.batch, max_length=a.max_length, method=method, seed=seed,
+                         profile_steps=profile, per_device_train_batch_size=a.batch, max_length=a.max_length,
+                         method=method, seed=seed,
                          save_steps=steps + 1,  # no checkpoints: nothing here resumes, and they cost minutes
                          logging_steps=max(1, steps // 5), **data)
         s: TrainSummary = timed(f"train {name}", lambda: run_training(tc, home, store=store))
         say(f"trained {name}: {s.records} records, {s.steps} steps, {s.train_tokens} tokens, "
-            f"{s.tokens_per_s:.0f} tokens/s ({s.seconds:.0f} s)")
+            f"{s.tokens_per_s:.0f} tokens/s ({s.seconds:.0f} s) on {s.device}")
+        if s.profile:  # where a step's time went, in the log a device call brings back
+            say(f"profile of {profile} steps of {name} ({s.profile}):\n" + Path(s.profile).read_text())
         return s
 
     with open_store(settings) as store:
@@ -429,7 +432,7 @@ def run(a: argparse.Namespace, home: Path, say: Callable[[str], None],
             return out
 
         v0 = ev(f"v0-{split_tag(measure)}", base, measure) if a.v0 else None
-        v1 = train(f"v1-{v1_key}", base, 0, a.v1_steps, dataset=v1_data)
+        v1 = train(f"v1-{v1_key}", base, 0, a.v1_steps, profile=a.profile_steps, dataset=v1_data)
         out["train"] = {"v1": train_row(v1)}
         v1_test = ev(f"v1-{v1_key}-{split_tag(measure)}", v1.model_dir, measure)
         v1_dev = ev(f"v1-{v1_key}-{split_tag(source)}", v1.model_dir, source)
@@ -716,6 +719,8 @@ def main(argv: list[str] | None = None) -> int:
                         "embeddings, then composed document-scope chains (more, longer chains: more items)")
     p.add_argument("--disciplines", nargs="+", default=None,
                    help="keep only these disciplines of --corpus (default: all of them)")
+    p.add_argument("--profile-steps", type=int, default=0,
+                   help="profile this many of V1's training steps (torch.profiler) and print where they went")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                    help="where to train and evaluate: cpu hides any GPU, cuda needs one")
     p.add_argument("--base-model", default=SMOLLM2, help="model folder, or smollm2-135m-instruct (default)")

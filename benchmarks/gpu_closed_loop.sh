@@ -18,7 +18,9 @@ STASH=${PRODA_GPU_STASH:-/tmp/proda-gpu}
 PY=${PYTHON:-python3}
 # the CPU run this scales (README, "The closed loop"): V1 30 steps, V2 10, batch 4; here ten times the steps.
 # The deadline ends the run before the call's limit; the figures are written after every finished seed.
-SIZES=(--v1-steps 300 --v2-steps 100 --batch 4 --budget 20 --seeds 0 1 2 --v0 --eval-batch 32 --deadline-min 7.5)
+# V1's steps 2-6 are profiled: the first GPU run trained at CPU-like speed, and the log shows where the time goes
+SIZES=(--v1-steps 300 --v2-steps 100 --batch 4 --budget 20 --seeds 0 1 2 --v0 --eval-batch 32 --deadline-min 7.5
+       --profile-steps 5)
 HARD_STOP=${PRODA_GPU_HARD_STOP:-545}  # seconds: a run still going then is stopped (SIGTERM), its seeds kept
 GGUF=SmolLM2-135M-Instruct.Q4_1.gguf
 

@@ -96,6 +96,27 @@ def test_padding_free_batches_train_like_padded_ones_and_count_real_tokens(tmp_p
     assert stored["real_tokens"] == free.real_tokens
 
 
+def test_profiled_steps_say_where_a_step_goes(tmp_path: Path) -> None:
+    """``profile_steps``: the operators of the steps after the first are written to the run's profile.txt,
+    which the summary names; without it nothing is profiled."""
+    data = tmp_path / "tiny.jsonl"
+    data.write_text("\n".join(json.dumps({"messages": [{"role": "user", "content": f"What does tax {i} raise ?"},
+                                                        {"role": "assistant", "content": "price ."}]})
+                                for i in range(8)) + "\n")
+    model, tok = _tiny(tmp_path)
+    s = run_training(TrainConfig(run_name="profiled", dataset=None, train_file=str(data), max_steps=4, save_steps=10,
+                                 per_device_train_batch_size=2, profile_steps=2), tmp_path, model=model, tokenizer=tok)
+    assert s.profile == str(Path(s.run_dir) / "profile.txt")
+    table = Path(s.profile).read_text()
+    assert "Self CPU" in table and "aten::" in table
+    model, tok = _tiny(tmp_path)
+    plain = run_training(TrainConfig(run_name="plain", dataset=None, train_file=str(data), max_steps=2, save_steps=10,
+                                     per_device_train_batch_size=2), tmp_path, model=model, tokenizer=tok)
+    assert plain.profile is None and not (Path(plain.run_dir) / "profile.txt").exists()
+    with pytest.raises(ConfigError, match="profile_steps"):
+        TrainConfig(run_name="x", dataset=None, train_file=str(data), profile_steps=-1)
+
+
 def test_plain_prompt_format_trains_in_the_evaluation_layout(tmp_path: Path) -> None:
     """``prompt_format=plain``: records become the evaluation's own context and continuation (no chat
     template), the loss stays on the answer, and the model learns it there."""

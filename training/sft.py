@@ -80,6 +80,10 @@ class TrainConfig(FromRecipe):
                 "batched together; changes the data order)"})
     num_threads: int = field(default=0, metadata={
         "help": "CPU threads for torch (0: torch's default, one per physical core)"})
+    profile_steps: int = field(default=0, metadata={
+        "help": "profile this many optimizer steps after the first (torch.profiler, CPU and CUDA) and write the "
+                "operators that took the most time to <run>/profile.txt: where a step's time goes on a machine "
+                "whose speed surprises (0: no profile)"})
     prompt_format: str = field(default="plain", metadata={
         "help": "plain (the evaluation's own layout: 'Question: <user turn>\\nAnswer:' followed by ' <assistant "
                 "turn>', no template; chosen on dev by benchmarks/v1_recipe.py) or chat (the model's chat template "
@@ -102,6 +106,8 @@ class TrainConfig(FromRecipe):
             raise ConfigError(f"batching {self.batching!r}: use {', '.join(BATCHING)}")
         if self.num_threads < 0:
             raise ConfigError("num_threads must be 0 (torch's default) or more")
+        if self.profile_steps < 0:
+            raise ConfigError("profile_steps must be 0 (no profile) or more")
         if self.prompt_format not in PROMPT_FORMATS:
             raise ConfigError(f"prompt_format {self.prompt_format!r}: use {', '.join(PROMPT_FORMATS)}")
 
@@ -129,6 +135,8 @@ class TrainSummary:
     # tokens of the records themselves (no padding) trained on in this session, and their rate
     real_tokens: int = 0
     real_tokens_per_s: float = 0.0
+    # the operator table of the profiled steps (TrainConfig.profile_steps), else None
+    profile: str | None = None
 
 
 def _to_prompt_completion(record: dict[str, Any], where: str, prompt_format: str) -> dict[str, Any]:
@@ -200,6 +208,38 @@ def _finished_run(run_dir: Path, fingerprint: str) -> TrainSummary | None:
     return replace(summary, reused=True)
 
 
+class _StepProfiler:
+    """torch.profiler over ``steps`` optimizer steps after the first one (which pays for warm-up and lazy
+    initialisation), its operator table written to ``path`` when they are done or training ends first."""
+
+    def __init__(self, steps: int, path: Path, torch: Any) -> None:
+        activities = [torch.profiler.ProfilerActivity.CPU]
+        self.cuda = torch.cuda.is_available()
+        if self.cuda:
+            activities.append(torch.profiler.ProfilerActivity.CUDA)
+        self.path, self.left, self.seen = path, steps, 0
+        self.prof = torch.profiler.profile(activities=activities, record_shapes=False)
+        self.running = False
+
+    def step(self) -> None:
+        self.seen += 1
+        if self.seen == 1 and self.left > 0:
+            self.prof.__enter__()
+            self.running = True
+        elif self.running:
+            self.left -= 1
+            if self.left == 0:
+                self.close()
+
+    def close(self) -> None:
+        if not self.running:
+            return
+        self.running = False
+        self.prof.__exit__(None, None, None)
+        sort = "self_cuda_time_total" if self.cuda else "self_cpu_time_total"
+        self.path.write_text(self.prof.key_averages().table(sort_by=sort, row_limit=25) + "\n")
+
+
 def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, model: Any = None,
                  tokenizer: Any = None, progress: Callable[[int, int], None] | None = None) -> TrainSummary:
     """Fine-tune and save; resumes from the run's last checkpoint. ``model``/``tokenizer`` may be
@@ -245,6 +285,13 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
             if progress is not None:
                 progress(int(state.global_step), int(state.max_steps))
 
+    profiler = _StepProfiler(config.profile_steps, run_dir / "profile.txt", torch) if config.profile_steps else None
+
+    class _Profile(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if profiler is not None:
+                profiler.step()
+
     cuda = torch.cuda.is_available()
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
@@ -280,7 +327,7 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
     counting_trainer: Any = type("CountingSFTTrainer", (trl.SFTTrainer,), {"compute_loss": compute_loss})
     trainer: Any = counting_trainer(model=model, args=args, train_dataset=Dataset.from_list(records),
                                     processing_class=tokenizer, data_collator=collator,
-                                    callbacks=[_Losses(), _Progress()])
+                                    callbacks=[_Losses(), _Progress(), _Profile()])
     # the demo and services show their own progress: drop the Trainer's printing of raw log dicts
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
@@ -292,7 +339,11 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
     started = time.monotonic()
     attention = segmented_attention(trainer.model) if config.batching == "padding_free" else nullcontext(False)
     with attention:
-        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        try:
+            result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        finally:
+            if profiler is not None:
+                profiler.close()
     seconds = time.monotonic() - started
     model_dir = run_dir / "model"
     if config.method == "lora":  # a standalone model: evaluation and lm-eval load it like any other
@@ -309,6 +360,7 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
         # where the weights were trained, not merely what torch could see: a GPU run whose steps took CPU
         # time shows here
         device=next(trainer.model.parameters()).device.type,
-        fingerprint=fingerprint, real_tokens=real, real_tokens_per_s=real / seconds if seconds else 0.0)
+        fingerprint=fingerprint, real_tokens=real, real_tokens_per_s=real / seconds if seconds else 0.0,
+        profile=str(profiler.path) if profiler is not None and profiler.path.is_file() else None)
     (run_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
     return summary

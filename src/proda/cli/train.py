@@ -19,6 +19,8 @@ def train(
     base_model: str | None = typer.Option(None, "--base-model", help="Model folder or smollm2-135m-instruct."),
     method: str | None = typer.Option(None, "--method", help="full (default) or lora."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Optimizer steps."),
+    profile_steps: int | None = typer.Option(None, "--profile-steps", min=0, help="Profile this many steps after "
+                                             "the first and write the slowest operators to the run's profile.txt."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Fine-tune a causal LM with TRL's SFTTrainer on CPU or GPU; checkpoints, resume, JSON summary.
@@ -31,7 +33,7 @@ def train(
     from proda.training.sft import TrainConfig, run_training
 
     flags = {"run_name": run_name, "dataset": dataset, "train_file": str(train_file) if train_file else None,
-             "base_model": base_model, "method": method, "max_steps": max_steps}
+             "base_model": base_model, "method": method, "max_steps": max_steps, "profile_steps": profile_steps}
     values = {**load_recipe(recipe, "TrainConfig"), **{k: v for k, v in flags.items() if v is not None}}
     if train_file is not None and dataset is None:
         values["dataset"] = None
@@ -54,3 +56,5 @@ def train(
                   f"peak RSS {summary.peak_rss_mb:.0f} MiB"
                   + (f", resumed from {summary.resumed_from}" if summary.resumed_from else ""))
     console.print(f"model: {summary.model_dir}")
+    if summary.profile:
+        console.print(f"profile of {config.profile_steps} steps: {summary.profile}")
