@@ -13,6 +13,12 @@ from collections.abc import Sequence
 
 _SEP = "\x1f"  # unit separator: cannot occur in normalised names, so joins are unambiguous
 
+# words that carry no content of their own when comparing which words two names use (the resolver's
+# embedding rules, the Tester's peer rule)
+FUNCTION_WORDS: frozenset[str] = frozenset({
+    "of", "the", "a", "an", "in", "on", "for", "to", "and", "with", "by", "at", "from", "as", "or",
+})
+
 
 def normalise_name(name: str) -> str:
     """Return the canonical form of a concept name (NFKC, case-folded, single spaces, trimmed)."""

@@ -51,7 +51,7 @@ from proda.pipelines.extract.resolve_candidates import (
     usable_key,
 )
 from proda.schema.ddl import CONCEPT_EMBEDDING_INDEX
-from proda.schema.ids import normalise_name
+from proda.schema.ids import FUNCTION_WORDS, normalise_name
 from proda.schema.store.base import ComponentStats, GraphStore
 from proda.schema.store.components import components_from_edges
 from proda.schema.store.writer import match_key
@@ -118,10 +118,6 @@ _DETERMINERS: frozenset[str] = frozenset({
     "key", "important", "specific", "particular", "general", "similar", "same", "own", "new", "their", "its",
     "our", "your", "his", "her", "two", "three", "four", "five", "both",
 })
-# words that carry no content of their own when comparing which words two names use
-_FUNCTION_WORDS: frozenset[str] = frozenset({
-    "of", "the", "a", "an", "in", "on", "for", "to", "and", "with", "by", "at", "from", "as", "or",
-})
 _ARTICLES: frozenset[str] = frozenset({"the", "a", "an"})
 # prepositions after which a noun phrase's complement starts: the head noun comes before the first one
 _PREPOSITIONS: frozenset[str] = frozenset({
@@ -187,7 +183,7 @@ class Hub:
 def _content_tokens(name: str) -> list[str]:
     """The words of a name that carry content: a function word counts only where it leads ("for loop")."""
     tokens = match_key_tokens(name)
-    return [t for i, t in enumerate(tokens) if t not in _FUNCTION_WORDS or (i == 0 and t not in _ARTICLES)]
+    return [t for i, t in enumerate(tokens) if t not in FUNCTION_WORDS or (i == 0 and t not in _ARTICLES)]
 
 
 def match_key_tokens(name: str) -> list[str]:
@@ -383,8 +379,8 @@ def _phrase(name: str) -> tuple[list[str], str, list[str]]:
     before the first preposition, the complement the content words after it."""
     tokens = match_key_tokens(name)
     cut = next((i for i, t in enumerate(tokens) if t in _PREPOSITIONS and i > 0), len(tokens))
-    before = [t for t in tokens[:cut] if t not in _FUNCTION_WORDS]
-    after = [t for t in tokens[cut:] if t not in _FUNCTION_WORDS]
+    before = [t for t in tokens[:cut] if t not in FUNCTION_WORDS]
+    after = [t for t in tokens[cut:] if t not in FUNCTION_WORDS]
     if not before:
         return [], "", after
     return before[:-1], before[-1], after

@@ -37,7 +37,7 @@ from typing import Any
 
 from proda.pipelines.tester.chains import ChainView
 from proda.pipelines.tester.model import OPERATORS, Candidate, ConceptRef
-from proda.schema.ids import normalise_name
+from proda.schema.ids import FUNCTION_WORDS, normalise_name
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import match_key
 
@@ -61,11 +61,6 @@ def clash(a: ConceptRef, b: ConceptRef) -> str | None:
 def _tokens(text: str) -> tuple[str, ...]:
     # the resolver's plural/singular key, split on anything that is not a letter or digit
     return tuple(t for t in "".join(ch if ch.isalnum() else " " for ch in match_key(text)).split() if t)
-
-
-# words that carry no content of their own when asking whether two names speak of the same thing
-FUNCTION_WORDS = frozenset({"of", "the", "a", "an", "in", "on", "for", "to", "and", "with", "by", "at", "from", "as",
-                            "or"})
 
 
 def content_words(name: str) -> frozenset[str]:
