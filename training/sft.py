@@ -208,36 +208,20 @@ def _finished_run(run_dir: Path, fingerprint: str) -> TrainSummary | None:
     return replace(summary, reused=True)
 
 
-class _StepProfiler:
-    """torch.profiler over ``steps`` optimizer steps after the first one (which pays for warm-up and lazy
-    initialisation), its operator table written to ``path`` when they are done or training ends first."""
+def _step_profiler(steps: int, path: Path, torch: Any) -> Any:
+    """A torch.profiler over ``steps`` optimizer steps after the first one (its schedule's warm-up: the
+    first step pays for lazy initialisation), its operator table written to ``path`` when they are done,
+    or when the profiler is stopped before."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if torch.cuda.is_available():
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    sort = "self_cuda_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
 
-    def __init__(self, steps: int, path: Path, torch: Any) -> None:
-        activities = [torch.profiler.ProfilerActivity.CPU]
-        self.cuda = torch.cuda.is_available()
-        if self.cuda:
-            activities.append(torch.profiler.ProfilerActivity.CUDA)
-        self.path, self.left, self.seen = path, steps, 0
-        self.prof = torch.profiler.profile(activities=activities, record_shapes=False)
-        self.running = False
+    def write(prof: Any) -> None:
+        path.write_text(prof.key_averages().table(sort_by=sort, row_limit=25) + "\n")
 
-    def step(self) -> None:
-        self.seen += 1
-        if self.seen == 1 and self.left > 0:
-            self.prof.__enter__()
-            self.running = True
-        elif self.running:
-            self.left -= 1
-            if self.left == 0:
-                self.close()
-
-    def close(self) -> None:
-        if not self.running:
-            return
-        self.running = False
-        self.prof.__exit__(None, None, None)
-        sort = "self_cuda_time_total" if self.cuda else "self_cpu_time_total"
-        self.path.write_text(self.prof.key_averages().table(sort_by=sort, row_limit=25) + "\n")
+    return torch.profiler.profile(activities=activities, on_trace_ready=write,
+                                  schedule=torch.profiler.schedule(wait=0, warmup=1, active=steps, repeat=1))
 
 
 def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, model: Any = None,
@@ -285,7 +269,8 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
             if progress is not None:
                 progress(int(state.global_step), int(state.max_steps))
 
-    profiler = _StepProfiler(config.profile_steps, run_dir / "profile.txt", torch) if config.profile_steps else None
+    profile_path = run_dir / "profile.txt"
+    profiler = _step_profiler(config.profile_steps, profile_path, torch) if config.profile_steps else None
 
     class _Profile(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -338,12 +323,8 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
         torch.cuda.reset_peak_memory_stats()
     started = time.monotonic()
     attention = segmented_attention(trainer.model) if config.batching == "padding_free" else nullcontext(False)
-    with attention:
-        try:
-            result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-        finally:
-            if profiler is not None:
-                profiler.close()
+    with attention, profiler if profiler is not None else nullcontext():
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.monotonic() - started
     model_dir = run_dir / "model"
     if config.method == "lora":  # a standalone model: evaluation and lm-eval load it like any other
@@ -361,6 +342,6 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
         # time shows here
         device=next(trainer.model.parameters()).device.type,
         fingerprint=fingerprint, real_tokens=real, real_tokens_per_s=real / seconds if seconds else 0.0,
-        profile=str(profiler.path) if profiler is not None and profiler.path.is_file() else None)
+        profile=str(profile_path) if profiler is not None and profile_path.is_file() else None)
     (run_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
     return summary
