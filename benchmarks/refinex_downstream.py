@@ -378,14 +378,19 @@ def removed_lines(documents: Path) -> list[str]:
     return sorted(out)
 
 
-def refiner_of(classifier: Any, threshold: float | None = None) -> Refiner:
+def refiner_of(classifier: Any, threshold: float | None = None, *, expert: str | None = None,
+               expert_threshold: float | None = None) -> Refiner:
     """Texts (with their pages' HTML, when they are pages) -> refined texts through a line classifier's
-    fail-closed program path, at its stored threshold or at ``threshold`` (the classifier is not changed)."""
+    fail-closed program path, at its stored settings or at those given (the classifier is not changed):
+    ``threshold`` alone, ``expert`` the trafilatura point beside it on a page ("" for none) and
+    ``expert_threshold`` its confidence there."""
     from proda.pipelines.refine.classifier import LineClassifier
     from proda.pipelines.refine.interpreter import execute
 
-    if threshold is not None:
-        classifier = LineClassifier(dataclasses.replace(classifier.spec, threshold=threshold), classifier.heads,
+    changes = {k: v for k, v in (("threshold", threshold), ("expert", expert),
+                                 ("expert_threshold", expert_threshold)) if v is not None}
+    if changes:
+        classifier = LineClassifier(dataclasses.replace(classifier.spec, **changes), classifier.heads,
                                     classifier.encoder)
 
     def refine(texts: list[str], pages: list[str | None] | None = None) -> list[str]:
@@ -395,11 +400,12 @@ def refiner_of(classifier: Any, threshold: float | None = None) -> Refiner:
     return refine
 
 
-def classifier_refiner(model: Path, home: Path, threshold: float | None = None) -> Refiner:
+def classifier_refiner(model: Path, home: Path, threshold: float | None = None, *, expert: str | None = None,
+                       expert_threshold: float | None = None) -> Refiner:
     """:func:`refiner_of` the trained line classifier in folder ``model``."""
     from proda.pipelines.refine.classifier import LineClassifier
 
-    return refiner_of(LineClassifier.load(model, home), threshold)
+    return refiner_of(LineClassifier.load(model, home), threshold, expert=expert, expert_threshold=expert_threshold)
 
 
 def train_pages(documents: Path) -> list[tuple[str, frozenset[str]]]:
@@ -420,6 +426,10 @@ def main(argv: list[str] | None = None) -> int:
                         "(`proda refine train-classifier`)")
     parser.add_argument("--threshold", type=float, default=None, help="decide at this content probability instead "
                         "of the classifier's stored threshold (e.g. the one chosen on the dev half)")
+    parser.add_argument("--expert", default=None, choices=("recall", "balanced", "precision", "none"),
+                        help="the trafilatura point beside the classifier on pages (default: the model's own)")
+    parser.add_argument("--expert-threshold", type=float, default=None, help="the classifier's confidence beside "
+                        "its expert (default: the model's own)")
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("PRODA_HOME", ".proda")),
                         help="PRODA_HOME (the encoder's cache)")
     parser.add_argument("--backends", default="dependency,heuristic", help="comma-separated offline backends")
@@ -450,11 +460,13 @@ def main(argv: list[str] | None = None) -> int:
     def keep(texts: list[str], _pages: list[str | None] | None = None) -> list[str]:
         return list(texts)
 
-    refine = classifier_refiner(args.model, args.home, args.threshold) if args.refine == "model" else keep
+    expert = "" if args.expert == "none" else args.expert
+    refine = (classifier_refiner(args.model, args.home, args.threshold, expert=expert,
+                                 expert_threshold=args.expert_threshold) if args.refine == "model" else keep)
     result = downstream(boilerplate, refine, backends=[b.strip() for b in args.backends.split(",") if b.strip()],
                         seed=args.seed, pages=pages, splits=() if args.split == "all" else (args.split,))
     result["refiner"]["name"] = str(args.model) if args.refine == "model" else "keep (refines nothing)"
-    result["refiner"]["threshold"] = args.threshold
+    result["refiner"].update(threshold=args.threshold, expert=args.expert, expert_threshold=args.expert_threshold)
     print_table(result)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

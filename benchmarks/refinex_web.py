@@ -42,8 +42,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from common import package_versions
@@ -52,6 +53,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT.parent / "shared" / "webpages" / "trafilatura-eval-en.jsonl.gz"
 SAMPLE = ROOT / "data" / "sample"
 SPLIT_SALT = "refinex-web:"
+JOINT_THRESHOLDS = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
+"""Confidence levels at which the classifier, beside its expert, keeps a line the expert drops (1.0: the
+expert alone, projected onto the lines)."""
+T = TypeVar("T")
 # what the figures depend on beyond the code: the converter, the expert, the encoder and the numerics
 VERSIONED = ("resiliparse", "trafilatura", "lxml", "torch", "transformers", "sentence-transformers", "numpy")
 
@@ -95,7 +100,7 @@ def c4_lines() -> Callable[[str], str]:
     return run
 
 
-def timed(fn: Callable[[Any], str], items: Sequence[Any]) -> tuple[list[str], float]:
+def timed(fn: Callable[[Any], T], items: Sequence[Any]) -> tuple[list[T], float]:
     """(outputs, pages per CPU second of this process)."""
     started = time.process_time()
     outs = [fn(x) for x in items]
@@ -302,8 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.one_core and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
     from proda.pipelines.ingest.html import html_to_text
-    from proda.pipelines.refine.classifier import LineClassifier, keep_decisions
-    from proda.pipelines.refine.content_expert import MainContentExpert
+    from proda.pipelines.refine.classifier import LineClassifier, joint_decisions, keep_decisions
+    from proda.pipelines.refine.config import FAVOURS
+    from proda.pipelines.refine.content_expert import MainContentExpert, expert_kept_lines
 
     if not args.pages.is_file():
         print(f"no pages at {args.pages}", file=sys.stderr)
@@ -355,28 +361,38 @@ def main(argv: list[str] | None = None) -> int:
     c4 = c4_lines()
     outs, rate = timed(c4, texts)
     row("datatrove C4QualityFilter line rules", outs, 1 / (convert_s + 1 / rate))
-    for favour in ("recall", "balanced", "precision"):
+    extracted: dict[str, list[str]] = {}
+    for favour in FAVOURS:
         expert = MainContentExpert(favour=favour)
         outs, rate = timed(lambda p, e=expert: e.extract(p["html"]), dev)  # type: ignore[misc]
+        extracted[favour] = outs
         row(f"trafilatura, {favour} (on the HTML)", outs, rate)
     htmls: list[str | None] = [p["html"] for p in dev]
-    # the classifier: probabilities once, every threshold decided from them; the time is the model's full path
-    classifier.programs(texts[:3], htmls[:3])  # warm-up: token vectors of new tokens, first torch call
-    started = time.process_time()
-    programs = classifier.programs(texts, htmls)
-    model_rate = len(texts) / (time.process_time() - started)
+    alone = LineClassifier(replace(classifier.spec, expert=""), classifier.heads, classifier.encoder)
+    joint = LineClassifier(replace(classifier.spec, expert=classifier.spec.expert or "recall"), classifier.heads,
+                           classifier.encoder)
+    # each model's full path (HTML -> decisions -> fail-closed programs) timed on every dev page; the sweeps
+    # below decide every threshold from the same probabilities
+    alone.programs(texts[:3], htmls[:3])  # warm-up: token vectors of new tokens, first torch call
+    pairs = list(zip(texts, htmls, strict=True))
+    programs, model_rate = timed(lambda th: alone.programs([th[0]], [th[1]])[0], pairs)
+    joint_programs, joint_rate = timed(lambda th: joint.programs([th[0]], [th[1]])[0], pairs)
     thresholds = [round(0.05 * k, 2) for k in range(1, 17)]
+
+    def score_decisions(decided: list[list[bool]]) -> tuple[float, float]:
+        return snippet_score(dev, ["\n".join(line for line, k in zip(t.split("\n"), d, strict=True) if k)
+                                   for t, d in zip(texts, decided, strict=True)])
 
     def sweep_of(probs: list[Any]) -> list[dict[str, Any]]:
         out = []
         for threshold in thresholds:
-            kept = ["\n".join(line for line, k in zip(t.split("\n"), keep_decisions(t.split("\n"), pr, threshold),
-                                                      strict=True) if k) for t, pr in zip(texts, probs, strict=True)]
-            w, wo = snippet_score(dev, kept)
+            w, wo = score_decisions([keep_decisions(t.split("\n"), pr, threshold)
+                                     for t, pr in zip(texts, probs, strict=True)])
             out.append({"threshold": threshold, "with_kept": round(w, 3), "without_removed": round(wo, 3)})
         return out
 
-    sweep = sweep_of([classifier.probabilities(t, h) for t, h in zip(texts, htmls, strict=True)])
+    html_probs = [classifier.probabilities(t, h) for t, h in zip(texts, htmls, strict=True)]
+    sweep = sweep_of(html_probs)
     text_sweep = sweep_of([classifier.probabilities(t) for t in texts])
     # the threshold closest to meeting both targets: the largest smaller margin to them, and on a tie the
     # larger sum of margins (a point no worse on one figure and better on the other)
@@ -386,32 +402,58 @@ def main(argv: list[str] | None = None) -> int:
 
     chosen = max(sweep, key=margins)
     text_chosen = max(text_sweep, key=margins)
-    rows.append({"method": f"ProDa line classifier ({classifier.spec.encoder} MiniLM + markup, threshold "
-                           f"{chosen['threshold']}, chosen on dev)", "with_kept": chosen["with_kept"],
+    # the classifier beside its expert: each operating point's lines, and the confidence at which the
+    # classifier keeps a line the expert drops
+    expert_lines = {favour: [expert_kept_lines(t, x) for t, x in zip(texts, outs, strict=True)]
+                    for favour, outs in extracted.items()}
+
+    def joint_sweep_of(probs: list[Any], favour: str) -> list[dict[str, Any]]:
+        out = []
+        for threshold in JOINT_THRESHOLDS:
+            w, wo = score_decisions([joint_decisions(t.split("\n"), pr, kept, chosen["threshold"], threshold)
+                                     for t, pr, kept in zip(texts, probs, expert_lines[favour], strict=True)])
+            out.append({"expert": favour, "threshold": threshold, "with_kept": round(w, 3),
+                        "without_removed": round(wo, 3)})
+        return out
+
+    joint_sweep = [x for favour in FAVOURS for x in joint_sweep_of(html_probs, favour)]
+    joint_chosen = max(joint_sweep, key=margins)
+    rows.append({"method": f"ProDa line classifier alone (threshold {chosen['threshold']}, chosen on dev)",
+                 "with_kept": chosen["with_kept"],
                  "without_removed": chosen["without_removed"],
                  "pages_per_s": round(1 / (convert_s + 1 / model_rate), 1)})
+    rows.append({"method": f"ProDa classifier at {joint_chosen['threshold']} + trafilatura "
+                           f"{joint_chosen['expert']} (chosen on dev)", "with_kept": joint_chosen["with_kept"],
+                 "without_removed": joint_chosen["without_removed"],
+                 "pages_per_s": round(1 / (convert_s + 1 / joint_rate), 1)})
     members = []
-    if len(classifier.heads) > 1:  # how far one head alone lands from the ensemble, at the chosen threshold
-        from dataclasses import replace
-
+    if len(classifier.heads) > 1:  # how far one head alone lands from the ensemble, at the chosen thresholds
         for k, head in enumerate(classifier.heads):
             single = LineClassifier(replace(classifier.spec, members=1), [head], classifier.encoder)
-            point = sweep_of([single.probabilities(t, h) for t, h in zip(texts, htmls, strict=True)])
-            at = next(x for x in point if x["threshold"] == chosen["threshold"])
-            members.append({"member": k, "with_kept": at["with_kept"], "without_removed": at["without_removed"]})
+            probs = [single.probabilities(t, h) for t, h in zip(texts, htmls, strict=True)]
+            at = next(x for x in sweep_of(probs) if x["threshold"] == chosen["threshold"])
+            at_joint = next(x for x in joint_sweep_of(probs, joint_chosen["expert"])
+                            if x["threshold"] == joint_chosen["threshold"])
+            members.append({"member": k, "with_kept": at["with_kept"], "without_removed": at["without_removed"],
+                            "joint_with_kept": at_joint["with_kept"],
+                            "joint_without_removed": at_joint["without_removed"]})
     results["members"] = members
     rows.append({"method": f"the same classifier on the text alone (no HTML; threshold {text_chosen['threshold']})",
                  "with_kept": text_chosen["with_kept"], "without_removed": text_chosen["without_removed"],
                  "pages_per_s": None})
     from proda.pipelines.refine.interpreter import execute, is_subsequence
 
-    outs = [execute(mp.program, t).text for mp, t in zip(programs, texts, strict=True)]
+    # the stored model's own output path (its thresholds, and its expert when it keeps one)
+    stored = joint_programs if classifier.spec.expert else programs
+    outs = [execute(mp.program, t).text for mp, t in zip(stored, texts, strict=True)]
     inserted = sum(not is_subsequence(o, t) for o, t in zip(outs, texts, strict=True))
-    malformed = sum(mp.issues.get("malformed_program", 0) for mp in programs)
+    malformed = sum(mp.issues.get("malformed_program", 0) for mp in stored)
     w, wo = snippet_score(dev, outs)
     results.update(dev=rows, sweep=sweep, text_sweep=text_sweep, chosen_threshold=chosen["threshold"],
+                   joint_sweep=joint_sweep, joint_chosen=joint_chosen,
                    favour=classifier.spec.training.get("experts"),
-                   model_path={"threshold": classifier.spec.threshold, "with_kept": round(w, 3),
+                   model_path={"threshold": classifier.spec.threshold, "expert": classifier.spec.expert,
+                               "expert_threshold": classifier.spec.expert_threshold, "with_kept": round(w, 3),
                                "without_removed": round(wo, 3), "programs_inserting_text": inserted,
                                "malformed_programs": malformed})
     print(f"\ndev half ({len(dev)} pages); pages/s on one core (process CPU time, HTML -> text included)")
@@ -422,10 +464,35 @@ def main(argv: list[str] | None = None) -> int:
     for name, points in (("threshold sweep (with HTML)", sweep), ("threshold sweep (text alone)", text_sweep)):
         print(f"{name}:", ", ".join(f"{s['threshold']}: {s['with_kept']:.3f}/{s['without_removed']:.3f}"
                                     for s in points))
+    for favour in FAVOURS:
+        print(f"beside trafilatura {favour}, the classifier's threshold:", ", ".join(
+            f"{s['threshold']}: {s['with_kept']:.3f}/{s['without_removed']:.3f}"
+            for s in joint_sweep if s["expert"] == favour))
     if members:
         print(f"each head alone at threshold {chosen['threshold']}: " + ", ".join(
             f"{m['with_kept']:.3f}/{m['without_removed']:.3f}" for m in members))
-    print(f"model output path at its stored threshold {classifier.spec.threshold}: {w:.3f}/{wo:.3f}; "
+        print(f"each head beside trafilatura {joint_chosen['expert']} at {joint_chosen['threshold']}: " + ", ".join(
+            f"{m['joint_with_kept']:.3f}/{m['joint_without_removed']:.3f}" for m in members))
+    # where the refine model and its expert disagree, snippet by snippet (what the union buys and costs)
+    expert_of = expert_lines[joint_chosen["expert"]]
+    differ = []
+    for page, text, pr, kept in zip(dev, texts, html_probs, expert_of, strict=True):
+        lines = text.split("\n")
+        both = joint_decisions(lines, pr, kept, chosen["threshold"], joint_chosen["threshold"])
+        mine = _norm("\n".join(line for line, k in zip(lines, both, strict=True) if k))
+        theirs = _norm("\n".join(line for line, k in zip(lines, kept or [False] * len(lines), strict=True) if k))
+        for kind, snippets in (("with", page["with"]), ("without", page["without"])):
+            for snippet in snippets:
+                if (_norm(snippet) in mine) != (_norm(snippet) in theirs):
+                    differ.append({"page": page["id"], "kind": kind, "model_keeps": _norm(snippet) in mine,
+                                   "snippet": snippet[:80]})
+    results["differ_from_expert"] = differ
+    print(f"snippets the refine model decides otherwise than trafilatura {joint_chosen['expert']} alone:")
+    for d in differ:
+        print(f"  {d['kind']:<7} {'kept' if d['model_keeps'] else 'removed':<7} {d['page']}: {d['snippet']!r}")
+    expert_text = (f", beside trafilatura {classifier.spec.expert} at {classifier.spec.expert_threshold}"
+                   if classifier.spec.expert else "")
+    print(f"model output path at its stored threshold {classifier.spec.threshold}{expert_text}: {w:.3f}/{wo:.3f}; "
           f"{inserted} programs inserting text, {malformed} malformed (failed closed)")
 
     # downstream, on the gold set's test chunks, at the threshold chosen on dev: the chunks dressed with the
@@ -434,13 +501,16 @@ def main(argv: list[str] | None = None) -> int:
     if documents.is_file() and not args.no_downstream:
         from refinex_downstream import downstream, print_table, refiner_of, removed_lines, train_pages
 
-        refine = refiner_of(classifier, chosen["threshold"])
+        # text without HTML (the lines dressing) is decided by the classifier alone, a page beside its expert
+        refine = refiner_of(classifier, chosen["threshold"], expert=joint_chosen["expert"],
+                            expert_threshold=joint_chosen["threshold"])
         boilerplate = removed_lines(documents)
         results["downstream"] = {}
         for dress, pages_pool in (("lines", []), ("page", train_pages(documents))):
             down = downstream(boilerplate, refine, pages=pages_pool, splits=("test",),
                               backends=("dependency", "heuristic"))
-            down["refiner"]["threshold"] = chosen["threshold"]
+            down["refiner"].update(threshold=chosen["threshold"], expert=joint_chosen["expert"],
+                                   expert_threshold=joint_chosen["threshold"])
             results["downstream"][dress] = down
             print()
             print_table(down)

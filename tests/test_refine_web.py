@@ -174,6 +174,72 @@ def test_decisions_become_minimal_ranges_and_blank_lines_follow_their_line() -> 
     assert decisions_to_program([False, False]) == DROP and decisions_to_program([True]) == KEEP
 
 
+class FixedExpert:
+    """An expert whose answer on any page is the given text (what trafilatura would return)."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    def extract(self, html: str) -> str:
+        return self.answer
+
+
+def test_beside_its_expert_a_page_keeps_the_lines_either_keeps_and_text_alone_is_the_classifier(
+        classifier: tuple[LineClassifier, Any]) -> None:
+    model, _ = classifier
+    assert model.spec.expert == "balanced" and model.key.endswith("+balanced")  # the default stores its expert
+    page = make_pages(1, seed=97)[0]
+    text = html_to_text(page["html"]).text
+    lines = text.split("\n")
+    probs = model.probabilities(text, page["html"])
+    kept = model.expert_kept(text, page["html"])  # the real trafilatura on the page
+    assert kept is not None and any(kept) and not all(kept)
+    decided = model.decisions(text, page["html"])
+    for i, line in enumerate(lines):
+        if line.strip():
+            assert decided[i] == (kept[i] or bool(probs[i] >= model.spec.expert_threshold)), line
+    # a line the expert keeps stays however unlikely the classifier finds it; one it drops needs confidence
+    menu = next(i for i, line in enumerate(lines) if line.strip() == "• Home")
+    model._expert = FixedExpert("Home")
+    try:
+        assert model.expert_kept(text, page["html"]) == tuple(i == menu for i in range(len(lines)))
+        both = model.decisions(text, page["html"])
+        assert both[menu] and probs[menu] < model.spec.expert_threshold
+        assert [i for i, k in enumerate(both) if k and lines[i].strip()] == sorted(
+            {menu} | {i for i, p in enumerate(probs) if p >= model.spec.expert_threshold and lines[i].strip()})
+        # an expert that finds nothing, and a text without HTML: the classifier alone at its own threshold
+        model._expert = FixedExpert("")
+        assert model.decisions(text, page["html"]) == keep_decisions(lines, probs, model.spec.threshold)
+    finally:
+        model._expert = None
+    assert model.decisions(text) == keep_decisions(lines, model.probabilities(text), model.spec.threshold)
+    refined = execute(model.programs([text], [page["html"]])[0].program, text).text
+    assert all(p in refined for p in paragraphs() if p in text) and "• Home" not in refined
+
+
+def test_a_classifier_folder_without_an_expert_loads_as_the_classifier_alone(
+        classifier: tuple[LineClassifier, Any], tmp_path: Path, home: Path) -> None:
+    from proda.errors import ConfigError
+    from proda.pipelines.refine.classifier import ClassifierSpec
+
+    model, _ = classifier
+    model.save(tmp_path / "old")
+    spec = json.loads((tmp_path / "old" / "classifier.json").read_text())
+    assert spec["expert"] == "balanced"
+    del spec["expert"], spec["expert_threshold"]  # as written before classifiers kept their expert
+    (tmp_path / "old" / "classifier.json").write_text(json.dumps(spec))
+    old = LineClassifier.load(tmp_path / "old", home)
+    page = make_pages(1, seed=96)[0]
+    text = html_to_text(page["html"]).text
+    assert old.spec.expert == "" and old.expert_kept(text, page["html"]) is None
+    assert old.decisions(text, page["html"]) == keep_decisions(text.split("\n"), old.probabilities(text, page["html"]),
+                                                               old.spec.threshold)
+    with pytest.raises(ConfigError, match="unknown expert operating point 'best'"):
+        ClassifierSpec(expert="best")
+    with pytest.raises(ConfigError, match="expert_threshold"):
+        ClassifierSpec(expert="recall", expert_threshold=1.5)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.one_of(st.just(""), st.text(min_size=1, max_size=90).map(lambda s: s.replace("\n", " "))),
                 min_size=1, max_size=60))
@@ -265,8 +331,9 @@ def test_cli_distills_trains_and_refines_html_files(tmp_path: Path, home: Path) 
     recipe.write_text("full_vocabulary: false\nepochs: 15\nmembers: 1\n")
     trained = runner.invoke(app, ["--home", str(home), "refine", "train-classifier", str(tmp_path / "d" /
                                   "documents.jsonl"), str(synthetic), "-o", str(tmp_path / "clf"), "--recipe",
-                                  str(recipe), "--json"])
+                                  str(recipe), "--expert", "none", "--json"])
     assert trained.exit_code == 0, trained.output
+    assert json.loads((tmp_path / "clf" / "classifier.json").read_text())["expert"] == ""
     report = json.loads(trained.output)
     assert report["documents"] >= 11 and report["experts"]["synthetic-page"] == 5
     refined = runner.invoke(app, ["--home", str(home), "refine", "run", str(site), "--out", str(tmp_path / "o"),

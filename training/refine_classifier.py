@@ -31,6 +31,7 @@ from proda.pipelines.refine.classifier import (
     document_features,
     make_encoder,
 )
+from proda.pipelines.refine.config import FAVOURS
 from proda.pipelines.refine.interpreter import execute
 from proda.pipelines.refine.line_features import FEATURES
 from proda.pipelines.refine.program import ProgramError, parse_program
@@ -67,6 +68,13 @@ class RefineClassifierConfig(FromRecipe):
         "help": "share of training steps on a web page that hide its markup features, so the model also "
                 "decides well on text without HTML"})
     seed: int = field(default=0, metadata={"help": "seed of initialisation and data order"})
+    expert: str = field(default="balanced", metadata={
+        "help": "trafilatura operating point kept beside the classifier on web pages (recall, balanced, precision): "
+                "a line is kept when the expert keeps it or the classifier is confident; '' for the classifier "
+                "alone (balanced at 0.85 was chosen on the dev half of real pages)"})
+    expert_threshold: float = field(default=0.85, metadata={
+        "help": "with an expert, a line it drops is kept when the classifier's content probability reaches this "
+                "(chosen on the dev half of real pages)"})
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -79,6 +87,10 @@ class RefineClassifierConfig(FromRecipe):
             raise ConfigError("members must be >= 1")
         if not 0 <= self.markup_dropout < 1:
             raise ConfigError("markup_dropout is a share in [0, 1)")
+        if self.expert and self.expert not in FAVOURS:
+            raise ConfigError(f"unknown expert {self.expert!r}: use one of {', '.join(FAVOURS)} or '' for none")
+        if not 0 < self.expert_threshold <= 1:
+            raise ConfigError("expert_threshold is a probability in (0, 1]")
 
 
 @dataclass
@@ -163,7 +175,8 @@ def train_refine_classifier(config: RefineClassifierConfig, home: Path) -> Class
     if config.full_vocabulary and hasattr(encoder, "fill_vocabulary"):
         encoder.fill_vocabulary()
     spec = ClassifierSpec(encoder=config.encoder, projection_dim=config.projection_dim, channels=config.channels,
-                          threshold=config.threshold, members=config.members)
+                          threshold=config.threshold, members=config.members, expert=config.expert,
+                          expert_threshold=config.expert_threshold)
     tensors = []
     for d in usable:
         mask = torch.as_tensor([bool(line.strip()) for line in d.lines])

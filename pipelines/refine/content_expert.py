@@ -78,6 +78,15 @@ def project_onto_lines(raw: str, extracted: str, keep_share: float = KEEP_SHARE)
     return Projection("\n".join(out), kept, unexplained, len(ext_words))
 
 
+def expert_kept_lines(raw: str, extracted: str) -> tuple[bool, ...] | None:
+    """Per line of ``raw``, whether the extractor's answer ``extracted`` keeps it; None when the extractor
+    found no content on the page (nothing extracted, or nothing of it on these lines)."""
+    if not extracted.strip():
+        return None
+    kept = project_onto_lines(raw, extracted).kept
+    return kept if any(kept) else None
+
+
 class MainContentExpert:
     """trafilatura's main-content extraction as an expert over HTML, at one of its operating points
     (``favour``: recall, the default, keeps more of a page; precision keeps less).

