@@ -75,7 +75,9 @@ def run(
     skipped and a killed shard continues after its last checkpoint.
 
     A web page is refined as its visible text (boilerplate included; `text` in the output, with
-    `html_to_text` naming the converter): a page that is not UTF-8 is decoded from its own charset,
+    `html_to_text` naming the converter); with `--source classifier` the classifier reads the page's
+    markup and, when the model keeps an expert, trafilatura runs beside it on the HTML (a line is
+    kept when either keeps it). A page that is not UTF-8 is decoded from its own charset,
     one with no visible text passes through empty, one over 5 MB goes to rejected/ with its bytes;
     each is counted by reason.
     """
