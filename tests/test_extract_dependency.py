@@ -197,7 +197,7 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
                                          text="## Key Terms\n\n## Summary\n")])
     report = run_extraction(store, ExtractConfig(backend="dependency"), tmp_path)
     [stats] = report.shards
-    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v4"
+    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v5"
     assert stats.chunks == 4 and stats.failed_chunks == 0 and stats.quarantined == 0
     assert stats.empty_reasons == {"no sentence": 1}
     # TEXT states one three-step argument; every chunk repeats it, so it is one chain in the graph
@@ -245,6 +245,11 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
     ("A shift of the curve to the left leads to a lower output.", ("shift of curve", "decreases", "output")),
     ("A displacement of the mass to the right increases the tension.",
      ("displacement of mass", "increases", "tension")),
+    # an apposition the parser invents: in a sentence it found no verb in, and after a colon
+    ("The federal minimum wage yields an annual income for a single person of $15,080, which is slightly higher "
+     "than the Federal poverty line of $11,880.", ("federal minimum wage yields", "is_a", "annual income")),
+    ("Jack’s business was born from a need that most kids have: a desire for toys.",
+     ("business", "is_a", "desire for toys")),
 ])
 def test_audited_misreadings_give_no_triple(extractor: DependencyExtractor, text: str, wrong: Triple) -> None:
     found = {(concept_key(s), r, concept_key(o)) for s, r, o in triples(extractor, text)}
@@ -264,6 +269,9 @@ def test_supported_readings_survive_the_audit_fixes(extractor: DependencyExtract
     assert ("tariff", "is_a", "tax") in triples(extractor, "A tariff is a type of tax.")
     assert ("cars", "example_of", "durable goods") in triples(extractor, "Durable goods such as cars are expensive.")
     assert ("barriers", "decreases", "competition") in triples(extractor, "Barriers may reduce competition.")
+    # an apposition set off by a comma, also after a closing quote
+    assert ("luxury tax", "is_a", "tax") in triples(
+        extractor, "Some goods carry a “luxury tax,” a tax on expensive items that few people buy.")
     # without a direction, or with one the name keeps, the subject stands
     for text, subject in (("A shift of the curve reduces output.", "shift of curve"),
                           ("A leftward shift of the curve reduces output.", "leftward shift of curve")):

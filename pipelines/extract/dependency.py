@@ -1026,7 +1026,13 @@ class _Sentence:
         """ "X, a Y," is_a; "X, the Y of Z," defines X. Not inside parentheses ("X (a Y)" is mostly an
         example) nor in a list that the parser read as appositions ("a strong ethic, a willingness, and")."""
         left = appos.left_edge.i
-        if left >= 1 and self.doc[left - 1].text == "(":
+        # set off by a comma or a dash (after a closing quote, if any), as an apposition is: the parser
+        # also reads a sentence it found no verb in ("the minimum wage yields an income") as a noun
+        # with an apposition
+        before = left - 1
+        while before >= 0 and self.doc[before].text in _CLOSING_QUOTES:
+            before -= 1
+        if before < 0 or self.doc[before].text not in (",", "—", "–"):
             return
         if _children(appos, "conj", "cc") or _children(noun, "conj", "cc"):
             return
@@ -1067,6 +1073,9 @@ class _Sentence:
         return out
 
 
+_CLOSING_QUOTES = frozenset({"”", "’", '"', "'", "»"})
+
+
 def _expand(name: str, full: dict[str, str]) -> str:
     """``name`` with the chunk's acronyms written out ("HR practices" -> "human resource practices")."""
     if not full:
@@ -1096,7 +1105,7 @@ class DependencyExtractor:
 
     name: str = "dependency"
     model: str | None = None
-    prompt_version: str = "dependency-v4"  # bump whenever a rule, a word list or the model changes
+    prompt_version: str = "dependency-v5"  # bump whenever a rule, a word list or the model changes
 
     def __init__(self) -> None:
         load_pipeline()  # fail here, with the install hint, not on the first chunk
