@@ -35,12 +35,12 @@ A classifier may also keep its expert beside it (``expert`` in :class:`Classifie
 trafilatura operating point). On a web page the expert's answer is projected onto the page's lines
 as in distillation (:func:`~proda.pipelines.refine.content_expert.project_onto_lines`), and a line is
 kept when the expert keeps it *or* the classifier is confident it is content (probability at least
-``expert_threshold``); a line both drop is removed. The two err differently: the expert judges a page
-as a whole and drops whole blocks of prose it misreads as furniture (a headline, the first paragraph
-under a page's header, an article's last lines), while the classifier, having learned from many
-pages, is rarely confident about furniture. On the dev half of real pages the union keeps more of
-the content than either alone at a small cost in furniture removed (README). Without HTML, or when
-the expert finds no content on a page, the classifier decides alone at ``threshold``.
+``expert_threshold``); a line both drop is removed. The two err on different lines: the expert judges
+a page by its structure and now and then drops a line of the article itself, while the classifier,
+which reads each line's words and neighbours, is seldom confident about furniture. On the dev half of
+real pages the union keeps more of the content than either alone at a small cost in furniture
+removed (README). Without HTML, or when the expert finds no content on a page, the classifier
+decides alone at ``threshold``.
 """
 
 from __future__ import annotations
