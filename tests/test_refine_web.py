@@ -343,6 +343,39 @@ def test_cli_distills_trains_and_refines_html_files(tmp_path: Path, home: Path) 
     assert total["documents"] == 8 and total["lines_removed"] > 0 and total["failed_closed"] == 0
 
 
+def test_refine_run_with_trafilatura_alone_needs_no_model(tmp_path: Path, home: Path) -> None:
+    from proda.pipelines.refine.content_expert import MainContentExpert, expert_kept_lines
+
+    pages = make_pages(3, seed=5)
+    text = "Home | About\n\nA paragraph of a document that came without its page."
+    corpus = write_jsonl(tmp_path / "in.jsonl", [*pages, {"id": "text-only", "text": text},
+                                                 {"id": "scripts", "html": "<html><body><script>x()</script></body>"
+                                                                           "</html>"}])
+    result = CliRunner().invoke(app, ["--home", str(home), "refine", "run", str(corpus), "--out", str(tmp_path / "o"),
+                                      "--source", "trafilatura", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["total"]["documents"] == 5
+    records = {r["id"]: r for r in (json.loads(line) for f in sorted((tmp_path / "o" / "data").glob("*.jsonl"))
+                                    for line in f.read_text(encoding="utf-8").splitlines())}
+    expert = MainContentExpert(favour="balanced")
+    for page in pages:
+        r = records[page["id"]]
+        assert r["refine"]["source"] == expert.name and "malformed_program" not in r["refine"]["issues"]
+        kept = expert_kept_lines(r["text"], expert.extract(page["html"]))
+        assert kept is not None
+        lines = r["text"].split("\n")
+        # exactly the lines the expert keeps, the blank ones aside
+        assert [x for x in r["refined_text"].split("\n") if x.strip()] == [
+            line for line, k in zip(lines, kept, strict=True) if k and line.strip()]
+        assert "• Home" not in r["refined_text"] and all(p in r["refined_text"] for p in paragraphs() if p in r["text"])
+    assert records["text-only"]["refined_text"] == text
+    assert records["text-only"]["refine"]["issues"].get("no_html_for_expert") == 1
+    assert records["scripts"]["refined_text"] == ""
+    bad = CliRunner().invoke(app, ["--home", str(home), "refine", "run", str(corpus), "--out", str(tmp_path / "b"),
+                                   "--source", "trafilatura", "--trafilatura-favour", "most"])
+    assert bad.exit_code != 0 and "unknown trafilatura operating point 'most'" in str(bad.exception)
+
+
 def test_datatrove_pipeline_html_to_text_then_refinex(classifier: tuple[LineClassifier, Any], home: Path) -> None:
     pytest.importorskip("datatrove")
     from datatrove.data import Document

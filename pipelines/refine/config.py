@@ -16,7 +16,7 @@ from proda.recipes import FromRecipe
 FAVOURS = ("recall", "balanced", "precision")
 """trafilatura's three operating points: ``favor_recall``, its default, ``favor_precision``."""
 
-PROGRAM_SOURCES = ("model", "server", "classifier", "keep")
+PROGRAM_SOURCES = ("model", "server", "classifier", "trafilatura", "keep")
 EXPERT_BACKENDS = ("anthropic", "openai")
 EXPERTS = ("llm", "trafilatura")
 
@@ -28,8 +28,9 @@ class RefineConfig(FromRecipe):
     source: str = field(default="model", metadata={
         "help": "where programs come from: model (a local transformers refine model, --model PATH), server (an "
                 "OpenAI-compatible server such as `vllm serve PATH`, --base-url), classifier (a line classifier "
-                "folder from `proda refine train-classifier`, --model PATH) or keep (keep_doc() for every "
-                "document: a dry run of the plumbing)"})
+                "folder from `proda refine train-classifier`, --model PATH), trafilatura (the main-content "
+                "expert alone on each page's HTML, no model: text without HTML is kept) or keep (keep_doc() for "
+                "every document: a dry run of the plumbing)"})
     model: str | None = field(default=None, metadata={
         "help": "refine model: a folder written by `proda refine train` (source=model) or the served model name "
                 "(source=server)"})
@@ -47,8 +48,13 @@ class RefineConfig(FromRecipe):
     max_new_tokens: int = field(default=256, metadata={"help": "program tokens the model may write per window"})
     run_name: str | None = field(default=None, metadata={
         "help": "run directory name under $PRODA_HOME/runs/refine (default: from the output file name)"})
+    trafilatura_favour: str = field(default="balanced", metadata={
+        "help": "source=trafilatura: its operating point, recall, balanced (its default) or precision"})
 
     def __post_init__(self) -> None:
+        if self.trafilatura_favour not in FAVOURS:
+            raise ConfigError(f"unknown trafilatura operating point {self.trafilatura_favour!r}: use one of "
+                              f"{', '.join(FAVOURS)}")
         if self.source not in PROGRAM_SOURCES:
             raise ConfigError(f"unknown program source {self.source!r}: use one of {', '.join(PROGRAM_SOURCES)}")
         if self.source == "model" and not self.model:

@@ -47,7 +47,8 @@ HTML_CONVERSION = "html_to_text"
 
 
 class ProgramSource(Protocol):
-    """Where programs come from (the refine model, a server, or keep-everything); ``key`` names it."""
+    """Where programs come from (the refine model, a server, a line classifier, the trafilatura expert, or
+    keep-everything); ``key`` names it."""
 
     @property
     def key(self) -> str: ...
@@ -352,6 +353,10 @@ def make_source(config: RefineConfig, home: Path, llm: LLMSettings | None = None
     view = ViewConfig(max_window_chars=config.max_window_chars, max_line_chars=config.max_line_chars)
     if config.source == "keep":
         return KeepAll()
+    if config.source == "trafilatura":
+        from proda.pipelines.refine.expert_source import ExpertSource
+
+        return ExpertSource(favour=config.trafilatura_favour, view=view)
     if config.source == "classifier":
         from proda.pipelines.refine.classifier import LineClassifier
 
@@ -373,7 +378,7 @@ def make_source(config: RefineConfig, home: Path, llm: LLMSettings | None = None
 def source_key(config: RefineConfig, home: str) -> tuple[object, ...]:
     """The resource key of a program source: every setting that changes which model runs and how."""
     return ("refine.source", config.source, config.model, config.base_url, config.max_new_tokens,
-            config.batch_size, config.max_window_chars, config.max_line_chars, home)
+            config.batch_size, config.max_window_chars, config.max_line_chars, config.trafilatura_favour, home)
 
 
 def run_shard(spec: ShardSpec, env: ShardEnv[ProgressFn]) -> ShardStats:

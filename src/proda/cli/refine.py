@@ -56,7 +56,10 @@ def run(
                              "stats/, progress/ and completions/ per shard."),
     source: str | None = typer.Option(None, "--source", help="model (local transformers model, default), server "
                                       "(OpenAI-compatible, e.g. vLLM), classifier (line classifier from `proda "
-                                      "refine train-classifier`) or keep (keep everything: a dry run)."),
+                                      "refine train-classifier`), trafilatura (the main-content expert alone on "
+                                      "each page's HTML: no model needed) or keep (keep everything: a dry run)."),
+    trafilatura_favour: str | None = typer.Option(None, "--trafilatura-favour", help="--source trafilatura: "
+                                                  "recall, balanced (default) or precision."),
     model: str | None = typer.Option(None, "--model", help="Refine model folder (from `proda refine train` or "
                                      "`train-classifier`) or the served model name."),
     base_url: str | None = typer.Option(None, "--base-url", help="Server URL for --source server "
@@ -77,7 +80,8 @@ def run(
     A web page is refined as its visible text (boilerplate included; `text` in the output, with
     `html_to_text` naming the converter); with `--source classifier` the classifier reads the page's
     markup and, when the model keeps an expert, trafilatura runs beside it on the HTML (a line is
-    kept when either keeps it). A page that is not UTF-8 is decoded from its own charset,
+    kept when either keeps it); `--source trafilatura` refines pages with trafilatura alone, no model
+    needed. A page that is not UTF-8 is decoded from its own charset,
     one with no visible text passes through empty, one over 5 MB goes to rejected/ with its bytes;
     each is counted by reason.
     """
@@ -86,7 +90,8 @@ def run(
 
     settings = settings_from(ctx)
     values = _merge(recipe, "RefineConfig", {"source": source, "model": model, "base_url": base_url,
-                                             "shards": shards, "executor": executor, "batch_size": batch_size})
+                                             "shards": shards, "executor": executor, "batch_size": batch_size,
+                                             "trafilatura_favour": trafilatura_favour})
     config = RefineConfig.from_dict(values, source=str(recipe) if recipe else "flags")
     inputs = _with_pages(inputs, out)
     with Progress(TextColumn("refining {task.fields[info]}"), TimeElapsedColumn(), console=console,
