@@ -197,7 +197,7 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
                                          text="## Key Terms\n\n## Summary\n")])
     report = run_extraction(store, ExtractConfig(backend="dependency"), tmp_path)
     [stats] = report.shards
-    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v5"
+    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v6"
     assert stats.chunks == 4 and stats.failed_chunks == 0 and stats.quarantined == 0
     assert stats.empty_reasons == {"no sentence": 1}
     # TEXT states one three-step argument; every chunk repeats it, so it is one chain in the graph
@@ -250,6 +250,9 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
      "than the Federal poverty line of $11,880.", ("federal minimum wage yields", "is_a", "annual income")),
     ("Jack’s business was born from a need that most kids have: a desire for toys.",
      ("business", "is_a", "desire for toys")),
+    # a meaning that points back to an earlier sentence defines nothing
+    ("This pattern is called a business cycle.", ("business cycle", "defined_as", "pattern")),
+    ("This kind of market is called a monopoly.", ("monopoly", "defined_as", "kind of market")),
 ])
 def test_audited_misreadings_give_no_triple(extractor: DependencyExtractor, text: str, wrong: Triple) -> None:
     found = {(concept_key(s), r, concept_key(o)) for s, r, o in triples(extractor, text)}
@@ -269,6 +272,9 @@ def test_supported_readings_survive_the_audit_fixes(extractor: DependencyExtract
     assert ("tariff", "is_a", "tax") in triples(extractor, "A tariff is a type of tax.")
     assert ("cars", "example_of", "durable goods") in triples(extractor, "Durable goods such as cars are expensive.")
     assert ("barriers", "decreases", "competition") in triples(extractor, "Barriers may reduce competition.")
+    # a demonstrative with what it refers to spelled out still defines the term
+    assert ("spending function", "defined_as", "relationship between income and spending") in triples(
+        extractor, "This relationship between income and spending is called the spending function.")
     # an apposition set off by a comma, also after a closing quote
     assert ("luxury tax", "is_a", "tax") in triples(
         extractor, "Some goods carry a “luxury tax,” a tax on expensive items that few people buy.")

@@ -373,6 +373,14 @@ def _directional(tok: Token) -> bool:
                for t in tok.subtree)
 
 
+def _points_back(tok: Token) -> bool:
+    """Whether noun ``tok`` is a bare demonstrative mention ("this pattern", "these firms", "this kind of
+    good"): what it means is in an earlier sentence."""
+    if not any(c.dep_ == "det" and c.lower_ in R.DEMONSTRATIVES for c in tok.children):
+        return False
+    return tok.lemma_.casefold() in R.CLASS_HEADS or all(c.dep_ in ("det", "punct") for c in tok.children)
+
+
 def _cut_off(head: Token, tokens: list[Token]) -> bool:
     """Whether the phrase is a fragment of a longer name or a denied alternative: a head followed by a
     number ("Fortune 500", "rule 72"), or a phrase after "not" ("a firm, not just a large factory")."""
@@ -853,10 +861,13 @@ class _Sentence:
                     self.add(self.np(s), "used_for", goal)
 
     def named(self, subjects: list[Token], targets: list[Token], *, term_first: bool) -> None:
-        """ "X is defined as Y" (term first) or "X is called / known as Y" (the term is Y)."""
+        """ "X is defined as Y" (term first) or "X is called / known as Y" (the term is Y). A bare meaning
+        that points back ("this pattern is called a cycle") is in an earlier sentence, not in this one."""
         for s in subjects:
             for t in targets:
                 term, meaning = (s, t) if term_first else (t, s)
+                if _points_back(meaning):
+                    continue
                 self.add(self.np(term), "defined_as", definition(meaning) or activity(meaning))
 
     @staticmethod
@@ -1105,7 +1116,7 @@ class DependencyExtractor:
 
     name: str = "dependency"
     model: str | None = None
-    prompt_version: str = "dependency-v5"  # bump whenever a rule, a word list or the model changes
+    prompt_version: str = "dependency-v6"  # bump whenever a rule, a word list or the model changes
 
     def __init__(self) -> None:
         load_pipeline()  # fail here, with the install hint, not on the first chunk

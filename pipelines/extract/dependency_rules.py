@@ -124,6 +124,8 @@ INSTRUMENT_HEADS = _words("way tool means method technique instrument mechanism 
 
 # "X is called Y" (object predicate): the term Y is defined as X.
 NAMING_PARTICIPLES = _words("call term name dub label")
+# determiners that point back to an earlier sentence ("this pattern is called ...")
+DEMONSTRATIVES = _words("this these that those")
 
 # Intransitive verbs whose subject moves up or down ("prices rise", "output falls").
 UP_VERBS = _words("increase rise grow climb expand soar jump rebound accelerate")
