@@ -255,6 +255,27 @@ def test_the_model_output_path_never_inserts_text_and_never_fails(classifier: tu
     assert parse_program(result.program.render()) == result.program
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(min_size=1, max_size=90).map(lambda s: s.replace("\n", " ")), min_size=1, max_size=30),
+       st.lists(st.booleans(), min_size=30, max_size=30))
+def test_beside_its_expert_the_output_path_never_inserts_text(classifier: tuple[LineClassifier, Any],
+                                                              lines: list[str], in_nav: list[bool]) -> None:
+    """Arbitrary lines as a page (some in a menu, some in paragraphs): trafilatura reads the HTML, the union
+    decides, and what reaches the text is still a deletion program."""
+    from html import escape
+
+    model, _ = classifier
+    blocks = "".join(f"<nav><a href='/'>{escape(x)}</a></nav>" if nav else f"<p>{escape(x)}</p>"
+                     for x, nav in zip(lines, in_nav, strict=False))
+    html = f"<html><body><article>{blocks}</article></body></html>"
+    text = html_to_text(html).text
+    (result,) = model.programs([text], [html])
+    out = execute(result.program, text)
+    assert is_subsequence(out.text, text)
+    assert all(isinstance(op, RemoveLines) for op in result.program.edits)
+    assert "malformed_program" not in result.issues and not result.errors
+
+
 class Scripted:
     """A generator that answers out of its window and outside the language: both must fail closed."""
 
