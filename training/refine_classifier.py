@@ -31,7 +31,7 @@ from proda.pipelines.refine.classifier import (
     document_features,
     make_encoder,
 )
-from proda.pipelines.refine.config import FAVOURS
+from proda.pipelines.refine.config import check_favour
 from proda.pipelines.refine.interpreter import execute
 from proda.pipelines.refine.line_features import FEATURES
 from proda.pipelines.refine.program import ProgramError, parse_program
@@ -87,8 +87,7 @@ class RefineClassifierConfig(FromRecipe):
             raise ConfigError("members must be >= 1")
         if not 0 <= self.markup_dropout < 1:
             raise ConfigError("markup_dropout is a share in [0, 1)")
-        if self.expert and self.expert not in FAVOURS:
-            raise ConfigError(f"unknown expert {self.expert!r}: use one of {', '.join(FAVOURS)} or '' for none")
+        check_favour(self.expert, what="expert operating point", empty="the classifier alone")
         if not 0 < self.expert_threshold <= 1:
             raise ConfigError("expert_threshold is a probability in (0, 1]")
 

@@ -59,11 +59,11 @@ from numpy.typing import NDArray
 
 from proda.errors import ConfigError, DependencyMissing, InputError
 from proda.pipelines import embedding
-from proda.pipelines.refine.config import FAVOURS
-from proda.pipelines.refine.content_expert import expert_kept_lines
+from proda.pipelines.refine.config import check_favour
+from proda.pipelines.refine.content_expert import MainContentExpert, expert_kept_lines
 from proda.pipelines.refine.line_features import FEATURES, line_features
 from proda.pipelines.refine.markup_features import MARKUP_FEATURES, markup_features
-from proda.pipelines.refine.model import ModelProgram, ViewConfig, merge_window_programs, window_targets, windows
+from proda.pipelines.refine.model import ModelProgram, ViewConfig, through_windows
 from proda.pipelines.refine.program import DROP, KEEP, Program, RemoveLines
 
 ENCODER_PACKAGE = embedding.ENCODER_PACKAGE
@@ -226,9 +226,7 @@ class ClassifierSpec:
     """with ``expert``, a line the expert drops is kept when its content probability reaches this."""
 
     def __post_init__(self) -> None:
-        if self.expert and self.expert not in FAVOURS:
-            raise ConfigError(f"unknown expert operating point {self.expert!r}: use one of {', '.join(FAVOURS)} "
-                              "or '' for the classifier alone")
+        check_favour(self.expert, what="expert operating point", empty="the classifier alone")
         for name in ("threshold", "expert_threshold"):
             if not 0 < getattr(self, name) <= 1:
                 raise ConfigError(f"{name} is a probability in (0, 1]")
@@ -395,8 +393,6 @@ class LineClassifier:
         if not self.spec.expert or not html or not html.strip():
             return None
         if self._expert is None:
-            from proda.pipelines.refine.content_expert import MainContentExpert
-
             self._expert = MainContentExpert(favour=self.spec.expert)
         return expert_kept_lines(text, self._expert.extract(html))
 
@@ -418,8 +414,7 @@ class LineClassifier:
             raise ValueError(f"{len(pages)} pages for {len(texts)} texts")
         out: list[ModelProgram] = []
         for k, text in enumerate(texts):
-            doc_windows = windows(text, self.view)
             program = self.program_for(text, pages[k] if pages is not None else None)
-            out.append(merge_window_programs(doc_windows, window_targets(program, doc_windows)))
+            out.append(through_windows(program, text, self.view))
         self.encoder.save()
         return out

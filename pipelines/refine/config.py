@@ -16,6 +16,15 @@ from proda.recipes import FromRecipe
 FAVOURS = ("recall", "balanced", "precision")
 """trafilatura's three operating points: ``favor_recall``, its default, ``favor_precision``."""
 
+
+def check_favour(value: str, *, what: str = "trafilatura operating point", empty: str | None = None) -> str:
+    """``value`` when it is one of :data:`FAVOURS` (or "" where ``empty`` says what "" means); raises
+    ConfigError naming ``what`` and the choices otherwise."""
+    if value in FAVOURS or (empty is not None and value == ""):
+        return value
+    tail = f" or '' for {empty}" if empty is not None else ""
+    raise ConfigError(f"unknown {what} {value!r}: use one of {', '.join(FAVOURS)}{tail}")
+
 PROGRAM_SOURCES = ("model", "server", "classifier", "trafilatura", "keep")
 EXPERT_BACKENDS = ("anthropic", "openai")
 EXPERTS = ("llm", "trafilatura")
@@ -52,9 +61,7 @@ class RefineConfig(FromRecipe):
         "help": "source=trafilatura: its operating point, recall, balanced (its default) or precision"})
 
     def __post_init__(self) -> None:
-        if self.trafilatura_favour not in FAVOURS:
-            raise ConfigError(f"unknown trafilatura operating point {self.trafilatura_favour!r}: use one of "
-                              f"{', '.join(FAVOURS)}")
+        check_favour(self.trafilatura_favour)
         if self.source not in PROGRAM_SOURCES:
             raise ConfigError(f"unknown program source {self.source!r}: use one of {', '.join(PROGRAM_SOURCES)}")
         if self.source == "model" and not self.model:
@@ -104,9 +111,7 @@ class DistillConfig(FromRecipe):
     def __post_init__(self) -> None:
         if self.expert not in EXPERTS:
             raise ConfigError(f"unknown expert {self.expert!r}: use llm or trafilatura")
-        if self.trafilatura_favour not in FAVOURS:
-            raise ConfigError(f"unknown trafilatura operating point {self.trafilatura_favour!r}: use one of "
-                              f"{', '.join(FAVOURS)}")
+        check_favour(self.trafilatura_favour)
         if self.backend is not None and self.backend not in EXPERT_BACKENDS:
             raise ConfigError(f"unknown expert backend {self.backend!r}: use anthropic or openai")
         if not 0 <= self.max_insert_ratio <= 1 or not 0 <= self.max_unexpressible_ratio <= 1:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Indel
 
-from proda.errors import ConfigError, DependencyMissing
-from proda.pipelines.refine.config import FAVOURS
+from proda.errors import DependencyMissing
+from proda.pipelines.refine.config import check_favour
 
 KEEP_SHARE = 0.5
 """A raw line is in the projection when at least this share of its words are in the extractor's text."""
@@ -97,8 +97,7 @@ class MainContentExpert:
     """
 
     def __init__(self, *, favour: str = "recall") -> None:
-        if favour not in FAVOURS:
-            raise ConfigError(f"unknown trafilatura operating point {favour!r}: use one of {', '.join(FAVOURS)}")
+        check_favour(favour)
         try:
             import trafilatura
         except ImportError as e:

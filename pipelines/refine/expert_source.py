@@ -23,7 +23,7 @@ import numpy as np
 
 from proda.pipelines.refine.classifier import decisions_to_program, keep_decisions
 from proda.pipelines.refine.content_expert import MainContentExpert, expert_kept_lines
-from proda.pipelines.refine.model import ModelProgram, ViewConfig, merge_window_programs, window_targets, windows
+from proda.pipelines.refine.model import ModelProgram, ViewConfig, through_windows
 from proda.pipelines.refine.program import DROP, KEEP
 
 
@@ -61,8 +61,7 @@ class ExpertSource:
                     # blank lines follow the line above them, as the classifier's decisions do
                     lines = text.split("\n")
                     program = decisions_to_program(keep_decisions(lines, np.asarray(kept, np.float32), 1.0))
-            doc_windows = windows(text, self.view)
-            result = merge_window_programs(doc_windows, window_targets(program, doc_windows))
+            result = through_windows(program, text, self.view)
             result.issues.update(issues)
             out.append(result)
         return out

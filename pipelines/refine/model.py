@@ -131,6 +131,13 @@ class ModelProgram:
     errors: list[str] = field(default_factory=list)
 
 
+def through_windows(program: Program, text: str, view: ViewConfig) -> ModelProgram:
+    """A document program decided whole (a classifier's, an expert's) cut into ``text``'s windows and parsed
+    back through :func:`merge_window_programs`: the same fail-closed path a generated program takes."""
+    doc_windows = windows(text, view)
+    return merge_window_programs(doc_windows, window_targets(program, doc_windows))
+
+
 def merge_window_programs(doc_windows: Sequence[Window], outputs: Sequence[str]) -> ModelProgram:
     """Parse each window's output and merge them into one document program (failing closed per window)."""
     ops: list[Op] = []
