@@ -240,6 +240,14 @@ def test_a_classifier_folder_without_an_expert_loads_as_the_classifier_alone(
         ClassifierSpec(expert="recall", expert_threshold=1.5)
 
 
+def assert_deletion_program(result: Any, text: str) -> None:
+    """What the output path must guarantee: only line removals, parsed, executed to a subsequence of ``text``."""
+    out = execute(result.program, text)
+    assert is_subsequence(out.text, text)
+    assert all(isinstance(op, RemoveLines) for op in result.program.edits)
+    assert "malformed_program" not in result.issues and not result.errors
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.one_of(st.just(""), st.text(min_size=1, max_size=90).map(lambda s: s.replace("\n", " "))),
                 min_size=1, max_size=60))
@@ -248,10 +256,7 @@ def test_the_model_output_path_never_inserts_text_and_never_fails(classifier: tu
     model, _ = classifier
     text = "\n".join(lines)
     (result,) = model.programs([text])
-    out = execute(result.program, text)
-    assert is_subsequence(out.text, text)
-    assert all(isinstance(op, RemoveLines) for op in result.program.edits)
-    assert "malformed_program" not in result.issues and not result.errors
+    assert_deletion_program(result, text)
     assert parse_program(result.program.render()) == result.program
 
 
@@ -270,10 +275,7 @@ def test_beside_its_expert_the_output_path_never_inserts_text(classifier: tuple[
     html = f"<html><body><article>{blocks}</article></body></html>"
     text = html_to_text(html).text
     (result,) = model.programs([text], [html])
-    out = execute(result.program, text)
-    assert is_subsequence(out.text, text)
-    assert all(isinstance(op, RemoveLines) for op in result.program.edits)
-    assert "malformed_program" not in result.issues and not result.errors
+    assert_deletion_program(result, text)
 
 
 class Scripted:
