@@ -54,6 +54,8 @@ def test_full_fine_tune_checkpoints_and_resumes(tmp_path: Path) -> None:
     assert first.train_tokens > 0 and first.tokens_per_s > 0 and first.peak_rss_mb > 0
     summary = json.loads((tmp_path / "runs" / "train" / "t1" / "summary.json").read_text())
     assert summary["steps"] == 4 and (Path(summary["model_dir"]) / "config.json").exists()
+    # finished: of checkpoints 2 and 4 only the newest is kept, as the resume point for more steps
+    assert [p.name for p in (tmp_path / "runs" / "train" / "t1").glob("checkpoint-*")] == ["checkpoint-4"]
     # the same run again: the finished model is reused as it is, never stepped past max_steps
     weights = sorted(Path(first.model_dir).glob("*.safetensors"))
     stamps = [w.stat().st_mtime_ns for w in weights]
@@ -67,6 +69,26 @@ def test_full_fine_tune_checkpoints_and_resumes(tmp_path: Path) -> None:
     second = run_training(longer, tmp_path, model=model2, tokenizer=tok2)
     assert second.resumed_from == "checkpoint-4" and second.steps == 6
     assert [s for s, _ in second.losses] == [5, 6]
+
+
+def test_a_finished_run_keeping_no_checkpoints_leaves_its_model_and_retrains_from_step_0(tmp_path: Path) -> None:
+    """keep_checkpoints=0 (what a loop asks for): the run's folder holds the final model and summary only;
+    the setting does not change what the model is (a rerun reuses it), and more steps start over."""
+    data = _records(tmp_path / "train.jsonl")
+    model, tok = _tiny(tmp_path)
+    config = TrainConfig(run_name="lean", dataset=None, train_file=str(data), max_steps=4, save_steps=2,
+                         logging_steps=1, per_device_train_batch_size=4, keep_checkpoints=0)
+    first = run_training(config, tmp_path, model=model, tokenizer=tok)
+    run_dir = tmp_path / "runs" / "train" / "lean"
+    assert first.steps == 4 and not list(run_dir.glob("checkpoint-*"))
+    assert (Path(first.model_dir) / "config.json").is_file() and (run_dir / "summary.json").is_file()
+    kept = TrainConfig(**{**config.__dict__, "keep_checkpoints": 1})
+    assert run_training(kept, tmp_path, model=model, tokenizer=tok).reused
+    model2, tok2 = _tiny(tmp_path)
+    longer = run_training(TrainConfig(**{**config.__dict__, "max_steps": 5}), tmp_path, model=model2, tokenizer=tok2)
+    assert longer.resumed_from is None and longer.steps == 5 and [s for s, _ in longer.losses] == [1, 2, 3, 4, 5]
+    with pytest.raises(ConfigError, match="keep_checkpoints"):
+        TrainConfig(run_name="x", dataset=None, train_file=str(data), keep_checkpoints=-1)
 
 
 def test_padding_free_batches_train_like_padded_ones_and_count_real_tokens(tmp_path: Path) -> None:

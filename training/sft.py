@@ -7,8 +7,9 @@ becomes a TRL prompt-completion pair, so the loss is on the assistant turn only:
 evaluation's own plain layout (``Question: ...\nAnswer:`` then the answer), which the V1 recipe sweep
 chose on dev over the chat template; ``prompt_format="chat"`` keeps the template.
 
-A run directory holds checkpoints (every ``save_steps``), the final model and ``summary.json``
-(steps, loss curve, real and padded tokens/s, wall time, peak memory).
+A run directory holds checkpoints (every ``save_steps``; once finished, only the ``keep_checkpoints``
+newest), the final model and ``summary.json`` (steps, loss curve, real and padded tokens/s, wall time,
+peak memory).
 
 Batches are padding-free by default: the records of a step are flattened into one sequence and
 the model keeps them apart by their restarting position ids, so no compute goes to padding while
@@ -25,6 +26,7 @@ import importlib
 import json
 import math
 import resource
+import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -70,7 +72,12 @@ class TrainConfig(FromRecipe):
     max_length: int = field(default=512, metadata={"help": "tokens per record; longer ones are truncated"})
     max_records: int | None = field(default=None, metadata={"help": "use at most this many records"})
     save_steps: int = field(default=20, metadata={"help": "checkpoint every this many steps (resume point)"})
-    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept"})
+    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept while training"})
+    keep_checkpoints: int = field(default=1, metadata={
+        "help": "checkpoints kept once the run has finished (the newest ones; the final model is always kept). "
+                "Each holds the weights and the optimizer's state, about three times the model's size; a "
+                "finished run given more steps resumes from the newest kept, or trains again from step 0 when "
+                "none is (0: none kept)"})
     logging_steps: int = field(default=5, metadata={"help": "log the loss every this many steps"})
     seed: int = field(default=0, metadata={"help": "seed of data order and initialisation"})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for memory"})
@@ -108,6 +115,8 @@ class TrainConfig(FromRecipe):
             raise ConfigError("num_threads must be 0 (torch's default) or more")
         if self.profile_steps < 0:
             raise ConfigError("profile_steps must be 0 (no profile) or more")
+        if self.save_total_limit < 1 or self.keep_checkpoints < 0:
+            raise ConfigError("save_total_limit must be at least 1 and keep_checkpoints 0 or more")
         if self.prompt_format not in PROMPT_FORMATS:
             raise ConfigError(f"prompt_format {self.prompt_format!r}: use {', '.join(PROMPT_FORMATS)}")
 
@@ -189,6 +198,15 @@ def _last_checkpoint(run_dir: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
+def _prune_checkpoints(run_dir: Path, keep: int) -> None:
+    """Remove all but the ``keep`` newest checkpoints of a finished run: they are resume points only, and
+    a run's checkpoints are most of its disk (a loop trains twice)."""
+    ckpts = sorted((p for p in run_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]))
+    for old in ckpts[:len(ckpts) - keep] if keep else ckpts:
+        shutil.rmtree(old)
+
+
 def _finished_run(run_dir: Path, fingerprint: str) -> TrainSummary | None:
     """The summary of a finished run with the same config and records, marked as reused; else None.
 
@@ -241,7 +259,9 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
 
     records = load_records(config, store)
     run_dir = home / "runs" / "train" / config.run_name
-    fingerprint = hashlib.sha256(json.dumps([asdict(config), records], sort_keys=True, default=str)
+    # what the model depends on: keeping checkpoints afterwards does not change it
+    trained = {k: v for k, v in asdict(config).items() if k != "keep_checkpoints"}
+    fingerprint = hashlib.sha256(json.dumps([trained, records], sort_keys=True, default=str)
                                  .encode()).hexdigest()
     finished = _finished_run(run_dir, fingerprint)
     if finished is not None:
@@ -344,4 +364,6 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
         fingerprint=fingerprint, real_tokens=real, real_tokens_per_s=real / seconds if seconds else 0.0,
         profile=str(profile_path) if profiler is not None and profile_path.is_file() else None)
     (run_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
+    # only once the final model and its summary are written: a run killed before still resumes
+    _prune_checkpoints(run_dir, config.keep_checkpoints)
     return summary

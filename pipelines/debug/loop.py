@@ -131,7 +131,8 @@ def run_loop(store: GraphStore, config: LoopConfig, home: Path, *, log: LogFn | 
         tc = TrainConfig(run_name=f"{cfg.name}-{stage}", discipline=cfg.discipline, max_steps=steps,
                          learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size,
                          max_length=cfg.max_length, method=cfg.method, seed=cfg.seed, save_steps=max(1, steps // 2),
-                         logging_steps=max(1, steps // 5), **data)
+                         # a loop's models are its results; their resume points would triple its disk
+                         keep_checkpoints=0, logging_steps=max(1, steps // 5), **data)
         summary = timed(f"train {stage}", lambda: run_training(tc, home, store=store))
         report.trainings[stage] = _train_summary(summary)
         return summary

@@ -187,7 +187,8 @@ def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: i
     console.rule(f"12. train V1 on the Builder data (TRL SFT, {steps} steps on CPU), then evaluate it")
     with _bar("training V1", "steps") as progress:
         summary = run_training(TrainConfig(run_name="demo-v1", dataset="demo_v1", base_model=base, max_steps=steps,
-                                           save_steps=max(1, steps // 2), logging_steps=max(1, steps // 5)),
+                                           save_steps=max(1, steps // 2), logging_steps=max(1, steps // 5),
+                                           keep_checkpoints=0),
                                home, store=store, progress=progress)
     losses = summary.losses
     done = " (already trained: reused)" if summary.reused else ""
@@ -258,7 +259,8 @@ def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model
     with _bar("training V2", "steps") as progress:
         v2_train = run_training(TrainConfig(run_name="demo-v2", dataset=None, train_file=str(patches),
                                             base_model=v1_model, max_steps=v2_steps, save_steps=v2_steps,
-                                            logging_steps=max(1, v2_steps // 5)), home, progress=progress)
+                                            logging_steps=max(1, v2_steps // 5), keep_checkpoints=0), home,
+                                progress=progress)
     with _bar("evaluating V2", "items") as progress:
         v2 = evaluate(store, EvalConfig(model=v2_train.model_dir, benchmark="demo", run_name="demo-v2"), home,
                       progress=progress)
