@@ -234,8 +234,10 @@ def test_a_classifier_folder_without_an_expert_loads_as_the_classifier_alone(
     assert old.spec.expert == "" and old.expert_kept(text, page["html"]) is None
     assert old.decisions(text, page["html"]) == keep_decisions(text.split("\n"), old.probabilities(text, page["html"]),
                                                                old.spec.threshold)
-    with pytest.raises(ConfigError, match="unknown expert operating point 'best'"):
+    with pytest.raises(ConfigError, match=r"unknown expert operating point 'best': use one of .*, or none for the "
+                                          r"classifier alone"):
         ClassifierSpec(expert="best")
+    assert ClassifierSpec(expert="none").expert == ""  # as a command line or a recipe says it
     with pytest.raises(ConfigError, match="expert_threshold"):
         ClassifierSpec(expert="recall", expert_threshold=1.5)
 

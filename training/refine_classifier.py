@@ -87,7 +87,7 @@ class RefineClassifierConfig(FromRecipe):
             raise ConfigError("members must be >= 1")
         if not 0 <= self.markup_dropout < 1:
             raise ConfigError("markup_dropout is a share in [0, 1)")
-        check_favour(self.expert, what="expert operating point", empty="the classifier alone")
+        self.expert = check_favour(self.expert, what="expert operating point", empty="the classifier alone")
         if not 0 < self.expert_threshold <= 1:
             raise ConfigError("expert_threshold is a probability in (0, 1]")
 

@@ -226,7 +226,7 @@ class ClassifierSpec:
     """with ``expert``, a line the expert drops is kept when its content probability reaches this."""
 
     def __post_init__(self) -> None:
-        check_favour(self.expert, what="expert operating point", empty="the classifier alone")
+        self.expert = check_favour(self.expert, what="expert operating point", empty="the classifier alone")
         for name in ("threshold", "expert_threshold"):
             if not 0 < getattr(self, name) <= 1:
                 raise ConfigError(f"{name} is a probability in (0, 1]")

@@ -18,12 +18,16 @@ FAVOURS = ("recall", "balanced", "precision")
 
 
 def check_favour(value: str, *, what: str = "trafilatura operating point", empty: str | None = None) -> str:
-    """``value`` when it is one of :data:`FAVOURS` (or "" where ``empty`` says what "" means); raises
-    ConfigError naming ``what`` and the choices otherwise."""
-    if value in FAVOURS or (empty is not None and value == ""):
+    """``value`` when it is one of :data:`FAVOURS`; where ``empty`` says what no point means, "" or
+    ``none`` (how a command line says it) gives "". Raises ConfigError naming ``what`` and the choices
+    otherwise."""
+    if value in FAVOURS:
         return value
-    tail = f" or '' for {empty}" if empty is not None else ""
+    if empty is not None and value in ("", "none"):
+        return ""
+    tail = f", or none for {empty}" if empty is not None else ""
     raise ConfigError(f"unknown {what} {value!r}: use one of {', '.join(FAVOURS)}{tail}")
+
 
 PROGRAM_SOURCES = ("model", "server", "classifier", "trafilatura", "keep")
 EXPERT_BACKENDS = ("anthropic", "openai")

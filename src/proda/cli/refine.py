@@ -264,7 +264,7 @@ def train_classifier(
     values = _merge(recipe, "RefineClassifierConfig", {
         "documents": [str(p) for p in documents] if documents else None,
         "output_dir": str(output_dir) if output_dir else None, "encoder": encoder, "epochs": epochs,
-        "threshold": threshold, "expert": "" if expert == "none" else expert, "expert_threshold": expert_threshold})
+        "threshold": threshold, "expert": expert, "expert_threshold": expert_threshold})
     config = RefineClassifierConfig.from_dict(values, source=str(recipe) if recipe else "flags")
     if not config.documents:
         raise ConfigError("give the training documents: `proda refine train-classifier OUT/documents.jsonl` "
