@@ -42,6 +42,35 @@ def test_name_normalisation_is_the_regex_definition(name: str) -> None:
     assert ids.normalise_name(name) == expected
 
 
+def test_a_derived_id_is_the_fingerprint_without_hashing_again_and_cannot_go_stale(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An element validated without an id has its derived id as its fingerprint (no second hash); a given
+    id is checked against the identity; identity fields are frozen, and a copy that updates the identity
+    derives its fingerprint again, so a stale id is still caught as a collision."""
+    built = Concept(name="Supply Curve", discipline="economics")
+    calls: list[str] = []
+    real = Concept.derived_id
+    monkeypatch.setattr(Concept, "derived_id", lambda self: calls.append(self.name) or real(self))
+    assert built.fingerprint == built.id == "con_8e3667620fee2c3e5121" and calls == []
+    read = Concept.model_validate_json(built.model_dump_json())  # an id given (a file's record): checked
+    assert read.fingerprint == read.id and calls == ["Supply Curve"]
+    forged = Concept(id="con_forged", name="Supply Curve", discipline="economics")
+    assert forged.fingerprint == built.id != forged.id
+    with pytest.raises(ValidationError, match="frozen"):
+        built.name = "demand curve"  # type: ignore[misc]
+    for element, field in ((Chunk(document_id="d", ordinal=0, discipline="economics", text="t"), "ordinal"),
+                           (Relation(type="causes", subject_id="a", object_id="b", discipline="economics"), "type"),
+                           (Chain(discipline="economics", relation_ids=["r"], concept_ids=["a", "b"]), "relation_ids")):
+        with pytest.raises(ValidationError, match="frozen"):
+            setattr(element, field, element.__dict__[field])
+    moved = built.model_copy(update={"name": "demand curve"})
+    assert moved.id == built.id and moved.fingerprint == ids.concept_id("demand curve", "economics")
+    described = built.model_copy(update={"description": "a schedule"})
+    assert described.fingerprint == described.id == built.id
+    assert Concept.model_validate_json('{"kind": "concept", "id": "", "name": "x", "discipline": "economics"}'
+                                       ).fingerprint == ids.concept_id("x", "economics")
+
+
 def test_relation_and_chain_ids_follow_their_parts() -> None:
     r1 = Relation(type="causes", subject_id="a", object_id="b", discipline="economics")
     r2 = Relation(type="prevents", subject_id="a", object_id="b", discipline="economics")
