@@ -10,12 +10,15 @@ stretch of the machine hits all three):
 * **fast path** (what ``proda load`` does now): the node tables laid out (``finish_nodes``), the nodes
   sent while the references are checked (``finish_edges``), records encoded a column at a time in
   Arrow, edge ends taken from the check's node positions;
+* **file**: what ``proda load`` runs for a first load from a file: the same elements written once as a
+  JSONL file (not timed), each line parsed and validated, then the fast path;
 * **engine alone**: the fast path's calls encoded beforehand (not timed), then only sent: what
   FalkorDB itself needs to insert the same nodes and edges and fill the same indexes. No client can
   load faster than this on the machine; it bounds what the two paths above can reach.
 
 For each, wall time, elements/s and the CPU seconds of this process and of the server. Medians over
-``--rounds``, the fast path's ratio to the earlier path and to the engine alone beside them.
+``--rounds``, the fast path's ratio to the earlier path and to the engine alone beside them, and the
+file leg's to the fast path (what parsing the file costs on top).
 
 Run::
 
@@ -30,6 +33,7 @@ import gc
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,14 +41,15 @@ from typing import Any
 
 import psutil
 from common import temporary_home, write_json
-from graph_ingest import SyntheticGraph, generate
+from graph_ingest import ORDER, SyntheticGraph, generate
 
+from proda.pipelines.load import load_file
 from proda.schema.store import falkordb_bulk
 from proda.schema.store.embedded import EmbeddedFalkorDB
 from proda.schema.store.falkordb_store import FalkorDBStore
 
 TARGET_PER_S = 100_000
-LEGS = ("earlier", "fast", "engine")
+LEGS = ("earlier", "fast", "file", "engine")
 
 
 def _cpu(proc: psutil.Process) -> float:
@@ -69,8 +74,16 @@ def _encoded_calls(graph: SyntheticGraph) -> list[tuple[Any, ...]]:
     return calls
 
 
+def _write_file(graph: SyntheticGraph, path: Path) -> None:
+    """The elements as a ``proda load`` file, kind by kind as an export writes them."""
+    with path.open("w", encoding="utf-8") as fh:
+        for kind in ORDER:
+            for e in graph.elements[kind]:
+                fh.write(e.model_dump_json() + "\n")
+
+
 def _leg(name: str, store: FalkorDBStore, graph: SyntheticGraph, calls: list[tuple[Any, ...]],
-         server: psutil.Process) -> dict[str, Any]:
+         server: psutil.Process, file: Path) -> dict[str, Any]:
     store.clear()
     gc.collect()
     me = psutil.Process()
@@ -79,6 +92,11 @@ def _leg(name: str, store: FalkorDBStore, graph: SyntheticGraph, calls: list[tup
         store.bulk_create(graph.bulk_plan(whole=True), encoding="values")
     elif name == "fast":
         store.bulk_create(graph.bulk_plan(whole=False))
+    elif name == "file":
+        with tempfile.TemporaryDirectory(prefix="proda-bulk-file-") as home:  # its load checkpoint, fresh
+            report = load_file(store, file, home=Path(home))
+        if report.method != "bulk":
+            raise SystemExit(f"the file load took the {report.method} path: {report.bulk_skipped}")
     else:
         conn = store._db.connection  # the engine alone: the same calls, already encoded
         if conn.exists(store.graph_name):
@@ -105,6 +123,9 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     calls = _encoded_calls(graph)
     rounds: dict[str, list[dict[str, Any]]] = {leg: [] for leg in LEGS}
     with temporary_home("proda-bulk-") as home:
+        file = home / "knowledge.jsonl"
+        _write_file(graph, file)
+        log(f"  written as a {file.stat().st_size / 1e6:,.0f} MB JSONL file for the file leg")
         server = EmbeddedFalkorDB(home / "falkordb")
         info, _ = server.ensure_running()
         store = FalkorDBStore("127.0.0.1", info.port, "proda_bulk_bench", password=info.password)
@@ -112,7 +133,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
             proc = psutil.Process(info.pid)
             for r in range(args.rounds):
                 for leg in LEGS:
-                    res = _leg(leg, store, graph, calls, proc)
+                    res = _leg(leg, store, graph, calls, proc, file)
                     rounds[leg].append(res)
                     log(f"  round {r + 1} {leg:8s} {res['seconds']:6.2f} s = {res['elements_per_s']:>9,.0f}/s  "
                         f"CPU client {res['client_cpu_s']:5.2f} s, server {res['server_cpu_s']:5.2f} s  "
@@ -130,6 +151,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
             "rounds": rounds, "median": med,
             "fast_over_earlier": med["fast"]["elements_per_s"] / med["earlier"]["elements_per_s"],
             "fast_over_engine": med["fast"]["elements_per_s"] / med["engine"]["elements_per_s"],
+            "file_over_fast": med["file"]["elements_per_s"] / med["fast"]["elements_per_s"],
             "target_per_s": TARGET_PER_S, "cpus": os.cpu_count()}
 
 
@@ -145,13 +167,16 @@ def print_report(r: dict[str, Any]) -> None:
     print(f"fast / earlier = {r['fast_over_earlier']:.2f}x; fast / engine alone = {r['fast_over_engine']:.2f}; "
           f"target {TARGET_PER_S:,}/s: {'met' if fast >= TARGET_PER_S else 'MISSED'} ({fast:,.0f}/s); "
           f"the engine alone: {r['median']['engine']['elements_per_s']:,.0f}/s")
+    file = r["median"]["file"]["elements_per_s"]
+    print(f"from a JSONL file (proda load): {file:,.0f}/s, {r['file_over_fast']:.2f}x the fast path from memory; "
+          f"target {TARGET_PER_S:,}/s: {'met' if file >= TARGET_PER_S else 'MISSED'}")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--elements", type=int, default=1_000_000, help="elements to generate and load")
-    p.add_argument("--rounds", type=int, default=3, help="rounds of the three legs (medians are reported)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the four legs (medians are reported)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--disciplines", type=int, default=4)
     p.add_argument("--provenance-share", type=float, default=0.01,
