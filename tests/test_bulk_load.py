@@ -327,3 +327,53 @@ def test_a_reference_problem_found_after_the_nodes_went_leaves_nothing(fresh_gra
     assert phases[0].startswith("creating the graph in one pass (") and "row by row" in phases[1]
     assert "con_elsewhere" in phases[1]
     assert store.query("graph_is_empty", {}) == [{"empty": False}]  # the rest of the file is written
+
+
+def _gated_calls(monkeypatch: pytest.MonkeyPatch, fail_at: int | None = None) -> tuple[Any, list[int], Any]:
+    """A _Calls whose first call waits for a gate, one call per token, recording what went out."""
+    import threading
+
+    from proda.schema.store import falkordb_bulk
+
+    monkeypatch.setattr(falkordb_bulk, "CALL_BYTES", 1)
+    gate, sent = threading.Event(), []
+
+    def execute(*args: Any) -> bytes:
+        n = int(args[-1].decode())  # the token's number
+        if not sent:
+            assert gate.wait(10)
+        sent.append(n)
+        if n == fail_at:
+            raise RuntimeError(f"call {n} refused")
+        return b"1 nodes created, 0 relations created"
+
+    return falkordb_bulk._Calls(execute, "g"), sent, gate
+
+
+def test_bulk_calls_queue_behind_the_one_on_the_wire_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the server holds the first call, the client builds and queues the next ones without waiting
+    (up to CALLS_AHEAD outstanding); they go out in order and every reply is counted."""
+    from proda.schema.store import falkordb_bulk
+
+    calls, sent, gate = _gated_calls(monkeypatch)
+    for n in range(falkordb_bulk.CALLS_AHEAD):  # the first blocks on the wire; the rest must not block here
+        calls.add(str(n).encode(), 1, edge=False)
+    assert sent == []
+    gate.set()
+    calls.add(str(falkordb_bulk.CALLS_AHEAD).encode(), 1, edge=False)
+    calls.close()
+    assert sent == list(range(falkordb_bulk.CALLS_AHEAD + 1)) and calls.created == [len(sent), 0]
+
+
+def test_a_failed_bulk_call_drops_the_calls_queued_behind_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error of a call surfaces to the client and nothing queued after it reaches the server."""
+    from proda.schema.store import falkordb_bulk
+
+    calls, sent, gate = _gated_calls(monkeypatch, fail_at=1)
+    for n in range(falkordb_bulk.CALLS_AHEAD):
+        calls.add(str(n).encode(), 1, edge=False)
+    gate.set()
+    with pytest.raises(RuntimeError, match="call 1 refused"):
+        calls.close()
+    calls.abort()
+    assert sent == [0, 1]

@@ -17,6 +17,7 @@ Hand-rolled because the package itself reads CSV files from disk and has no API 
 from __future__ import annotations
 
 import struct
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from proda.schema.store.bulk import BulkGraph, gc_paused
 # the encoding of the rest overlaps it.
 TOKEN_BYTES = 16_000_000
 CALL_BYTES = 16_000_000
+CALLS_AHEAD = 4  # calls outstanding at once: the one on the wire and those built and queued behind it
 ROWS_PER_SLICE = 50_000  # rows encoded at once: bounds the memory of the intermediate columns
 
 _NULL = b"\x00"
@@ -142,8 +144,11 @@ def _tokens(header: bytes, records: list[bytes]) -> Iterator[tuple[bytes, int]]:
 
 
 class _Calls:
-    """Groups tokens into GRAPH.BULK calls and sends each on a worker thread, in order: a call waits for
-    the previous one's reply before it goes, so at most one is on the wire while the next is built."""
+    """Groups tokens into GRAPH.BULK calls and sends them on one worker thread, in order. Up to
+    :data:`CALLS_AHEAD` calls are outstanding (the one on the wire, the others built and queued), so
+    the server has the next call while the client does work that sends nothing (checking every
+    reference between the node and the edge calls, laying out the next table); the client waits only
+    when that many are outstanding. Once a call fails, the calls queued behind it are dropped unsent."""
 
     def __init__(self, execute: Callable[..., Any], graph_name: str) -> None:
         self.execute, self.graph_name = execute, graph_name
@@ -153,7 +158,8 @@ class _Calls:
         self.begun = False
         self.created = [0, 0]
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-bulk")
-        self._inflight: Future[Any] | None = None
+        self._queued: deque[Future[Any]] = deque()
+        self._failed = False
 
     def add(self, token: bytes, count: int, *, edge: bool) -> None:
         (self.reltypes if edge else self.labels).append(token)
@@ -171,20 +177,35 @@ class _Calls:
         args: list[Any] = ["GRAPH.BULK", self.graph_name, *(() if self.begun else ("BEGIN",)),
                            self.nodes, self.edges, len(self.labels), len(self.reltypes),
                            *self.labels, *self.reltypes]
-        self.wait()
-        self._inflight = self._pool.submit(self.execute, *args)
+        while len(self._queued) >= CALLS_AHEAD:
+            self._collect()
+        self._queued.append(self._pool.submit(self._send, args))
         self.begun = True
         self.labels, self.reltypes = [], []
         self.nodes = self.edges = self.size = 0
 
-    def wait(self) -> None:
-        """Wait for the call on the wire; its error, if any, is raised here."""
-        if self._inflight is None:
+    def _send(self, args: list[Any]) -> Any:
+        if self._failed:  # a call before this one failed: the graph is being given up
+            return None
+        try:
+            return self.execute(*args)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _collect(self) -> None:
+        """The oldest queued call's reply, counted; its error, if any, is raised here."""
+        reply = self._queued.popleft().result()
+        if reply is None:
             return
-        reply, self._inflight = self._inflight.result(), None
         stats = (reply.decode() if isinstance(reply, bytes) else str(reply)).split(", ")
         self.created[0] += int(stats[0].split(" ")[0])
         self.created[1] += int(stats[1].split(" ")[0])
+
+    def wait(self) -> None:
+        """Wait for every queued call; the first error, if any, is raised here."""
+        while self._queued:
+            self._collect()
 
     def close(self) -> None:
         try:
@@ -195,7 +216,8 @@ class _Calls:
 
     def abort(self) -> None:
         """Stop after an error: let the call on the wire end (its reply is dropped), send nothing more."""
-        self._pool.shutdown(wait=True)
+        self._failed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def send(execute: Callable[..., Any], graph_name: str, graph: BulkGraph,
