@@ -11,8 +11,8 @@ MERGE (c:Concept {id: row.id})
 WITH c, row, coalesce(c.aliases, []) AS old, c.name AS was, row.props.name AS new
 SET c += row.props
 SET c.aliases = old + [a IN coalesce(row.props.aliases, []) WHERE NOT a IN old]
-// every name written to one id is one normalised name spelled differently ("Affordable Care Act",
-// "affordable care act"): keep the cased spelling, else the first in string order, so the name shown
+// every name written to one id is one normalised name spelled differently ("Fair Trade Act", "fair
+// trade act"): keep the cased spelling, else the first in string order, so the name shown
 // (and the questions built from it) is the same whichever source or rerun wrote last
 SET c.name = CASE
     WHEN was IS NULL THEN new
