@@ -111,6 +111,51 @@ def test_the_name_a_concept_shows_does_not_depend_on_which_spelling_was_written_
     assert store.run("MATCH (c:Concept) RETURN c.name AS name") == [{"name": "Fair Trade Act"}]
 
 
+def test_an_element_stated_by_several_sources_keeps_one_source_whatever_the_write_order(store: GraphStore) -> None:
+    """A relation, chain and concept written by three sources (a hand-made file, an extractor, a less
+    confident one) in every order end with the same properties: the source with the highest
+    confidence, then the greatest extractor, prompt version, model, chunk and evidence; a missing
+    model stays missing."""
+    import itertools
+
+    from proda.schema.models import Provenance
+    from proda.schema.store.writer import GraphWriter
+
+    a, b = concept("fair trade act"), concept("import quota")
+    sources = [("gold", None, 1.0, "chk_1", "The act limits quotas."),
+               ("dependency", None, 1.0, "chk_2", "the act decreases import quota."),
+               ("zzz", "m", 0.4, "chk_3", "A weak reading.")]
+
+    def stated(extractor: str, model: str | None, confidence: float, chunk: str, evidence: str) -> list[Any]:
+        p = Provenance(extractor=extractor, model=model, prompt_version=f"{extractor}-v1")
+        r = Relation(type="decreases", subject_id=a.id, object_id=b.id, discipline=DISC, evidence=evidence,
+                     chunk_id=chunk, confidence=confidence, provenance=p)
+        c = Chain(discipline=DISC, relation_ids=[r.id], concept_ids=[a.id, b.id], relation_types=["decreases"],
+                  chunk_id=chunk, evidence=evidence, provenance=p)
+        return [a.model_copy(update={"provenance": p, "description": f"from {extractor}"}), b, r, c]
+
+    graphs = []
+    for order in itertools.permutations(sources):
+        for one_batch in (False, True):  # one write per source, or every statement in one UNWIND
+            store.clear()
+            if one_batch:
+                GraphWriter(store).write([e for source in order for e in stated(*source)])
+            else:
+                for source in order:
+                    GraphWriter(store).write(stated(*source))
+            graphs.append(sorted(json.dumps(r, sort_keys=True) for r in store.run(
+                "MATCH (n) RETURN labels(n) AS l, properties(n) AS p UNION ALL "
+                "MATCH ()-[r]->() RETURN [type(r)] AS l, properties(r) AS p")))
+    assert all(g == graphs[0] for g in graphs[1:])
+    edge = store.run("MATCH ()-[r:RELATION]->() RETURN properties(r) AS p")[0]["p"]
+    assert (edge["extractor"], edge["evidence"], edge["chunk_id"]) == ("gold", "The act limits quotas.", "chk_1")
+    assert "model" not in edge or edge["model"] is None
+    chain = store.run("MATCH (c:Chain) RETURN c.extractor AS x, c.evidence AS e, c.model AS m")[0]
+    assert chain == {"x": "zzz", "e": "A weak reading.", "m": "m"}  # chains have no confidence: the extractor decides
+    shown = store.run("MATCH (c:Concept {id: $id}) RETURN c.extractor AS x, c.description AS d", {"id": a.id})
+    assert shown == [{"x": "zzz", "d": "from zzz"}]
+
+
 def test_reloading_after_the_graph_was_reset_writes_the_file_again(
         falkordb_store: FalkorDBStore, proda_home: Path) -> None:
     load_file(falkordb_store, SAMPLE, home=proda_home)

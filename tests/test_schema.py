@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +15,8 @@ from pydantic import ValidationError
 
 from proda.errors import ConfigError, UnknownRelationType
 from proda.schema import Chain, Chunk, Concept, Relation, default_vocabulary, ids
+from proda.schema.models import Provenance
+from proda.schema.statements import fold, foldable, shown_name, source_key
 from proda.schema.vocabulary import RelationType, Vocabulary
 
 
@@ -137,3 +141,57 @@ def test_vocabulary_extension_from_yaml(tmp_path: Path) -> None:
     clash = [RelationType(name="causes", phrase="brings about")]
     with pytest.raises(ConfigError, match="declared twice"):
         default_vocabulary().extend(clash)
+
+
+_SOURCES = st.tuples(st.sampled_from([0.4, 1.0]), st.sampled_from(["", "gold", "dependency"]),
+                     st.sampled_from([None, "m"]), st.sampled_from(["", "chk_1", "chk_2"]),
+                     st.sampled_from(["", "E1", "E2"]), st.sampled_from(["Fair Trade Act", "fair trade act",
+                                                                         "fair Trade act"]))
+
+
+def _statements(sources: list[tuple[Any, ...]]) -> list[tuple[Concept, Relation, Chain]]:
+    out = []
+    for confidence, extractor, model, chunk, evidence, name in sources:
+        p = Provenance(extractor=extractor, model=model) if extractor else None
+        c = Concept(name=name, discipline="economics", aliases=[evidence] if evidence else [], provenance=p,
+                    chunk_ids=[chunk] if chunk else [], description=evidence)
+        r = Relation(type="causes", subject_id=c.id, object_id="con_b", discipline="economics", evidence=evidence,
+                     chunk_id=chunk, confidence=confidence, provenance=p)
+        ch = Chain(discipline="economics", relation_ids=[r.id], concept_ids=[c.id, "con_b"], chunk_id=chunk,
+                   evidence=evidence, provenance=p, split="test" if chunk == "chk_2" else None)
+        out.append((c, r, ch))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_SOURCES, min_size=2, max_size=4), st.randoms(use_true_random=False))
+def test_folding_statements_of_one_element_does_not_depend_on_their_order(sources: list[tuple[Any, ...]],
+                                                                          rnd: Any) -> None:
+    """What a batch keeps of several statements of one element (the source that sorts highest, the
+    cased name, accumulated aliases and mentions, a given split) is the same in any order, and each
+    chosen field comes from one of the statements."""
+    stated = _statements(sources)
+    shuffled = stated[:]
+    rnd.shuffle(shuffled)
+    for kind in range(3):
+        ours = [s[kind] for s in stated]
+        theirs = [s[kind] for s in shuffled]
+        assert all(foldable(ours[0], x) for x in ours[1:])
+        a, b = functools.reduce(fold, ours), functools.reduce(fold, theirs)
+        comparable = {"aliases", "chunk_ids"}  # accumulated in order of arrival: compared as sets
+        assert a.model_dump(exclude=comparable) == b.model_dump(exclude=comparable)
+        if isinstance(a, Concept) and isinstance(b, Concept):
+            assert set(a.aliases) == set(b.aliases) == {x for s in ours for x in s.aliases}  # type: ignore[union-attr]
+            assert set(a.chunk_ids) == {x for s in ours for x in s.chunk_ids}  # type: ignore[union-attr]
+            assert a.fingerprint == a.id == ours[0].id
+        assert source_key(a) == max(source_key(x) for x in ours)
+
+
+def test_statements_with_different_steps_or_ids_are_not_folded() -> None:
+    (c, r, ch), = _statements([(1.0, "gold", None, "chk_1", "E1", "Fair Trade Act")])
+    other_steps = ch.model_copy(update={"concept_ids": ["con_b", c.id]})
+    assert not foldable(ch, other_steps) and not foldable(c, r)  # type: ignore[arg-type]
+    forged = Concept(id=c.id, name="something else", discipline="economics")
+    assert not foldable(c, forged)
+    assert shown_name("fair trade act", "Fair trade act") == "Fair trade act"
+    assert shown_name("Fair trade act", "Fair Trade Act") == "Fair Trade Act"

@@ -27,7 +27,8 @@ from proda.pipelines.extract.config import ExtractConfig
 from proda.pipelines.extract.model import ChunkExtraction, ChunkInput
 from proda.pipelines.extract.topdown import ConceptResolver, QuarantinedStep, default_resolver, to_elements
 from proda.pipelines.shards import ShardEnv, ShardOutcome, ShardReport, run_shards
-from proda.schema.models import Chain, Concept, Provenance
+from proda.schema.models import Chain, Concept, Provenance, Relation
+from proda.schema.statements import fold, foldable
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import Element, GraphWriter
 from proda.schema.vocabulary import default_vocabulary
@@ -102,29 +103,31 @@ def _quarantine_rows(items: list[QuarantinedStep], discipline: str, key: str) ->
 
 
 def latest_statements(elements: list[Element]) -> tuple[list[Element], list[dict[str, str]]]:
-    """One element per id, its properties from the last chunk (in queue order) that stated it, and
-    the chain-to-chunk links of the earlier statements that the kept ones no longer carry.
+    """One element per id, folded from every chunk that stated it as the graph folds them
+    (:func:`proda.schema.statements.fold`: the source that sorts highest, a concept's cased name, its
+    aliases and mentions accumulated), and the chain-to-chunk links of the statements the kept ones
+    do not carry.
 
-    Across batches the last write of an id wins (``SET +=``) and every chunk keeps its provenance
-    link; inside one ``UNWIND`` the engine may keep either duplicate, so a batch keeps only the last
-    statement itself. A concept keeps every chunk that mentions it, a chain every chunk that stated
-    it. The graph then depends neither on the batch size nor on where a run was interrupted.
+    Inside one ``UNWIND`` the database sees every duplicate at once, so a batch folds them itself;
+    across batches the upsert queries apply the same rules. A concept keeps every chunk that mentions
+    it, a chain every chunk that stated it. The graph then depends neither on the batch size nor on
+    where a run was interrupted.
     """
     latest: dict[tuple[str, str], Element] = {}
-    mentions: dict[str, list[str]] = {}
     chain_chunks: dict[str, list[str]] = {}
     for e in elements:
-        latest.pop((e.kind, e.id), None)  # re-inserted: the kept ones stay in the order of their last statement
-        latest[(e.kind, e.id)] = e
-        if isinstance(e, Concept):
-            seen = mentions.setdefault(e.id, [])
-            seen.extend(c for c in e.chunk_ids if c not in seen)
-        elif isinstance(e, Chain) and e.chunk_id:
+        key = (e.kind, e.id)
+        before = latest.get(key)
+        if isinstance(before, Concept | Relation | Chain) and isinstance(e, Concept | Relation | Chain) \
+                and foldable(before, e):
+            latest[key] = fold(before, e)  # type: ignore[type-var]
+        else:
+            latest[key] = e
+        if isinstance(e, Chain) and e.chunk_id:
             chunks = chain_chunks.setdefault(e.id, [])
             if e.chunk_id not in chunks:
                 chunks.append(e.chunk_id)
-    kept = [e.model_copy(update={"chunk_ids": mentions[e.id]}) if isinstance(e, Concept) else e
-            for e in latest.values()]
+    kept = list(latest.values())
     links = [{"chain_id": e.id, "chunk_id": c} for e in kept if isinstance(e, Chain)
              for c in chain_chunks.get(e.id, []) if c != e.chunk_id]
     return kept, links

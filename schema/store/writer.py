@@ -18,6 +18,7 @@ from typing import Any
 from proda.errors import IdCollision
 from proda.schema.ids import normalise_name
 from proda.schema.models import Chain, Chunk, Concept, Document, Relation
+from proda.schema.statements import fold, foldable
 from proda.schema.store.base import GraphStore
 
 Element = Document | Chunk | Concept | Relation | Chain
@@ -110,8 +111,19 @@ class GraphWriter:
     def write(self, elements: Iterable[Element]) -> WriteResult:
         """Write ``elements``; returns counts and the unresolved ids. Raises :class:`IdCollision`."""
         groups: dict[str, list[Element]] = {k: [] for k in ORDER}
+        # statements of one element meeting here are folded into the one the graph would keep: inside
+        # one UNWIND the database sees them all at once. Statements that are not foldable (an id
+        # collision, a chain whose steps differ) still reach the database, which refuses or reports them.
+        stated: dict[tuple[str, str], int] = {}
         for e in elements:
-            groups[e.kind].append(e)
+            group = groups[e.kind]
+            if isinstance(e, Concept | Relation | Chain):
+                at = stated.get((e.kind, e.id))
+                if at is not None and foldable(before := group[at], e):  # type: ignore[arg-type]
+                    group[at] = fold(before, e)  # type: ignore[type-var]
+                    continue
+                stated[(e.kind, e.id)] = len(group)
+            group.append(e)
         batches = [(kind, groups[kind][start : start + self.batch_size])
                    for kind in ORDER for start in range(0, len(groups[kind]), self.batch_size)]
         result = WriteResult()
