@@ -195,11 +195,7 @@ def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: i
                                            save_steps=max(1, steps // 2), logging_steps=max(1, steps // 5),
                                            keep_checkpoints=0),
                                home, store=store, progress=progress)
-    losses = summary.losses
-    done = " (already trained: reused)" if summary.reused else ""
-    console.print(f"{summary.steps} steps, loss {losses[0][1]:.2f} -> {losses[-1][1]:.2f}, "
-                  f"{summary.real_tokens_per_s:.0f} tokens/s, {summary.seconds:.0f} s{done}" if losses else
-                  f"{summary.steps} steps{done}")
+    _print_training(summary)
     with _bar("evaluating V1", "items") as progress:
         v1 = evaluate(store, EvalConfig(model=summary.model_dir, benchmark="demo", run_name="demo-v1"), home,
                       progress=progress)
@@ -266,6 +262,7 @@ def _debug_patch_v2(store: GraphStore, home: Path, *, v0: Any, v1: Any, v1_model
                                             base_model=v1_model, max_steps=v2_steps, save_steps=v2_steps,
                                             logging_steps=max(1, v2_steps // 5), keep_checkpoints=0), home,
                                 progress=progress)
+    _print_training(v2_train)
     with _bar("evaluating V2", "items") as progress:
         v2 = evaluate(store, EvalConfig(model=v2_train.model_dir, benchmark="demo", run_name="demo-v2"), home,
                       progress=progress)
@@ -305,6 +302,15 @@ def _bar(label: str, unit: str) -> Iterator[Callable[[int, int | None], None]]:
                   console=console) as bar:
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _print_training(summary: Any) -> None:
+    """One line for a training run: steps, loss, speed, and whether an earlier run's model was reused."""
+    losses = summary.losses
+    done = " (already trained: reused)" if summary.reused else ""
+    console.print(f"{summary.steps} steps, loss {losses[0][1]:.2f} -> {losses[-1][1]:.2f}, "
+                  f"{summary.real_tokens_per_s:.0f} tokens/s, {summary.seconds:.0f} s{done}" if losses else
+                  f"{summary.steps} steps{done}")
 
 
 def _quiet_hf() -> None:
