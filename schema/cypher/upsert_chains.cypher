@@ -13,8 +13,8 @@ WITH ch, row, ch.fp IS NOT NULL AS existed,
      coalesce(row.props.extractor, '') AS x1, coalesce(row.props.prompt_version, '') AS v1,
      coalesce(row.props.model, '') AS m1, coalesce(row.props.chunk_id, '') AS k1,
      coalesce(row.props.evidence, '') AS e1, coalesce(row.props.origin, '') AS o1
-// one chain stated by several sources keeps the source that sorts first by (extractor, prompt
-// version, model, chunk, evidence, origin), highest first, whichever source or rerun wrote last.
+// one chain stated by several sources keeps the source with the highest (extractor, prompt version,
+// model, chunk, evidence, origin), as proda.schema.statements does, whichever source or rerun wrote last.
 // Its other properties follow from the id, but for a split given with the row, which is kept.
 WITH ch, row, existed AND (x0 > x1 OR (x0 = x1 AND (v0 > v1 OR (v0 = v1 AND (m0 > m1 OR (m0 = m1 AND (k0 > k1 OR
      (k0 = k1 AND (e0 > e1 OR (e0 = e1 AND o0 > o1)))))))))) AS keep

@@ -14,9 +14,9 @@ WITH c, row, coalesce(c.aliases, []) AS old, c.name AS was_name, row.props.name 
      coalesce(c.description, '') AS d0, coalesce(row.props.extractor, '') AS x1,
      coalesce(row.props.prompt_version, '') AS v1, coalesce(row.props.model, '') AS m1,
      coalesce(row.props.description, '') AS d1
-// the provenance and description come from one source, the one that sorts first by (extractor,
-// prompt version, model, description), highest first, whichever source or rerun wrote last; the
-// other properties follow from the id but for the name and aliases, settled below
+// the provenance and description come from one source, the one with the highest (extractor, prompt
+// version, model, description), as proda.schema.statements does, whichever source or rerun wrote
+// last; the other properties follow from the id but for the name and aliases, settled below
 WITH c, row, old, was_name, new,
      existed AND (x0 > x1 OR (x0 = x1 AND (v0 > v1 OR (v0 = v1 AND (m0 > m1 OR (m0 = m1 AND d0 > d1)))))) AS keep
 SET c += CASE WHEN keep THEN {} ELSE row.props END

@@ -16,8 +16,8 @@ WITH r, row, r.fp IS NOT NULL AS existed,
      coalesce(row.props.prompt_version, '') AS v1, coalesce(row.props.model, '') AS m1,
      coalesce(row.props.chunk_id, '') AS k1, coalesce(row.props.evidence, '') AS e1
 // one relation stated by several sources (two chunks, an extractor and a hand-made file) keeps the
-// source that sorts first by (confidence, extractor, prompt version, model, chunk, evidence), highest
-// first: the same evidence whichever source or rerun wrote last. Every other property follows from
+// source with the highest (confidence, extractor, prompt version, model, chunk, evidence), as
+// proda.schema.statements does: the same evidence whichever source or rerun wrote last. Every other property follows from
 // the id, so a row whose source loses writes nothing.
 WITH r, row, existed AND (c0 > c1 OR (c0 = c1 AND (x0 > x1 OR (x0 = x1 AND (v0 > v1 OR (v0 = v1 AND (m0 > m1 OR
      (m0 = m1 AND (k0 > k1 OR (k0 = k1 AND e0 > e1)))))))))) AS keep
