@@ -53,8 +53,10 @@ def test_evaluate_stores_answers_resumes_and_summarises(falkordb_store: GraphSto
     first = evaluate(store, config, tmp_path)
     assert first.items == 5 and first.answered_now == 5
     config_all = EvalConfig(model=str(folder), benchmark="toy")
-    report = evaluate(store, config_all, tmp_path)
+    shown: list[tuple[int, int]] = []
+    report = evaluate(store, config_all, tmp_path, progress=lambda *a: shown.append(a))
     assert report.items == 8 and report.answered_now == 3  # resumed: only the missing items
+    assert shown == [(5, 8), (6, 8), (7, 8), (8, 8)]  # a progress bar starts where the last run stopped
     answers = store.run("MATCH (:EvalRun {id: $id})-[a:ANSWERED]->(i:BenchmarkItem) RETURN i.id AS item, "
                         "a.chosen AS chosen, a.correct AS correct, a.chosen_operator AS op, a.scores AS scores",
                         {"id": config_all.run_id})

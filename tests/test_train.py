@@ -59,8 +59,10 @@ def test_full_fine_tune_checkpoints_and_resumes(tmp_path: Path) -> None:
     # the same run again: the finished model is reused as it is, never stepped past max_steps
     weights = sorted(Path(first.model_dir).glob("*.safetensors"))
     stamps = [w.stat().st_mtime_ns for w in weights]
-    again = run_training(config, tmp_path, model=model, tokenizer=tok)
+    shown: list[tuple[int, int]] = []
+    again = run_training(config, tmp_path, model=model, tokenizer=tok, progress=lambda *a: shown.append(a))
     assert again.reused and not first.reused
+    assert shown == [(4, 4)]  # a progress bar shows the reused run done, not empty
     assert again.steps == 4 and again.losses == first.losses and again.fingerprint == first.fingerprint
     assert weights and [w.stat().st_mtime_ns for w in weights] == stamps
     # more steps under the same run name: resumes from the last checkpoint instead of starting over

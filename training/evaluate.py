@@ -202,6 +202,8 @@ def evaluate(store: GraphStore, config: EvalConfig, home: Path, *, progress: Pro
         answer_fn = _generator(config, home, llm)
     rows: list[dict[str, Any]] = []
     answered = len(items) - len(todo)
+    if progress is not None:  # a resumed run starts where the last one stopped (a finished one shows done)
+        progress(answered, len(items))
     # items are scored a chunk at a time (shared_prefix packs a chunk into one forward pass); answers
     # are still stored and reported item by item
     chunk = config.batch_size if config.mode == "loglikelihood" else 1

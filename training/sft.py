@@ -265,6 +265,8 @@ def run_training(config: TrainConfig, home: Path, *, store: Any | None = None, m
                                  .encode()).hexdigest()
     finished = _finished_run(run_dir, fingerprint)
     if finished is not None:
+        if progress is not None:  # a reused run is done: say so rather than leave a bar at nothing
+            progress(finished.steps, finished.steps)
         return finished
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
