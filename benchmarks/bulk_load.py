@@ -41,7 +41,7 @@ from typing import Any
 
 import psutil
 from common import temporary_home, write_json
-from graph_ingest import ORDER, SyntheticGraph, generate
+from graph_ingest import SyntheticGraph, generate
 
 from proda.pipelines.load import load_file
 from proda.schema.store import falkordb_bulk
@@ -72,14 +72,6 @@ def _encoded_calls(graph: SyntheticGraph) -> list[tuple[Any, ...]]:
 
     falkordb_bulk.send(keep, "replay", graph.bulk_plan(whole=False))
     return calls
-
-
-def _write_file(graph: SyntheticGraph, path: Path) -> None:
-    """The elements as a ``proda load`` file, kind by kind as an export writes them."""
-    with path.open("w", encoding="utf-8") as fh:
-        for kind in ORDER:
-            for e in graph.elements[kind]:
-                fh.write(e.model_dump_json() + "\n")
 
 
 def _leg(name: str, store: FalkorDBStore, graph: SyntheticGraph, calls: list[tuple[Any, ...]],
@@ -124,7 +116,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     rounds: dict[str, list[dict[str, Any]]] = {leg: [] for leg in LEGS}
     with temporary_home("proda-bulk-") as home:
         file = home / "knowledge.jsonl"
-        _write_file(graph, file)
+        graph.write_jsonl(file)
         log(f"  written as a {file.stat().st_size / 1e6:,.0f} MB JSONL file for the file leg")
         server = EmbeddedFalkorDB(home / "falkordb")
         info, _ = server.ensure_running()

@@ -106,6 +106,13 @@ class SyntheticGraph:
             raise SystemExit(f"the synthetic graph cannot be bulk loaded: {problem}")
         return plan
 
+    def write_jsonl(self, path: Path) -> None:
+        """The elements as a ``proda load`` file, kind by kind as an export writes them."""
+        with path.open("w", encoding="utf-8") as fh:
+            for kind in ORDER:
+                for e in self.elements[kind]:
+                    fh.write(e.model_dump_json() + "\n")
+
 
 def _disciplines(n: int) -> list[str]:
     if n < 1:
@@ -715,10 +722,7 @@ def _file_load(info: Any, args: argparse.Namespace, graph: SyntheticGraph,
     work = Path(tempfile.mkdtemp(prefix="proda-bench-file-"))
     try:
         path = work / "knowledge.jsonl"
-        with path.open("w", encoding="utf-8") as fh:
-            for kind in ORDER:
-                for e in graph.elements[kind]:
-                    fh.write(e.model_dump_json() + "\n")
+        graph.write_jsonl(path)
         size = path.stat().st_size
         with _scratch_graph(info, args.graph + "_file") as store:
             gc.collect()

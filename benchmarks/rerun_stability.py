@@ -37,35 +37,48 @@ def _key(labels: Sequence[str], props: dict[str, Any], ends: tuple[Any, ...] = (
     return json.dumps([list(labels), props.get("id"), *ends], default=str)
 
 
-def snapshot(home: Path) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Every node and edge of the demo graph: a stable key -> (label or type, properties)."""
+Snapshot = dict[str, tuple[str, list[dict[str, Any]]]]
+
+
+def snapshot(home: Path) -> Snapshot:
+    """Every node and edge of the demo graph: a stable key (labels or type, id, ends) -> (label or type,
+    the properties of every element with that key). Most keys name one element; an edge without an id
+    between the same two nodes, or a node without an id, may share its key, so each key holds a list."""
     settings = load_settings(home, graph_name=GRAPH)
-    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    out: Snapshot = {}
     with open_store(settings) as store:
         for r in store.run("MATCH (n) RETURN labels(n) AS l, properties(n) AS p"):
-            out[_key(r["l"], r["p"])] = (r["l"][0] if r["l"] else "", r["p"])
+            out.setdefault(_key(r["l"], r["p"]), (r["l"][0] if r["l"] else "", []))[1].append(r["p"])
         for r in store.run("MATCH (a)-[e]->(b) RETURN type(e) AS t, a.id AS a, b.id AS b, properties(e) AS p"):
-            out[_key([r["t"]], r["p"], (r["a"], r["b"], r["p"].get("pos")))] = (r["t"], r["p"])
+            key = _key([r["t"]], r["p"], (r["a"], r["b"], r["p"].get("pos")))
+            out.setdefault(key, (r["t"], []))[1].append(r["p"])
+    for _, props in out.values():
+        props.sort(key=lambda p: json.dumps(p, sort_keys=True, default=str))
     return out
 
 
-def compare(before: dict[str, tuple[str, dict[str, Any]]],
-            after: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+def compare(before: Snapshot, after: Snapshot) -> dict[str, Any]:
     """Elements only in one run, and per label the elements and properties that changed."""
     changed: Counter[str] = Counter()
     stamps: Counter[str] = Counter()
     fields: dict[str, Counter[str]] = {}
+    only_first = sum(len(before[k][1]) for k in before.keys() - after.keys())
+    only_second = sum(len(after[k][1]) for k in after.keys() - before.keys())
     for key in before.keys() & after.keys():
-        label, p0 = before[key]
-        p1 = after[key][1]
-        diff = {f for f in p0.keys() | p1.keys() if p0.get(f) != p1.get(f)}
-        if diff and all(f.endswith("_at") for f in diff):
-            stamps[label] += 1
-        elif diff:
-            changed[label] += 1
-            fields.setdefault(label, Counter()).update(f for f in diff if not f.endswith("_at"))
-    return {"elements": len(before), "only_first": len(before.keys() - after.keys()),
-            "only_second": len(after.keys() - before.keys()), "changed": dict(changed),
+        label, ps0 = before[key]
+        ps1 = after[key][1]
+        if len(ps0) != len(ps1):
+            only_first += max(0, len(ps0) - len(ps1))
+            only_second += max(0, len(ps1) - len(ps0))
+        for p0, p1 in zip(ps0, ps1, strict=False):
+            diff = {f for f in p0.keys() | p1.keys() if p0.get(f) != p1.get(f)}
+            if diff and all(f.endswith("_at") for f in diff):
+                stamps[label] += 1
+            elif diff:
+                changed[label] += 1
+                fields.setdefault(label, Counter()).update(f for f in diff if not f.endswith("_at"))
+    return {"elements": sum(len(ps) for _, ps in before.values()), "only_first": only_first,
+            "only_second": only_second, "changed": dict(changed),
             "changed_fields": {k: dict(v) for k, v in fields.items()}, "timestamps_only": dict(stamps)}
 
 

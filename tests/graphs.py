@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from proda.schema import Chain, Chunk, Concept, Document, Provenance, Relation
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import Element, GraphWriter
+
+
+def graph_content(store: GraphStore) -> tuple[list[Any], list[Any]]:
+    """Every node (labels, properties) and edge (type, end ids, properties) of the graph, sorted: two
+    graphs are the same when these are equal."""
+    nodes = store.run("MATCH (n) RETURN labels(n) AS labels, properties(n) AS props")
+    edges = store.run("MATCH (a)-[r]->(b) RETURN type(r) AS type, a.id AS src, b.id AS dst, properties(r) AS props")
+    key = lambda x: json.dumps(x, sort_keys=True, default=str)  # noqa: E731
+    return (sorted(({"labels": sorted(n["labels"]), **dict(n["props"])} for n in nodes), key=key),
+            sorted(({**e, "props": dict(e["props"])} for e in edges), key=key))
 
 
 def covers(*names: str) -> None:

@@ -14,17 +14,9 @@ from proda.pipelines.load import load_file
 from proda.schema.store.base import GraphStore
 from proda.schema.store.bulk import BulkGraph, write_neo4j_admin
 from proda.schema.store.falkordb_store import FalkorDBStore
+from tests.graphs import graph_content
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "knowledge.jsonl"
-
-
-def _snapshot(store: GraphStore) -> tuple[list[Any], list[Any]]:
-    """Every node (labels, properties) and edge (type, end ids, properties) of the graph, sorted."""
-    nodes = store.run("MATCH (n) RETURN labels(n) AS labels, properties(n) AS props")
-    edges = store.run("MATCH (a)-[r]->(b) RETURN type(r) AS type, a.id AS src, b.id AS dst, properties(r) AS props")
-    key = lambda x: json.dumps(x, sort_keys=True, default=str)  # noqa: E731
-    return (sorted(({"labels": sorted(n["labels"]), **dict(n["props"])} for n in nodes), key=key),
-            sorted(({**e, "props": dict(e["props"])} for e in edges), key=key))
 
 
 def _line(kind: str, **fields: Any) -> str:
@@ -64,13 +56,13 @@ def test_bulk_load_equals_upsert_load(source: str, fresh_graph: Callable[[], Fal
     assert (bulk.method, upsert.method) == ("bulk", "upsert")
     assert bulk.written == upsert.written
     assert bulk.unlinked_mentions == upsert.unlinked_mentions
-    nodes, edges = _snapshot(bulk_store)
+    nodes, edges = graph_content(bulk_store)
     assert nodes and edges
-    assert (nodes, edges) == _snapshot(upsert_store)
+    assert (nodes, edges) == graph_content(upsert_store)
     # indexes exist after a bulk load: the unique constraint rejects a second concept with the same id
     second = load_file(bulk_store, path, home=tmp_path / "a")
     assert second.method == "upsert" and second.bulk_skipped == "the graph is not empty"
-    assert _snapshot(bulk_store) == (nodes, edges)
+    assert graph_content(bulk_store) == (nodes, edges)
 
 
 def test_auto_bulk_falls_back_for_repeated_ids(fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path) -> None:
@@ -83,7 +75,7 @@ def test_auto_bulk_falls_back_for_repeated_ids(fresh_graph: Callable[[], FalkorD
     assert report.bulk_skipped is not None and "more than once" in report.bulk_skipped
     reference = fresh_graph()
     load_file(reference, SAMPLE, home=tmp_path / "ref")
-    assert _snapshot(store) == _snapshot(reference)
+    assert graph_content(store) == graph_content(reference)
 
 
 def test_forced_bulk_into_a_filled_graph_is_refused(fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path) -> None:
@@ -299,7 +291,7 @@ def test_a_bulk_load_broken_off_is_completed_by_rerunning(fresh_graph: Callable[
     again = load_file(store, SAMPLE, home=tmp_path / "a")
     assert again.method == "upsert" and again.bulk_skipped == "the graph is not empty"
     load_file(reference, SAMPLE, home=tmp_path / "b")
-    assert _snapshot(store) == _snapshot(reference)
+    assert graph_content(store) == graph_content(reference)
 
 
 def test_a_reference_problem_found_after_the_nodes_went_leaves_nothing(fresh_graph: Callable[[], FalkorDBStore],

@@ -13,11 +13,13 @@ import re
 import socket
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from proda.schema.catalog import default_catalog
 from tests.console import proda, proda_concurrently, servers_running, terminate_servers
+from tests.graphs import graph_content
 
 SAMPLE = Path(str(resources.files("proda.sample") / "knowledge.jsonl"))
 WHILE_LOOP = "con_a7224d041d89c5bedd30"  # 'while loop' in the sample (computer_science)
@@ -176,15 +178,13 @@ def test_demo_runs_offline(running_home: Path) -> None:
     assert _demo_graph(running_home) == graph
 
 
-def _demo_graph(home: Path) -> list[str]:
-    """Every node's and edge's properties in the demo graph, sorted."""
+
+def _demo_graph(home: Path) -> tuple[list[Any], list[Any]]:
     from proda.cli.context import load_settings
     from proda.schema.store import open_store
 
     with open_store(load_settings(home, graph_name="proda_demo")) as store:
-        rows = store.run("MATCH (n) RETURN labels(n) AS l, properties(n) AS p UNION ALL "
-                         "MATCH (a)-[e]->(b) RETURN [type(e), a.id, b.id] AS l, properties(e) AS p")
-    return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+        return graph_content(store)
 
 
 def test_ingest_extract_resolve_merges(running_home: Path, cli_graph: str, tmp_path: Path) -> None:

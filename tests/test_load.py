@@ -16,6 +16,7 @@ from proda.errors import IdCollision, InputError
 from proda.pipelines.load import load_file
 from proda.schema.models import Chain, Chunk, Concept, Document, Relation
 from proda.schema.store import FalkorDBStore, GraphStore
+from tests.graphs import graph_content
 
 SAMPLE = Path(str(resources.files("proda.sample") / "knowledge.jsonl"))
 DISC = "testing"
@@ -143,9 +144,7 @@ def test_an_element_stated_by_several_sources_keeps_one_source_whatever_the_writ
             else:
                 for source in order:
                     GraphWriter(store).write(stated(*source))
-            graphs.append(sorted(json.dumps(r, sort_keys=True) for r in store.run(
-                "MATCH (n) RETURN labels(n) AS l, properties(n) AS p UNION ALL "
-                "MATCH ()-[r]->() RETURN [type(r)] AS l, properties(r) AS p")))
+            graphs.append(graph_content(store))
     assert all(g == graphs[0] for g in graphs[1:])
     edge = store.run("MATCH ()-[r:RELATION]->() RETURN properties(r) AS p")[0]["p"]
     assert (edge["extractor"], edge["evidence"], edge["chunk_id"]) == ("gold", "The act limits quotas.", "chk_1")

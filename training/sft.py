@@ -190,19 +190,23 @@ def load_records(config: TrainConfig, store: Any | None) -> list[dict[str, Any]]
     return out
 
 
+def _checkpoints(run_dir: Path) -> list[Path]:
+    """The run's checkpoint folders, oldest step first."""
+    return sorted((p for p in run_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                  key=lambda p: int(p.name.split("-")[-1]))
+
+
 def _last_checkpoint(run_dir: Path) -> Path | None:
     """The newest complete checkpoint. The trainer writes trainer_state.json last, so a checkpoint
     without it was cut short (a cancelled job is killed wherever it is) and must not be resumed from."""
-    ckpts = sorted((p for p in run_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
-                    and (p / "trainer_state.json").is_file()), key=lambda p: int(p.name.split("-")[-1]))
-    return ckpts[-1] if ckpts else None
+    complete = [p for p in _checkpoints(run_dir) if (p / "trainer_state.json").is_file()]
+    return complete[-1] if complete else None
 
 
 def _prune_checkpoints(run_dir: Path, keep: int) -> None:
     """Remove all but the ``keep`` newest checkpoints of a finished run: they are resume points only, and
     a run's checkpoints are most of its disk (a loop trains twice)."""
-    ckpts = sorted((p for p in run_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-                   key=lambda p: int(p.name.split("-")[-1]))
+    ckpts = _checkpoints(run_dir)
     for old in ckpts[:len(ckpts) - keep] if keep else ckpts:
         shutil.rmtree(old)
 

@@ -13,7 +13,6 @@ that nothing changed.
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Callable, Iterator
 from importlib import resources
 from itertools import pairwise
@@ -168,16 +167,14 @@ def _tester_builder_loop(store: GraphStore, home: Path, *, train: bool, steps: i
     from proda.errors import DependencyMissing
 
     try:
-        from proda.training.base_model import SMOLLM2, resolve_model_path
+        from proda.training.base_model import SMOLLM2, resolve_model_path, smollm2_cached
         from proda.training.evaluate import EvalConfig, evaluate
         from proda.training.sft import TrainConfig, run_training
 
         _quiet_hf()
-        if not (home / "models" / SMOLLM2).is_dir():
+        if not smollm2_cached(home):
             console.print(f"converting the bundled {SMOLLM2} (GGUF) to float32 once, cached under {home / 'models'}")
-        # the GGUF reader draws its own tqdm bar, which no library switch turns off
-        with contextlib.redirect_stderr(io.StringIO()):
-            base = resolve_model_path(SMOLLM2, home)
+        base = resolve_model_path(SMOLLM2, home)
     except (ImportError, DependencyMissing) as e:
         console.print(f"[yellow]skipping training and evaluation: {e}[/yellow]")
         return
