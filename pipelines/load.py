@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 from codecs import BOM_UTF8
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -58,8 +58,9 @@ def _format_validation(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_line(text: str, vocab: Vocabulary) -> Element:
-    """Parse and validate one JSONL line; raises ValueError with a human-readable reason."""
+def parse_line(text: str | bytes, vocab: Vocabulary) -> Element:
+    """Parse and validate one JSONL line (text, or UTF-8 bytes as read); raises ValueError with a
+    human-readable reason (:class:`UnicodeDecodeError` for bytes that are not UTF-8)."""
     try:
         # one pass in pydantic's own JSON parser (no intermediate dict): a third faster than json.loads
         # + validate_python on a large load; a line it rejects is parsed again below for the message
@@ -71,8 +72,10 @@ def parse_line(text: str, vocab: Vocabulary) -> Element:
     return record
 
 
-def _parse_line_explained(text: str) -> Element:
+def _parse_line_explained(text: str | bytes) -> Element:
     """The slow path of :func:`parse_line`: the same validation, step by step, to name what is wrong."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")  # bytes pydantic refused may not be UTF-8: say so before anything else
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -180,37 +183,43 @@ class Loader:
         return None
 
     def _load_bulk(self, path: Path, progress: ProgressFn | None, phase: PhaseFn | None) -> LoadReport | str:
-        """Read the whole file into a :class:`BulkGraph` and create the graph from it; returns the
-        report, or why the file must go through the upsert path (which then reports it line by line)."""
+        """Create the graph from the file in one pass, its nodes sent while the file is still read; returns
+        the report, or why the file must go through the upsert path (which then reports it line by line),
+        in which case the graph is empty again."""
         report = LoadReport(path=str(path), method="bulk")
-        graph = BulkGraph()
+        graph = BulkGraph(streamed=True)
         bytes_read = 0
-        with gc_paused(), path.open("rb") as fh:
+
+        def elements(fh: BinaryIO) -> Iterator[Element]:
+            nonlocal bytes_read
+            read = 0
             for lineno, raw in enumerate(fh, start=1):
                 bytes_read += len(raw)
                 report.lines = lineno
                 if lineno == 1:
                     raw = raw.removeprefix(BOM_UTF8)  # an editor's byte-order mark: JSON lets a reader ignore it
-                if not raw.strip():
+                if raw.isspace():  # the iterator gives no empty line, and this copies nothing
                     continue
                 try:
-                    graph.add(parse_line(raw.decode("utf-8"), self.vocab))
+                    element = parse_line(raw, self.vocab)
                 except ValueError as e:  # UnicodeDecodeError included
                     if not self.skip_invalid:
-                        return f"line {lineno} is invalid"
+                        raise BulkRefused(f"line {lineno} is invalid") from None
                     reason = f"not valid UTF-8 at byte {e.start}" if isinstance(e, UnicodeDecodeError) else str(e)
                     report.rejected.append((lineno, reason))
+                else:
+                    read += 1
+                    yield element
                 if progress is not None and lineno % 1000 == 0:
                     progress(lineno, bytes_read)
-        problem = graph.finish_nodes()  # the references are checked while the server inserts the nodes
-        if problem is not None:
-            return problem
-        if not graph.node_count():
-            return graph.finish_edges() or "the file holds no element"
-        if phase is not None:  # the file is read; the graph is built now, which takes as long again
-            phase(f"creating the graph in one pass ({graph.node_count():,} nodes)")
+            if phase is not None:  # the nodes went as they were read; the edges follow now
+                phase(f"file read ({read:,} elements); creating the edges between them")
+
+        if phase is not None:
+            phase("creating the graph in one pass while the file is read")
         try:
-            self.writer.store.bulk_create(graph)
+            with gc_paused(), path.open("rb") as fh:
+                self.writer.store.bulk_create(graph, feed=elements(fh))
         except BulkRefused as e:
             if phase is not None:
                 phase(f"loading row by row: {e.reason}")

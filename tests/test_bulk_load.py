@@ -316,8 +316,9 @@ def test_a_reference_problem_found_after_the_nodes_went_leaves_nothing(fresh_gra
     phases: list[str] = []
     with pytest.raises(InputError, match=f"dangling.jsonl:{n_lines}: unresolved reference: .*'con_elsewhere'"):
         load_file(store, path, home=tmp_path, phase=phases.append)
-    assert phases[0].startswith("creating the graph in one pass (") and "row by row" in phases[1]
-    assert "con_elsewhere" in phases[1]
+    assert phases[0] == "creating the graph in one pass while the file is read"
+    assert phases[1].startswith(f"file read ({n_lines:,} elements)") and "row by row" in phases[2]
+    assert "con_elsewhere" in phases[2]
     assert store.query("graph_is_empty", {}) == [{"empty": False}]  # the rest of the file is written
 
 
@@ -369,3 +370,86 @@ def test_a_failed_bulk_call_drops_the_calls_queued_behind_it(monkeypatch: pytest
         calls.close()
     calls.abort()
     assert sent == [0, 1]
+
+
+@pytest.mark.parametrize("source", ["sample", "awkward"])
+@pytest.mark.parametrize("every", [1, 3, 1000])
+def test_a_streamed_graph_lays_out_what_a_filed_one_does(source: str, every: int, tmp_path: Path) -> None:
+    """Rows made as elements arrive and drained in slices give the same nodes, rows and edges as the
+    graph that files every element first; edge ends name the same nodes by their streamed positions."""
+    from proda.pipelines.load import parse_line
+    from proda.schema import default_vocabulary
+
+    path = SAMPLE if source == "sample" else _awkward_file(tmp_path / "awkward.jsonl")
+    vocab = default_vocabulary()
+    elements = [parse_line(line, vocab) for line in path.read_text().splitlines() if line.strip()]
+    filed, streamed = BulkGraph(), BulkGraph(streamed=True)
+    sent: list[tuple[str, tuple[Any, ...]]] = []  # (label, row) in creation order
+    for i, e in enumerate(elements, start=1):
+        filed.add(e)
+        streamed.add(e)
+        if i % every == 0:
+            sent += [(piece.label, row) for piece in streamed.drain() for row in piece.rows]
+    sent += [(piece.label, row) for piece in streamed.drain() for row in piece.rows]
+    assert filed.finish() is None and streamed.finish() is None
+    filed_rows = sorted(repr((t.label, row)) for t in filed.nodes.values() for row in t.rows)
+    assert sorted(repr(x) for x in sent) == filed_rows and len(sent) == streamed.node_count()
+    with pytest.raises(PreconditionFailed, match="went to the server"):
+        _ = streamed.nodes["Concept"].rows
+    created = [row[0] for _, row in sent]  # node ids by position
+    assert [t.type for t in streamed.edges] == [t.type for t in filed.edges]
+    for s_table, f_table in zip(streamed.edges, filed.edges, strict=True):
+        assert (s_table.src, s_table.dst) == (f_table.src, f_table.dst), s_table.type
+        assert s_table.rows == f_table.rows, s_table.type
+        assert s_table.ends is not None
+        src, dst = s_table.ends
+        assert [created[i] for i in src] == s_table.src and [created[i] for i in dst] == s_table.dst
+    assert (streamed.written, streamed.unlinked_mentions) == (filed.written, filed.unlinked_mentions)
+
+
+def test_a_streamed_graph_refuses_an_id_twice_at_once() -> None:
+    from proda.errors import BulkRefused
+    from proda.schema.models import Concept
+
+    graph = BulkGraph(streamed=True)
+    graph.add(Concept(id="con_a", name="A", discipline="d"))
+    with pytest.raises(BulkRefused, match="concept id 'con_a' occurs more than once"):
+        graph.add(Concept(id="con_a", name="A", discipline="d"))
+    with pytest.raises(PreconditionFailed, match="every row is drained"):
+        graph.finish_nodes()
+
+
+@pytest.mark.parametrize("skip_invalid", [False, True])
+def test_a_bad_line_after_nodes_went_loads_row_by_row(skip_invalid: bool, fresh_graph: Callable[[], FalkorDBStore],
+                                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nodes go while the file is read; a bad line found after some went empties the graph again and
+    the upsert path reports it by line, having written every line before it (or skipped it)."""
+    from proda.schema.store import falkordb_bulk
+
+    monkeypatch.setattr(falkordb_bulk, "ROWS_PER_SLICE", 2)  # nodes go every second element
+    lines = SAMPLE.read_text().splitlines()
+    cut = len(lines) // 2
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join([*lines[:cut], '{"kind": "concept", "name": ""}', *lines[cut:]]) + "\n")
+    store, reference = fresh_graph(), fresh_graph()
+    sent: list[int] = []
+    original = falkordb_bulk._Calls.add
+
+    def counted(self: Any, token: bytes, count: int, *, edge: bool) -> None:
+        sent.append(count)
+        original(self, token, count, edge=edge)
+
+    monkeypatch.setattr(falkordb_bulk._Calls, "add", counted)
+    if skip_invalid:
+        report = load_file(store, path, home=tmp_path / "a", skip_invalid=True)
+        assert report.method == "bulk" and [ln for ln, _ in report.rejected] == [cut + 1]
+        assert "name" in report.rejected[0][1]
+        load_file(reference, SAMPLE, home=tmp_path / "b", bulk=False)
+    else:
+        with pytest.raises(InputError, match=f"bad.jsonl:{cut + 1}: invalid concept: concept.name"):
+            load_file(store, path, home=tmp_path / "a")
+        prefix = tmp_path / "prefix.jsonl"
+        prefix.write_text("\n".join(lines[:cut]) + "\n")
+        load_file(reference, prefix, home=tmp_path / "b", bulk=False)
+    assert sent  # nodes had gone before the bad line was read
+    assert graph_content(store) == graph_content(reference)

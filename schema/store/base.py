@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from proda.schema.catalog import Catalog, default_catalog
 
 if TYPE_CHECKING:
     from proda.schema.store.bulk import BulkGraph
+    from proda.schema.store.writer import Element
 
 Row = dict[str, Any]
 
@@ -155,8 +156,9 @@ class GraphStore(ABC):
 
     supports_bulk: bool = False
 
-    def bulk_create(self, graph: BulkGraph) -> int:
-        """Create this (empty) graph from ``graph`` in one pass; returns the elements written.
+    def bulk_create(self, graph: BulkGraph, *, feed: Iterable[Element] | None = None) -> int:
+        """Create this (empty) graph from ``graph`` in one pass; returns the elements written. ``feed``:
+        elements to add to a ``streamed`` graph while it is created (a file still being read).
 
         Raises :class:`~proda.errors.PreconditionFailed` when the backend has no online bulk path
         (Neo4j seeds through ``proda graph export --format neo4j-admin``) or the graph is not empty.

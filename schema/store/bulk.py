@@ -21,14 +21,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel
 
-from proda.errors import PreconditionFailed
+from proda.errors import BulkRefused, PreconditionFailed
 from proda.schema.models import Chain, Chunk, Concept, Document, Relation
 from proda.schema.store.writer import Element, match_key
 
@@ -117,6 +117,19 @@ def _no_properties(_: Any) -> tuple[()]:
     return ()
 
 
+class _Sent(_Rows):
+    """The rows of a streamed graph's nodes: they went to the server as they were made."""
+
+    def __init__(self) -> None:
+        super().__init__(rows=[])
+
+    def slice(self, lo: int, hi: int) -> list[tuple[Any, ...]]:
+        raise PreconditionFailed("a streamed bulk graph's node rows went to the server as they were made")
+
+
+_SENT = _Sent()
+
+
 class _RowSpec:
     """How :func:`proda.schema.store.writer.element_row` flattens one element kind, as a column list and
     a tuple builder. The element's fields are read straight from the validated model (one C call), not
@@ -169,6 +182,65 @@ def _chain_row(e: Chain) -> tuple[Any, ...]:
     return (e.id, *_CHAIN.get(e.__dict__), e.fingerprint, *_provenance(e), len(e.relation_ids))
 
 
+# what a streamed graph keeps of each element once its row is made: what the edges are laid out from
+class _DocumentRef(NamedTuple):
+    id: str
+
+
+class _ChunkRef(NamedTuple):
+    id: str
+    document_id: str
+
+
+class _ConceptRef(NamedTuple):
+    id: str
+    chunk_ids: list[str]
+
+
+class _RelationRef(NamedTuple):
+    id: str
+    subject_id: str
+    object_id: str
+    row: tuple[Any, ...]
+
+
+class _ChainRef(NamedTuple):
+    id: str
+    relation_ids: list[str]
+    concept_ids: list[str]
+    chunk_id: str
+
+
+def _refer(e: Element) -> Any:
+    if isinstance(e, Relation):
+        return _RelationRef(e.id, e.subject_id, e.object_id, _relation_row(e))
+    if isinstance(e, Concept):
+        return _ConceptRef(e.id, e.chunk_ids)
+    if isinstance(e, Chain):
+        return _ChainRef(e.id, e.relation_ids, e.concept_ids, e.chunk_id)
+    if isinstance(e, Chunk):
+        return _ChunkRef(e.id, e.document_id)
+    return _DocumentRef(e.id)
+
+
+# node kinds in creation order: label, columns, row maker
+_NODE_KINDS: dict[str, tuple[str, tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {
+    "document": ("Document", _DOCUMENT.columns, _document_row),
+    "chunk": ("Chunk", _CHUNK.columns, _chunk_row),
+    "concept": ("Concept", _CONCEPT.columns, _concept_row),
+    "chain": ("Chain", _CHAIN.columns, _chain_row),
+}
+_ROW_OF_REF = attrgetter("row")
+
+
+class NodeSlice(NamedTuple):
+    """Rows of one label's nodes handed to a sender by :meth:`BulkGraph.drain`, in creation order."""
+
+    label: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
 @dataclass
 class BulkGraph:
     """Nodes (by label) and edges (by type, in dependency order) of a graph that does not exist yet.
@@ -176,20 +248,55 @@ class BulkGraph:
     :meth:`add` only files each element under its kind (any order); :meth:`finish` checks ids and
     references and lays out the tables, in two halves (:meth:`finish_nodes`, :meth:`finish_edges`) that
     a first load runs apart; property rows are made when a consumer reads them.
+
+    ``streamed``: for a graph read from a file, which a sender creates while the file is still read.
+    :meth:`add` makes each node's row at once and keeps of every element only what its edges need (a
+    million validated models held at once double pydantic's validation time, measured at 1M elements);
+    :meth:`drain` hands the rows made so far to the sender, which gives the nodes their positions; an
+    id given twice raises :class:`BulkRefused` from :meth:`add`. Node tables then hold ids only.
     """
 
     nodes: dict[str, NodeTable] = field(default_factory=dict)
     edges: list[EdgeTable] = field(default_factory=list)
     written: Counter[str] = field(default_factory=Counter)
     unlinked_mentions: int = 0
+    streamed: bool = False
+    pending: int = 0  # streamed: rows made and not drained yet
     _by_kind: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in (*LABELS, "relation")})
     _stage: str = "filing"  # filing -> nodes (node tables laid out) -> done (edges too)
+    _rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=lambda: {k: [] for k in LABELS})
+    _at: dict[str, list[range]] = field(default_factory=lambda: {k: [] for k in LABELS})  # streamed positions
+    _sent: int = 0  # streamed: nodes drained, so the position of the next one
+    _seen: set[str] = field(default_factory=set)
 
     def add(self, e: Element) -> None:
         """Take one validated element (any order: references are resolved in :meth:`finish`)."""
         if self._stage != "filing":
             raise PreconditionFailed("elements cannot be added to a bulk graph once its nodes are laid out")
-        self._by_kind[e.kind].append(e)
+        if not self.streamed:
+            self._by_kind[e.kind].append(e)
+            return
+        if e.id in self._seen:
+            raise BulkRefused(f"{e.kind} id {e.id!r} occurs more than once")
+        self._seen.add(e.id)
+        self._by_kind[e.kind].append(_refer(e))
+        if e.kind != "relation":
+            self._rows[e.kind].append(_NODE_KINDS[e.kind][2](e))
+            self.pending += 1
+
+    def drain(self) -> list[NodeSlice]:
+        """Streamed: the node rows made since the last drain, by kind in creation order; the nodes are
+        created in the order of the slices returned, which fixes their positions."""
+        out = []
+        for kind, rows in self._rows.items():
+            if rows:
+                label, columns, _ = _NODE_KINDS[kind]
+                self._at[kind].append(range(self._sent, self._sent + len(rows)))
+                self._sent += len(rows)
+                out.append(NodeSlice(label, columns, rows))
+                self._rows[kind] = []
+        self.pending = 0
+        return out
 
     def finish(self) -> str | None:
         """Check and lay out; returns ``None`` when the graph is complete, else why the upsert path must load it."""
@@ -200,19 +307,35 @@ class BulkGraph:
         load can send nodes while :meth:`finish_edges` checks the references (the bulk sender calls it)."""
         if self._stage != "filing":
             return None
+        if self.streamed:
+            if self.pending:
+                raise PreconditionFailed("a streamed bulk graph's nodes are laid out once every row is drained")
+            for kind, (label, columns, _) in _NODE_KINDS.items():
+                self.nodes[label] = NodeTable(label, columns, [e.id for e in self._by_kind[kind]], _SENT)
+            self._stage = "nodes"
+            return None
         with gc_paused():
             problem = self._repeated_id()
             if problem is not None:
                 return problem
-            for label, kind, spec, make in (("Document", "document", _DOCUMENT, _document_row),
-                                            ("Chunk", "chunk", _CHUNK, _chunk_row),
-                                            ("Concept", "concept", _CONCEPT, _concept_row),
-                                            ("Chain", "chain", _CHAIN, _chain_row)):
+            for kind, (label, columns, make) in _NODE_KINDS.items():
                 items = self._by_kind[kind]
-                self.nodes[label] = NodeTable(label, spec.columns, [e.id for e in items],
-                                              _Rows(items=items, make=make))
+                self.nodes[label] = NodeTable(label, columns, [e.id for e in items], _Rows(items=items, make=make))
             self._stage = "nodes"
         return None
+
+    def _node_positions(self) -> dict[str, np.ndarray]:
+        """Each node kind's positions in creation order, aligned with its elements: drained slices when
+        streamed, else the node tables one after another."""
+        if self.streamed:
+            return {k: np.fromiter(chain.from_iterable(self._at[k]), dtype=np.int64,
+                                   count=len(self._by_kind[k])) for k in LABELS}
+        out, start = {}, 0
+        for kind in _NODE_KINDS:
+            n = len(self._by_kind[kind])
+            out[kind] = np.arange(start, start + n, dtype=np.int64)
+            start += n
+        return out
 
     def finish_edges(self) -> str | None:
         """The second half of :meth:`finish` (after :meth:`finish_nodes`): references checked, edge tables laid out."""
@@ -221,31 +344,47 @@ class BulkGraph:
         if self._stage == "done":
             return None
         with gc_paused():
-            return self._finish_edges()
+            try:
+                for _ in self.lay_out_edges():
+                    pass
+            except BulkRefused as e:
+                return e.reason
+        return None
 
-    def _finish_edges(self) -> str | None:
+    def lay_out_edges(self) -> Iterator[EdgeTable]:
+        """Check the references and yield each edge table as soon as it is laid out, so a sender can
+        send one while the next is checked; a problem raises :class:`BulkRefused` naming the element,
+        tables already yielded notwithstanding. Once all are out they are :attr:`edges`."""
+        if self._stage == "filing" and (problem := self.finish_nodes()) is not None:
+            raise BulkRefused(problem)
+        if self._stage == "done":
+            yield from self.edges
+            return
+        self.unlinked_mentions = 0
+        # the elements, or what a streamed graph kept of them (the same attribute names)
         docs: list[Document] = self._by_kind["document"]
         chunks: list[Chunk] = self._by_kind["chunk"]
         concepts: list[Concept] = self._by_kind["concept"]
         relations: list[Relation] = self._by_kind["relation"]
         chains: list[Chain] = self._by_kind["chain"]
-        # every node's position in creation order (the node tables, in this order): edges carry their
-        # ends as positions, found here while the references are checked, so the bulk encoder does
-        # not look two million ids up again
-        base = np.cumsum([0, len(docs), len(chunks), len(concepts)])
-        doc_ix, chunk_ix, concept_ix = (_positions(items, int(b)) for items, b in
-                                        ((docs, base[0]), (chunks, base[1]), (concepts, base[2])))
-        chain_base = int(base[3])
+        # every node's position in creation order: edges carry their ends as positions, found here
+        # while the references are checked, so the bulk encoder does not look two million ids up again
+        node_at = self._node_positions()
+        doc_ix, chunk_ix, concept_ix = (_positions(items, node_at[k]) for items, k in
+                                        ((docs, "document"), (chunks, "chunk"), (concepts, "concept")))
 
         chunk_doc = _lookup(doc_ix, [c.document_id for c in chunks])
         if (bad_at := _first_missing(chunk_doc)) is not None:
-            return f"chunk {chunks[bad_at].id!r}: document {chunks[bad_at].document_id!r} is not in the input"
+            raise BulkRefused(f"chunk {chunks[bad_at].id!r}: document {chunks[bad_at].document_id!r} "
+                              "is not in the input")
         has_chunk = EdgeTable("HAS_CHUNK", (), [c.document_id for c in chunks], [c.id for c in chunks],
-                              ends=(chunk_doc, np.arange(base[1], base[1] + len(chunks), dtype=np.int64)))
+                              ends=(chunk_doc, node_at["chunk"]))
+        edges = [has_chunk]
+        yield has_chunk
         mentioned = EdgeTable("MENTIONED_IN", (), [], [])
         m_src: list[int] = []
         m_dst: list[int] = []
-        for pos, k in enumerate(concepts, start=int(base[2])):
+        for pos, k in zip(node_at["concept"].tolist(), concepts, strict=True):
             if k.chunk_ids:
                 for ck in dict.fromkeys(k.chunk_ids):  # MERGE: one MENTIONED_IN per pair
                     at = chunk_ix.get(ck)
@@ -257,22 +396,30 @@ class BulkGraph:
                     else:
                         self.unlinked_mentions += k.chunk_ids.count(ck)
         mentioned.ends = (np.array(m_src, dtype=np.int64), np.array(m_dst, dtype=np.int64))
+        edges.append(mentioned)
+        yield mentioned
         subjects, objects = [r.subject_id for r in relations], [r.object_id for r in relations]
         rel_src, rel_dst = _lookup(concept_ix, subjects), _lookup(concept_ix, objects)
         bad_at = _first_missing(np.minimum(rel_src, rel_dst))
         if bad_at is not None:
             bad_rel = relations[bad_at]
-            return (f"relation {bad_rel.id!r}: concept {bad_rel.subject_id!r} or {bad_rel.object_id!r} "
-                    "is not in the input")
+            raise BulkRefused(f"relation {bad_rel.id!r}: concept {bad_rel.subject_id!r} or "
+                              f"{bad_rel.object_id!r} is not in the input")
         rel_edges = EdgeTable("RELATION", _RELATION.columns, subjects, objects,
-                              _Rows(items=relations, make=_relation_row), ends=(rel_src, rel_dst))
-        steps = _chain_steps(chains, chain_base, concept_ix, _positions(relations, 0), rel_src, rel_dst)
+                              _Rows(items=relations, make=_ROW_OF_REF if self.streamed else _relation_row),
+                              ends=(rel_src, rel_dst))
+        edges.append(rel_edges)
+        yield rel_edges
+        steps = _chain_steps(chains, node_at["chain"], concept_ix,
+                             _positions(relations, np.arange(len(relations), dtype=np.int64)), rel_src, rel_dst)
         if isinstance(steps, str):
-            return steps
+            raise BulkRefused(steps)
+        edges.append(steps)
+        yield steps
         from_chunk = EdgeTable("FROM_CHUNK", (), [], [])
         f_src: list[int] = []
         f_dst: list[int] = []
-        for pos, ch in enumerate(chains, start=chain_base):
+        for pos, ch in zip(node_at["chain"].tolist(), chains, strict=True):
             if ch.chunk_id:  # link_chain_chunks
                 at = chunk_ix.get(ch.chunk_id)
                 if at is not None:
@@ -283,14 +430,16 @@ class BulkGraph:
                 else:
                     self.unlinked_mentions += 1
         from_chunk.ends = (np.array(f_src, dtype=np.int64), np.array(f_dst, dtype=np.int64))
+        edges.append(from_chunk)
+        yield from_chunk
 
-        self.edges = [t for t in (has_chunk, mentioned, rel_edges, steps, from_chunk) if len(t)]
+        self.edges = [t for t in edges if len(t)]
         self.written.update({"document": len(docs), "chunk": len(chunks), "concept": len(concepts),
                              "relation": len(relations), "chain": len(chains)})
         self.written += Counter()  # drop kinds with no element, as the upsert path's counter has none
         self._by_kind = {k: [] for k in self._by_kind}
+        self._seen.clear()
         self._stage = "done"
-        return None
 
     def _repeated_id(self) -> str | None:
         """The upsert path merges an id given twice (and names collisions); defer such input to it."""
@@ -314,9 +463,9 @@ class BulkGraph:
         return sum(len(t) for t in self.edges)
 
 
-def _positions(items: Sequence[Any], start: int) -> dict[str, int]:
-    """Id -> position in creation order of ``items``' nodes, which start at ``start``."""
-    return dict(zip([e.id for e in items], range(start, start + len(items)), strict=True))
+def _positions(items: Sequence[Any], at: np.ndarray) -> dict[str, int]:
+    """Id -> position in creation order of ``items``' nodes, which are at ``at``."""
+    return dict(zip([e.id for e in items], at.tolist(), strict=True))
 
 
 def _lookup(index: dict[str, int], ids: Sequence[str]) -> np.ndarray:
@@ -329,7 +478,7 @@ def _first_missing(positions: np.ndarray) -> int | None:
     return int(missing[0]) if len(missing) else None
 
 
-def _chain_steps(chains: list[Chain], chain_base: int, concept_ix: dict[str, int], rel_ix: dict[str, int],
+def _chain_steps(chains: list[Chain], chain_at: np.ndarray, concept_ix: dict[str, int], rel_ix: dict[str, int],
                  rel_src: np.ndarray, rel_dst: np.ndarray) -> EdgeTable | str:
     """Check chains against their relation edges (``chain_missing_steps``) and lay out their HAS_STEP
     edges (``link_chain_steps``: a concept that is not there gets no edge, as its MATCH finds nothing);
@@ -374,7 +523,7 @@ def _chain_steps(chains: list[Chain], chain_base: int, concept_ix: dict[str, int
     rows = list(zip(pos[keep].tolist(), rel_of[keep].tolist(), strict=True))
     return EdgeTable("HAS_STEP", ("pos", "relation_id"), ids[c_chain[keep]].tolist(),
                      np.array(flat_c, dtype=object)[keep].tolist(), _Rows(rows=rows),
-                     ends=(c_chain[keep] + chain_base, c_at[keep]))
+                     ends=(chain_at[c_chain[keep]], c_at[keep]))
 
 
 # --- Neo4j: neo4j-admin database import full ---------------------------------------------------------
@@ -452,4 +601,4 @@ def _write_csv(path: Path, header: list[str], rows: Iterable[Sequence[Any]]) -> 
             fh.write(",".join(cells) + "\n")
 
 
-__all__ = ["LABELS", "BulkGraph", "EdgeTable", "NodeTable", "gc_paused", "write_neo4j_admin"]
+__all__ = ["LABELS", "BulkGraph", "EdgeTable", "NodeSlice", "NodeTable", "gc_paused", "write_neo4j_admin"]

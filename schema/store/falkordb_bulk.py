@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal
 
 from proda.errors import BulkRefused, DependencyMissing, QueryError
-from proda.schema.store.bulk import BulkGraph, gc_paused
+from proda.schema.store.bulk import BulkGraph, NodeSlice, gc_paused
+from proda.schema.store.writer import Element
 
 # GRAPH.BULK limits, as falkordb-bulk-loader's defaults allow (Redis caps one argument at 512 MB).
 # Calls are kept smaller than the loader's 64 MB so the server starts on the first one early and
@@ -221,7 +222,8 @@ class _Calls:
 
 
 def send(execute: Callable[..., Any], graph_name: str, graph: BulkGraph,
-         schema: Callable[[], None] | None = None, encoding: Encoding = "columns") -> int:
+         schema: Callable[[], None] | None = None, encoding: Encoding = "columns",
+         feed: Iterable[Element] | None = None) -> int:
     """Create ``graph_name`` from ``graph`` with GRAPH.BULK calls; returns nodes + edges created.
 
     ``execute`` is the client's ``execute_command``. The key must not exist (FalkorDB builds only new
@@ -232,8 +234,14 @@ def send(execute: Callable[..., Any], graph_name: str, graph: BulkGraph,
     nodes laid out (:meth:`BulkGraph.finish_nodes`): its references are checked (``finish_edges``) after
     the node calls are sent, while the server inserts them; a problem found then raises
     :class:`BulkRefused` and the caller deletes what was created. ``encoding`` picks the
-    record encoder: ``columns`` (Arrow, the default) or ``values`` (pure Python, the earlier path)."""
-    if (problem := graph.finish_nodes()) is not None:
+    record encoder: ``columns`` (Arrow, the default) or ``values`` (pure Python, the earlier path).
+
+    ``feed``: the elements of a ``streamed`` graph, added and their nodes sent while the feed is still
+    read (parsing a file overlaps the server's inserts); a :class:`BulkRefused` the feed raises (a bad
+    line) ends the load like a reference problem. Only with the ``columns`` encoding."""
+    if feed is not None and (not graph.streamed or encoding != "columns"):
+        raise ValueError("a fed bulk load needs a streamed BulkGraph and the columns encoding")
+    if feed is None and (problem := graph.finish_nodes()) is not None:
         raise BulkRefused(problem)
     with gc_paused():
         calls = _Calls(execute, graph_name)
@@ -243,7 +251,7 @@ def send(execute: Callable[..., Any], graph_name: str, graph: BulkGraph,
                 calls.begun = True
                 schema()
             if encoding == "columns":
-                _send_columns(calls, graph)
+                _send_columns(calls, graph, feed)
             elif encoding == "values":
                 _send_values(calls, graph)
             else:
@@ -255,20 +263,36 @@ def send(execute: Callable[..., Any], graph_name: str, graph: BulkGraph,
         return calls.created[0] + calls.created[1]
 
 
-def _send_columns(calls: _Calls, graph: BulkGraph) -> None:
+def _send_columns(calls: _Calls, graph: BulkGraph, feed: Iterable[Element] | None = None) -> None:
     from proda.schema.store.bulk_columns import ColumnEncoder, cut, node_indexes
 
     enc = ColumnEncoder(ValueEncoder())
     node_ix: dict[str, int] = {}
-    for table in graph.nodes.values():
-        header = _header(table.label, table.columns)
-        node_ix.update(zip(table.ids, range(len(node_ix), len(node_ix) + len(table)), strict=True))
-        for lo in range(0, len(table), ROWS_PER_SLICE):
-            records = enc.records(table.row_slice(lo, lo + ROWS_PER_SLICE), len(table.columns))
-            for token, n in cut(header, records, TOKEN_BYTES):
+
+    def send_nodes(label: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        header = _header(label, columns)
+        for lo in range(0, len(rows), ROWS_PER_SLICE):
+            for token, n in cut(header, enc.records(rows[lo:lo + ROWS_PER_SLICE], len(columns)), TOKEN_BYTES):
                 calls.add(token, n, edge=False)
-    _finish_edges(graph)
-    for edges in graph.edges:
+
+    if feed is not None:
+        for e in feed:
+            graph.add(e)
+            if graph.pending >= ROWS_PER_SLICE:
+                _send_slices(graph.drain(), send_nodes)
+        _send_slices(graph.drain(), send_nodes)
+        graph.finish_nodes()  # streamed: lays out the ids only, the rows are sent
+        if not graph.node_count():
+            raise BulkRefused(graph.finish_edges() or "the file holds no element")
+    else:
+        for table in graph.nodes.values():
+            node_ix.update(zip(table.ids, range(len(node_ix), len(node_ix) + len(table)), strict=True))
+            for lo in range(0, len(table), ROWS_PER_SLICE):
+                send_nodes(table.label, table.columns, table.row_slice(lo, lo + ROWS_PER_SLICE))
+    # each edge table goes as soon as it is checked: the server inserts it while the next is checked
+    for edges in graph.lay_out_edges():
+        if not len(edges):
+            continue
         header = _header(edges.type, edges.columns)
         if edges.ends is not None:
             src, dst = edges.ends
@@ -285,10 +309,9 @@ def _send_columns(calls: _Calls, graph: BulkGraph) -> None:
                 calls.add(token, n, edge=True)
 
 
-def _finish_edges(graph: BulkGraph) -> None:
-    """Check the references once the nodes are on their way: the server inserts them meanwhile."""
-    if (problem := graph.finish_edges()) is not None:
-        raise BulkRefused(problem)
+def _send_slices(slices: list[NodeSlice], send_nodes: Callable[[str, tuple[str, ...], list[Any]], None]) -> None:
+    for piece in slices:
+        send_nodes(piece.label, piece.columns, piece.rows)
 
 
 def _send_values(calls: _Calls, graph: BulkGraph) -> None:
@@ -302,9 +325,8 @@ def _send_values(calls: _Calls, graph: BulkGraph) -> None:
             rows = table.row_slice(lo, lo + ROWS_PER_SLICE)
             for token, n in _tokens(header, enc.records(rows, len(table.columns))):
                 calls.add(token, n, edge=False)
-    _finish_edges(graph)
     pack_ends = enc.pack_ends
-    for edges in graph.edges:
+    for edges in graph.lay_out_edges():
         header = _header(edges.type, edges.columns)
         for lo in range(0, len(edges), ROWS_PER_SLICE):
             hi = lo + ROWS_PER_SLICE

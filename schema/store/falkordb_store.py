@@ -6,7 +6,7 @@ Not FalkorDB's Bolt port: it crashed (SIGSEGV) on an ``UNWIND $rows`` of 500 sma
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -23,6 +23,7 @@ from proda.schema.store.base import ComponentStats, GraphStore, Row, StoreSpec, 
 if TYPE_CHECKING:
     from proda.schema.store.bulk import BulkGraph
     from proda.schema.store.falkordb_bulk import Encoding
+    from proda.schema.store.writer import Element
 
 _ALREADY = ("already indexed", "already exists", "constraint already")
 
@@ -171,14 +172,17 @@ class FalkorDBStore(GraphStore):
 
     supports_bulk = True
 
-    def bulk_create(self, graph: BulkGraph, *, encoding: Encoding = "columns") -> int:
+    def bulk_create(self, graph: BulkGraph, *, encoding: Encoding = "columns",
+                    feed: Iterable[Element] | None = None) -> int:
         """Create the graph with ``GRAPH.BULK`` (falkordb-bulk-loader's binary protocol) in one pass, its
         indexes made first so the server fills them as the rows arrive. FalkorDB builds only new keys
         this way, so an existing but empty graph (indexes only) is deleted first; a graph holding nodes
         raises :class:`PreconditionFailed`. ``graph`` may have only its nodes laid out: its references
         are then checked while the server inserts the nodes, and a problem raises :class:`BulkRefused`
         with the graph emptied again (indexes kept). ``encoding`` picks the record encoder (``values``:
-        the earlier pure-Python one, kept for the benchmark's comparison). Returns elements written."""
+        the earlier pure-Python one, kept for the benchmark's comparison). ``feed``: elements that a
+        ``streamed`` graph takes while its nodes are sent (a file read as the server inserts); a
+        :class:`BulkRefused` it raises ends the load as a reference problem does. Returns elements written."""
         from proda.schema.store import falkordb_bulk
 
         conn = self._db.connection
@@ -189,7 +193,7 @@ class FalkorDBStore(GraphStore):
                 self._graph.delete()
             try:
                 created = falkordb_bulk.send(conn.execute_command, self.graph_name, graph, schema=self.ensure_schema,
-                                             encoding=encoding)
+                                             encoding=encoding, feed=feed)
             except BulkRefused:
                 if conn.exists(self.graph_name):  # all or nothing: the nodes sent before the references were checked
                     self._graph.delete()
