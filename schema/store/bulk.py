@@ -250,8 +250,8 @@ class BulkGraph:
     a first load runs apart; property rows are made when a consumer reads them.
 
     ``streamed``: for a graph read from a file, which a sender creates while the file is still read.
-    :meth:`add` makes each node's row at once and keeps of every element only what its edges need (a
-    million validated models held at once double pydantic's validation time, measured at 1M elements);
+    :meth:`add` makes each node's row at once and keeps of every element only what its edges need (with
+    a million validated models held, pydantic validated each further line markedly slower);
     :meth:`drain` hands the rows made so far to the sender, which gives the nodes their positions; an
     id given twice raises :class:`BulkRefused` from :meth:`add`. Node tables then hold ids only.
     """
