@@ -67,6 +67,17 @@ def _until_indexed(store: FalkorDBStore) -> None:
         time.sleep(0.01)
 
 
+def load_file_earlier(store: FalkorDBStore, file: Path) -> None:
+    """The loader's earlier bulk path from a file: every line into a model first, then sent."""
+    plan, vocab = BulkGraph(), default_vocabulary()
+    with gc_paused(), file.open("rb") as fh:
+        for raw in fh:
+            plan.add(parse_line(raw.decode("utf-8"), vocab))
+    if (problem := plan.finish_nodes()) is not None:
+        raise SystemExit(f"the earlier file path refused the file: {problem}")
+    store.bulk_create(plan)
+
+
 def _encoded_calls(graph: SyntheticGraph) -> list[tuple[Any, ...]]:
     """The fast path's GRAPH.BULK calls, encoded but not sent (the engine-alone leg replays them)."""
     calls: list[tuple[Any, ...]] = []
@@ -94,14 +105,8 @@ def _leg(name: str, store: FalkorDBStore, graph: SyntheticGraph, calls: list[tup
             report = load_file(store, file, home=Path(home))
         if report.method != "bulk":
             raise SystemExit(f"the file load took the {report.method} path: {report.bulk_skipped}")
-    elif name == "file-earlier":  # the loader's earlier bulk path: the whole file into models, then sent
-        plan, vocab = BulkGraph(), default_vocabulary()
-        with gc_paused(), file.open("rb") as fh:
-            for raw in fh:
-                plan.add(parse_line(raw.decode("utf-8"), vocab))
-        if (problem := plan.finish_nodes()) is not None:
-            raise SystemExit(f"the earlier file path refused the file: {problem}")
-        store.bulk_create(plan)
+    elif name == "file-earlier":
+        load_file_earlier(store, file)
     else:
         conn = store._db.connection  # the engine alone: the same calls, already encoded
         if conn.exists(store.graph_name):
