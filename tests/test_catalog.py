@@ -81,8 +81,13 @@ def test_chain_missing_steps(store: GraphStore) -> None:
     t = load_toy(store)
     ok = {"id": "a", "concept_ids": t.chain.concept_ids, "relation_ids": t.chain.relation_ids}
     bad = {"id": "b", "concept_ids": [t.c["surplus"].id, t.c["price"].id], "relation_ids": [t.r["tax>price"].id]}
-    rows = store.query("chain_missing_steps", {"rows": [ok, bad]})
-    assert rows == [{"chain_id": "b", "missing_steps": [0]}]
+    backwards = {"id": "c", "concept_ids": t.chain.concept_ids[::-1], "relation_ids": t.chain.relation_ids[::-1]}
+    unknown = {"id": "d", "concept_ids": t.chain.concept_ids,
+               "relation_ids": [t.chain.relation_ids[0], "rel_nowhere", *t.chain.relation_ids[2:]]}
+    rows = store.query("chain_missing_steps", {"rows": [ok, bad, backwards, unknown]})
+    missing = {r["chain_id"]: sorted(r["missing_steps"]) for r in rows}
+    n = len(t.chain.relation_ids)
+    assert n >= 2 and missing == {"b": [0], "c": list(range(n)), "d": [1]}
 
 
 def test_concept_and_neighbours(store: GraphStore) -> None:
