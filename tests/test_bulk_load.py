@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -452,4 +453,40 @@ def test_a_bad_line_after_nodes_went_loads_row_by_row(skip_invalid: bool, fresh_
         prefix.write_text("\n".join(lines[:cut]) + "\n")
         load_file(reference, prefix, home=tmp_path / "b", bulk=False)
     assert sent  # nodes had gone before the bad line was read
+    assert graph_content(store) == graph_content(reference)
+
+
+def test_a_first_load_stopped_by_hand_leaves_the_graph_empty(fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C after some nodes went: the graph is emptied back to its indexes, so the rerun is a bulk
+    load again (not an upsert into part of the file) and ends with the graph of an uninterrupted load."""
+    from proda.pipelines import load as load_module
+    from proda.schema.store import falkordb_bulk
+
+    monkeypatch.setattr(falkordb_bulk, "ROWS_PER_SLICE", 2)  # nodes go every second element,
+    monkeypatch.setattr(falkordb_bulk, "CALL_BYTES", 1)  # one call per token
+    store, reference = fresh_graph(), fresh_graph()
+    original, send = load_module.parse_line, falkordb_bulk._Calls._send
+    sent = threading.Event()
+
+    def sending(self: Any, args: list[Any]) -> Any:
+        reply = send(self, args)
+        sent.set()
+        return reply
+
+    def interrupted(text: str | bytes, vocab: Any) -> Any:
+        if (b'"kind": "chain"' if isinstance(text, bytes) else '"kind": "chain"') in text:
+            assert sent.wait(10)  # some nodes are in the graph
+            raise KeyboardInterrupt
+        return original(text, vocab)
+
+    monkeypatch.setattr(falkordb_bulk._Calls, "_send", sending)
+    monkeypatch.setattr(load_module, "parse_line", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load_file(store, SAMPLE, home=tmp_path / "a")
+    assert store.query("graph_is_empty", {}) == [{"empty": True}]
+    monkeypatch.setattr(load_module, "parse_line", original)
+    again = load_file(store, SAMPLE, home=tmp_path / "a")
+    assert again.method == "bulk"
+    load_file(reference, SAMPLE, home=tmp_path / "b")
     assert graph_content(store) == graph_content(reference)

@@ -182,7 +182,8 @@ class FalkorDBStore(GraphStore):
         with the graph emptied again (indexes kept). ``encoding`` picks the record encoder (``values``:
         the earlier pure-Python one, kept for the benchmark's comparison). ``feed``: elements that a
         ``streamed`` graph takes while its nodes are sent (a file read as the server inserts); a
-        :class:`BulkRefused` it raises ends the load as a reference problem does. Returns elements written."""
+        :class:`BulkRefused` it raises ends the load as a reference problem does, and so does an interrupt
+        (Ctrl-C). Returns elements written."""
         from proda.schema.store import falkordb_bulk
 
         conn = self._db.connection
@@ -194,8 +195,11 @@ class FalkorDBStore(GraphStore):
             try:
                 created = falkordb_bulk.send(conn.execute_command, self.graph_name, graph, schema=self.ensure_schema,
                                              encoding=encoding, feed=feed)
-            except BulkRefused:
-                if conn.exists(self.graph_name):  # all or nothing: the nodes sent before the references were checked
+            except (BulkRefused, KeyboardInterrupt):
+                # all or nothing: the nodes sent before the references were checked, or before a load was
+                # stopped by hand, go again, so that a rerun creates the graph in one pass as well instead of
+                # upserting into a part of it (several times slower)
+                if conn.exists(self.graph_name):
                     self._graph.delete()
                 self.ensure_schema()  # back to the empty graph with its indexes that the load began from
                 raise
