@@ -198,7 +198,7 @@ class Loader:
                 report.lines = lineno
                 if lineno == 1:
                     raw = raw.removeprefix(BOM_UTF8)  # an editor's byte-order mark: JSON lets a reader ignore it
-                if raw.isspace():  # the iterator gives no empty line, and this copies nothing
+                if not raw or raw.isspace():  # blank (empty only where a byte-order mark was all); copies nothing
                     continue
                 try:
                     element = parse_line(raw, self.vocab)

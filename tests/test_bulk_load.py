@@ -134,10 +134,11 @@ def test_cli_load_bulk_then_upsert_and_export(running_home: Path, cli_graph: str
     assert len((out / "nodes_Concept.csv").read_text().splitlines()) == 1 + 15
 
 
-def test_an_empty_file_loads_through_the_upsert_path(fresh_graph: Callable[[], FalkorDBStore],
+@pytest.mark.parametrize("content", [b"\n", b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n\n"], ids=["blank", "bom", "bom-blank"])
+def test_an_empty_file_loads_through_the_upsert_path(content: bytes, fresh_graph: Callable[[], FalkorDBStore],
                                                      tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl"
-    path.write_text("\n")
+    path.write_bytes(content)
     store = fresh_graph()
     report = load_file(store, path, home=tmp_path)
     assert (report.method, report.bulk_skipped, report.written) == ("upsert", "the file holds no element", {})
