@@ -68,13 +68,13 @@ def demo(
         console.rule("2. load hand-made knowledge: an L1/L2/L3 extraction of two modules (extractor=manual) and "
                      "the gold set")
         report = load_file(store, sample_path(), home=settings.home, restart=True)
-        console.print(f"{report.lines} records; wrote " +
-                      ", ".join(f"{n} {k}s" for k, n in sorted(report.written.items())))
+        console.print(f"{report.lines:,} records; wrote " +
+                      ", ".join(f"{n:,} {k}s" for k, n in sorted(report.written.items())))
         gold = [load_file(store, bundled(split), home=settings.home, restart=True) for split in SPLITS]
-        chunks = sum(r.written.get("chunk", 0) for r in gold)
-        console.print(f"the hand-annotated gold set: {sum(r.lines for r in gold)} records, {chunks} chunks of 112 "
-                      "modules with the chains a domain expert wrote (extractor=gold; `proda extract score` "
-                      "measures extractors against it)")
+        chunks, modules = (sum(r.written.get(kind, 0) for r in gold) for kind in ("chunk", "document"))
+        console.print(f"the hand-annotated gold set: {sum(r.lines for r in gold):,} records, {chunks:,} chunks of "
+                      f"{modules:,} modules with the chains a domain expert wrote (extractor=gold; `proda extract "
+                      "score` measures extractors against it)")
         config = ExtractConfig()
         console.rule(f"3. extract L3 chains -> L2 relations -> L1 concepts (offline {config.backend} extractor, "
                      "every pending chunk, the gold chunks included)")
