@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 from codecs import BOM_UTF8
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -89,6 +89,13 @@ def _parse_line_explained(text: str | bytes) -> Element:
     return record
 
 
+def _shifted(progress: ProgressFn | None, before: int) -> ProgressFn | None:
+    """``progress`` with the bytes of the files read before this one added."""
+    if progress is None or not before:
+        return progress
+    return lambda lines, done: progress(lines, before + done)
+
+
 class _Checkpoint:
     """The last committed line of a file loaded into one graph, with a witness element.
 
@@ -157,21 +164,37 @@ class Loader:
         rules bulk out. A file that needs row-by-row handling (an id twice, a reference outside the
         file, a bad line) goes through the upsert path either way, which reports it by line; the
         report's ``bulk_skipped`` says why. Both paths leave the same nodes, edges and properties."""
-        if not path.is_file():
-            raise InputError("no such file", source=str(path))
+        return self.load_all([path], restart=restart, progress=progress, bulk=bulk, phase=phase)[0]
+
+    def load_all(self, paths: Sequence[Path], *, restart: bool = False, progress: ProgressFn | None = None,
+                 bulk: bool | None = None, phase: PhaseFn | None = None) -> list[LoadReport]:
+        """Load ``paths`` in order; one report per file (see :meth:`load`). Into an empty graph the files
+        go in one bulk pass together, so references between them resolve and a graph exported in parts
+        (a file per discipline) is created at bulk speed; when they cannot (an id in two files, a bad
+        line), every file goes through the upsert path in turn, and each report's ``bulk_skipped`` says
+        why. ``progress`` counts lines in the current file and bytes over all files so far. The
+        mentions of unknown chunks of a bulk pass are counted over all its files, on the last report."""
+        for path in paths:
+            if not path.is_file():
+                raise InputError("no such file", source=str(path))
         skipped: str | None = None
         if bulk is not False:
             skipped = self._bulk_blocker()
             if skipped is None:
-                done = self._load_bulk(path, progress, phase)
-                if isinstance(done, LoadReport):
+                done = self._load_bulk(paths, progress, phase)
+                if not isinstance(done, str):
                     return done
                 skipped = done
             elif bulk:
-                raise PreconditionFailed(f"cannot bulk load {path}: {skipped}")
-        report = self._load_upsert(path, restart=restart, progress=progress)
-        report.bulk_skipped = skipped
-        return report
+                raise PreconditionFailed(f"cannot bulk load {', '.join(map(str, paths))}: {skipped}")
+        reports: list[LoadReport] = []
+        before = 0  # bytes of the files already loaded, so that one progress bar can span them all
+        for path in paths:
+            report = self._load_upsert(path, restart=restart, progress=_shifted(progress, before))
+            report.bulk_skipped = skipped
+            reports.append(report)
+            before += path.stat().st_size
+        return reports
 
     def _bulk_blocker(self) -> str | None:
         """Why this load cannot create the graph in one pass, or ``None`` when it can."""
@@ -182,19 +205,42 @@ class Loader:
             return "the graph is not empty"
         return None
 
-    def _load_bulk(self, path: Path, progress: ProgressFn | None, phase: PhaseFn | None) -> LoadReport | str:
-        """Create the graph from the file in one pass, its nodes sent while the file is still read; returns
-        the report, or why the file must go through the upsert path (which then reports it line by line),
-        in which case the graph is empty again."""
-        report = LoadReport(path=str(path), method="bulk")
+    def _load_bulk(self, paths: Sequence[Path], progress: ProgressFn | None,
+                   phase: PhaseFn | None) -> list[LoadReport] | str:
+        """Create the graph from the files in one pass, its nodes sent while the files are still read;
+        returns a report per file, or why the files must go through the upsert path (which then reports
+        them line by line), in which case the graph is empty again."""
+        reports = [LoadReport(path=str(path), method="bulk") for path in paths]
         graph = BulkGraph(streamed=True)
-        bytes_read = 0
+        read = [0, 0]  # elements, bytes: over all files
 
-        def elements(fh: BinaryIO) -> Iterator[Element]:
-            nonlocal bytes_read
-            read = 0
+        def elements() -> Iterator[Element]:
+            for path, report in zip(paths, reports, strict=True):
+                yield from self._bulk_elements(path, report, read, progress, named=len(paths) > 1)
+            if phase is not None:  # the nodes went as they were read; the edges follow now
+                phase(f"{'files' if len(paths) > 1 else 'file'} read ({read[0]:,} elements); "
+                      "creating the edges between them")
+
+        if phase is not None:
+            phase(f"creating the graph in one pass while the {'files are' if len(paths) > 1 else 'file is'} read")
+        try:
+            with gc_paused():
+                self.writer.store.bulk_create(graph, feed=elements())
+        except BulkRefused as e:
+            if phase is not None:
+                phase(f"loading row by row: {e.reason}")
+            return e.reason
+        reports[-1].unlinked_mentions = graph.unlinked_mentions
+        return reports
+
+    def _bulk_elements(self, path: Path, report: LoadReport, read: list[int], progress: ProgressFn | None,
+                       *, named: bool) -> Iterator[Element]:
+        """The elements of one file of a bulk pass, counted into its report and ``read`` (elements and
+        bytes over all files); a bad line raises :class:`BulkRefused` unless ``skip_invalid``."""
+        written = report.written
+        with path.open("rb") as fh:
             for lineno, raw in enumerate(fh, start=1):
-                bytes_read += len(raw)
+                read[1] += len(raw)
                 report.lines = lineno
                 if lineno == 1:
                     raw = raw.removeprefix(BOM_UTF8)  # an editor's byte-order mark: JSON lets a reader ignore it
@@ -204,31 +250,17 @@ class Loader:
                     element = parse_line(raw, self.vocab)
                 except ValueError as e:  # UnicodeDecodeError included
                     if not self.skip_invalid:
-                        raise BulkRefused(f"line {lineno} is invalid") from None
+                        raise BulkRefused(f"{f'{path}, line' if named else 'line'} {lineno} is invalid") from None
                     reason = f"not valid UTF-8 at byte {e.start}" if isinstance(e, UnicodeDecodeError) else str(e)
                     report.rejected.append((lineno, reason))
                 else:
-                    read += 1
+                    read[0] += 1
+                    written[element.kind] = written.get(element.kind, 0) + 1
                     yield element
                 if progress is not None and lineno % 1000 == 0:
-                    progress(lineno, bytes_read)
-            if phase is not None:  # the nodes went as they were read; the edges follow now
-                phase(f"file read ({read:,} elements); creating the edges between them")
-
-        if phase is not None:
-            phase("creating the graph in one pass while the file is read")
-        try:
-            with gc_paused(), path.open("rb") as fh:
-                self.writer.store.bulk_create(graph, feed=elements(fh))
-        except BulkRefused as e:
-            if phase is not None:
-                phase(f"loading row by row: {e.reason}")
-            return e.reason
-        report.written = dict(graph.written)
-        report.unlinked_mentions = graph.unlinked_mentions
+                    progress(lineno, read[1])
         if progress is not None:
-            progress(report.lines, bytes_read)
-        return report
+            progress(report.lines, read[1])
 
     def _load_upsert(self, path: Path, *, restart: bool, progress: ProgressFn | None) -> LoadReport:
         report = LoadReport(path=str(path))
@@ -321,6 +353,15 @@ class Loader:
         for eid, reason in result.unresolved.items():
             self._reason[eid] = reason
             deferred[eid] = (line_of[eid], by_id[eid])
+
+
+def load_files(store: GraphStore, paths: Sequence[Path], *, home: Path, batch_size: int = 5000,
+               restart: bool = False, skip_invalid: bool = False, progress: ProgressFn | None = None,
+               bulk: bool | None = None, phase: PhaseFn | None = None) -> list[LoadReport]:
+    """Convenience wrapper: load JSONL files into ``store``, one bulk pass for all where it can; see
+    :meth:`Loader.load_all`."""
+    return Loader(store, home=home, batch_size=batch_size, skip_invalid=skip_invalid).load_all(
+        paths, restart=restart, progress=progress, bulk=bulk, phase=phase)
 
 
 def load_file(store: GraphStore, path: Path, *, home: Path, batch_size: int = 5000, restart: bool = False,

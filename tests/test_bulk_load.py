@@ -491,3 +491,71 @@ def test_a_first_load_stopped_by_hand_leaves_the_graph_empty(fresh_graph: Callab
     assert again.method == "bulk"
     load_file(reference, SAMPLE, home=tmp_path / "b")
     assert graph_content(store) == graph_content(reference)
+
+
+def _split_sample(tmp_path: Path) -> tuple[Path, Path]:
+    """The sample in two files, the first referring to elements of the second (relations and chains
+    first, most concepts, the documents and chunks after them)."""
+    lines = [ln for ln in SAMPLE.read_text().splitlines() if ln.strip()]
+    kinds = [json.loads(ln)["kind"] for ln in lines]
+    first = [ln for ln, k in zip(lines, kinds, strict=True) if k in ("relation", "chain")]
+    second = [ln for ln, k in zip(lines, kinds, strict=True) if k not in ("relation", "chain")]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("\n".join(first) + "\n")
+    b.write_text("\n".join(second) + "\n")
+    return a, b
+
+
+def test_the_files_of_one_load_go_in_one_bulk_pass(fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path) -> None:
+    """Files that refer to each other's elements create the graph together, each with its own report;
+    the graph is the one a load of the single file makes."""
+    from proda.pipelines.load import load_files
+
+    a, b = _split_sample(tmp_path)
+    store, reference = fresh_graph(), fresh_graph()
+    progress: list[int] = []
+    reports = load_files(store, [a, b], home=tmp_path / "a", progress=lambda _ln, done: progress.append(done))
+    assert [r.method for r in reports] == ["bulk", "bulk"]
+    assert [r.lines for r in reports] == [len(a.read_text().splitlines()), len(b.read_text().splitlines())]
+    assert set(reports[0].written) == {"relation", "chain"} and "relation" not in reports[1].written
+    whole = load_file(reference, SAMPLE, home=tmp_path / "b")
+    total = {k: reports[0].written.get(k, 0) + reports[1].written.get(k, 0) for k in whole.written}
+    assert total == whole.written
+    assert progress[-1] == a.stat().st_size + b.stat().st_size and progress == sorted(progress)
+    assert graph_content(store) == graph_content(reference)
+
+
+def test_files_that_cannot_go_together_are_upserted_in_turn(fresh_graph: Callable[[], FalkorDBStore],
+                                                            tmp_path: Path) -> None:
+    """An id in two files sends every file through the upsert path, in order; a bad line in the second
+    file names that file and line, and the first file is loaded."""
+    from proda.pipelines.load import load_files
+
+    lines = [ln for ln in SAMPLE.read_text().splitlines() if ln.strip()]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("\n".join(lines) + "\n")
+    b.write_text(lines[2] + "\n")  # a concept again: the upsert path merges it
+    store, reference = fresh_graph(), fresh_graph()
+    reports = load_files(store, [a, b], home=tmp_path / "a")
+    assert [r.method for r in reports] == ["upsert", "upsert"]
+    assert all(r.bulk_skipped is not None and "more than once" in r.bulk_skipped for r in reports)
+    load_file(reference, SAMPLE, home=tmp_path / "b")
+    assert graph_content(store) == graph_content(reference)
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(lines[3] + "\n{\n")
+    empty = fresh_graph()
+    with pytest.raises(InputError, match=r"bad.jsonl:2: malformed JSON"):
+        load_files(empty, [a, bad], home=tmp_path / "c")
+    assert graph_content(empty) == graph_content(reference)  # the first file, and the good line of the second
+
+
+def test_cli_loads_several_files_in_one_bulk_pass(running_home: Path, cli_graph: str, tmp_path: Path) -> None:
+    from tests.console import proda
+
+    a, b = _split_sample(tmp_path)
+    done = proda("load", str(a), str(b), "--json", home=running_home, graph=cli_graph)
+    assert done.returncode == 0, done.stderr
+    assert [r["method"] for r in json.loads(done.stdout)] == ["bulk", "bulk"]
+    missing = proda("load", str(a), str(tmp_path / "nowhere.jsonl"), home=running_home, graph=cli_graph)
+    assert missing.returncode != 0 and "nowhere.jsonl" in missing.stderr and "no such file" in missing.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from proda.cli.context import settings_from, store_for
 from proda.cli.output import console, pct, print_json, print_rows
@@ -37,29 +37,28 @@ def load(
 
     Idempotent: records are MERGEd by deterministic id, so loading twice changes nothing, and a
     killed load is finished by running it again (a checkpoint skips committed lines). A first load
-    into an empty graph creates it in one bulk pass, with the same nodes, edges and properties.
+    into an empty graph creates it in one bulk pass, with the same nodes, edges and properties; the
+    files of one command go in that pass together, so they may refer to each other's elements.
     """
-    from proda.pipelines.load import load_file
+    from proda.pipelines.load import load_files
 
     settings = settings_from(ctx)
-    reports: list[LoadReport] = []
-    with store_for(ctx) as store:
-        for path in files:
-            size = path.stat().st_size if path.is_file() else 0
-            with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                          TimeRemainingColumn(), console=console, disable=as_json, transient=True) as bar:
-                task = bar.add_task(f"loading {path.name}", total=size or None)
+    size = sum(path.stat().st_size for path in files if path.is_file())
+    name = files[0].name if len(files) == 1 else f"{len(files)} files"
+    with store_for(ctx) as store, Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                           TimeRemainingColumn(), console=console, disable=as_json,
+                                           transient=True) as bar:
+        task = bar.add_task(f"loading {name}", total=size or None)
 
-                def advance(_lines: int, done: int, task: TaskID = task, bar: Progress = bar) -> None:
-                    bar.update(task, completed=done)
+        def advance(_lines: int, done: int) -> None:
+            bar.update(task, completed=done)
 
-                def phase(what: str, task: TaskID = task, bar: Progress = bar, name: str = path.name) -> None:
-                    bar.update(task, description=f"{name}: {what}")
+        def phase(what: str) -> None:
+            bar.update(task, description=f"{name}: {what}")
 
-                report = load_file(store, path, home=settings.home, batch_size=batch_size or settings.batch_size,
-                                   restart=restart, skip_invalid=skip_invalid, progress=advance, bulk=bulk,
-                                   phase=phase)
-            reports.append(report)
+        reports: list[LoadReport] = load_files(
+            store, files, home=settings.home, batch_size=batch_size or settings.batch_size, restart=restart,
+            skip_invalid=skip_invalid, progress=advance, bulk=bulk, phase=phase)
     if as_json:
         print_json([r.__dict__ for r in reports])
     else:
