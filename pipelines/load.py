@@ -89,6 +89,36 @@ def _parse_line_explained(text: str | bytes) -> Element:
     return record
 
 
+def file_elements(path: Path, vocab: Vocabulary, bad: Callable[[int, str], None], read: list[int] | None = None,
+                  progress: ProgressFn | None = None) -> Iterator[tuple[int, Element]]:
+    """The elements of a JSONL file with their line numbers, in order, for a pass that takes them as they
+    come. A bad line goes to ``bad(line, reason)``, which raises to stop or returns to go on; blank lines
+    and a byte-order mark opening the file are skipped. ``read`` (elements, bytes, lines), if given, is
+    added to, so counts can span several files; ``progress`` hears (line, bytes) every 1,000 lines and
+    at the end."""
+    read = read if read is not None else [0, 0, 0]
+    read[2] = 0
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            read[1] += len(raw)
+            read[2] = lineno
+            if lineno == 1:
+                raw = raw.removeprefix(BOM_UTF8)  # an editor's byte-order mark: JSON lets a reader ignore it
+            if not raw or raw.isspace():  # blank (empty only where a byte-order mark was all); copies nothing
+                continue
+            try:
+                element = parse_line(raw, vocab)
+            except ValueError as e:  # UnicodeDecodeError included
+                bad(lineno, f"not valid UTF-8 at byte {e.start}" if isinstance(e, UnicodeDecodeError) else str(e))
+            else:
+                read[0] += 1
+                yield lineno, element
+            if progress is not None and lineno % 1000 == 0:
+                progress(lineno, read[1])
+    if progress is not None:
+        progress(read[2], read[1])
+
+
 def _shifted(progress: ProgressFn | None, before: int) -> ProgressFn | None:
     """``progress`` with the bytes of the files read before this one added."""
     if progress is None or not before:
@@ -212,7 +242,7 @@ class Loader:
         them line by line), in which case the graph is empty again."""
         reports = [LoadReport(path=str(path), method="bulk") for path in paths]
         graph = BulkGraph(streamed=True)
-        read = [0, 0]  # elements, bytes: over all files
+        read = [0, 0, 0]  # elements and bytes over all files, lines of the current one
 
         def elements() -> Iterator[Element]:
             for path, report in zip(paths, reports, strict=True):
@@ -235,32 +265,19 @@ class Loader:
 
     def _bulk_elements(self, path: Path, report: LoadReport, read: list[int], progress: ProgressFn | None,
                        *, named: bool) -> Iterator[Element]:
-        """The elements of one file of a bulk pass, counted into its report and ``read`` (elements and
-        bytes over all files); a bad line raises :class:`BulkRefused` unless ``skip_invalid``."""
+        """The elements of one file of a bulk pass, counted into its report; a bad line raises
+        :class:`BulkRefused` unless ``skip_invalid``."""
         written = report.written
-        with path.open("rb") as fh:
-            for lineno, raw in enumerate(fh, start=1):
-                read[1] += len(raw)
-                report.lines = lineno
-                if lineno == 1:
-                    raw = raw.removeprefix(BOM_UTF8)  # an editor's byte-order mark: JSON lets a reader ignore it
-                if not raw or raw.isspace():  # blank (empty only where a byte-order mark was all); copies nothing
-                    continue
-                try:
-                    element = parse_line(raw, self.vocab)
-                except ValueError as e:  # UnicodeDecodeError included
-                    if not self.skip_invalid:
-                        raise BulkRefused(f"{f'{path}, line' if named else 'line'} {lineno} is invalid") from None
-                    reason = f"not valid UTF-8 at byte {e.start}" if isinstance(e, UnicodeDecodeError) else str(e)
-                    report.rejected.append((lineno, reason))
-                else:
-                    read[0] += 1
-                    written[element.kind] = written.get(element.kind, 0) + 1
-                    yield element
-                if progress is not None and lineno % 1000 == 0:
-                    progress(lineno, read[1])
-        if progress is not None:
-            progress(report.lines, read[1])
+
+        def bad(lineno: int, reason: str) -> None:
+            if not self.skip_invalid:
+                raise BulkRefused(f"{f'{path}, line' if named else 'line'} {lineno} is invalid")
+            report.rejected.append((lineno, reason))
+
+        for _, element in file_elements(path, self.vocab, bad, read, progress):
+            written[element.kind] = written.get(element.kind, 0) + 1
+            yield element
+        report.lines = read[2]
 
     def _load_upsert(self, path: Path, *, restart: bool, progress: ProgressFn | None) -> LoadReport:
         report = LoadReport(path=str(path))

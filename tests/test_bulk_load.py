@@ -13,8 +13,9 @@ import pytest
 from proda.errors import InputError, PreconditionFailed
 from proda.pipelines.load import load_file
 from proda.schema.store.base import GraphStore
-from proda.schema.store.bulk import BulkGraph, write_neo4j_admin
+from proda.schema.store.bulk import BulkGraph
 from proda.schema.store.falkordb_store import FalkorDBStore
+from proda.schema.store.neo4j_admin import write_neo4j_admin
 from tests.graphs import graph_content
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "knowledge.jsonl"
@@ -102,18 +103,20 @@ def test_neo4j_admin_export_headers_and_cells(tmp_path: Path) -> None:
         graph.add(parse_line(raw, vocab))
     assert graph.finish() is None
     args = write_neo4j_admin(graph, tmp_path / "out")
-    assert "--nodes=Concept=nodes_Concept.csv" in args and "--relationships=HAS_STEP=rels_HAS_STEP.csv" in args
+    assert "--nodes=Concept=nodes_Concept.header.csv,nodes_Concept.csv" in args
+    assert "--relationships=HAS_STEP=rels_HAS_STEP.csv" in args
+    header = (tmp_path / "out" / "nodes_Concept.header.csv").read_text().splitlines()
+    assert len(header) == 1 and header[0].split(",")[0] == "id:ID" and "aliases:string[]" in header[0].split(",")
     concept = (tmp_path / "out" / "nodes_Concept.csv").read_text().splitlines()
-    header = concept[0].split(",")
-    assert header[0] == "id:ID" and "aliases:string[]" in header
-    row_a = next(r for r in concept[1:] if r.startswith('"con_a"'))
+    assert len(concept) == 3  # rows only: neo4j-admin takes the header from the first file named
+    row_a = next(r for r in concept if r.startswith('"con_a"'))
     assert '"a1;123"' in row_a
     steps = (tmp_path / "out" / "rels_HAS_STEP.csv").read_text().splitlines()
     assert steps[0] == ":START_ID,:END_ID,pos:long,relation_id:string"
     assert '"chn_1","con_c","2",' in steps  # the last step has no relation: an unquoted empty cell
+    doc_header = (tmp_path / "out" / "nodes_Document.header.csv").read_text().strip().split(",")
     doc = (tmp_path / "out" / "nodes_Document.csv").read_text().splitlines()
-    title = doc[0].split(",").index("title:string")
-    assert doc[1].split(",")[title] == '""'  # an empty title stays an empty string, not a missing property
+    assert doc[0].split(",")[doc_header.index("title:string")] == '""'  # an empty title stays an empty string
 
 
 def test_cli_load_bulk_then_upsert_and_export(running_home: Path, cli_graph: str, tmp_path: Path) -> None:
@@ -130,8 +133,9 @@ def test_cli_load_bulk_then_upsert_and_export(running_home: Path, cli_graph: str
     out = tmp_path / "seed"
     exported = proda("graph", "export", str(out), "--input", str(SAMPLE), home=running_home)
     assert exported.returncode == 0, exported.stderr
-    assert json.loads((out / "import.args").read_text())[0] == "--nodes=Document=nodes_Document.csv"
-    assert len((out / "nodes_Concept.csv").read_text().splitlines()) == 1 + 15
+    assert json.loads((out / "import.args").read_text())[0] == \
+        "--nodes=Document=nodes_Document.header.csv,nodes_Document.csv"
+    assert len((out / "nodes_Concept.csv").read_text().splitlines()) == 15
 
 
 @pytest.mark.parametrize("content", [b"\n", b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n\n"], ids=["blank", "bom", "bom-blank"])
@@ -559,3 +563,38 @@ def test_cli_loads_several_files_in_one_bulk_pass(running_home: Path, cli_graph:
     assert [r["method"] for r in json.loads(done.stdout)] == ["bulk", "bulk"]
     missing = proda("load", str(a), str(tmp_path / "nowhere.jsonl"), home=running_home, graph=cli_graph)
     assert missing.returncode != 0 and "nowhere.jsonl" in missing.stderr and "no such file" in missing.stderr
+
+
+@pytest.mark.parametrize("source", ["sample", "awkward", "byte-order-mark"])
+def test_the_streamed_export_writes_what_the_filed_graph_does(source: str, tmp_path: Path) -> None:
+    """`proda graph export` streams node rows to disk; its files are byte for byte those of the whole
+    graph laid out first (a byte-order mark opening the file is no data, as for `proda load`), and a bad
+    line or a reference outside the files stops it naming the problem."""
+    from proda.pipelines.load import parse_line
+    from proda.schema.vocabulary import default_vocabulary
+    from tests.console import proda
+
+    path = _awkward_file(tmp_path / "awkward.jsonl") if source == "awkward" else SAMPLE
+    graph, vocab = BulkGraph(), default_vocabulary()
+    for line in path.read_text().splitlines():
+        if line.strip():
+            graph.add(parse_line(line, vocab))
+    assert graph.finish() is None
+    write_neo4j_admin(graph, tmp_path / "filed")
+    if source == "byte-order-mark":
+        path = tmp_path / "bom.jsonl"
+        path.write_bytes(b"\xef\xbb\xbf" + SAMPLE.read_bytes())
+    done = proda("graph", "export", str(tmp_path / "streamed"), "--input", str(path), home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr
+    filed = {f.name: f.read_bytes() for f in (tmp_path / "filed").iterdir()}
+    assert filed and {f.name: f.read_bytes() for f in (tmp_path / "streamed").iterdir()} == filed
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(path.read_text() + "{\n")
+    failed = proda("graph", "export", str(tmp_path / "bad"), "--input", str(bad), home=tmp_path / "home")
+    n = len(bad.read_text().splitlines())
+    assert failed.returncode != 0 and f"bad.jsonl:{n}" in failed.stderr and "malformed JSON" in failed.stderr
+    dangling = tmp_path / "dangling.jsonl"
+    dangling.write_text(_line("relation", type="causes", subject_id="con_x", object_id="con_y", discipline="d") + "\n")
+    failed = proda("graph", "export", str(tmp_path / "dangling"), "--input", str(dangling), home=tmp_path / "home")
+    assert failed.returncode != 0 and "cannot export in one pass" in failed.stderr and "con_x" in failed.stderr

@@ -8,21 +8,19 @@ relation edge) makes :meth:`BulkGraph.finish` answer ``None`` with the reason, a
 through the upsert path instead, which then reports it with file and line.
 
 Two consumers: :meth:`FalkorDBStore.bulk_create` (``GRAPH.BULK``, the binary protocol of the
-``falkordb-bulk-loader`` package) and :func:`write_neo4j_admin` (CSVs for ``neo4j-admin database
-import full``, the offline way to seed a Neo4j cluster).
+``falkordb-bulk-loader`` package) and :mod:`~proda.schema.store.neo4j_admin` (CSVs for ``neo4j-admin
+database import full``, the offline way to seed a Neo4j cluster).
 """
 
 from __future__ import annotations
 
 import gc
-import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import attrgetter, itemgetter
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -526,79 +524,4 @@ def _chain_steps(chains: list[Chain], chain_at: np.ndarray, concept_ix: dict[str
                      ends=(chain_at[c_chain[keep]], c_at[keep]))
 
 
-# --- Neo4j: neo4j-admin database import full ---------------------------------------------------------
-
-def _neo4j_type(values: Iterator[Any]) -> str:
-    for v in values:
-        if v is None:
-            continue
-        if isinstance(v, bool):
-            return "boolean"
-        if isinstance(v, int):
-            return "long"
-        if isinstance(v, float):
-            return "double"
-        if isinstance(v, list):
-            return "string[]"
-        return "string"
-    return "string"
-
-
-def _cell(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, list):
-        return ";".join(str(x) for x in v)
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
-
-
-def write_neo4j_admin(graph: BulkGraph, out_dir: Path) -> list[str]:
-    """Write ``nodes_<Label>.csv`` and ``rels_<TYPE>.csv`` with neo4j-admin headers into ``out_dir``.
-
-    Returns the ``neo4j-admin database import full`` arguments (``--nodes=...``/``--relationships=...``)
-    that load them. Node ids share one id space (``:ID``), so relationship ends are element ids.
-    Arrays use ``;`` as neo4j-admin's default array delimiter; a list element containing ``;`` would
-    split, so such input raises :class:`ValueError` rather than export something different.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    args: list[str] = []
-    for label, table in graph.nodes.items():
-        if not len(table):
-            continue
-        rows = table.rows
-        header = [("id:ID" if c == "id" else f"{c}:{_neo4j_type(r[i] for r in rows)}")
-                  for i, c in enumerate(table.columns)]
-        path = out_dir / f"nodes_{label}.csv"
-        _write_csv(path, header, rows)
-        args.append(f"--nodes={label}={path.name}")
-    for edges in graph.edges:
-        rows = edges.rows
-        header = [":START_ID", ":END_ID",
-                  *(f"{c}:{_neo4j_type(r[i] for r in rows)}" for i, c in enumerate(edges.columns))]
-        path = out_dir / f"rels_{edges.type}.csv"
-        _write_csv(path, header, ([s, d, *r] for s, d, r in zip(edges.src, edges.dst, rows, strict=True)))
-        args.append(f"--relationships={edges.type}={path.name}")
-    args.append("--multiline-fields=true")  # chunk texts and evidence span lines
-    (out_dir / "import.args").write_text(json.dumps(args) + "\n")
-    return args
-
-
-def _write_csv(path: Path, header: list[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Every value is quoted so an empty string stays one; a missing value is an unquoted empty field,
-    which neo4j-admin reads as "no property" (as the upsert path stores nothing for null)."""
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write(",".join(header) + "\n")
-        for row in rows:
-            cells = []
-            for v in row:
-                if isinstance(v, list) and any(";" in str(x) for x in v):
-                    raise ValueError(f"array value {v!r} contains ';', the neo4j-admin array delimiter")
-                cells.append("" if v is None else '"' + _cell(v).replace('"', '""') + '"')
-            fh.write(",".join(cells) + "\n")
-
-
-__all__ = ["LABELS", "BulkGraph", "EdgeTable", "NodeSlice", "NodeTable", "gc_paused", "write_neo4j_admin"]
+__all__ = ["LABELS", "BulkGraph", "EdgeTable", "NodeSlice", "NodeTable", "gc_paused"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from proda.cli.context import settings_from, store_for
 from proda.cli.output import console, print_json, print_rows
@@ -99,28 +100,47 @@ def export(
     `proda load`. Exits with an error when a file needs the upsert path (an id used twice, a reference
     to an element in none of the files, a chain step without its relation).
     """
-    from proda.errors import InputError
-    from proda.pipelines.load import parse_line
-    from proda.schema.store.bulk import BulkGraph, write_neo4j_admin
+    from proda.errors import BulkRefused, InputError
+    from proda.pipelines.load import file_elements
+    from proda.schema.store.bulk import BulkGraph, gc_paused
+    from proda.schema.store.neo4j_admin import Neo4jAdminFiles
     from proda.schema.vocabulary import default_vocabulary
 
     if fmt != "neo4j-admin":
         raise InputError(f"unknown export format {fmt!r}; the one format is neo4j-admin")
-    graph, vocab = BulkGraph(), default_vocabulary()
     for path in files:
         if not path.is_file():
             raise InputError("no such file", source=str(path))
-        with path.open(encoding="utf-8") as fh:
-            for lineno, text in enumerate(fh, start=1):
-                if text.strip():
-                    try:
-                        graph.add(parse_line(text, vocab))
-                    except ValueError as e:
-                        raise InputError(str(e), source=str(path), line=lineno) from None
-    problem = graph.finish()
-    if problem is not None:
-        raise InputError(f"cannot export in one pass: {problem}; load it with `proda load` instead")
-    args = write_neo4j_admin(graph, out_dir)
+    # streamed: node rows go to disk as the files are read, so an export holds only what its edges need
+    graph, vocab, out = BulkGraph(streamed=True), default_vocabulary(), Neo4jAdminFiles(out_dir)
+    size = sum(path.stat().st_size for path in files)
+    try:
+        with gc_paused(), Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                   TimeRemainingColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("exporting", total=size or None)
+            before = 0
+            for path in files:
+                def bad(line: int, reason: str, path: Path = path) -> None:
+                    raise InputError(reason, source=str(path), line=line)
+
+                def advance(_line: int, done: int, before: int = before) -> None:
+                    bar.update(task, completed=before + done)
+
+                for _, element in file_elements(path, vocab, bad, progress=advance):
+                    graph.add(element)
+                    if graph.pending >= 50_000:
+                        out.nodes(graph.drain())
+                before += path.stat().st_size
+            out.nodes(graph.drain())
+            bar.update(task, description="checking the references")
+            problem = graph.finish()
+        if problem is not None:
+            raise BulkRefused(problem)
+        args = out.finish(graph)
+    except BulkRefused as e:
+        raise InputError(f"cannot export in one pass: {e.reason}; load it with `proda load` instead") from None
+    finally:
+        out.abandon()
     console.print(f"wrote {graph.node_count():,} nodes and {graph.edge_count():,} relationships to {out_dir}")
     console.print(f"import (database stopped): cd {out_dir} && neo4j-admin database import full "
                   f"{' '.join(args)} neo4j")
