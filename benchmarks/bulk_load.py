@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from common import temporary_home, write_json
+from common import print_legs, temporary_home, write_json
 from graph_ingest import SyntheticGraph, generate
 
 from proda.pipelines.load import load_file, parse_line
@@ -169,11 +169,8 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
 def print_report(r: dict[str, Any]) -> None:
     print(f"\nbulk first load of {r['elements']:,} elements ({r['graph']['nodes']:,} nodes, {r['graph']['edges']:,} "
           f"edges), median of {len(r['rounds']['fast'])} rounds on {r['cpus']} CPUs:")
-    print(f"{'path':12s} {'seconds':>8s} {'elements/s':>11s} {'client CPU s':>13s} {'server CPU s':>13s}")
-    for leg in LEGS:
-        m = r["median"][leg]
-        print(f"{leg:12s} {m['seconds']:8.2f} {m['elements_per_s']:11,.0f} {m['client_cpu_s']:13.2f} "
-              f"{m['server_cpu_s']:13.2f}")
+    print_legs(r["median"], LEGS, [("seconds", "seconds", ".2f"), ("elements/s", "elements_per_s", ",.0f"),
+                                   ("client CPU s", "client_cpu_s", ".2f"), ("server CPU s", "server_cpu_s", ".2f")])
     fast = r["median"]["fast"]["elements_per_s"]
     print(f"fast / earlier = {r['fast_over_earlier']:.2f}x; fast / engine alone = {r['fast_over_engine']:.2f}; "
           f"target {TARGET_PER_S:,}/s: {'met' if fast >= TARGET_PER_S else 'MISSED'} ({fast:,.0f}/s); "
@@ -184,21 +181,30 @@ def print_report(r: dict[str, Any]) -> None:
           f"from memory; target {TARGET_PER_S:,}/s: {'met' if file >= TARGET_PER_S else 'MISSED'}")
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def graph_arguments(p: argparse.ArgumentParser, *, rounds: int, legs: str, results: str) -> None:
+    """The options of a first-load benchmark: the synthetic graph, rounds, results file (shared with
+    ``load_memory.py``)."""
     p.add_argument("--elements", type=int, default=1_000_000, help="elements to generate and load")
-    p.add_argument("--rounds", type=int, default=3, help="rounds of the five legs (medians are reported)")
+    p.add_argument("--rounds", type=int, default=rounds, help=f"rounds of the {legs} legs (medians are reported)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--disciplines", type=int, default=4)
     p.add_argument("--provenance-share", type=float, default=0.01,
                    help="share of elements that are documents+chunks cited by the others")
-    p.add_argument("--json", type=Path, default=Path("benchmarks/results/bulk_load.json"), help="results file")
+    p.add_argument("--json", type=Path, default=Path(f"benchmarks/results/{results}.json"), help="results file")
     p.add_argument("--quiet", action="store_true", help="only the final report")
-    args = p.parse_args(argv)
+
+
+def checked(p: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     if args.rounds < 1 or args.elements < 1000:
         p.error("--rounds must be at least 1 and --elements at least 1000")
     return args
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    graph_arguments(p, rounds=3, legs="five", results="bulk_load")
+    return checked(p, p.parse_args(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -72,6 +72,15 @@ def package_versions(names: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def print_legs(median: Mapping[str, Mapping[str, float]], legs: Iterable[str],
+               columns: Iterable[tuple[str, str, str]]) -> None:
+    """A table of a benchmark's legs: a row per leg, a column per (title, key in its medians, format)."""
+    cols = [(title, key, max(len(title), 8), fmt) for title, key, fmt in columns]
+    print(f"{'path':12s} " + " ".join(f"{title:>{width}s}" for title, _, width, _ in cols))
+    for leg in legs:
+        print(f"{leg:12s} " + " ".join(format(median[leg][key], f">{width}{fmt}") for _, key, width, fmt in cols))
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write a result as indented JSON (values JSON cannot hold, e.g. paths, as strings), creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -113,43 +113,35 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
         raise SystemExit("the legs created different graphs")
     med = {leg: {k: statistics.median(x[k] for x in xs) for k in ("seconds", "peak_rss_mib", "rss_before_mib")}
            for leg, xs in rounds.items()}
-    growth = {leg: m["peak_rss_mib"] - m["rss_before_mib"] for leg, m in med.items()}
-    return {"elements": total, "rounds": rounds, "median": med, "growth_mib": growth,
-            "earlier_over_streamed_growth": growth["file-earlier"] / growth["file"], "cpus": os.cpu_count()}
+    for m in med.values():
+        m["growth_mib"] = m["peak_rss_mib"] - m["rss_before_mib"]
+    return {"elements": total, "rounds": rounds, "median": med, "cpus": os.cpu_count(),
+            "earlier_over_streamed_growth": med["file-earlier"]["growth_mib"] / med["file"]["growth_mib"]}
 
 
 def print_report(r: dict[str, Any]) -> None:
+    from common import print_legs
+
     print(f"\nfirst load of {r['elements']:,} elements from a JSONL file, median of {len(r['rounds']['file'])} "
           f"round(s) on {r['cpus']} CPUs:")
-    print(f"{'path':12s} {'seconds':>8s} {'peak RSS MiB':>13s} {'before MiB':>11s} {'growth MiB':>11s}")
-    for leg in LEGS:
-        m = r["median"][leg]
-        print(f"{leg:12s} {m['seconds']:8.2f} {m['peak_rss_mib']:13,.0f} {m['rss_before_mib']:11,.0f} "
-              f"{r['growth_mib'][leg]:11,.0f}")
+    print_legs(r["median"], LEGS, [("seconds", "seconds", ".2f"), ("peak RSS MiB", "peak_rss_mib", ",.0f"),
+                                   ("before MiB", "rss_before_mib", ",.0f"), ("growth MiB", "growth_mib", ",.0f")])
     print(f"the earlier path's memory growth is {r['earlier_over_streamed_growth']:.2f}x the streamed path's")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from bulk_load import checked, graph_arguments
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--elements", type=int, default=1_000_000, help="elements to generate and load")
-    p.add_argument("--rounds", type=int, default=2, help="rounds of the two legs (medians are reported)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--disciplines", type=int, default=4)
-    p.add_argument("--provenance-share", type=float, default=0.01,
-                   help="share of elements that are documents+chunks cited by the others")
-    p.add_argument("--json", type=Path, default=Path("benchmarks/results/load_memory.json"), help="results file")
-    p.add_argument("--quiet", action="store_true", help="only the final report")
+    graph_arguments(p, rounds=2, legs="two", results="load_memory")
     # one leg in a fresh process (the parent runs these)
     p.add_argument("--child", choices=LEGS, help=argparse.SUPPRESS)
     p.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--password", help=argparse.SUPPRESS)
     p.add_argument("--graph", help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    if args.rounds < 1 or args.elements < 1000:
-        p.error("--rounds must be at least 1 and --elements at least 1000")
-    return args
+    return checked(p, p.parse_args(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
