@@ -90,12 +90,13 @@ def _parse_line_explained(text: str | bytes) -> Element:
 
 
 def file_elements(path: Path, vocab: Vocabulary, bad: Callable[[int, str], None], read: list[int] | None = None,
-                  progress: ProgressFn | None = None) -> Iterator[tuple[int, Element]]:
-    """The elements of a JSONL file with their line numbers, in order, for a pass that takes them as they
-    come. A bad line goes to ``bad(line, reason)``, which raises to stop or returns to go on; blank lines
-    and a byte-order mark opening the file are skipped. ``read`` (elements, bytes, lines), if given, is
-    added to, so counts can span several files; ``progress`` hears (line, bytes) every 1,000 lines and
-    at the end."""
+                  progress: ProgressFn | None = None, *, start_after: int = 0) -> Iterator[tuple[int, Element]]:
+    """The elements of a JSONL file with their line numbers, in order: every load and export reads lines
+    this way. A bad line goes to ``bad(line, reason)``, which raises to stop or returns to go on; blank
+    lines and a byte-order mark opening the file are skipped, and so are the lines up to
+    ``start_after`` (a resumed load), unparsed. ``read`` (elements, bytes, lines), if given, is added
+    to, so counts can span several files; ``progress`` hears (line, bytes) every 1,000 lines and at
+    the end."""
     read = read if read is not None else [0, 0, 0]
     read[2] = 0
     with path.open("rb") as fh:
@@ -104,7 +105,7 @@ def file_elements(path: Path, vocab: Vocabulary, bad: Callable[[int, str], None]
             read[2] = lineno
             if lineno == 1:
                 raw = raw.removeprefix(BOM_UTF8)  # an editor's byte-order mark: JSON lets a reader ignore it
-            if not raw or raw.isspace():  # blank (empty only where a byte-order mark was all); copies nothing
+            if lineno <= start_after or not raw or raw.isspace():  # blank: empty only where a mark was all
                 continue
             try:
                 element = parse_line(raw, vocab)
@@ -287,7 +288,6 @@ class Loader:
         resume_after = checkpoint.committed()
         buffer: list[tuple[int, Element]] = []
         deferred: dict[str, tuple[int, Element]] = {}
-        bytes_read = 0
 
         def flush(upto_line: int) -> None:
             if buffer:
@@ -298,49 +298,31 @@ class Loader:
             first_pending = min((ln for ln, _ in deferred.values()), default=upto_line + 1)
             checkpoint.save(min(upto_line, first_pending - 1))
 
-        with path.open("rb") as fh:
-            for lineno, raw in enumerate(fh, start=1):
-                bytes_read += len(raw)
-                report.lines = lineno
-                if lineno == 1:
-                    raw = raw.removeprefix(BOM_UTF8)
-                if lineno <= resume_after:
-                    report.skipped_resumed += 1
-                    continue
-                if not raw.strip():
-                    continue
-                record: Element | None = None
-                try:
-                    record = parse_line(raw.decode("utf-8"), self.vocab)
-                except UnicodeDecodeError as e:  # before ValueError, of which it is a subclass
-                    reason = f"not valid UTF-8 at byte {e.start}"
-                except ValueError as e:
-                    reason = str(e)
-                if record is None:
-                    if not self.skip_invalid:
-                        flush(lineno - 1)
-                        raise InputError(reason, source=str(path), line=lineno) from None
-                    report.rejected.append((lineno, reason))
-                    continue
-                buffer.append((lineno, record))
-                if len(buffer) >= self.batch_size:
-                    flush(lineno)
-                if progress is not None and lineno % 1000 == 0:
-                    progress(lineno, bytes_read)
+        def bad(lineno: int, reason: str) -> None:
+            if not self.skip_invalid:
+                flush(lineno - 1)  # everything before the bad line is written: nothing valid is lost
+                raise InputError(reason, source=str(path), line=lineno)
+            report.rejected.append((lineno, reason))
+
+        read = [0, 0, 0]
+        for lineno, record in file_elements(path, self.vocab, bad, read, progress, start_after=resume_after):
+            buffer.append((lineno, record))
+            if len(buffer) >= self.batch_size:
+                flush(lineno)
+        report.lines = read[2]
+        report.skipped_resumed = min(resume_after, report.lines)
+        flush(report.lines)
+        if deferred:  # forward references: everything else is in the graph now
+            retry = list(deferred.values())
+            deferred.clear()
+            self._write(path, retry, deferred, report)
+            for ln, el in sorted(deferred.values(), key=lambda t: t[0]):
+                why = self._reason.get(el.id, "unresolved")
+                report.unresolved.append((ln, f"{el.kind} {el.id}: {why}"))
             flush(report.lines)
-            if deferred:  # forward references: everything else is in the graph now
-                retry = list(deferred.values())
-                deferred.clear()
-                self._write(path, retry, deferred, report)
-                for ln, el in sorted(deferred.values(), key=lambda t: t[0]):
-                    why = self._reason.get(el.id, "unresolved")
-                    report.unresolved.append((ln, f"{el.kind} {el.id}: {why}"))
-                flush(report.lines)
-            # provenance links to chunks that came later in the file
-            report.unlinked_mentions = self.writer.retry_links(self._pending_links)
-            self._pending_links.clear()
-        if progress is not None:
-            progress(report.lines, bytes_read)
+        # provenance links to chunks that came later in the file
+        report.unlinked_mentions = self.writer.retry_links(self._pending_links)
+        self._pending_links.clear()
         if not report.unresolved and not report.rejected:
             checkpoint.clear()
         if report.unresolved:
