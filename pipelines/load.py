@@ -120,6 +120,23 @@ def file_elements(path: Path, vocab: Vocabulary, bad: Callable[[int, str], None]
         progress(read[2], read[1])
 
 
+@dataclass
+class _Held:
+    """A file of a several-file load whose forward references are retried once the later files are in."""
+
+    path: Path
+    report: LoadReport
+    checkpoint: _Checkpoint
+    deferred: dict[str, tuple[int, Element]]
+
+
+def _raise_unresolved(path: Path, report: LoadReport) -> None:
+    if report.unresolved:
+        ln, why = report.unresolved[0]
+        more = f" (and {len(report.unresolved) - 1} more)" if len(report.unresolved) > 1 else ""
+        raise InputError(f"unresolved reference: {why}{more}", source=str(path), line=ln)
+
+
 def _shifted(progress: ProgressFn | None, before: int) -> ProgressFn | None:
     """``progress`` with the bytes of the files read before this one added."""
     if progress is None or not before:
@@ -220,11 +237,19 @@ class Loader:
                 raise PreconditionFailed(f"cannot bulk load {', '.join(map(str, paths))}: {skipped}")
         reports: list[LoadReport] = []
         before = 0  # bytes of the files already loaded, so that one progress bar can span them all
-        for path in paths:
-            report = self._load_upsert(path, restart=restart, progress=_shifted(progress, before))
+        held: list[_Held] = []  # references a later file of this load may resolve
+        for i, path in enumerate(paths):
+            report = self._load_upsert(path, restart=restart, progress=_shifted(progress, before),
+                                       hold=held if i < len(paths) - 1 else None)
             report.bulk_skipped = skipped
             reports.append(report)
             before += path.stat().st_size
+        for h in held:  # every file is in: what an earlier one referred to forward may be there now
+            self._retry(h.path, h.report, h.deferred)
+            if not h.report.unresolved and not h.report.rejected:
+                h.checkpoint.clear()
+        for h in held:
+            _raise_unresolved(h.path, h.report)
         return reports
 
     def _bulk_blocker(self) -> str | None:
@@ -280,7 +305,11 @@ class Loader:
             yield element
         report.lines = read[2]
 
-    def _load_upsert(self, path: Path, *, restart: bool, progress: ProgressFn | None) -> LoadReport:
+    def _load_upsert(self, path: Path, *, restart: bool, progress: ProgressFn | None,
+                     hold: list[_Held] | None = None) -> LoadReport:
+        """Upsert one file. ``hold``: more files of the same load follow, so references still unresolved
+        at the end of this one are kept there (and the provenance links to retry on the loader) instead of
+        raising; the last file retries the links, :meth:`load_all` the references."""
         report = LoadReport(path=str(path))
         checkpoint = _Checkpoint(self.home, path, self.writer.store)
         if restart:
@@ -313,23 +342,30 @@ class Loader:
         report.skipped_resumed = min(resume_after, report.lines)
         flush(report.lines)
         if deferred:  # forward references: everything else is in the graph now
-            retry = list(deferred.values())
-            deferred.clear()
-            self._write(path, retry, deferred, report)
-            for ln, el in sorted(deferred.values(), key=lambda t: t[0]):
-                why = self._reason.get(el.id, "unresolved")
-                report.unresolved.append((ln, f"{el.kind} {el.id}: {why}"))
+            self._retry(path, report, deferred)
             flush(report.lines)
-        # provenance links to chunks that came later in the file
-        report.unlinked_mentions = self.writer.retry_links(self._pending_links)
-        self._pending_links.clear()
+        if hold is not None:
+            if report.unresolved:
+                hold.append(_Held(path, report, checkpoint, deferred))
+                return report
+        else:  # provenance links to chunks that came later in the file (or a later file of the load)
+            report.unlinked_mentions = self.writer.retry_links(self._pending_links)
+            self._pending_links.clear()
         if not report.unresolved and not report.rejected:
             checkpoint.clear()
-        if report.unresolved:
-            ln, why = report.unresolved[0]
-            more = f" (and {len(report.unresolved) - 1} more)" if len(report.unresolved) > 1 else ""
-            raise InputError(f"unresolved reference: {why}{more}", source=str(path), line=ln)
+        _raise_unresolved(path, report)
         return report
+
+    def _retry(self, path: Path, report: LoadReport, deferred: dict[str, tuple[int, Element]]) -> None:
+        """Write the elements whose references were missing again; those still missing are the report's
+        ``unresolved`` (and stay in ``deferred``)."""
+        retry = list(deferred.values())
+        deferred.clear()
+        report.unresolved.clear()
+        self._write(path, retry, deferred, report)
+        for ln, el in sorted(deferred.values(), key=lambda t: t[0]):
+            why = self._reason.get(el.id, "unresolved")
+            report.unresolved.append((ln, f"{el.kind} {el.id}: {why}"))
 
     def _write(self, path: Path, batch: list[tuple[int, Element]], deferred: dict[str, tuple[int, Element]],
                report: LoadReport) -> None:

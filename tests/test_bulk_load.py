@@ -598,3 +598,29 @@ def test_the_streamed_export_writes_what_the_filed_graph_does(source: str, tmp_p
     dangling.write_text(_line("relation", type="causes", subject_id="con_x", object_id="con_y", discipline="d") + "\n")
     failed = proda("graph", "export", str(tmp_path / "dangling"), "--input", str(dangling), home=tmp_path / "home")
     assert failed.returncode != 0 and "cannot export in one pass" in failed.stderr and "con_x" in failed.stderr
+
+
+def test_forward_references_between_files_resolve_on_the_upsert_path(fresh_graph: Callable[[], FalkorDBStore],
+                                                                      tmp_path: Path) -> None:
+    """Into a graph that is not empty, files are upserted one by one; what a file refers to in a later
+    file of the same load is written once that file is in, and what no file holds is named by its file
+    and line."""
+    from proda.pipelines.load import load_files
+
+    a, b = _split_sample(tmp_path)
+    other = tmp_path / "other.jsonl"
+    other.write_text(_line("concept", name="Unrelated", discipline="economics") + "\n")
+    store, reference = fresh_graph(), fresh_graph()
+    for graph, home in ((store, "a"), (reference, "b")):
+        load_file(graph, other, home=tmp_path / home)
+    reports = load_files(store, [a, b], home=tmp_path / "a")
+    assert [r.method for r in reports] == ["upsert", "upsert"] and not any(r.unresolved for r in reports)
+    load_file(reference, SAMPLE, home=tmp_path / "b")
+    assert graph_content(store) == graph_content(reference)
+    assert not list((tmp_path / "a" / "runs" / "load").glob("*.json"))  # both loads completed: no checkpoint
+
+    dangling = tmp_path / "dangling.jsonl"
+    dangling.write_text(_line("relation", type="causes", subject_id="con_x", object_id="con_y",
+                              discipline="economics") + "\n")
+    with pytest.raises(InputError, match=r"dangling.jsonl:1: unresolved reference: relation .*'con_x'"):
+        load_files(store, [dangling, b], home=tmp_path / "a")
