@@ -624,3 +624,38 @@ def test_forward_references_between_files_resolve_on_the_upsert_path(fresh_graph
                               discipline="economics") + "\n")
     with pytest.raises(InputError, match=r"dangling.jsonl:1: unresolved reference: relation .*'con_x'"):
         load_files(store, [dangling, b], home=tmp_path / "a")
+
+
+def test_a_graph_another_client_creates_meanwhile_is_loaded_row_by_row(fresh_graph: Callable[[], FalkorDBStore],
+                                                                      tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between finding the graph empty and beginning the bulk pass, another client made the graph (any
+    command's start makes the indexes): the load goes row by row and leaves that client's graph alone."""
+    from proda.schema.models import Concept
+    from proda.schema.store import falkordb_bulk
+    from proda.schema.store.writer import GraphWriter
+
+    store, reference = fresh_graph(), fresh_graph()
+    begin = falkordb_bulk._begin
+    spec = store.spec()
+    assert spec.host is not None and spec.port is not None
+    other = FalkorDBStore(spec.host, spec.port, spec.graph_name, password=spec.password)
+
+    theirs = Concept(name="Theirs", discipline="economics")
+
+    def raced(execute: Callable[..., Any], graph_name: str) -> None:
+        other.ensure_schema()  # the other client's start, and a write of its own
+        GraphWriter(other).write([theirs])
+        begin(execute, graph_name)
+
+    monkeypatch.setattr(falkordb_bulk, "_begin", raced)
+    try:
+        report = load_file(store, SAMPLE, home=tmp_path / "a")
+    finally:
+        other.close()
+    assert report.method == "upsert" and report.bulk_skipped == "another client created the graph meanwhile"
+    assert store.query("nodes_by_id", {"ids": [theirs.id]})  # theirs is still there
+    reference.ensure_schema()
+    GraphWriter(reference).write([theirs])
+    load_file(reference, SAMPLE, home=tmp_path / "b")
+    assert graph_content(store) == graph_content(reference)

@@ -14,6 +14,7 @@ from falkordb import FalkorDB
 from falkordb.helpers import stringify_param_value
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from proda.errors import BulkRefused, GraphUnavailable, PreconditionFailed, QueryError, QueryTimeout
 from proda.schema.catalog import Catalog
@@ -73,6 +74,11 @@ class PreparedQuery(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._params)
+
+
+def _index_gone(e: BaseException) -> bool:
+    """A unique constraint refused because its index is missing: another client deleted the graph."""
+    return isinstance(e, QueryError) and "missing supporting exact-match index" in str(e)
 
 
 class FalkorDBStore(GraphStore):
@@ -195,7 +201,9 @@ class FalkorDBStore(GraphStore):
             try:
                 created = falkordb_bulk.send(conn.execute_command, self.graph_name, graph, schema=self.ensure_schema,
                                              encoding=encoding, feed=feed)
-            except (BulkRefused, KeyboardInterrupt):
+            except (BulkRefused, KeyboardInterrupt) as e:
+                if isinstance(e, BulkRefused) and not e.began:
+                    raise  # another client's graph: nothing of this load is in it
                 # all or nothing: the nodes sent before the references were checked, or before a load was
                 # stopped by hand, go again, so that a rerun creates the graph in one pass as well instead of
                 # upserting into a part of it (several times slower)
@@ -225,11 +233,18 @@ class FalkorDBStore(GraphStore):
         return pending
 
     def ensure_schema(self) -> None:
+        # A first load deletes the empty graph (indexes and all) to create it in one bulk pass, and makes
+        # the indexes again at once; a client making the schema meanwhile can find a constraint's index
+        # gone under it. The index and its constraint are then made again, a few times.
+        retrying = Retrying(retry=retry_if_exception(_index_gone), stop=stop_after_attempt(5),
+                            wait=wait_fixed(0.05), reraise=True)
         for spec in INDEXES:
             pattern = f"(n:{spec.label})" if spec.entity == "node" else f"()-[n:{spec.label}]-()"
-            self._ddl(f"CREATE INDEX FOR {pattern} ON (n.{spec.prop})")
-            if spec.unique and spec.entity == "node":
-                self._ddl_call(lambda s=spec: self._graph.create_node_unique_constraint(s.label, s.prop))
+            for attempt in retrying:
+                with attempt:
+                    self._ddl(f"CREATE INDEX FOR {pattern} ON (n.{spec.prop})")
+                    if spec.unique and spec.entity == "node":
+                        self._ddl_call(lambda s=spec: self._graph.create_node_unique_constraint(s.label, s.prop))
 
     def _ddl(self, statement: str) -> None:
         self._ddl_call(lambda: self._graph.query(statement))

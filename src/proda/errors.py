@@ -86,9 +86,12 @@ class BulkRefused(PreconditionFailed):
     """A one-pass load found, while it ran, input that only the row-by-row path handles (a reference
     outside the input, a chain step without its relation edge); nothing of it is left in the graph."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, began: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        # False when the graph could not even be begun (another client made it first): then what is in
+        # the graph is someone else's and must be left as it is
+        self.began = began
 
 
 class RemoteError(ProdaError):
