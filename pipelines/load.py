@@ -89,20 +89,29 @@ def _parse_line_explained(text: str | bytes) -> Element:
     return record
 
 
-def file_elements(path: Path, vocab: Vocabulary, bad: Callable[[int, str], None], read: list[int] | None = None,
+@dataclass
+class ReadCount:
+    """How far a pass has read: elements and bytes over all its files so far, lines of the current one
+    (so one progress bar can span several files)."""
+
+    elements: int = 0
+    bytes: int = 0
+    lines: int = 0
+
+
+def file_elements(path: Path, vocab: Vocabulary, bad: Callable[[int, str], None], read: ReadCount | None = None,
                   progress: ProgressFn | None = None, *, start_after: int = 0) -> Iterator[tuple[int, Element]]:
     """The elements of a JSONL file with their line numbers, in order: every load and export reads lines
     this way. A bad line goes to ``bad(line, reason)``, which raises to stop or returns to go on; blank
     lines and a byte-order mark opening the file are skipped, and so are the lines up to
-    ``start_after`` (a resumed load), unparsed. ``read`` (elements, bytes, lines), if given, is added
-    to, so counts can span several files; ``progress`` hears (line, bytes) every 1,000 lines and at
-    the end."""
-    read = read if read is not None else [0, 0, 0]
-    read[2] = 0
+    ``start_after`` (a resumed load), unparsed. ``read``, if given, is added to; ``progress`` hears
+    (line, bytes read) every 1,000 lines and at the end."""
+    read = read if read is not None else ReadCount()
+    read.lines = 0
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
-            read[1] += len(raw)
-            read[2] = lineno
+            read.bytes += len(raw)
+            read.lines = lineno
             if lineno == 1:
                 raw = raw.removeprefix(BOM_UTF8)  # an editor's byte-order mark: JSON lets a reader ignore it
             if lineno <= start_after or not raw or raw.isspace():  # blank: empty only where a mark was all
@@ -112,12 +121,12 @@ def file_elements(path: Path, vocab: Vocabulary, bad: Callable[[int, str], None]
             except ValueError as e:  # UnicodeDecodeError included
                 bad(lineno, f"not valid UTF-8 at byte {e.start}" if isinstance(e, UnicodeDecodeError) else str(e))
             else:
-                read[0] += 1
+                read.elements += 1
                 yield lineno, element
             if progress is not None and lineno % 1000 == 0:
-                progress(lineno, read[1])
+                progress(lineno, read.bytes)
     if progress is not None:
-        progress(read[2], read[1])
+        progress(read.lines, read.bytes)
 
 
 @dataclass
@@ -135,13 +144,6 @@ def _raise_unresolved(path: Path, report: LoadReport) -> None:
         ln, why = report.unresolved[0]
         more = f" (and {len(report.unresolved) - 1} more)" if len(report.unresolved) > 1 else ""
         raise InputError(f"unresolved reference: {why}{more}", source=str(path), line=ln)
-
-
-def _shifted(progress: ProgressFn | None, before: int) -> ProgressFn | None:
-    """``progress`` with the bytes of the files read before this one added."""
-    if progress is None or not before:
-        return progress
-    return lambda lines, done: progress(lines, before + done)
 
 
 class _Checkpoint:
@@ -236,14 +238,13 @@ class Loader:
             elif bulk:
                 raise PreconditionFailed(f"cannot bulk load {', '.join(map(str, paths))}: {skipped}")
         reports: list[LoadReport] = []
-        before = 0  # bytes of the files already loaded, so that one progress bar can span them all
+        read = ReadCount()  # over all the files, so that one progress bar can span them
         held: list[_Held] = []  # references a later file of this load may resolve
         for i, path in enumerate(paths):
-            report = self._load_upsert(path, restart=restart, progress=_shifted(progress, before),
+            report = self._load_upsert(path, restart=restart, progress=progress, read=read,
                                        hold=held if i < len(paths) - 1 else None)
             report.bulk_skipped = skipped
             reports.append(report)
-            before += path.stat().st_size
         for h in held:  # every file is in: what an earlier one referred to forward may be there now
             self._retry(h.path, h.report, h.deferred)
             if not h.report.unresolved and not h.report.rejected:
@@ -268,13 +269,13 @@ class Loader:
         them line by line), in which case the graph is empty again."""
         reports = [LoadReport(path=str(path), method="bulk") for path in paths]
         graph = BulkGraph(streamed=True)
-        read = [0, 0, 0]  # elements and bytes over all files, lines of the current one
+        read = ReadCount()
 
         def elements() -> Iterator[Element]:
             for path, report in zip(paths, reports, strict=True):
                 yield from self._bulk_elements(path, report, read, progress, named=len(paths) > 1)
             if phase is not None:  # the nodes went as they were read; the edges follow now
-                phase(f"{'files' if len(paths) > 1 else 'file'} read ({read[0]:,} elements); "
+                phase(f"{'files' if len(paths) > 1 else 'file'} read ({read.elements:,} elements); "
                       "creating the edges between them")
 
         if phase is not None:
@@ -289,7 +290,7 @@ class Loader:
         reports[-1].unlinked_mentions = graph.unlinked_mentions
         return reports
 
-    def _bulk_elements(self, path: Path, report: LoadReport, read: list[int], progress: ProgressFn | None,
+    def _bulk_elements(self, path: Path, report: LoadReport, read: ReadCount, progress: ProgressFn | None,
                        *, named: bool) -> Iterator[Element]:
         """The elements of one file of a bulk pass, counted into its report; a bad line raises
         :class:`BulkRefused` unless ``skip_invalid``."""
@@ -303,13 +304,14 @@ class Loader:
         for _, element in file_elements(path, self.vocab, bad, read, progress):
             written[element.kind] = written.get(element.kind, 0) + 1
             yield element
-        report.lines = read[2]
+        report.lines = read.lines
 
-    def _load_upsert(self, path: Path, *, restart: bool, progress: ProgressFn | None,
+    def _load_upsert(self, path: Path, *, restart: bool, progress: ProgressFn | None, read: ReadCount,
                      hold: list[_Held] | None = None) -> LoadReport:
-        """Upsert one file. ``hold``: more files of the same load follow, so references still unresolved
-        at the end of this one are kept there (and the provenance links to retry on the loader) instead of
-        raising; the last file retries the links, :meth:`load_all` the references."""
+        """Upsert one file, counting into ``read``. ``hold``: more files of the same load follow, so
+        references still unresolved at the end of this one are kept there (and the provenance links to
+        retry on the loader) instead of raising; the last file retries the links, :meth:`load_all` the
+        references."""
         report = LoadReport(path=str(path))
         checkpoint = _Checkpoint(self.home, path, self.writer.store)
         if restart:
@@ -333,12 +335,11 @@ class Loader:
                 raise InputError(reason, source=str(path), line=lineno)
             report.rejected.append((lineno, reason))
 
-        read = [0, 0, 0]
         for lineno, record in file_elements(path, self.vocab, bad, read, progress, start_after=resume_after):
             buffer.append((lineno, record))
             if len(buffer) >= self.batch_size:
                 flush(lineno)
-        report.lines = read[2]
+        report.lines = read.lines
         report.skipped_resumed = min(resume_after, report.lines)
         flush(report.lines)
         if deferred:  # forward references: everything else is in the graph now
@@ -403,5 +404,5 @@ def load_file(store: GraphStore, path: Path, *, home: Path, batch_size: int = 50
               skip_invalid: bool = False, progress: ProgressFn | None = None,
               bulk: bool | None = None, phase: PhaseFn | None = None) -> LoadReport:
     """Convenience wrapper: load one JSONL file into ``store``; see :meth:`Loader.load`."""
-    return Loader(store, home=home, batch_size=batch_size, skip_invalid=skip_invalid).load(
-        path, restart=restart, progress=progress, bulk=bulk, phase=phase)
+    return load_files(store, [path], home=home, batch_size=batch_size, restart=restart, skip_invalid=skip_invalid,
+                      progress=progress, bulk=bulk, phase=phase)[0]

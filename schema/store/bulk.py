@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, repeat
@@ -295,6 +295,18 @@ class BulkGraph:
                 self._rows[kind] = []
         self.pending = 0
         return out
+
+    def fill(self, elements: Iterable[Element], send: Callable[[list[NodeSlice]], None], *,
+             every: int = 50_000) -> None:
+        """Streamed: add ``elements``, handing the node rows made to ``send`` whenever ``every`` are waiting
+        and once at the end (so at most that many are held), then lay out the node tables."""
+        add = self.add
+        for e in elements:
+            add(e)
+            if self.pending >= every:
+                send(self.drain())
+        send(self.drain())
+        self.finish_nodes()
 
     def finish(self) -> str | None:
         """Check and lay out; returns ``None`` when the graph is complete, else why the upsert path must load it."""

@@ -288,12 +288,7 @@ def _send_columns(calls: _Calls, graph: BulkGraph, feed: Iterable[Element] | Non
                 calls.add(token, n, edge=False)
 
     if feed is not None:
-        for e in feed:
-            graph.add(e)
-            if graph.pending >= ROWS_PER_SLICE:
-                _send_slices(graph.drain(), send_nodes)
-        _send_slices(graph.drain(), send_nodes)
-        graph.finish_nodes()  # streamed: lays out the ids only, the rows are sent
+        graph.fill(feed, lambda slices: _send_slices(slices, send_nodes), every=ROWS_PER_SLICE)
         if not graph.node_count():
             raise BulkRefused(graph.finish_edges() or "the file holds no element")
     else:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from proda.cli.context import settings_from, store_for
 from proda.cli.output import console, print_json, print_rows
+
+if TYPE_CHECKING:
+    from proda.schema.store.writer import Element
 
 app = typer.Typer(help="Start, stop and inspect the graph (embedded FalkorDB unless PRODA_GRAPH_URL is set).",
                   rich_markup_mode="markdown", no_args_is_help=True)
@@ -101,7 +107,7 @@ def export(
     to an element in none of the files, a chain step without its relation).
     """
     from proda.errors import BulkRefused, InputError
-    from proda.pipelines.load import file_elements
+    from proda.pipelines.load import ReadCount, file_elements
     from proda.schema.store.bulk import BulkGraph, gc_paused
     from proda.schema.store.neo4j_admin import Neo4jAdminFiles
     from proda.schema.vocabulary import default_vocabulary
@@ -118,20 +124,18 @@ def export(
         with gc_paused(), Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                                    TimeRemainingColumn(), console=console, transient=True) as bar:
             task = bar.add_task("exporting", total=size or None)
-            before = 0
-            for path in files:
-                def bad(line: int, reason: str, path: Path = path) -> None:
+            read = ReadCount()  # over all the files: one bar for them all
+
+            def advance(_line: int, done: int) -> None:
+                bar.update(task, completed=done)
+
+            def elements(path: Path) -> Iterator[Element]:
+                def bad(line: int, reason: str) -> None:
                     raise InputError(reason, source=str(path), line=line)
 
-                def advance(_line: int, done: int, before: int = before) -> None:
-                    bar.update(task, completed=before + done)
+                return (e for _, e in file_elements(path, vocab, bad, read, advance))
 
-                for _, element in file_elements(path, vocab, bad, progress=advance):
-                    graph.add(element)
-                    if graph.pending >= 50_000:
-                        out.nodes(graph.drain())
-                before += path.stat().st_size
-            out.nodes(graph.drain())
+            graph.fill(itertools.chain.from_iterable(map(elements, files)), out.nodes)
             bar.update(task, description="checking the references")
             problem = graph.finish()
         if problem is not None:
