@@ -266,7 +266,7 @@ class Loader:
                    phase: PhaseFn | None) -> list[LoadReport] | str:
         """Create the graph from the files in one pass, its nodes sent while the files are still read;
         returns a report per file, or why the files must go through the upsert path (which then reports
-        them line by line), in which case the graph is empty again."""
+        them line by line), in which case nothing of the pass is in the graph."""
         reports = [LoadReport(path=str(path), method="bulk") for path in paths]
         graph = BulkGraph(streamed=True)
         read = ReadCount()

@@ -269,10 +269,11 @@ def test_edge_ends_are_node_positions(source: str, tmp_path: Path) -> None:
         assert len(table.row_slice(0, len(table))) == len(table)
 
 
-def test_a_bulk_load_broken_off_is_completed_by_rerunning(fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A connection lost after the first GRAPH.BULK call leaves part of the file in the graph; the rerun
-    sees a non-empty graph, upserts, and ends with exactly the graph of an uninterrupted load."""
+def test_a_bulk_load_broken_off_leaves_the_graph_as_it_was(fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection lost after the first GRAPH.BULK call: the pass filled only its staging graph, which
+    goes, so the graph is still empty and the rerun is a bulk pass ending with the graph of an
+    uninterrupted load."""
     import redis
 
     from proda.errors import GraphUnavailable
@@ -292,12 +293,20 @@ def test_a_bulk_load_broken_off_is_completed_by_rerunning(fresh_graph: Callable[
     monkeypatch.setattr(falkordb_bulk._Calls, "flush", flaky)
     with pytest.raises(GraphUnavailable):
         load_file(store, SAMPLE, home=tmp_path / "a")
-    assert store.query("graph_is_empty", {}) == [{"empty": False}]  # part of the file is there
+    assert calls["n"] == 3  # the pass had sent calls
+    assert store.query("graph_is_empty", {}) == [{"empty": True}]
+    assert _graph_keys(store) == [store.graph_name]  # no staging graph left behind
     monkeypatch.setattr(falkordb_bulk._Calls, "flush", original)
     again = load_file(store, SAMPLE, home=tmp_path / "a")
-    assert again.method == "upsert" and again.bulk_skipped == "the graph is not empty"
+    assert again.method == "bulk"
     load_file(reference, SAMPLE, home=tmp_path / "b")
     assert graph_content(store) == graph_content(reference)
+
+
+def _graph_keys(store: FalkorDBStore) -> list[str]:
+    """The keys whose name starts with the store's graph name (the graph and any staging graph or lease)."""
+    conn = store._db.connection
+    return sorted(k if isinstance(k, str) else k.decode() for k in conn.scan_iter(match=store.graph_name + "*"))
 
 
 def test_a_reference_problem_found_after_the_nodes_went_leaves_nothing(fresh_graph: Callable[[], FalkorDBStore],
@@ -626,36 +635,135 @@ def test_forward_references_between_files_resolve_on_the_upsert_path(fresh_graph
         load_files(store, [dangling, b], home=tmp_path / "a")
 
 
-def test_a_graph_another_client_creates_meanwhile_is_loaded_row_by_row(fresh_graph: Callable[[], FalkorDBStore],
-                                                                      tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """Between finding the graph empty and beginning the bulk pass, another client made the graph (any
-    command's start makes the indexes): the load goes row by row and leaves that client's graph alone."""
+def _other_client(store: FalkorDBStore) -> FalkorDBStore:
+    spec = store.spec()
+    assert spec.host is not None and spec.port is not None
+    return FalkorDBStore(spec.host, spec.port, spec.graph_name, password=spec.password)
+
+
+def test_a_write_by_another_client_during_the_pass_is_kept_and_the_load_goes_row_by_row(
+        fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another client writes into the graph while the bulk pass runs (between two of its calls): its
+    write is not shifted under the pass's node positions, nor deleted; the pass gives way, and the file
+    goes row by row into the graph that client made."""
     from proda.schema.models import Concept
     from proda.schema.store import falkordb_bulk
     from proda.schema.store.writer import GraphWriter
 
+    monkeypatch.setattr(falkordb_bulk, "CALL_BYTES", 1)  # one call per token, so there are several calls
     store, reference = fresh_graph(), fresh_graph()
-    begin = falkordb_bulk._begin
-    spec = store.spec()
-    assert spec.host is not None and spec.port is not None
-    other = FalkorDBStore(spec.host, spec.port, spec.graph_name, password=spec.password)
-
+    other = _other_client(store)
     theirs = Concept(name="Theirs", discipline="economics")
+    send = falkordb_bulk._Calls._send
+    wrote = threading.Event()
 
-    def raced(execute: Callable[..., Any], graph_name: str) -> None:
-        other.ensure_schema()  # the other client's start, and a write of its own
-        GraphWriter(other).write([theirs])
-        begin(execute, graph_name)
+    def sending(self: Any, args: list[Any]) -> Any:
+        reply = send(self, args)
+        if not wrote.is_set():  # after the pass's first call
+            GraphWriter(other).write([theirs])
+            wrote.set()
+        return reply
 
-    monkeypatch.setattr(falkordb_bulk, "_begin", raced)
+    monkeypatch.setattr(falkordb_bulk._Calls, "_send", sending)
     try:
         report = load_file(store, SAMPLE, home=tmp_path / "a")
     finally:
         other.close()
-    assert report.method == "upsert" and report.bulk_skipped == "another client created the graph meanwhile"
-    assert store.query("nodes_by_id", {"ids": [theirs.id]})  # theirs is still there
-    reference.ensure_schema()
+    assert wrote.is_set()
+    assert report.method == "upsert"
+    assert report.bulk_skipped == "another client wrote into the graph while this load ran"
+    assert _graph_keys(store) == [store.graph_name]  # the staging graph and its lease are gone
     GraphWriter(reference).write([theirs])
     load_file(reference, SAMPLE, home=tmp_path / "b")
     assert graph_content(store) == graph_content(reference)
+
+
+def test_a_graph_touched_but_left_empty_meanwhile_is_still_replaced(fresh_graph: Callable[[], FalkorDBStore],
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another client clears the (empty) graph just as the pass swaps its own in: the swap sees the key
+    change, looks again, finds it still empty and replaces it."""
+    from proda.schema.store import falkordb_staging
+
+    store, reference = fresh_graph(), fresh_graph()
+    other = _other_client(store)
+    is_empty, looks = store._is_empty, {"n": 0}
+
+    def looking() -> bool:
+        looks["n"] += 1
+        answer = is_empty()
+        if looks["n"] == 2:  # the first look is the pass's own start; the second, the swap's
+            other.clear()  # deletes the graph and makes its indexes again: the key changes under WATCH
+        return answer
+
+    monkeypatch.setattr(store, "_is_empty", looking)
+    place = falkordb_staging.place
+    placed: list[int] = []
+    monkeypatch.setattr(falkordb_staging, "place", lambda *a: placed.append(1) or place(*a))
+    try:
+        report = load_file(store, SAMPLE, home=tmp_path / "a")
+    finally:
+        other.close()
+    assert report.method == "bulk" and placed == [1]
+    assert looks["n"] == 3  # the swap looked twice: once before the change, once after
+    load_file(reference, SAMPLE, home=tmp_path / "b")
+    assert graph_content(store) == graph_content(reference)
+    assert _graph_keys(store) == [store.graph_name]
+
+
+def test_two_first_loads_at_once_end_with_one_graph(fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two bulk passes into one empty graph, both complete before either swaps: one is swapped in, the
+    other gives way and upserts its file; the graph is that of one load (the file is the same)."""
+    from proda.schema.store import falkordb_staging
+
+    store, reference = fresh_graph(), fresh_graph()
+    second = _other_client(store)
+    place = falkordb_staging.place
+    both_done = threading.Barrier(2, timeout=60)
+
+    def place_together(*args: Any) -> None:
+        both_done.wait()
+        place(*args)
+
+    monkeypatch.setattr(falkordb_staging, "place", place_together)
+    methods: dict[str, str] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str, target: FalkorDBStore) -> None:
+        try:
+            methods[name] = load_file(target, SAMPLE, home=tmp_path / name).method
+        except Exception as e:  # noqa: BLE001 - surfaced below, on the test thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(n, t)) for n, t in (("a", store), ("b", second))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    second.close()
+    assert not errors
+    assert sorted(methods.values()) == ["bulk", "upsert"]
+    monkeypatch.setattr(falkordb_staging, "place", place)
+    load_file(reference, SAMPLE, home=tmp_path / "ref")
+    assert graph_content(store) == graph_content(reference)
+    assert _graph_keys(store) == [store.graph_name]
+
+
+def test_a_staging_graph_left_by_a_killed_pass_is_deleted_by_the_next(fresh_graph: Callable[[], FalkorDBStore],
+                                                                      tmp_path: Path) -> None:
+    """A pass killed mid-way leaves its staging graph; once its lease has run out the next pass deletes it,
+    while one whose lease still runs (a pass in progress) is left alone."""
+    from proda.schema.store import falkordb_staging
+
+    store = fresh_graph()
+    conn = store._db.connection
+    killed, running = (falkordb_staging.staging_name(store.graph_name) for _ in range(2))
+    for name in (killed, running):
+        conn.execute_command("GRAPH.QUERY", name, "CREATE (:Concept {id: 'x'})")
+    lease = falkordb_staging.Lease(conn, running)
+    report = load_file(store, SAMPLE, home=tmp_path / "a")
+    assert report.method == "bulk"
+    assert _graph_keys(store) == sorted([store.graph_name, running, falkordb_staging.lease_key(running)])
+    lease.release()
+    conn.delete(running)

@@ -264,15 +264,8 @@ def send(execute: Callable[..., Any], graph_name: str, graph: BulkGraph,
 
 
 def _begin(execute: Callable[..., Any], graph_name: str) -> None:
-    """Create the graph's key for the bulk calls. Another client may have created it since the caller
-    found it empty (any command's start makes the indexes): the load then goes row by row, and leaves
-    what is there alone."""
-    try:
-        execute("GRAPH.BULK", graph_name, "BEGIN", 0, 0, 0, 0)
-    except Exception as e:  # the client's ResponseError; this module does not import the client
-        if "already exists" in str(e):
-            raise BulkRefused("another client created the graph meanwhile", began=False) from e
-        raise
+    """Create the graph's key for the bulk calls (refused if it exists)."""
+    execute("GRAPH.BULK", graph_name, "BEGIN", 0, 0, 0, 0)
 
 
 def _send_columns(calls: _Calls, graph: BulkGraph, feed: Iterable[Element] | None = None) -> None:

@@ -6,6 +6,7 @@ Not FalkorDB's Bolt port: it crashed (SIGSEGV) on an ``UNWIND $rows`` of 500 sma
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
-from proda.errors import BulkRefused, GraphUnavailable, PreconditionFailed, QueryError, QueryTimeout
+from proda.errors import GraphUnavailable, PreconditionFailed, QueryError, QueryTimeout
 from proda.schema.catalog import Catalog
 from proda.schema.ddl import INDEXES
 from proda.schema.store.base import ComponentStats, GraphStore, Row, StoreSpec, record_execution
@@ -181,41 +182,53 @@ class FalkorDBStore(GraphStore):
     def bulk_create(self, graph: BulkGraph, *, encoding: Encoding = "columns",
                     feed: Iterable[Element] | None = None) -> int:
         """Create the graph with ``GRAPH.BULK`` (falkordb-bulk-loader's binary protocol) in one pass, its
-        indexes made first so the server fills them as the rows arrive. FalkorDB builds only new keys
-        this way, so an existing but empty graph (indexes only) is deleted first; a graph holding nodes
-        raises :class:`PreconditionFailed`. ``graph`` may have only its nodes laid out: its references
-        are then checked while the server inserts the nodes, and a problem raises :class:`BulkRefused`
-        with the graph emptied again (indexes kept). ``encoding`` picks the record encoder (``values``:
-        the earlier pure-Python one, kept for the benchmark's comparison). ``feed``: elements that a
-        ``streamed`` graph takes while its nodes are sent (a file read as the server inserts); a
-        :class:`BulkRefused` it raises ends the load as a reference problem does, and so does an interrupt
-        (Ctrl-C). Returns elements written."""
-        from proda.schema.store import falkordb_bulk
+        indexes made first so the server fills them as the rows arrive. The pass fills a staging graph
+        of its own and swaps it in at the end (:mod:`~proda.schema.store.falkordb_staging`), so no other
+        client's write can shift its node positions, and a pass that fails leaves the graph as it was.
+        A graph holding nodes raises :class:`PreconditionFailed` before anything is sent; one that
+        another client wrote into while the pass ran raises :class:`BulkRefused`, its writes kept.
+
+        ``graph`` may have only its nodes laid out: its references are then checked while the server
+        inserts the nodes, and a problem raises :class:`BulkRefused`. ``encoding`` picks the record
+        encoder (``values``: the earlier pure-Python one, kept for the benchmark's comparison).
+        ``feed``: elements that a ``streamed`` graph takes while its nodes are sent (a file read as the
+        server inserts); a :class:`BulkRefused` it raises ends the load as a reference problem does, and
+        so does an interrupt (Ctrl-C). Returns elements written."""
+        from proda.schema.store import falkordb_bulk, falkordb_staging
 
         conn = self._db.connection
         try:
-            if conn.exists(self.graph_name):
-                if self.query("graph_is_empty", {})[0]["empty"] is not True:
-                    raise PreconditionFailed(f"graph {self.graph_name!r} is not empty; bulk loads only create graphs")
-                self._graph.delete()
+            if conn.exists(self.graph_name) and not self._is_empty():
+                raise PreconditionFailed(f"graph {self.graph_name!r} is not empty; bulk loads only create graphs")
+            falkordb_staging.sweep_orphans(conn, self.graph_name)
+            staging = falkordb_staging.staging_name(self.graph_name)
+            lease = falkordb_staging.Lease(conn, staging)
+
+            def execute(*args: Any) -> Any:
+                lease.renew()
+                return conn.execute_command(*args)
+
             try:
-                created = falkordb_bulk.send(conn.execute_command, self.graph_name, graph, schema=self.ensure_schema,
-                                             encoding=encoding, feed=feed)
-            except (BulkRefused, KeyboardInterrupt) as e:
-                if isinstance(e, BulkRefused) and not e.began:
-                    raise  # another client's graph: nothing of this load is in it
-                # all or nothing: the nodes sent before the references were checked, or before a load was
-                # stopped by hand, go again, so that a rerun creates the graph in one pass as well instead of
-                # upserting into a part of it (several times slower)
-                if conn.exists(self.graph_name):
-                    self._graph.delete()
-                self.ensure_schema()  # back to the empty graph with its indexes that the load began from
+                created = falkordb_bulk.send(execute, staging, graph, encoding=encoding, feed=feed,
+                                             schema=lambda: self._make_schema(self._db.select_graph(staging)))
+                falkordb_staging.place(conn, staging, self.graph_name, self._is_empty)
+            except BaseException:
+                # the target was never touched: what this pass made goes (if the server is gone, its lease
+                # runs out and the next pass deletes it); the error that ended the pass is the one raised
+                with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                    conn.delete(staging)
                 raise
+            finally:
+                with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                    lease.release()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
             raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
         except redis.exceptions.ResponseError as e:
             raise QueryError(f"FalkorDB rejected the bulk load of {self.graph_name!r}: {e}") from e
         return created
+
+    def _is_empty(self) -> bool:
+        return self.query("graph_is_empty", {})[0]["empty"] is True
 
     def schema_pending(self) -> list[str]:
         """Indexes and constraints the server is still building (FalkorDB fills an index on existing data
@@ -233,21 +246,21 @@ class FalkorDBStore(GraphStore):
         return pending
 
     def ensure_schema(self) -> None:
-        # A first load deletes the empty graph (indexes and all) to create it in one bulk pass, and makes
-        # the indexes again at once; a client making the schema meanwhile can find a constraint's index
-        # gone under it. The index and its constraint are then made again, a few times.
+        self._make_schema(self._graph)
+
+    def _make_schema(self, graph: Any) -> None:
+        # A client clearing the graph (delete, then the indexes again) can delete a constraint's index
+        # under another client making the schema at that moment: the index and its constraint are then
+        # made again, a few times.
         retrying = Retrying(retry=retry_if_exception(_index_gone), stop=stop_after_attempt(5),
                             wait=wait_fixed(0.05), reraise=True)
         for spec in INDEXES:
             pattern = f"(n:{spec.label})" if spec.entity == "node" else f"()-[n:{spec.label}]-()"
             for attempt in retrying:
                 with attempt:
-                    self._ddl(f"CREATE INDEX FOR {pattern} ON (n.{spec.prop})")
+                    self._ddl_call(lambda p=pattern, s=spec: graph.query(f"CREATE INDEX FOR {p} ON (n.{s.prop})"))
                     if spec.unique and spec.entity == "node":
-                        self._ddl_call(lambda s=spec: self._graph.create_node_unique_constraint(s.label, s.prop))
-
-    def _ddl(self, statement: str) -> None:
-        self._ddl_call(lambda: self._graph.query(statement))
+                        self._ddl_call(lambda s=spec: graph.create_node_unique_constraint(s.label, s.prop))
 
     def _ddl_call(self, fn: Any) -> None:
         try:

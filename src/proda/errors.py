@@ -83,15 +83,13 @@ class PreconditionFailed(ProdaError):
 
 
 class BulkRefused(PreconditionFailed):
-    """A one-pass load found, while it ran, input that only the row-by-row path handles (a reference
-    outside the input, a chain step without its relation edge); nothing of it is left in the graph."""
+    """A one-pass load found, while it ran, what only the row-by-row path handles (a reference outside
+    the input, a chain step without its relation edge, another client writing into the graph); nothing
+    of the pass is left in the graph."""
 
-    def __init__(self, reason: str, *, began: bool = True) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        # False when the graph could not even be begun (another client made it first): then what is in
-        # the graph is someone else's and must be left as it is
-        self.began = began
 
 
 class RemoteError(ProdaError):
