@@ -753,7 +753,8 @@ def test_two_first_loads_at_once_end_with_one_graph(fresh_graph: Callable[[], Fa
 def test_a_staging_graph_left_by_a_killed_pass_is_deleted_by_the_next(fresh_graph: Callable[[], FalkorDBStore],
                                                                       tmp_path: Path) -> None:
     """A pass killed mid-way leaves its staging graph; once its lease has run out the next pass deletes it,
-    while one whose lease still runs (a pass in progress) is left alone."""
+    while one whose lease still runs (a pass in progress) is left alone; clearing the graph deletes such
+    leftovers too."""
     from proda.schema.store import falkordb_staging
 
     store = fresh_graph()
@@ -765,5 +766,7 @@ def test_a_staging_graph_left_by_a_killed_pass_is_deleted_by_the_next(fresh_grap
     report = load_file(store, SAMPLE, home=tmp_path / "a")
     assert report.method == "bulk"
     assert _graph_keys(store) == sorted([store.graph_name, running, falkordb_staging.lease_key(running)])
-    lease.release()
-    conn.delete(running)
+    lease.release()  # that pass ends without a word (killed too): clearing the graph takes its staging graph
+    store.clear()
+    assert _graph_keys(store) == [store.graph_name]
+    assert store.query("graph_is_empty", {}) == [{"empty": True}]

@@ -282,6 +282,10 @@ class FalkorDBStore(GraphStore):
             raise GraphUnavailable(f"FalkorDB at {self.url} does not answer: {e}") from e
 
     def clear(self) -> None:
+        """Delete the graph, and the staging graphs that bulk passes into it left when they were killed,
+        then make its indexes again."""
+        from proda.schema.store import falkordb_staging
+
         try:
             self._graph.delete()
         except redis.exceptions.ResponseError as e:
@@ -289,6 +293,10 @@ class FalkorDBStore(GraphStore):
             # for a key of another type under the graph's name (a real clash): only the key tells them apart.
             if self._db.connection.exists(self.graph_name):
                 raise QueryError(f"could not delete graph {self.graph_name!r} on {self.url}: {e}") from e
+        except (redis.exceptions.ConnectionError, OSError) as e:
+            raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
+        try:
+            falkordb_staging.sweep_orphans(self._db.connection, self.graph_name)
         except (redis.exceptions.ConnectionError, OSError) as e:
             raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
         self.ensure_schema()
