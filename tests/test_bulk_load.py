@@ -323,6 +323,7 @@ def test_a_reference_problem_found_after_the_nodes_went_leaves_nothing(fresh_gra
     with pytest.raises(BulkRefused, match="'con_z' is not in the input"):
         store.bulk_create(plan)
     assert store.query("graph_is_empty", {}) == [{"empty": True}]
+    assert _graph_keys(store) == [store.graph_name]
 
     path = tmp_path / "dangling.jsonl"
     path.write_text(SAMPLE.read_text() + _line("relation", type="causes", subject_id=json.loads(
@@ -472,8 +473,9 @@ def test_a_bad_line_after_nodes_went_loads_row_by_row(skip_invalid: bool, fresh_
 
 def test_a_first_load_stopped_by_hand_leaves_the_graph_empty(fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ctrl-C after some nodes went: the graph is emptied back to its indexes, so the rerun is a bulk
-    load again (not an upsert into part of the file) and ends with the graph of an uninterrupted load."""
+    """Ctrl-C after some nodes went: the pass's staging graph goes and the graph is still empty, so the
+    rerun is a bulk load again (not an upsert into part of the file) and ends with the graph of an
+    uninterrupted load."""
     from proda.pipelines import load as load_module
     from proda.schema.store import falkordb_bulk
 
@@ -499,6 +501,7 @@ def test_a_first_load_stopped_by_hand_leaves_the_graph_empty(fresh_graph: Callab
     with pytest.raises(KeyboardInterrupt):
         load_file(store, SAMPLE, home=tmp_path / "a")
     assert store.query("graph_is_empty", {}) == [{"empty": True}]
+    assert _graph_keys(store) == [store.graph_name]
     monkeypatch.setattr(load_module, "parse_line", original)
     again = load_file(store, SAMPLE, home=tmp_path / "a")
     assert again.method == "bulk"
