@@ -808,7 +808,9 @@ def _csv_records(text: str) -> list[list[tuple[str, bool]]]:
 
 
 def _typed(header: list[tuple[str, bool]], row: list[tuple[str, bool]]) -> dict[str, Any]:
-    """A row's properties by its header's ``name:type`` fields; an unquoted empty field is no property."""
+    """A row's properties by its header's ``name:type`` fields. An unquoted empty field is no property,
+    and so is an empty array: neo4j-admin's CSV parser skips a value its extractor calls empty, which
+    for arrays includes those of length 0."""
     assert len(row) == len(header)
     out: dict[str, Any] = {}
     for (spec, _), (text, quoted) in zip(header, row, strict=True):
@@ -824,7 +826,8 @@ def _typed(header: list[tuple[str, bool]], row: list[tuple[str, bool]]) -> dict[
         elif kind == "boolean":
             out[name] = text == "true"
         elif kind == "string[]":
-            out[name] = text.split(";") if text else []
+            if text:
+                out[name] = text.split(";")
         else:
             assert kind == "string", spec
             out[name] = text
@@ -857,8 +860,9 @@ def _neo4j_admin_content(out: Path) -> tuple[list[Any], list[Any]]:
 def test_the_neo4j_admin_files_hold_the_graph_a_row_by_row_load_makes(
         source: str, tmp_path: Path, fresh_graph: Callable[[], FalkorDBStore]) -> None:
     """Read as neo4j-admin reads them (labels and types from the arguments and headers, arrays split on
-    ';', an unquoted empty field as no property), the exported files hold the nodes, properties and
-    links that `proda load` makes row by row from the same file."""
+    ';', an unquoted empty field and an empty array as no property), the exported files hold the nodes,
+    properties and links that `proda load` makes row by row from the same file, but for the empty lists
+    the row-by-row load stores, which neo4j-admin cannot: every read treats a missing list as empty."""
     from tests.console import proda
 
     path = _awkward_file(tmp_path / "awkward.jsonl") if source == "awkward" else SAMPLE
@@ -866,6 +870,9 @@ def test_the_neo4j_admin_files_hold_the_graph_a_row_by_row_load_makes(
     assert done.returncode == 0, done.stderr
     store = fresh_graph()
     assert load_file(store, path, home=tmp_path / "load", bulk=False).method == "upsert"
-    exported, loaded = _neo4j_admin_content(tmp_path / "out"), graph_content(store)
-    assert len(exported[0]) == len(loaded[0]) and len(exported[1]) == len(loaded[1])
-    assert exported == loaded
+    exported, (nodes, links) = _neo4j_admin_content(tmp_path / "out"), graph_content(store)
+    key = lambda x: json.dumps(x, sort_keys=True, default=str)  # noqa: E731
+    without_empty_lists = sorted(({k: v for k, v in n.items() if v != []} for n in nodes), key=key)
+    assert any(v == [] for n in nodes for v in n.values())  # the sample and the awkward file both hold empty lists
+    assert len(exported[0]) == len(nodes) and len(exported[1]) == len(links)
+    assert exported == (without_empty_lists, links)
