@@ -131,6 +131,15 @@ def test_score_counts_per_discipline_and_overall(tmp_path: Path) -> None:
     assert econ.quarantined == 1 and econ.chunks_without_gold == 1 and econ.chunks_without_prediction == 0
     assert econ.predicted_chain_lengths == {1: 2, 2: 1} and econ.gold_chain_lengths == {1: 1, 2: 1}
     assert econ.predicted_types == {"contrasts_with": 1, "decreases": 1, "increases": 1, "part_of": 1}
+    # per type: precision over the predicted triples of the type, recall over the gold ones
+    by_type = {t: (x.gold, x.predicted, x.matched_gold, x.matched_predicted, x.precision, x.recall)
+               for t, x in report.overall.by_type.items()}
+    assert by_type["part_of"] == (0, 1, 0, 0, 0.0, 0.0)  # spurious: a type the gold does not use
+    assert by_type["decreases"] == (1, 1, 1, 1, 1.0, 1.0)
+    assert by_type["is_a"] == (1, 0, 0, 0, 0.0, 0.0) and by_type["used_for"] == (1, 0, 0, 0, 0.0, 0.0)  # missed
+    assert sum(x.predicted for x in report.overall.by_type.values()) == report.overall.predicted_triples
+    assert sum(x.gold for x in report.overall.by_type.values()) == report.overall.gold_triples
+    assert sum(x.matched_gold for x in report.overall.by_type.values()) == report.overall.matched
     assert (cs.gold_triples, cs.predicted_triples, cs.errors, cs.chunks_without_prediction) == (
         2, 0, {"RuntimeError": 1}, 1)
     assert (overall.gold_triples, overall.predicted_triples, overall.matched) == (5, 4, 3)
@@ -237,6 +246,11 @@ def test_proda_extract_score_with_the_heuristic_backend(tmp_path: Path, proda_ho
                   str(tmp_path / "out" / "report.json"), home=proda_home)
     assert table.returncode == 0, table.stderr
     assert "overall" in table.stdout and "missed" in table.stdout and "-[" in table.stdout
+    typed = proda("extract", "score", "--gold", str(gold), "-b", "heuristic", "--by-type", home=proda_home)
+    assert typed.returncode == 0, typed.stderr
+    assert "by relation type" in typed.stdout
+    for relation in report["overall"]["by_type"]:
+        assert relation in typed.stdout
     assert json.loads((tmp_path / "out" / "report.json").read_text())["overall"] == report["overall"]
 
     bad = tmp_path / "bad.jsonl"

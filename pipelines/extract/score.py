@@ -307,6 +307,18 @@ def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
+class TypeMetrics(BaseModel):
+    """One relation type's part of a score: precision over the predicted triples of the type, recall over
+    the gold ones (a converse pair counts under each side's own type)."""
+
+    gold: int = 0
+    predicted: int = 0
+    matched_gold: int = Field(default=0, description="gold triples of this type that were found")
+    matched_predicted: int = Field(default=0, description="predicted triples of this type that match a gold one")
+    precision: float = 0.0
+    recall: float = 0.0
+
+
 class Metrics(BaseModel):
     """Micro-averaged figures over a set of chunks (a discipline, or all). Ratios are 0 when undefined."""
 
@@ -336,6 +348,7 @@ class Metrics(BaseModel):
     chunks_without_gold: int = 0
     quarantined: int = 0
     errors: dict[str, int] = Field(default_factory=dict, description="chunks whose extraction raised, by type")
+    by_type: dict[str, TypeMetrics] = Field(default_factory=dict, description="per relation type, by name")
 
     @classmethod
     def of(cls, scores: Iterable[ChunkScore]) -> Metrics:
@@ -345,6 +358,9 @@ class Metrics(BaseModel):
         pred_lengths: Counter[int] = Counter()
         types: Counter[str] = Counter()
         errors: Counter[str] = Counter()
+        gold_types: Counter[str] = Counter()
+        found: Counter[str] = Counter()  # gold triples found, by their type
+        right: Counter[str] = Counter()  # predicted triples that match, by their type
         for s in scores:
             m.chunks += 1
             m.gold_triples += s.gold_triples
@@ -360,6 +376,10 @@ class Metrics(BaseModel):
             gold_lengths.update(s.gold_chain_lengths)
             pred_lengths.update(s.predicted_chain_lengths)
             types.update(s.predicted_types)
+            gold_types.update(t.relation for t in s.missed)
+            gold_types.update(pair.gold.relation for pair in s.matched)
+            found.update(pair.gold.relation for pair in s.matched)
+            right.update(pair.predicted.relation for pair in s.matched)
             m.chunks_without_prediction += s.predicted_triples == 0
             m.chunks_without_gold += s.gold_triples == 0
             m.quarantined += s.quarantined
@@ -378,6 +398,10 @@ class Metrics(BaseModel):
         m.predicted_chain_lengths = dict(sorted(pred_lengths.items()))
         m.predicted_types = dict(sorted(types.items(), key=lambda kv: (-kv[1], kv[0])))
         m.errors = dict(sorted(errors.items()))
+        m.by_type = {t: TypeMetrics(gold=gold_types[t], predicted=types[t], matched_gold=found[t],
+                                    matched_predicted=right[t], precision=_ratio(right[t], types[t]),
+                                    recall=_ratio(found[t], gold_types[t]))
+                     for t in sorted(set(gold_types) | set(types))}
         return m
 
 

@@ -202,6 +202,9 @@ def score(
                                          "of the table."),
     errors: int = typer.Option(0, "--errors", min=0, help="Print this many missed and this many spurious triples "
                                "for error analysis."),
+    by_type: bool = typer.Option(False, "--by-type", help="Also print precision and recall per relation type "
+                                 "(precision by the predicted triple's type, recall by the gold one's): which "
+                                 "rules or prompts to work on."),
 ) -> None:
     """Score an extractor against the hand-annotated gold set: precision, recall, F1 and chain recall.
 
@@ -260,6 +263,11 @@ def score(
         console.print("predicted types: " + ", ".join(f"{k} {n}" for k, n in m.predicted_types.items()))
     console.print("chain lengths (steps: chains): gold " + _lengths(m.gold_chain_lengths)
                   + "; predicted " + _lengths(m.predicted_chain_lengths))
+    if by_type:
+        print_rows([{"type": t, "gold": x.gold, "pred": x.predicted, "found": x.matched_gold,
+                     "right": x.matched_predicted, "P": pct(x.precision) if x.predicted else "-",
+                     "R": pct(x.recall) if x.gold else "-"} for t, x in m.by_type.items()],
+                   title="overall, by relation type (found: gold triples matched; right: predicted triples matched)")
     if errors:
         missed = [(c.key, t) for c in report.chunks for t in c.missed][:errors]
         spurious = [(c.key, t) for c in report.chunks for t in c.spurious][:errors]
