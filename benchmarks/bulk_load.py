@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from common import print_legs, temporary_home, write_json
+from common import print_legs, run_and_report, temporary_home
 from graph_ingest import SyntheticGraph, generate
 
 from proda.pipelines.load import load_file, parse_line
@@ -208,11 +208,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    r = run(args, (lambda m: None) if args.quiet else (lambda m: print(m, flush=True)))
-    write_json(args.json, r)
-    print_report(r)
-    return 0
+    return run_and_report(parse_args(argv), run, print_report)
 
 
 if __name__ == "__main__":

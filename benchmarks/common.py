@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,16 @@ def print_legs(median: Mapping[str, Mapping[str, float]], legs: Iterable[str],
     print(f"{'path':12s} " + " ".join(f"{title:>{width}s}" for title, _, width, _ in cols))
     for leg in legs:
         print(f"{leg:12s} " + " ".join(format(median[leg][key], f">{width}{fmt}") for _, key, width, fmt in cols))
+
+
+def run_and_report(args: Any, run: Callable[[Any, Callable[[str], None]], Any],
+                   report: Callable[[Any], None]) -> int:
+    """A benchmark's main work: ``run`` with a log (silent with ``--quiet``), its result written to
+    ``--json`` and printed by ``report``; returns the exit status."""
+    result = run(args, (lambda m: None) if args.quiet else (lambda m: print(m, flush=True)))
+    write_json(args.json, result)
+    report(result)
+    return 0
 
 
 def write_json(path: Path, data: Any) -> None:

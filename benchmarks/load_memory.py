@@ -148,12 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         return child(args)
-    from common import write_json
+    from common import run_and_report
 
-    r = run(args, (lambda m: None) if args.quiet else (lambda m: print(m, flush=True)))
-    write_json(args.json, r)
-    print_report(r)
-    return 0
+    return run_and_report(args, run, print_report)
 
 
 if __name__ == "__main__":

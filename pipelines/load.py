@@ -258,7 +258,7 @@ class Loader:
         store = self.writer.store
         if not store.supports_bulk:
             return f"the {store.backend} backend has no online bulk load"
-        if not store.query("graph_is_empty", {})[0]["empty"]:
+        if not store.is_empty():
             return "the graph is not empty"
         return None
 

@@ -690,25 +690,26 @@ def test_a_graph_touched_but_left_empty_meanwhile_is_still_replaced(fresh_graph:
 
     store, reference = fresh_graph(), fresh_graph()
     other = _other_client(store)
-    is_empty, looks = store._is_empty, {"n": 0}
+    place, looks, placed = falkordb_staging.place, {"n": 0}, []
 
-    def looking() -> bool:
-        looks["n"] += 1
-        answer = is_empty()
-        if looks["n"] == 2:  # the first look is the pass's own start; the second, the swap's
-            other.clear()  # deletes the graph and makes its indexes again: the key changes under WATCH
-        return answer
+    def placing(conn: Any, staging: str, graph_name: str, is_empty: Callable[[], bool]) -> None:
+        def looking() -> bool:
+            looks["n"] += 1
+            answer = is_empty()
+            if looks["n"] == 1:  # the swap's first look
+                other.clear()  # deletes the graph and makes its indexes again: the key changes under WATCH
+            return answer
 
-    monkeypatch.setattr(store, "_is_empty", looking)
-    place = falkordb_staging.place
-    placed: list[int] = []
-    monkeypatch.setattr(falkordb_staging, "place", lambda *a: placed.append(1) or place(*a))
+        placed.append(1)
+        place(conn, staging, graph_name, looking)
+
+    monkeypatch.setattr(falkordb_staging, "place", placing)
     try:
         report = load_file(store, SAMPLE, home=tmp_path / "a")
     finally:
         other.close()
     assert report.method == "bulk" and placed == [1]
-    assert looks["n"] == 3  # the swap looked twice: once before the change, once after
+    assert looks["n"] == 2  # the swap looked twice: once before the change, once after
     load_file(reference, SAMPLE, home=tmp_path / "b")
     assert graph_content(store) == graph_content(reference)
     assert _graph_keys(store) == [store.graph_name]

@@ -154,6 +154,10 @@ class GraphStore(ABC):
     def close(self) -> None:
         """Release connections (the entry point calls this once)."""
 
+    def is_empty(self) -> bool:
+        """Whether the graph holds no node at all (a first load may then create it in one bulk pass)."""
+        return self.query("graph_is_empty", {})[0]["empty"] is True
+
     supports_bulk: bool = False
 
     def bulk_create(self, graph: BulkGraph, *, feed: Iterable[Element] | None = None) -> int:

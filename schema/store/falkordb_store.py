@@ -198,7 +198,7 @@ class FalkorDBStore(GraphStore):
 
         conn = self._db.connection
         try:
-            if conn.exists(self.graph_name) and not self._is_empty():
+            if conn.exists(self.graph_name) and not self.is_empty():
                 raise PreconditionFailed(f"graph {self.graph_name!r} is not empty; bulk loads only create graphs")
             falkordb_staging.sweep_orphans(conn, self.graph_name)
             staging = falkordb_staging.staging_name(self.graph_name)
@@ -211,7 +211,7 @@ class FalkorDBStore(GraphStore):
             try:
                 created = falkordb_bulk.send(execute, staging, graph, encoding=encoding, feed=feed,
                                              schema=lambda: self._make_schema(self._db.select_graph(staging)))
-                falkordb_staging.place(conn, staging, self.graph_name, self._is_empty)
+                falkordb_staging.place(conn, staging, self.graph_name, self.is_empty)
             except BaseException:
                 # the target was never touched: what this pass made goes (if the server is gone, its lease
                 # runs out and the next pass deletes it); the error that ended the pass is the one raised
@@ -226,9 +226,6 @@ class FalkorDBStore(GraphStore):
         except redis.exceptions.ResponseError as e:
             raise QueryError(f"FalkorDB rejected the bulk load of {self.graph_name!r}: {e}") from e
         return created
-
-    def _is_empty(self) -> bool:
-        return self.query("graph_is_empty", {})[0]["empty"] is True
 
     def schema_pending(self) -> list[str]:
         """Indexes and constraints the server is still building (FalkorDB fills an index on existing data
