@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from proda.cli.context import settings_from, store_for
-from proda.cli.output import console, print_json, print_rows
+from proda.cli.output import bytes_progress, console, print_json, print_rows
 
 if TYPE_CHECKING:
     from proda.schema.store.writer import Element
@@ -121,8 +120,7 @@ def export(
     graph, vocab, out = BulkGraph(streamed=True), default_vocabulary(), Neo4jAdminFiles(out_dir)
     size = sum(path.stat().st_size for path in files)
     try:
-        with gc_paused(), Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                   TimeRemainingColumn(), console=console, transient=True) as bar:
+        with gc_paused(), bytes_progress() as bar:
             task = bar.add_task("exporting", total=size or None)
             read = ReadCount()  # over all the files: one bar for them all
 

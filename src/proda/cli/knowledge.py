@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from proda.cli.context import settings_from, store_for
-from proda.cli.output import console, pct, print_json, print_rows
+from proda.cli.output import bytes_progress, console, pct, print_json, print_rows
 from proda.errors import InputError
 
 if TYPE_CHECKING:
@@ -45,9 +44,7 @@ def load(
     settings = settings_from(ctx)
     size = sum(path.stat().st_size for path in files if path.is_file())
     name = files[0].name if len(files) == 1 else f"{len(files)} files"
-    with store_for(ctx) as store, Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                           TimeRemainingColumn(), console=console, disable=as_json,
-                                           transient=True) as bar:
+    with store_for(ctx) as store, bytes_progress(disable=as_json) as bar:
         task = bar.add_task(f"loading {name}", total=size or None)
 
         def advance(_lines: int, done: int) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from proda.errors import ConfigError, GraphUnavailable, InputError, NotFound, ProdaError
@@ -59,6 +60,13 @@ def print_rows(rows: Sequence[Mapping[str, Any]], title: str | None = None,
     console.print(table)
     if not rows:
         console.print("[dim](no rows)[/dim]")
+
+
+def bytes_progress(*, disable: bool = False) -> Progress:
+    """A bar over the bytes of the files a command reads (a description, the bar, bytes done of all, time
+    left), gone once the command's own output follows."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                    console=console, disable=disable, transient=True)
 
 
 def pct(x: float | None) -> str:
