@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -101,3 +102,10 @@ def write_jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
     """Write one JSON object per line (UTF-8 text kept as is), creating folders."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+
+def until_compacted(conn: Any) -> None:
+    """Wait for the append-only compaction (rewrite) a FalkorDB server is running or has scheduled to end,
+    so that one leg's compaction is not charged to the next (``conn``: a redis client of the server)."""
+    while any(conn.info("persistence").get(k) for k in ("aof_rewrite_in_progress", "aof_rewrite_scheduled")):
+        time.sleep(0.05)

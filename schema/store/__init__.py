@@ -36,7 +36,7 @@ def connect(settings: Settings, embedded: ServerInfo | None = None) -> GraphStor
         if embedded is None:
             raise ConfigError("no PRODA_GRAPH_URL and no embedded server: run `proda graph up`")
         return FalkorDBStore("127.0.0.1", embedded.port, settings.graph_name, password=embedded.password,
-                             default_timeout_ms=timeout)
+                             default_timeout_ms=timeout, owns_server=True)
     url = urlparse(settings.graph_url)
     if settings.backend == "falkordb":
         if not url.hostname or not url.port:

@@ -69,6 +69,7 @@ class StoreSpec:
     database: str | None = None
     timeout_ms: int | None = None
     retry_seconds: float | None = None  # Neo4j only: the managed transactions' retry budget
+    owns_server: bool = False  # FalkorDB only: the server is ProDa's embedded one
 
     def open(self) -> GraphStore:
         """A new connection to the same graph (the caller closes it)."""
@@ -77,7 +78,7 @@ class StoreSpec:
 
             assert self.host is not None and self.port is not None
             return FalkorDBStore(self.host, self.port, self.graph_name, password=self.password,
-                                 default_timeout_ms=self.timeout_ms)
+                                 default_timeout_ms=self.timeout_ms, owns_server=self.owns_server)
         from proda.schema.store.neo4j_store import Neo4jStore
 
         assert self.url is not None

@@ -96,13 +96,16 @@ class FalkorDBStore(GraphStore):
         password: str | None = None,
         default_timeout_ms: int | None = None,
         catalog: Catalog | None = None,
+        owns_server: bool = False,
     ) -> None:
         super().__init__(catalog)
         self.url = f"falkordb://{host}:{port}"
         self.graph_name = graph_name
         self.default_timeout_ms = default_timeout_ms
+        # the server is ProDa's embedded one: a bulk pass may hold its append-only rewrites (falkordb_rewrites)
+        self.owns_server = owns_server
         self._spec = StoreSpec(backend="falkordb", host=host, port=port, password=password,
-                               graph_name=graph_name, timeout_ms=default_timeout_ms)
+                               graph_name=graph_name, timeout_ms=default_timeout_ms, owns_server=owns_server)
         try:
             # The client probes the server (cluster? sentinel?) while constructing. redis-py's default
             # is ten retries with backoff, seconds of waiting before a dead URL is reported: one
@@ -194,21 +197,25 @@ class FalkorDBStore(GraphStore):
         ``feed``: elements that a ``streamed`` graph takes while its nodes are sent (a file read as the
         server inserts); a :class:`BulkRefused` it raises ends the load as a reference problem does, and
         so does an interrupt (Ctrl-C). Returns elements written."""
-        from proda.schema.store import falkordb_bulk, falkordb_staging
+        from proda.schema.store import falkordb_bulk, falkordb_rewrites, falkordb_staging
 
         conn = self._db.connection
         try:
             if conn.exists(self.graph_name) and not self.is_empty():
                 raise PreconditionFailed(f"graph {self.graph_name!r} is not empty; bulk loads only create graphs")
             falkordb_staging.sweep_orphans(conn, self.graph_name)
+            if self.owns_server:
+                falkordb_rewrites.resume(conn)  # a killed pass's hold on the rewrites ends here
             staging = falkordb_staging.staging_name(self.graph_name)
             lease = falkordb_staging.Lease(conn, staging)
+            held = False
 
             def execute(*args: Any) -> Any:
                 lease.renew()
                 return conn.execute_command(*args)
 
             try:
+                held = self.owns_server and falkordb_rewrites.pause(conn, staging)
                 created = falkordb_bulk.send(execute, staging, graph, encoding=encoding, feed=feed,
                                              schema=lambda: self._make_schema(self._db.select_graph(staging)))
                 falkordb_staging.place(conn, staging, self.graph_name, self.is_empty)
@@ -219,6 +226,9 @@ class FalkorDBStore(GraphStore):
                     conn.delete(staging)
                 raise
             finally:
+                with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                    if held:  # before the lease goes: a pass without a lease no longer holds the rewrites
+                        falkordb_rewrites.resume(conn, staging)
                 with contextlib.suppress(redis.exceptions.RedisError, OSError):
                     lease.release()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
@@ -280,8 +290,9 @@ class FalkorDBStore(GraphStore):
 
     def clear(self) -> None:
         """Delete the graph, and the staging graphs that bulk passes into it left when they were killed,
-        then make its indexes again."""
-        from proda.schema.store import falkordb_staging
+        then make its indexes again. On the embedded server, the append-only rewrites that a killed pass
+        held are let go as well."""
+        from proda.schema.store import falkordb_rewrites, falkordb_staging
 
         try:
             self._graph.delete()
@@ -294,6 +305,8 @@ class FalkorDBStore(GraphStore):
             raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
         try:
             falkordb_staging.sweep_orphans(self._db.connection, self.graph_name)
+            if self.owns_server:
+                falkordb_rewrites.resume(self._db.connection)
         except (redis.exceptions.ConnectionError, OSError) as e:
             raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
         self.ensure_schema()
