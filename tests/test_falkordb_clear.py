@@ -1,14 +1,19 @@
-"""Clearing a FalkorDB graph: only "there was nothing to delete" is quiet; other refusals are errors."""
+"""A FalkorDB graph that was never written: clearing it is quiet (other refusals are errors), it counts as
+empty, a first load creates it, and a query on it says that it does not exist."""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
 
 from proda.errors import QueryError
+from proda.pipelines.load import load_file
 from proda.schema.store import FalkorDBStore, ServerInfo
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "knowledge.jsonl"
 
 
 def _store(info: ServerInfo, name: str) -> FalkorDBStore:
@@ -36,4 +41,19 @@ def test_a_refused_delete_is_an_error_naming_the_graph(falkordb_server: ServerIn
     finally:
         plain.delete(name)
         plain.close()
+        store.close()
+
+
+def test_a_graph_never_written_is_empty_says_so_and_loads(falkordb_server: ServerInfo, tmp_path: Path) -> None:
+    store = _store(falkordb_server, f"never_{uuid.uuid4().hex[:8]}")  # no ensure_schema: nothing on the server
+    try:
+        assert store.is_empty()
+        with pytest.raises(QueryError, match=f"graph '{store.graph_name}' does not exist"):
+            store.query("graph_is_empty", {})
+        report = load_file(store, SAMPLE, home=tmp_path)
+        assert report.ok and report.method == "bulk"
+        assert not store.is_empty()
+    finally:
+        store.clear()
+        store._graph.delete()
         store.close()

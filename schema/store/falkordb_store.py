@@ -176,9 +176,27 @@ class FalkorDBStore(GraphStore):
             msg = str(e)
             if "timed out" in msg.lower():
                 raise QueryTimeout(f"query exceeded {timeout} ms on {self.url}") from e
+            if "empty key" in msg and not self._graph_exists():
+                raise QueryError(f"graph {self.graph_name!r} does not exist on {self.url}: nothing has been written "
+                                 "to it yet (a load, `proda graph reset` or ensure_schema creates it)") from e
             raise QueryError(f"FalkorDB rejected the query: {msg}") from e
         columns = [h[1] if isinstance(h, list | tuple) else h for h in (res.header or [])]
         return [dict(zip(columns, (_plain(v) for v in row), strict=True)) for row in res.result_set]
+
+    def _graph_exists(self) -> bool:
+        try:
+            return bool(self._db.connection.exists(self.graph_name))
+        except (redis.exceptions.RedisError, OSError) as e:
+            raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
+
+    def is_empty(self) -> bool:
+        """Whether the graph holds no node; a graph never written to (no key on the server) is empty too."""
+        try:
+            return super().is_empty()
+        except QueryError:
+            if not self._graph_exists():  # deleted or never made: FalkorDB refuses a query on a missing key
+                return True
+            raise
 
     supports_bulk = True
 
@@ -201,7 +219,7 @@ class FalkorDBStore(GraphStore):
 
         conn = self._db.connection
         try:
-            if conn.exists(self.graph_name) and not self.is_empty():
+            if not self.is_empty():
                 raise PreconditionFailed(f"graph {self.graph_name!r} is not empty; bulk loads only create graphs")
             falkordb_staging.sweep_orphans(conn, self.graph_name)
             if self.owns_server:
