@@ -91,9 +91,11 @@ def test_rewrites_the_operator_turned_off_stay_off(conn: redis.Redis) -> None:
     assert not rewrites.resume(conn, holder) and _setting(conn) == "0"
 
 
-def test_a_server_that_refuses_config_is_left_as_it_is(conn: redis.Redis, falkordb_server: ServerInfo) -> None:
+@pytest.mark.parametrize("allowed", [["-config"], ["-config", "+config|get"]], ids=["no-config", "read-only"])
+def test_a_server_that_refuses_config_is_left_as_it_is(allowed: list[str], conn: redis.Redis,
+                                                       falkordb_server: ServerInfo) -> None:
     user, password = f"noconfig_{secrets.token_hex(3)}", secrets.token_hex(8)
-    conn.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all", "-config")
+    conn.execute_command("ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all", *allowed)
     limited = redis.Redis(host="127.0.0.1", port=falkordb_server.port, username=user, password=password)
     try:
         before = _setting(conn)

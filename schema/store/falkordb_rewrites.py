@@ -46,6 +46,8 @@ def pause(conn: redis.Redis, holder: str) -> bool:
     ``CONFIG`` (a managed server) or its operator already had rewrites off."""
     try:
         current = _text(conn.config_get(SETTING).get(SETTING, ""))
+        if current:
+            conn.config_set(SETTING, current)  # changes nothing: a server that lets one read it but not set it
     except redis.exceptions.ResponseError:
         return False  # CONFIG renamed or denied: leave the server as it is
     for _ in range(ATTEMPTS):

@@ -223,7 +223,8 @@ class FalkorDBStore(GraphStore):
                 raise PreconditionFailed(f"graph {self.graph_name!r} is not empty; bulk loads only create graphs")
             falkordb_staging.sweep_orphans(conn, self.graph_name)
             if self.owns_server:
-                falkordb_rewrites.resume(conn)  # a killed pass's hold on the rewrites ends here
+                with contextlib.suppress(redis.exceptions.ResponseError):  # the pass can go on either way
+                    falkordb_rewrites.resume(conn)  # a killed pass's hold on the rewrites ends here
             staging = falkordb_staging.staging_name(self.graph_name)
             lease = falkordb_staging.Lease(conn, staging)
             held = False
@@ -324,7 +325,8 @@ class FalkorDBStore(GraphStore):
         try:
             falkordb_staging.sweep_orphans(self._db.connection, self.graph_name)
             if self.owns_server:
-                falkordb_rewrites.resume(self._db.connection)
+                with contextlib.suppress(redis.exceptions.ResponseError):
+                    falkordb_rewrites.resume(self._db.connection)
         except (redis.exceptions.ConnectionError, OSError) as e:
             raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
         self.ensure_schema()
