@@ -18,6 +18,7 @@ from proda.schema.store import EmbeddedFalkorDB, ServerInfo
 from proda.schema.store import falkordb_rewrites as rewrites
 from proda.schema.store import falkordb_staging as staging
 from proda.schema.store.falkordb_store import FalkorDBStore
+from tests.console import proda, terminate_servers
 
 
 def _conn(info: ServerInfo, **kw: Any) -> redis.Redis:
@@ -227,3 +228,38 @@ def test_a_bulk_pass_that_fails_lets_the_rewrites_go(compacting_server: ServerIn
     finally:
         store.close()
         conn.close()
+
+
+def test_the_hold_says_who_holds_it(conn: redis.Redis) -> None:
+    conn.config_set(rewrites.SETTING, "100")
+    assert rewrites.hold(conn) is None
+    running, killed = _holder(conn), _holder(conn)
+    rewrites.pause(conn, running)
+    rewrites.pause(conn, killed)
+    conn.delete(staging.lease_key(killed))
+    assert rewrites.hold(conn) == rewrites.Hold(running=1, ended=1, restores="100")
+    rewrites.resume(conn, running)
+    assert rewrites.hold(conn) is None and _setting(conn) == "100"
+
+
+def test_graph_status_shows_the_hold_on_the_embedded_server(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    try:
+        assert proda("graph", "up", home=home).returncode == 0
+        info = EmbeddedFalkorDB(home).status()
+        assert info is not None
+        c = _conn(info)
+        assert json.loads(proda("graph", "status", "--json", home=home).stdout)["compaction_hold"] is None
+        holder = _holder(c)
+        rewrites.pause(c, holder)
+        shown = proda("graph", "status", home=home)
+        assert "append-only compaction held by 1 running bulk pass" in " ".join(shown.stdout.split()), shown.stdout
+        c.delete(staging.lease_key(holder))  # the pass was killed
+        status = json.loads(proda("graph", "status", "--json", home=home).stdout)
+        assert status["compaction_hold"] == {"running": 0, "ended": 1, "restores": "100"}
+        assert proda("graph", "reset", "--yes", home=home).returncode == 0  # lets go
+        assert json.loads(proda("graph", "status", "--json", home=home).stdout)["compaction_hold"] is None
+        assert _setting(c) == "100"
+        c.close()
+    finally:
+        terminate_servers(home)

@@ -20,6 +20,7 @@ rewrites off with no one to put them back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -69,6 +70,25 @@ def pause(conn: redis.Redis, holder: str) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Who holds the server's compactions now (``proda graph status`` shows it)."""
+
+    running: int  # passes holding it whose lease is alive
+    ended: int  # passes killed while holding it (lease run out): the next bulk pass or a reset lets go
+    restores: str  # the setting put back when the hold ends
+
+
+def hold(conn: redis.Redis) -> Hold | None:
+    """The hold on this server's automatic rewrites, or ``None`` when there is none."""
+    held = _fields(conn)
+    if not held:
+        return None
+    passes = [f for f in held if f != _SAVED]
+    running = sum(1 for f in passes if conn.exists(lease_key(f)))
+    return Hold(running=running, ended=len(passes) - running, restores=held.get(_SAVED, ""))
+
+
 def resume(conn: redis.Redis, holder: str | None = None) -> bool:
     """End ``holder``'s pause (``None``: only look for passes that died holding one). The setting is put
     back when no pass that still holds its lease is left. Returns whether it was put back."""
@@ -99,4 +119,4 @@ def resume(conn: redis.Redis, holder: str | None = None) -> bool:
     return False
 
 
-__all__ = ["PAUSE_KEY", "SETTING", "pause", "resume"]
+__all__ = ["PAUSE_KEY", "SETTING", "Hold", "hold", "pause", "resume"]

@@ -23,6 +23,7 @@ from proda.schema.ddl import INDEXES
 from proda.schema.store.base import ComponentStats, GraphStore, Row, StoreSpec, record_execution
 
 if TYPE_CHECKING:
+    from proda.schema.store import falkordb_rewrites
     from proda.schema.store.bulk import BulkGraph
     from proda.schema.store.falkordb_bulk import Encoding
     from proda.schema.store.writer import Element
@@ -182,6 +183,15 @@ class FalkorDBStore(GraphStore):
             raise QueryError(f"FalkorDB rejected the query: {msg}") from e
         columns = [h[1] if isinstance(h, list | tuple) else h for h in (res.header or [])]
         return [dict(zip(columns, (_plain(v) for v in row), strict=True)) for row in res.result_set]
+
+    def rewrite_hold(self) -> falkordb_rewrites.Hold | None:
+        """The bulk passes holding the server's append-only compactions now (see falkordb_rewrites)."""
+        from proda.schema.store import falkordb_rewrites
+
+        try:
+            return falkordb_rewrites.hold(self._db.connection)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
+            raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
 
     def _graph_exists(self) -> bool:
         try:

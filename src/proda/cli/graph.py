@@ -52,7 +52,9 @@ def down(ctx: typer.Context) -> None:
 @app.command()
 def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Say whether the graph runs, where, and how much it holds."""
-    from proda.schema.store import EmbeddedFalkorDB
+    from dataclasses import asdict
+
+    from proda.schema.store import EmbeddedFalkorDB, FalkorDBStore
 
     settings = settings_from(ctx)
     out: dict[str, object] = {"backend": settings.backend, "graph": settings.graph_name}
@@ -67,14 +69,23 @@ def status(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
                 console.print(f"embedded FalkorDB is not running (home {settings.home.absolute()}); "
                               "`proda graph up` starts it, and other commands start it on demand")
             return
+    hold = None
     with store_for(ctx) as store:
         out["url"] = store.url
         out["running"] = True
         out["counts"] = store.query("discipline_counts", {})
+        if isinstance(store, FalkorDBStore) and store.owns_server:
+            hold = store.rewrite_hold()
+            out["compaction_hold"] = asdict(hold) if hold else None
     if as_json:
         print_json(out)
         return
     console.print(f"{settings.backend} graph {settings.graph_name!r} at {out['url']} is up")
+    if hold is not None:
+        # the embedded server's append-only compaction waits while bulk passes run (falkordb_rewrites)
+        console.print(f"append-only compaction held by {hold.running} running bulk pass(es)"
+                      + (f"; {hold.ended} pass(es) ended without letting go: the next bulk pass or "
+                         "`proda graph reset` lets go" if hold.ended else ""))
     counts = out["counts"]
     assert isinstance(counts, list)
     print_rows(counts, title="elements per discipline")
