@@ -41,12 +41,21 @@ def _fields(conn: Any) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in conn.hgetall(PAUSE_KEY).items()}
 
 
+def _setting(conn: redis.Redis) -> str:
+    return _text(conn.config_get(SETTING).get(SETTING, ""))
+
+
+def _running(conn: redis.Redis, passes: Any) -> list[str]:
+    """The passes (staging names) among ``passes`` whose lease is still held."""
+    return [f for f in passes if conn.exists(lease_key(f))]
+
+
 def pause(conn: redis.Redis, holder: str) -> bool:
     """Switch automatic rewrites off for the pass filling staging graph ``holder`` (its lease must be
     held). Returns whether the pass holds a pause to :func:`resume`: not where the server refuses
     ``CONFIG`` (a managed server) or its operator already had rewrites off."""
     try:
-        current = _text(conn.config_get(SETTING).get(SETTING, ""))
+        current = _setting(conn)
         if current:
             conn.config_set(SETTING, current)  # changes nothing: a server that lets one read it but not set it
     except redis.exceptions.ResponseError:
@@ -66,7 +75,7 @@ def pause(conn: redis.Redis, holder: str) -> bool:
                 p.execute()
                 return True
             except redis.WatchError:
-                current = _text(conn.config_get(SETTING).get(SETTING, ""))  # another pass began or ended
+                current = _setting(conn)  # another pass began or ended
     return False
 
 
@@ -85,7 +94,7 @@ def hold(conn: redis.Redis) -> Hold | None:
     if not held:
         return None
     passes = [f for f in held if f != _SAVED]
-    running = sum(1 for f in passes if conn.exists(lease_key(f)))
+    running = len(_running(conn, passes))
     return Hold(running=running, ended=len(passes) - running, restores=held.get(_SAVED, ""))
 
 
@@ -99,7 +108,7 @@ def resume(conn: redis.Redis, holder: str | None = None) -> bool:
                 held = _fields(p)
                 if not held:
                     return False
-                others = [f for f in held if f not in (_SAVED, holder) and conn.exists(lease_key(f))]
+                others = _running(conn, [f for f in held if f not in (_SAVED, holder)])
                 p.multi()
                 if others:
                     if holder is not None:
