@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from common import print_legs, run_and_report, temporary_home, until_compacted
+from common import graph_shape, print_legs, run_and_report, temporary_home, until_compacted, until_indexed
 from graph_ingest import SyntheticGraph, generate
 
 from proda.pipelines.load import load_file, parse_line
@@ -68,11 +68,6 @@ REWRITING = {"earlier", "fast-rewrite", "file-rewrite", "file-earlier"}  # legs 
 def _cpu(proc: psutil.Process) -> float:
     t = proc.cpu_times()  # the server's ended children are its append-only compactions
     return t.user + t.system + t.children_user + t.children_system
-
-
-def _until_indexed(store: FalkorDBStore) -> None:
-    while store.schema_pending():
-        time.sleep(0.01)
 
 
 def load_file_earlier(store: FalkorDBStore, file: Path) -> None:
@@ -131,10 +126,9 @@ def _leg(name: str, stores: dict[bool, FalkorDBStore], graph: SyntheticGraph, ca
         finally:
             if held:
                 falkordb_rewrites.resume(conn, "engine-alone")
-    _until_indexed(store)
+    until_indexed(store)
     wall = time.perf_counter() - t0
-    nodes = store.run("MATCH (n) RETURN count(n) AS n")[0]["n"]
-    edges = store.run("MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"]
+    nodes, edges = graph_shape(store)
     out = {"seconds": wall, "elements_per_s": graph.total / wall, "client_cpu_s": _cpu(me) - cpu0,
            "server_cpu_s": _cpu(server) - srv0, "nodes": nodes, "edges": edges, "loadavg": os.getloadavg()[0]}
     store.clear()

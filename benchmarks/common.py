@@ -104,8 +104,20 @@ def write_jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
 
 
+def until_indexed(store: Any) -> None:
+    """A load counts as done when every index is operational (FalkorDB may still be filling one)."""
+    while store.schema_pending():
+        time.sleep(0.01)
+
+
 def until_compacted(conn: Any) -> None:
     """Wait for the append-only compaction (rewrite) a FalkorDB server is running or has scheduled to end,
     so that one leg's compaction is not charged to the next (``conn``: a redis client of the server)."""
     while any(conn.info("persistence").get(k) for k in ("aof_rewrite_in_progress", "aof_rewrite_scheduled")):
         time.sleep(0.05)
+
+
+def graph_shape(store: Any) -> tuple[int, int]:
+    """(nodes, edges) of a store's graph: legs that must build the same graph are compared by it."""
+    nodes = store.run("MATCH (n) RETURN count(n) AS n")[0]["n"]
+    return nodes, store.run("MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"]

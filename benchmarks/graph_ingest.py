@@ -56,7 +56,7 @@ from typing import Any
 
 import psutil
 import redis
-from common import percentile, until_compacted, write_json
+from common import percentile, until_compacted, until_indexed, write_json
 
 from proda.pipelines.check import structural_report
 from proda.schema.models import Chain, Chunk, Concept, Document, Provenance, Relation
@@ -702,7 +702,7 @@ def _bulk_leg(info: Any, args: argparse.Namespace, graph: SyntheticGraph, sample
         t_plan = time.perf_counter() - t
         bulk_store.bulk_create(plan)
         t_sent = time.perf_counter() - t
-        _until_indexed(bulk_store)
+        until_indexed(bulk_store)
         wall = time.perf_counter() - t
         compactions = conn.info("persistence").get("aof_rewrites", 0) - compactions
         cpu_after = _cpu_seconds(sampler)
@@ -727,12 +727,6 @@ def _scratch_graph(info: Any, name: str, *, owns_server: bool = True) -> Iterato
         store.close()
 
 
-def _until_indexed(store: FalkorDBStore) -> None:
-    """A load counts as done when every index is operational (FalkorDB may still be filling one)."""
-    while store.schema_pending():
-        time.sleep(0.01)
-
-
 def _file_load(info: Any, args: argparse.Namespace, graph: SyntheticGraph,
                log: Callable[[str], None]) -> dict[str, Any]:
     """Time what a user runs for a first load: ``proda load``'s code on the same elements written as a
@@ -749,7 +743,7 @@ def _file_load(info: Any, args: argparse.Namespace, graph: SyntheticGraph,
             until_compacted(store._db.connection)
             t = time.perf_counter()
             report = load_file(store, path, home=work)
-            _until_indexed(store)
+            until_indexed(store)
             wall = time.perf_counter() - t
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -41,8 +41,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from common import run_and_report, temporary_home, until_compacted
-from graph_ingest import generate
+from common import graph_shape, run_and_report, temporary_home, until_compacted
+from graph_ingest import Probe, generate
 
 from proda.schema.store.embedded import EmbeddedFalkorDB
 from proda.schema.store.falkordb_store import FalkorDBStore
@@ -75,36 +75,26 @@ BARE = {
 
 
 class Recorder:
-    """Wraps a store's ``query`` and ``_graph.query``: records each write statement's rows (in order) and
-    adds up the server's execution time per catalog query. Nothing about what is sent changes."""
+    """Records the rows of each write statement a store sends, in order (graph_ingest's :class:`Probe`,
+    installed first, adds up the server's time per statement). Nothing about what is sent changes."""
 
     def __init__(self, store: FalkorDBStore) -> None:
         self.calls: list[tuple[str, list[dict[str, Any]]]] = []
-        self.server_s: dict[str, float] = defaultdict(float)
-        self.current = "?"
-        orig_query, graph = store.query, store._graph
-        orig_gquery = graph._query
+        self.probe = Probe()
+        self.probe.install(store)
+        timed = store.query
 
         def query(name: str, params: Any = None, **kw: Any) -> Any:
-            self.current = name
             if name in BARE:
                 self.calls.append((name, list(params["rows"])))
             elif not store.catalog.get(name).read_only:
                 raise SystemExit(f"GraphWriter sent a write statement this benchmark has no bare form of: {name}")
-            return orig_query(name, params, **kw)
-
-        def gquery(*a: Any, **kw: Any) -> Any:
-            res = orig_gquery(*a, **kw)
-            self.server_s[self.current] += float(res.run_time_ms) / 1000
-            return res
+            return timed(name, params, **kw)
 
         store.query = query  # type: ignore[method-assign]
-        graph._query = gquery
 
-
-def _counts(store: FalkorDBStore) -> tuple[int, int]:
-    nodes = store.run("MATCH (n) RETURN count(n) AS n")[0]["n"]
-    return nodes, store.run("MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"]
+    def server_s(self) -> dict[str, float]:
+        return {name: st.server_ms / 1000 for name, st in self.probe.stats.items()}
 
 
 def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
@@ -132,7 +122,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
             log("bare create: the same rows, statements made beforehand ...")
             statements = [(name, FalkorDBStore.header({"rows": rows}) + BARE[name]) for name, rows in recorder.calls]
             recorder.calls.clear()
-            shapes = {"upsert": _counts(upsert)}
+            shapes = {"upsert": graph_shape(upsert)}
             # the server holds one graph in each leg: its append-only compactions fork and copy all it holds,
             # which would make the second leg pay for the first one's graph
             upsert.clear()
@@ -146,16 +136,16 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
             bare_s = time.perf_counter() - t
             load1 = os.getloadavg()[0]
             log(f"  {bare_s:.2f} s = {graph.total / bare_s:,.0f}/s")
-            shapes["bare"] = _counts(bare)
+            shapes["bare"] = graph_shape(bare)
             if shapes["upsert"] != shapes["bare"]:
                 raise SystemExit(f"the legs made different graphs (nodes, edges): {shapes}")
         finally:
             upsert.close()
             bare.close()
             server.stop()
-    per_query = {name: {"upsert_server_s": recorder.server_s.get(name, 0.0),
-                        "bare_server_s": bare_server.get(name, 0.0)}
-                 for name in [*BARE, *sorted(set(recorder.server_s) - set(BARE))]}
+    upsert_server = recorder.server_s()
+    per_query = {name: {"upsert_server_s": upsert_server.get(name, 0.0), "bare_server_s": bare_server.get(name, 0.0)}
+                 for name in [*BARE, *sorted(set(upsert_server) - set(BARE))]}
     # per statement the faster of its two forms (the catalog's MERGE of a link ran faster than CREATE at 1M),
     # the existence check left out: the least server time any of these statements needed for the same rows
     floor_s = sum(min(q["upsert_server_s"], q["bare_server_s"]) for name, q in per_query.items() if name in BARE)
@@ -163,7 +153,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
             "floor": {"server_s": floor_s, "elements_per_s": graph.total / floor_s},
             "batch_size": args.batch_size, "loadavg": [load0, load1], "cpus": os.cpu_count(),
             "upsert": {"seconds": upsert_s, "elements_per_s": graph.total / upsert_s,
-                       "server_s": sum(recorder.server_s.values())},
+                       "server_s": sum(upsert_server.values())},
             "bare": {"seconds": bare_s, "elements_per_s": graph.total / bare_s, "server_s": sum(bare_server.values())},
             "per_query": per_query, "target_per_s": TARGET_PER_S}
 
