@@ -229,9 +229,9 @@ class Loader:
                 raise InputError("no such file", source=str(path))
         skipped: str | None = None
         if bulk is not False:
-            skipped = self._bulk_blocker()
+            skipped, adding = self._bulk_blocker()
             if skipped is None:
-                done = self._load_bulk(paths, progress, phase)
+                done = self._load_bulk(paths, progress, phase, adding=adding)
                 if not isinstance(done, str):
                     return done
                 skipped = done
@@ -253,22 +253,27 @@ class Loader:
             _raise_unresolved(h.path, h.report)
         return reports
 
-    def _bulk_blocker(self) -> str | None:
-        """Why this load cannot create the graph in one pass, or ``None`` when it can."""
+    def _bulk_blocker(self) -> tuple[str | None, bool]:
+        """Why this load cannot go in one bulk pass (``None`` when it can), and whether that pass adds to a
+        graph that holds nodes already rather than creating it."""
         store = self.writer.store
         if not store.supports_bulk:
-            return f"the {store.backend} backend has no online bulk load"
-        if not store.is_empty():
-            return "the graph is not empty"
-        return None
+            return f"the {store.backend} backend has no online bulk load", False
+        if store.is_empty():
+            return None, False
+        if not store.supports_bulk_add:
+            return "the graph is not empty", False
+        return None, True
 
     def _load_bulk(self, paths: Sequence[Path], progress: ProgressFn | None,
-                   phase: PhaseFn | None) -> list[LoadReport] | str:
-        """Create the graph from the files in one pass, its nodes sent while the files are still read;
-        returns a report per file, or why the files must go through the upsert path (which then reports
-        them line by line), in which case nothing of the pass is in the graph."""
+                   phase: PhaseFn | None, *, adding: bool = False) -> list[LoadReport] | str:
+        """Create the graph from the files in one pass, its nodes sent while the files are still read, or,
+        ``adding``, add them in one pass to a graph that holds nodes (every element new, nothing referred
+        to outside the files: a discipline of its own); returns a report per file, or why the files must go
+        through the upsert path (which then reports them line by line). A refused first load left nothing
+        in the graph; a refused addition left what it added, which is what the upsert path writes too."""
         reports = [LoadReport(path=str(path), method="bulk") for path in paths]
-        graph = BulkGraph(streamed=True)
+        graph = BulkGraph(streamed=True, outside_links=not adding)
         read = ReadCount()
 
         def elements() -> Iterator[Element]:
@@ -279,10 +284,14 @@ class Loader:
                       "creating the edges between them")
 
         if phase is not None:
-            phase(f"creating the graph in one pass while the {'files are' if len(paths) > 1 else 'file is'} read")
+            phase(f"{'adding to' if adding else 'creating'} the graph in one pass while the "
+                  f"{'files are' if len(paths) > 1 else 'file is'} read")
         try:
             with gc_paused():
-                self.writer.store.bulk_create(graph, feed=elements())
+                if adding:
+                    self.writer.store.bulk_add(graph, feed=elements())
+                else:
+                    self.writer.store.bulk_create(graph, feed=elements())
         except BulkRefused as e:
             if phase is not None:
                 phase(f"loading row by row: {e.reason}")

@@ -263,3 +263,34 @@ def test_graph_status_shows_the_hold_on_the_embedded_server(tmp_path: Path) -> N
         c.close()
     finally:
         terminate_servers(home)
+
+
+def test_an_adding_pass_holds_the_rewrites_while_it_runs(conn: redis.Redis, falkordb_server: ServerInfo,
+                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk pass that adds a discipline to a filled graph on ProDa's own server holds the compactions as a
+    first load does, and puts the setting back when it ends."""
+    from proda.schema.store.bulk import BulkGraph
+
+    conn.config_set(rewrites.SETTING, "100")
+    lines = [ln for ln in (Path(__file__).resolve().parents[1] / "data" / "sample" / "knowledge.jsonl")
+             .read_text().splitlines() if ln.strip()]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("\n".join(ln for ln in lines if json.loads(ln)["discipline"] == "economics") + "\n")
+    b.write_text("\n".join(ln for ln in lines if json.loads(ln)["discipline"] != "economics") + "\n")
+    store = FalkorDBStore("127.0.0.1", falkordb_server.port, f"rw_{secrets.token_hex(4)}",
+                          password=falkordb_server.password, owns_server=True)
+    seen: list[str] = []
+    original = BulkGraph.place_nodes
+
+    def place_and_look(self: BulkGraph, positions: Any) -> None:
+        seen.append(_setting(conn))
+        original(self, positions)
+
+    try:
+        assert load_file(store, a, home=tmp_path / "a").method == "bulk"
+        monkeypatch.setattr(BulkGraph, "place_nodes", place_and_look)
+        assert load_file(store, b, home=tmp_path / "b").method == "bulk"
+        assert seen == ["0"] and _setting(conn) == "100" and not conn.exists(rewrites.PAUSE_KEY)
+    finally:
+        store._graph.delete()
+        store.close()

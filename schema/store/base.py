@@ -171,6 +171,15 @@ class GraphStore(ABC):
         raise PreconditionFailed(f"the {self.backend} backend has no online bulk load; "
                                  "use `proda graph export --format neo4j-admin` to seed a Neo4j database")
 
+    supports_bulk_add: bool = False
+
+    def bulk_add(self, graph: BulkGraph, *, feed: Iterable[Element]) -> int:
+        """Add the elements ``feed`` gives, all new and referring to nothing outside themselves (a discipline
+        of its own), to this graph, which holds nodes, in one bulk pass; returns the elements written.
+        Raises :class:`~proda.errors.BulkRefused` when they cannot go that way (the upsert path then
+        writes them), :class:`~proda.errors.PreconditionFailed` when the backend has no such path."""
+        raise PreconditionFailed(f"the {self.backend} backend cannot add to a graph in bulk")
+
     def __enter__(self) -> GraphStore:
         return self
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, repeat
@@ -259,11 +259,16 @@ class BulkGraph:
     written: Counter[str] = field(default_factory=Counter)
     unlinked_mentions: int = 0
     streamed: bool = False
+    # a mention of a chunk (or a chain's chunk) outside the input is counted as unlinked, as the upsert path
+    # leaves it in a graph that holds no such chunk; False (adding to a graph that may hold it, where the
+    # upsert path would link it): it raises BulkRefused instead
+    outside_links: bool = True
     pending: int = 0  # streamed: rows made and not drained yet
     _by_kind: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in (*LABELS, "relation")})
     _stage: str = "filing"  # filing -> nodes (node tables laid out) -> done (edges too)
     _rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=lambda: {k: [] for k in LABELS})
-    _at: dict[str, list[range]] = field(default_factory=lambda: {k: [] for k in LABELS})  # streamed positions
+    # streamed: the positions of each kind's nodes, a range per drained slice (or as the server placed them)
+    _at: dict[str, list[range | np.ndarray]] = field(default_factory=lambda: {k: [] for k in LABELS})
     _sent: int = 0  # streamed: nodes drained, so the position of the next one
     _seen: set[str] = field(default_factory=set)
 
@@ -281,6 +286,17 @@ class BulkGraph:
         if e.kind != "relation":
             self._rows[e.kind].append(_NODE_KINDS[e.kind][2](e))
             self.pending += 1
+
+    def place_nodes(self, positions: Mapping[str, int]) -> None:
+        """Streamed, every row drained: the positions the server gave the nodes, by element id, instead of
+        their order of creation (a graph that already holds nodes reuses the places of deleted ones)."""
+        if self.pending:
+            raise PreconditionFailed("nodes are placed once every row is drained")
+        try:
+            self._at = {k: [np.fromiter(map(positions.__getitem__, (e.id for e in self._by_kind[k])),
+                                        dtype=np.int64, count=len(self._by_kind[k]))] for k in LABELS}
+        except KeyError as e:
+            raise BulkRefused(f"node {e.args[0]!r} has no position in the graph") from None
 
     def drain(self) -> list[NodeSlice]:
         """Streamed: the node rows made since the last drain, by kind in creation order; the nodes are
@@ -403,8 +419,10 @@ class BulkGraph:
                         mentioned.dst.append(ck)
                         m_src.append(pos)
                         m_dst.append(at)
-                    else:
+                    elif self.outside_links:
                         self.unlinked_mentions += k.chunk_ids.count(ck)
+                    else:
+                        raise BulkRefused(f"concept {k.id!r}: chunk {ck!r} is not in the input")
         mentioned.ends = (np.array(m_src, dtype=np.int64), np.array(m_dst, dtype=np.int64))
         edges.append(mentioned)
         yield mentioned
@@ -437,8 +455,10 @@ class BulkGraph:
                     from_chunk.dst.append(ch.chunk_id)
                     f_src.append(pos)
                     f_dst.append(at)
-                else:
+                elif self.outside_links:
                     self.unlinked_mentions += 1
+                else:
+                    raise BulkRefused(f"chain {ch.id!r}: chunk {ch.chunk_id!r} is not in the input")
         from_chunk.ends = (np.array(f_src, dtype=np.int64), np.array(f_dst, dtype=np.int64))
         edges.append(from_chunk)
         yield from_chunk

@@ -3,7 +3,8 @@
 The format is the one the ``falkordb-bulk-loader`` package writes (its type codes are imported from
 it): per label or relationship type a token ``name\\0, property count, property names\\0``, then one
 record per node (its property values) or edge (source and destination node index, then values),
-each value a type byte and its payload. Node indexes are the order in which nodes were created.
+each value a type byte and its payload. Node indexes are the order in which nodes were created; in a
+graph that holds nodes already (:func:`add`), the places the server gave them, read back.
 
 Records are built a column at a time in Arrow's compute kernels (:mod:`~proda.schema.store.bulk_columns`);
 ``encoding="values"`` keeps the earlier pure-Python encoder (each column's type read once, its values
@@ -20,10 +21,13 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import redis
 
 from proda.errors import BulkRefused, DependencyMissing, QueryError
-from proda.schema.store.bulk import BulkGraph, NodeSlice, gc_paused
+from proda.schema.store.bulk import BulkGraph, EdgeTable, NodeSlice, gc_paused
 from proda.schema.store.writer import Element
 
 # GRAPH.BULK limits, as falkordb-bulk-loader's defaults allow (Redis caps one argument at 512 MB).
@@ -162,7 +166,8 @@ class _Calls:
         self._queued: deque[Future[Any]] = deque()
         self._failed = False
 
-    def add(self, token: bytes, count: int, *, edge: bool) -> None:
+    def add(self, token: bytes, count: int, *, edge: bool, keys: Any = ()) -> None:
+        """Queue one token of ``count`` records (``keys``: what :class:`_AddingCalls` needs; unused here)."""
         (self.reltypes if edge else self.labels).append(token)
         if edge:
             self.edges += count
@@ -268,22 +273,29 @@ def _begin(execute: Callable[..., Any], graph_name: str) -> None:
     execute("GRAPH.BULK", graph_name, "BEGIN", 0, 0, 0, 0)
 
 
-def _send_columns(calls: _Calls, graph: BulkGraph, feed: Iterable[Element] | None = None) -> None:
+def _send_columns(calls: _Calls | _AddingCalls, graph: BulkGraph, feed: Iterable[Element] | None = None) -> None:
     from proda.schema.store.bulk_columns import ColumnEncoder, cut, node_indexes
 
     enc = ColumnEncoder(ValueEncoder())
     node_ix: dict[str, int] = {}
+    adding = isinstance(calls, _AddingCalls)
 
     def send_nodes(label: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         header = _header(label, columns)
         for lo in range(0, len(rows), ROWS_PER_SLICE):
-            for token, n in cut(header, enc.records(rows[lo:lo + ROWS_PER_SLICE], len(columns)), TOKEN_BYTES):
-                calls.add(token, n, edge=False)
+            part = rows[lo:lo + ROWS_PER_SLICE]
+            at = 0
+            for token, n in cut(header, enc.records(part, len(columns)), TOKEN_BYTES):
+                calls.add(token, n, edge=False, keys=[r[0] for r in part[at:at + n]] if adding else ())
+                at += n
 
     if feed is not None:
         graph.fill(feed, lambda slices: _send_slices(slices, send_nodes), every=ROWS_PER_SLICE)
         if not graph.node_count():
             raise BulkRefused(graph.finish_edges() or "the file holds no element")
+        if isinstance(calls, _AddingCalls):
+            calls.wait()  # every node placed: its position read back
+            graph.place_nodes(calls.positions)
     else:
         for table in graph.nodes.values():
             node_ix.update(zip(table.ids, range(len(node_ix), len(node_ix) + len(table)), strict=True))
@@ -305,8 +317,177 @@ def _send_columns(calls: _Calls, graph: BulkGraph, feed: Iterable[Element] | Non
             hi = min(lo + ROWS_PER_SLICE, len(edges))
             ends = enc.ends(src[lo:hi], dst[lo:hi])
             records = enc.records(edges.row_slice(lo, hi), len(edges.columns), ends)
+            at = lo
             for token, n in cut(header, records, TOKEN_BYTES):
-                calls.add(token, n, edge=True)
+                calls.add(token, n, edge=True, keys=_end_pairs(edges, src, dst, at, at + n) if adding else ())
+                at += n
+
+
+class _EdgeKeys(NamedTuple):
+    """What an adding pass checks before one edge call: the distinct (position, element id) pairs of its
+    ends, and its distinct (source, destination) position pairs."""
+
+    nodes: list[list[Any]]
+    ends: list[list[int]]
+
+
+def _end_pairs(edges: EdgeTable, src: np.ndarray, dst: np.ndarray, lo: int, hi: int) -> _EdgeKeys:
+    s, d = src[lo:hi].tolist(), dst[lo:hi].tolist()
+    nodes = dict(zip(s, edges.src[lo:hi], strict=True))
+    nodes.update(zip(d, edges.dst[lo:hi], strict=True))
+    ends = [list(e) for e in dict.fromkeys(zip(s, d, strict=True))]
+    return _EdgeKeys([[pos, eid] for pos, eid in nodes.items()], ends)
+
+
+class _AddingCalls:
+    """GRAPH.BULK calls into a graph that already holds nodes and that other clients may write meanwhile.
+
+    A first load fills a graph no one else sees; adding to a live graph cannot, so each call is its own
+    transaction (``WATCH`` the graph's key, read, ``MULTI``, the call, ``EXEC``; a write by another
+    client in between makes ``EXEC`` fail, and the call is tried again):
+
+    * a node call first asks for the positions of its nodes' ids, which must find none (an element
+      already in the graph is the upsert path's: :class:`BulkRefused`), and reads them back in the same
+      transaction: the server puts new nodes in the places of deleted ones first, so positions are read,
+      not counted (:attr:`positions`);
+    * an edge call first checks that every end is still the node this pass placed there
+      (``bulk_positions_held``): a node deleted meanwhile frees its place for another; and that none of
+      its edges is there yet (``bulk_edges_present``): a client that upserted the same elements meanwhile
+      (the same file loaded twice at once) made them, and the call would make them twice.
+
+    The transactions run one after another on a worker thread, up to :data:`CALLS_AHEAD` queued, while the
+    caller encodes the next calls; once one fails, those queued behind it are dropped unsent, and the
+    error is raised to the caller. :meth:`wait` before reading :attr:`positions`.
+    ``statement(name, params)`` is the full text of a catalog query, as the store would send it."""
+
+    def __init__(self, conn: Any, graph_name: str, statement: Callable[[str, dict[str, Any]], str],
+                 attempts: int = 20) -> None:
+        self.conn, self.graph_name, self.statement, self.attempts = conn, graph_name, statement, attempts
+        self.positions: dict[str, int] = {}
+        self.created = [0, 0]
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-bulk-add")
+        self._queued: deque[Future[None]] = deque()
+        self._failed = False
+
+    def add(self, token: bytes, count: int, *, edge: bool, keys: Any = ()) -> None:
+        if self._failed:
+            self.wait()  # the failed call's error, now rather than after the rest of the input is read
+        while len(self._queued) >= CALLS_AHEAD:
+            self._queued.popleft().result()
+        self._queued.append(self._pool.submit(self._run, self._edges if edge else self._nodes, token, count, keys))
+
+    def _run(self, call: Callable[[bytes, int, Any], None], token: bytes, count: int, keys: Any) -> None:
+        if self._failed:  # a call before this one failed: the pass is being given up
+            return
+        try:
+            call(token, count, keys)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def wait(self) -> None:
+        """Wait for every queued call; the first error, if any, is raised here."""
+        while self._queued:
+            self._queued.popleft().result()
+
+    def _nodes(self, token: bytes, count: int, ids: Sequence[str]) -> None:
+        param = _POSITION_PARAM[_name(token)]
+        ask = self.statement("bulk_positions", {param: list(ids)})
+        reply = self._transaction(lambda pipe: self._absent(pipe, ask),
+                                  ("GRAPH.BULK", self.graph_name, count, 0, 1, 0, token),
+                                  ("GRAPH.RO_QUERY", self.graph_name, ask))
+        self._count(reply[0])
+        placed = {_text(row[0]): int(row[1]) for row in reply[1][1]}
+        if len(placed) != len(ids):
+            raise BulkRefused(f"{count - len(placed)} node(s) of this load were not found right after it sent them")
+        self.positions.update(placed)
+
+    def _absent(self, pipe: Any, ask: str) -> None:
+        rows = pipe.execute_command("GRAPH.RO_QUERY", self.graph_name, ask)[1]
+        if rows:
+            raise BulkRefused(f"{_text(rows[0][0])!r} is already in the graph"
+                              + (f" (and {len(rows) - 1} more of this load)" if len(rows) > 1 else ""))
+
+    def _edges(self, token: bytes, count: int, keys: _EdgeKeys) -> None:
+        held = self.statement("bulk_positions_held", {"pairs": keys.nodes})
+        present = self.statement("bulk_edges_present", {"type": _name(token), "ends": keys.ends})
+
+        def check(pipe: Any) -> None:
+            rows = pipe.execute_command("GRAPH.RO_QUERY", self.graph_name, held)[1]
+            if int(rows[0][0]) != len(keys.nodes):
+                raise BulkRefused("a node of this load was deleted or replaced while it ran")
+            rows = pipe.execute_command("GRAPH.RO_QUERY", self.graph_name, present)[1]
+            if int(rows[0][0]):
+                raise BulkRefused(f"{int(rows[0][0])} {_name(token)} edge(s) of this load were made by "
+                                  "another client while it ran")
+
+        reply = self._transaction(check, ("GRAPH.BULK", self.graph_name, 0, count, 0, 1, token))
+        self._count(reply[0])
+
+    def _transaction(self, check: Callable[[Any], None], *commands: tuple[Any, ...]) -> list[Any]:
+        """``check`` and ``commands`` as one transaction on the graph's key; tried again while other clients'
+        writes come between the two."""
+        for _ in range(self.attempts):
+            with self.conn.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(self.graph_name)
+                    check(pipe)
+                    pipe.multi()
+                    for command in commands:
+                        pipe.execute_command(*command)
+                    return list(pipe.execute())
+                except redis.WatchError:
+                    continue
+        raise BulkRefused(f"other clients kept writing into the graph: {self.attempts} tries of one call failed")
+
+    def _count(self, reply: Any) -> None:
+        stats = _text(reply).split(", ")
+        self.created[0] += int(stats[0].split(" ")[0])
+        self.created[1] += int(stats[1].split(" ")[0])
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def abort(self) -> None:
+        """Stop after an error: let the call under way end, send nothing more."""
+        self._failed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_POSITION_PARAM = {"Document": "documents", "Chunk": "chunks", "Concept": "concepts", "Chain": "chains"}
+
+
+def _name(token: bytes) -> str:
+    """The label or relationship type a token's header names."""
+    return token[:token.index(_NULL)].decode()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def add(conn: Any, graph_name: str, graph: BulkGraph, feed: Iterable[Element],
+        statement: Callable[[str, dict[str, Any]], str]) -> int:
+    """Add the elements ``feed`` gives (a ``streamed`` graph that refers to nothing outside itself) to
+    ``graph_name``, which holds nodes already, with GRAPH.BULK calls made safe against other clients'
+    writes (:class:`_AddingCalls`); returns nodes + edges created. An element already in the graph, a
+    reference outside the input, or a node of the pass deleted meanwhile raises :class:`BulkRefused`:
+    what was added so far stays, and is exactly what the upsert path writes for the same elements, so
+    that path can go on from there."""
+    if not graph.streamed or graph.outside_links:
+        raise ValueError("adding to a graph needs a streamed BulkGraph that refuses links outside its input")
+    calls = _AddingCalls(conn, graph_name, statement)
+    with gc_paused():
+        try:
+            _send_columns(calls, graph, feed)
+            calls.close()
+        except BaseException:
+            calls.abort()
+            raise
+    return calls.created[0] + calls.created[1]
 
 
 def _send_slices(slices: list[NodeSlice], send_nodes: Callable[[str, tuple[str, ...], list[Any]], None]) -> None:

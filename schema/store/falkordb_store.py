@@ -230,7 +230,8 @@ class FalkorDBStore(GraphStore):
         conn = self._db.connection
         try:
             if not self.is_empty():
-                raise PreconditionFailed(f"graph {self.graph_name!r} is not empty; bulk loads only create graphs")
+                raise PreconditionFailed(f"graph {self.graph_name!r} is not empty; bulk_create only creates graphs "
+                                         "(bulk_add adds new elements to one)")
             falkordb_staging.sweep_orphans(conn, self.graph_name)
             if self.owns_server:
                 with contextlib.suppress(redis.exceptions.ResponseError):  # the pass can go on either way
@@ -265,6 +266,46 @@ class FalkorDBStore(GraphStore):
         except redis.exceptions.ResponseError as e:
             raise QueryError(f"FalkorDB rejected the bulk load of {self.graph_name!r}: {e}") from e
         return created
+
+    supports_bulk_add = True
+
+    def bulk_add(self, graph: BulkGraph, *, feed: Iterable[Element]) -> int:
+        """Add a discipline's elements to this graph, which holds nodes, with ``GRAPH.BULK`` calls that
+        append (no ``BEGIN``); see :func:`~proda.schema.store.falkordb_bulk.add` for how each call stays
+        right while other clients write. No staging graph: the pass writes into the graph itself, and
+        what it added before a :class:`BulkRefused` stays (the upsert path, which the loader takes then,
+        writes the same nodes and edges, so it goes on from there). On the embedded server the pass holds
+        the append-only rewrites as a first load does."""
+        from proda.schema.store import falkordb_bulk, falkordb_rewrites, falkordb_staging
+
+        conn = self._db.connection
+        try:
+            self.ensure_schema()  # a graph filled by hand may lack an index the position reads seek
+            if self.owns_server:
+                with contextlib.suppress(redis.exceptions.ResponseError):
+                    falkordb_rewrites.resume(conn)  # a killed pass's hold on the rewrites ends here
+            name = falkordb_staging.staging_name(self.graph_name)  # names the pass's lease: no graph of its own
+            lease = falkordb_staging.Lease(conn, name)
+            held = False
+            try:
+                held = self.owns_server and falkordb_rewrites.pause(conn, name)
+                return falkordb_bulk.add(conn, self.graph_name, graph, feed, self._statement)
+            finally:
+                with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                    if held:
+                        falkordb_rewrites.resume(conn, name)
+                with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                    lease.release()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
+            raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
+        except redis.exceptions.ResponseError as e:
+            raise QueryError(f"FalkorDB rejected the bulk load into {self.graph_name!r}: {e}") from e
+
+    def _statement(self, name: str, params: dict[str, Any]) -> str:
+        """The full text of catalog query ``name`` with ``params``, for a caller that sends it itself (inside
+        a transaction); counted as run."""
+        record_execution(name, self.backend)
+        return self.prepare(name, params).statement  # type: ignore[attr-defined, no-any-return]
 
     def schema_pending(self) -> list[str]:
         """Indexes and constraints the server is still building (FalkorDB fills an index on existing data

@@ -27,17 +27,21 @@ def load(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Report bad lines and go on (exit 2 at the "
                                       "end) instead of stopping at the first."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    bulk: bool | None = typer.Option(None, "--bulk/--no-bulk", help="Create an empty graph in one bulk pass "
-                                     "(FalkorDB GRAPH.BULK). Default: bulk when the graph is empty and the file "
-                                     "is self-contained, else upsert; --bulk fails on a non-empty graph or a "
-                                     "backend without it (Neo4j: `proda graph export`)."),
+    bulk: bool | None = typer.Option(None, "--bulk/--no-bulk", help="Load in one bulk pass (FalkorDB GRAPH.BULK): "
+                                     "an empty graph is created so, and new elements (a discipline of its own) "
+                                     "are added so to a graph that holds others. Default: bulk when the files "
+                                     "refer to nothing outside themselves and (in a filled graph) hold nothing "
+                                     "the graph has, else upsert; --bulk fails on a backend without it (Neo4j: "
+                                     "`proda graph export`)."),
 ) -> None:
     """Load already-extracted L1/L2/L3 records into the graph.
 
     Idempotent: records are MERGEd by deterministic id, so loading twice changes nothing, and a
     killed load is finished by running it again (a checkpoint skips committed lines). A first load
     into an empty graph creates it in one bulk pass, with the same nodes, edges and properties; the
-    files of one command go in that pass together, so they may refer to each other's elements.
+    files of one command go in that pass together, so they may refer to each other's elements. Files
+    whose elements are all new to a filled graph (a discipline of its own) are added in one bulk pass
+    too; anything else goes row by row.
     """
     from proda.pipelines.load import load_files
 
