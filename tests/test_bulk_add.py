@@ -130,31 +130,43 @@ def test_a_write_by_another_client_between_check_and_call_is_tried_again(
         other.close()
 
 
-def test_a_node_of_the_pass_deleted_before_its_edges_sends_the_load_row_by_row(
-        fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another client deletes a node the pass added, and makes a node that may take its place, before the
-    edges go: the ends no longer hold, so no edge is sent there, and the upsert path writes the rest."""
+def _between_nodes_and_edges(fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[FalkorDBStore, Path], None],
+                             gives_way: str) -> None:
+    """Load the second discipline into a graph holding the first while another client does ``meanwhile``
+    after the pass placed its nodes and before its edges: the pass gives way (``gives_way`` in the
+    reason) and the graph is the one the upsert path makes (less the other client's :Visitor nodes)."""
     a, b = _by_discipline(tmp_path)
     store = fresh_graph()
     load_file(store, a, home=tmp_path / "a")
     other = _other_client(store)
     original = BulkGraph.place_nodes
 
-    def place_then_delete(self: BulkGraph, positions: Any) -> None:
+    def place_then(self: BulkGraph, positions: Any) -> None:
         original(self, positions)
-        other.run("MATCH (c:Concept) WHERE c.discipline = 'computer_science' WITH c LIMIT 1 DETACH DELETE c",
-                  read_only=False)
-        other.run("CREATE (:Visitor {at: 2})", read_only=False)
+        meanwhile(other, b)
 
-    monkeypatch.setattr(BulkGraph, "place_nodes", place_then_delete)
+    monkeypatch.setattr(BulkGraph, "place_nodes", place_then)
     try:
         report = load_file(store, b, home=tmp_path / "b")
-        assert report.method == "upsert" and report.bulk_skipped is not None
-        assert "deleted or replaced" in report.bulk_skipped
+        assert report.method == "upsert" and gives_way in (report.bulk_skipped or "")
         store.run("MATCH (v:Visitor) DELETE v", read_only=False)
         assert graph_content(store) == _reference(fresh_graph, tmp_path, a, b)
     finally:
         other.close()
+
+
+def test_a_node_of_the_pass_deleted_before_its_edges_sends_the_load_row_by_row(
+        fresh_graph: Callable[[], FalkorDBStore], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another client deletes a node the pass added, and makes a node that may take its place, before the
+    edges go: the ends no longer hold, so no edge is sent there, and the upsert path writes the rest."""
+
+    def delete_one(other: FalkorDBStore, _: Path) -> None:
+        other.run("MATCH (c:Concept) WHERE c.discipline = 'computer_science' WITH c LIMIT 1 DETACH DELETE c",
+                  read_only=False)
+        other.run("CREATE (:Visitor {at: 2})", read_only=False)
+
+    _between_nodes_and_edges(fresh_graph, tmp_path, monkeypatch, delete_one, "deleted or replaced")
 
 
 def test_the_same_file_upserted_by_another_client_meanwhile_makes_no_edge_twice(
@@ -163,23 +175,11 @@ def test_the_same_file_upserted_by_another_client_meanwhile_makes_no_edge_twice(
     make the edges before this pass sends them. Its edge calls see those edges and give way, so no edge is
     made twice, and the graph is the one either load makes alone."""
     covers("bulk_edges_present")
-    a, b = _by_discipline(tmp_path)
-    store = fresh_graph()
-    load_file(store, a, home=tmp_path / "a")
-    other = _other_client(store)
-    original = BulkGraph.place_nodes
 
-    def place_then_upsert(self: BulkGraph, positions: Any) -> None:
-        original(self, positions)
+    def upsert_it(other: FalkorDBStore, b: Path) -> None:
         assert load_file(other, b, home=tmp_path / "other", bulk=False).method == "upsert"
 
-    monkeypatch.setattr(BulkGraph, "place_nodes", place_then_upsert)
-    try:
-        report = load_file(store, b, home=tmp_path / "b")
-        assert report.method == "upsert" and "made by another client" in (report.bulk_skipped or "")
-        assert graph_content(store) == _reference(fresh_graph, tmp_path, a, b)
-    finally:
-        other.close()
+    _between_nodes_and_edges(fresh_graph, tmp_path, monkeypatch, upsert_it, "made by another client")
 
 
 def test_the_adding_pass_queries_read_positions_ends_and_edges(store: GraphStore, tmp_path: Path) -> None:

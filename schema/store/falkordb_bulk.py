@@ -148,23 +148,80 @@ def _tokens(header: bytes, records: list[bytes]) -> Iterator[tuple[bytes, int]]:
         yield header + b"".join(records[start:]), len(records) - start
 
 
-class _Calls:
-    """Groups tokens into GRAPH.BULK calls and sends them on one worker thread, in order. Up to
-    :data:`CALLS_AHEAD` calls are outstanding (the one on the wire, the others built and queued), so
-    the server has the next call while the client does work that sends nothing (checking every
-    reference between the node and the edge calls, laying out the next table); the client waits only
-    when that many are outstanding. Once a call fails, the calls queued behind it are dropped unsent."""
+class _Queue:
+    """Calls run one after another on one worker thread, up to :data:`CALLS_AHEAD` outstanding (the one on
+    the wire, the others queued behind it), so the server has the next call while the client works; the
+    client waits only when that many are outstanding. Once a call fails, those queued behind it are
+    dropped unrun, and its error is raised to the client by the next :meth:`_submit`, :meth:`wait` or
+    :meth:`close`. Each call's reply (``GRAPH.BULK``'s "N nodes created, M edges created") is counted in
+    :attr:`created`."""
+
+    def __init__(self, thread_name: str) -> None:
+        self.created = [0, 0]
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
+        self._queued: deque[Future[Any]] = deque()
+        self._failed = False
+
+    def _submit(self, call: Callable[..., Any], *args: Any) -> None:
+        if self._failed:
+            self.wait()  # the failed call's error, now rather than after the rest of the input is read
+        while len(self._queued) >= CALLS_AHEAD:
+            self._collect()
+        self._queued.append(self._pool.submit(self._guarded, call, *args))
+
+    def _guarded(self, call: Callable[..., Any], *args: Any) -> Any:
+        if self._failed:  # a call before this one failed: the pass is being given up
+            return None
+        try:
+            return call(*args)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _collect(self) -> None:
+        """The oldest queued call's reply, counted; its error, if any, is raised here."""
+        reply = self._queued.popleft().result()
+        if reply is not None:
+            self._count(reply)
+
+    def _count(self, reply: Any) -> None:
+        stats = _text(reply).split(", ")
+        self.created[0] += int(stats[0].split(" ")[0])
+        self.created[1] += int(stats[1].split(" ")[0])
+
+    def wait(self) -> None:
+        """Wait for every queued call; the first error, if any, is raised here."""
+        while self._queued:
+            self._collect()
+
+    def close(self) -> None:
+        """Send what is still held back, wait for every call, stop the worker; the first error is raised."""
+        try:
+            self._last()
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def _last(self) -> None:
+        """What a subclass still holds back, queued."""
+
+    def abort(self) -> None:
+        """Stop after an error: let the call under way end (its reply is dropped), send nothing more."""
+        self._failed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Calls(_Queue):
+    """Groups tokens into GRAPH.BULK calls and sends them in order on the queue's worker thread (the
+    server has the next call while the client checks references and lays out the next table)."""
 
     def __init__(self, execute: Callable[..., Any], graph_name: str) -> None:
+        super().__init__("graph-bulk")
         self.execute, self.graph_name = execute, graph_name
         self.labels: list[bytes] = []
         self.reltypes: list[bytes] = []
         self.nodes = self.edges = self.size = 0
         self.begun = False
-        self.created = [0, 0]
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-bulk")
-        self._queued: deque[Future[Any]] = deque()
-        self._failed = False
 
     def add(self, token: bytes, count: int, *, edge: bool, keys: Any = ()) -> None:
         """Queue one token of ``count`` records (``keys``: what :class:`_AddingCalls` needs; unused here)."""
@@ -183,47 +240,16 @@ class _Calls:
         args: list[Any] = ["GRAPH.BULK", self.graph_name, *(() if self.begun else ("BEGIN",)),
                            self.nodes, self.edges, len(self.labels), len(self.reltypes),
                            *self.labels, *self.reltypes]
-        while len(self._queued) >= CALLS_AHEAD:
-            self._collect()
-        self._queued.append(self._pool.submit(self._send, args))
+        self._submit(self._send, args)
         self.begun = True
         self.labels, self.reltypes = [], []
         self.nodes = self.edges = self.size = 0
 
     def _send(self, args: list[Any]) -> Any:
-        if self._failed:  # a call before this one failed: the graph is being given up
-            return None
-        try:
-            return self.execute(*args)
-        except BaseException:
-            self._failed = True
-            raise
+        return self.execute(*args)
 
-    def _collect(self) -> None:
-        """The oldest queued call's reply, counted; its error, if any, is raised here."""
-        reply = self._queued.popleft().result()
-        if reply is None:
-            return
-        stats = (reply.decode() if isinstance(reply, bytes) else str(reply)).split(", ")
-        self.created[0] += int(stats[0].split(" ")[0])
-        self.created[1] += int(stats[1].split(" ")[0])
-
-    def wait(self) -> None:
-        """Wait for every queued call; the first error, if any, is raised here."""
-        while self._queued:
-            self._collect()
-
-    def close(self) -> None:
-        try:
-            self.flush()
-            self.wait()
-        finally:
-            self._pool.shutdown(wait=True)
-
-    def abort(self) -> None:
-        """Stop after an error: let the call on the wire end (its reply is dropped), send nothing more."""
-        self._failed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def _last(self) -> None:
+        self.flush()
 
 
 def send(execute: Callable[..., Any], graph_name: str, graph: BulkGraph,
@@ -339,7 +365,7 @@ def _end_pairs(edges: EdgeTable, src: np.ndarray, dst: np.ndarray, lo: int, hi: 
     return _EdgeKeys([[pos, eid] for pos, eid in nodes.items()], ends)
 
 
-class _AddingCalls:
+class _AddingCalls(_Queue):
     """GRAPH.BULK calls into a graph that already holds nodes and that other clients may write meanwhile.
 
     A first load fills a graph no one else sees; adding to a live graph cannot, so each call is its own
@@ -362,45 +388,24 @@ class _AddingCalls:
 
     def __init__(self, conn: Any, graph_name: str, statement: Callable[[str, dict[str, Any]], str],
                  attempts: int = 20) -> None:
+        super().__init__("graph-bulk-add")
         self.conn, self.graph_name, self.statement, self.attempts = conn, graph_name, statement, attempts
         self.positions: dict[str, int] = {}
-        self.created = [0, 0]
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-bulk-add")
-        self._queued: deque[Future[None]] = deque()
-        self._failed = False
 
     def add(self, token: bytes, count: int, *, edge: bool, keys: Any = ()) -> None:
-        if self._failed:
-            self.wait()  # the failed call's error, now rather than after the rest of the input is read
-        while len(self._queued) >= CALLS_AHEAD:
-            self._queued.popleft().result()
-        self._queued.append(self._pool.submit(self._run, self._edges if edge else self._nodes, token, count, keys))
+        self._submit(self._edges if edge else self._nodes, token, count, keys)
 
-    def _run(self, call: Callable[[bytes, int, Any], None], token: bytes, count: int, keys: Any) -> None:
-        if self._failed:  # a call before this one failed: the pass is being given up
-            return
-        try:
-            call(token, count, keys)
-        except BaseException:
-            self._failed = True
-            raise
-
-    def wait(self) -> None:
-        """Wait for every queued call; the first error, if any, is raised here."""
-        while self._queued:
-            self._queued.popleft().result()
-
-    def _nodes(self, token: bytes, count: int, ids: Sequence[str]) -> None:
+    def _nodes(self, token: bytes, count: int, ids: Sequence[str]) -> Any:
         param = _POSITION_PARAM[_name(token)]
         ask = self.statement("bulk_positions", {param: list(ids)})
         reply = self._transaction(lambda pipe: self._absent(pipe, ask),
                                   ("GRAPH.BULK", self.graph_name, count, 0, 1, 0, token),
                                   ("GRAPH.RO_QUERY", self.graph_name, ask))
-        self._count(reply[0])
         placed = {_text(row[0]): int(row[1]) for row in reply[1][1]}
         if len(placed) != len(ids):
             raise BulkRefused(f"{count - len(placed)} node(s) of this load were not found right after it sent them")
         self.positions.update(placed)
+        return reply[0]
 
     def _absent(self, pipe: Any, ask: str) -> None:
         rows = pipe.execute_command("GRAPH.RO_QUERY", self.graph_name, ask)[1]
@@ -408,7 +413,7 @@ class _AddingCalls:
             raise BulkRefused(f"{_text(rows[0][0])!r} is already in the graph"
                               + (f" (and {len(rows) - 1} more of this load)" if len(rows) > 1 else ""))
 
-    def _edges(self, token: bytes, count: int, keys: _EdgeKeys) -> None:
+    def _edges(self, token: bytes, count: int, keys: _EdgeKeys) -> Any:
         held = self.statement("bulk_positions_held", {"pairs": keys.nodes})
         present = self.statement("bulk_edges_present", {"type": _name(token), "ends": keys.ends})
 
@@ -421,8 +426,7 @@ class _AddingCalls:
                 raise BulkRefused(f"{int(rows[0][0])} {_name(token)} edge(s) of this load were made by "
                                   "another client while it ran")
 
-        reply = self._transaction(check, ("GRAPH.BULK", self.graph_name, 0, count, 0, 1, token))
-        self._count(reply[0])
+        return self._transaction(check, ("GRAPH.BULK", self.graph_name, 0, count, 0, 1, token))[0]
 
     def _transaction(self, check: Callable[[Any], None], *commands: tuple[Any, ...]) -> list[Any]:
         """``check`` and ``commands`` as one transaction on the graph's key; tried again while other clients'
@@ -439,22 +443,6 @@ class _AddingCalls:
                 except redis.WatchError:
                     continue
         raise BulkRefused(f"other clients kept writing into the graph: {self.attempts} tries of one call failed")
-
-    def _count(self, reply: Any) -> None:
-        stats = _text(reply).split(", ")
-        self.created[0] += int(stats[0].split(" ")[0])
-        self.created[1] += int(stats[1].split(" ")[0])
-
-    def close(self) -> None:
-        try:
-            self.wait()
-        finally:
-            self._pool.shutdown(wait=True)
-
-    def abort(self) -> None:
-        """Stop after an error: let the call under way end, send nothing more."""
-        self._failed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 _POSITION_PARAM = {"Document": "documents", "Chunk": "chunks", "Concept": "concepts", "Chain": "chains"}

@@ -23,7 +23,7 @@ from proda.schema.ddl import INDEXES
 from proda.schema.store.base import ComponentStats, GraphStore, Row, StoreSpec, record_execution
 
 if TYPE_CHECKING:
-    from proda.schema.store import falkordb_rewrites
+    from proda.schema.store import falkordb_rewrites, falkordb_staging
     from proda.schema.store.bulk import BulkGraph
     from proda.schema.store.falkordb_bulk import Encoding
     from proda.schema.store.writer import Element
@@ -225,7 +225,7 @@ class FalkorDBStore(GraphStore):
         ``feed``: elements that a ``streamed`` graph takes while its nodes are sent (a file read as the
         server inserts); a :class:`BulkRefused` it raises ends the load as a reference problem does, and
         so does an interrupt (Ctrl-C). Returns elements written."""
-        from proda.schema.store import falkordb_bulk, falkordb_rewrites, falkordb_staging
+        from proda.schema.store import falkordb_bulk, falkordb_staging
 
         conn = self._db.connection
         try:
@@ -233,34 +233,23 @@ class FalkorDBStore(GraphStore):
                 raise PreconditionFailed(f"graph {self.graph_name!r} is not empty; bulk_create only creates graphs "
                                          "(bulk_add adds new elements to one)")
             falkordb_staging.sweep_orphans(conn, self.graph_name)
-            if self.owns_server:
-                with contextlib.suppress(redis.exceptions.ResponseError):  # the pass can go on either way
-                    falkordb_rewrites.resume(conn)  # a killed pass's hold on the rewrites ends here
             staging = falkordb_staging.staging_name(self.graph_name)
-            lease = falkordb_staging.Lease(conn, staging)
-            held = False
+            with self._bulk_pass(staging) as lease:
 
-            def execute(*args: Any) -> Any:
-                lease.renew()
-                return conn.execute_command(*args)
+                def execute(*args: Any) -> Any:
+                    lease.renew()
+                    return conn.execute_command(*args)
 
-            try:
-                held = self.owns_server and falkordb_rewrites.pause(conn, staging)
-                created = falkordb_bulk.send(execute, staging, graph, encoding=encoding, feed=feed,
-                                             schema=lambda: self._make_schema(self._db.select_graph(staging)))
-                falkordb_staging.place(conn, staging, self.graph_name, self.is_empty)
-            except BaseException:
-                # the target was never touched: what this pass made goes (if the server is gone, its lease
-                # runs out and the next pass deletes it); the error that ended the pass is the one raised
-                with contextlib.suppress(redis.exceptions.RedisError, OSError):
-                    conn.delete(staging)
-                raise
-            finally:
-                with contextlib.suppress(redis.exceptions.RedisError, OSError):
-                    if held:  # before the lease goes: a pass without a lease no longer holds the rewrites
-                        falkordb_rewrites.resume(conn, staging)
-                with contextlib.suppress(redis.exceptions.RedisError, OSError):
-                    lease.release()
+                try:
+                    created = falkordb_bulk.send(execute, staging, graph, encoding=encoding, feed=feed,
+                                                 schema=lambda: self._make_schema(self._db.select_graph(staging)))
+                    falkordb_staging.place(conn, staging, self.graph_name, self.is_empty)
+                except BaseException:
+                    # the target was never touched: what this pass made goes (if the server is gone, its lease
+                    # runs out and the next pass deletes it); the error that ended the pass is the one raised
+                    with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                        conn.delete(staging)
+                    raise
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
             raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
         except redis.exceptions.ResponseError as e:
@@ -276,30 +265,41 @@ class FalkorDBStore(GraphStore):
         what it added before a :class:`BulkRefused` stays (the upsert path, which the loader takes then,
         writes the same nodes and edges, so it goes on from there). On the embedded server the pass holds
         the append-only rewrites as a first load does."""
-        from proda.schema.store import falkordb_bulk, falkordb_rewrites, falkordb_staging
+        from proda.schema.store import falkordb_bulk, falkordb_staging
 
-        conn = self._db.connection
         try:
             self.ensure_schema()  # a graph filled by hand may lack an index the position reads seek
-            if self.owns_server:
-                with contextlib.suppress(redis.exceptions.ResponseError):
-                    falkordb_rewrites.resume(conn)  # a killed pass's hold on the rewrites ends here
-            name = falkordb_staging.staging_name(self.graph_name)  # names the pass's lease: no graph of its own
-            lease = falkordb_staging.Lease(conn, name)
-            held = False
-            try:
-                held = self.owns_server and falkordb_rewrites.pause(conn, name)
-                return falkordb_bulk.add(conn, self.graph_name, graph, feed, self._statement)
-            finally:
-                with contextlib.suppress(redis.exceptions.RedisError, OSError):
-                    if held:
-                        falkordb_rewrites.resume(conn, name)
-                with contextlib.suppress(redis.exceptions.RedisError, OSError):
-                    lease.release()
+            # the name holds the pass's lease only: the pass writes into the graph itself
+            with self._bulk_pass(falkordb_staging.staging_name(self.graph_name)):
+                return falkordb_bulk.add(self._db.connection, self.graph_name, graph, feed, self._statement)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
             raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
         except redis.exceptions.ResponseError as e:
             raise QueryError(f"FalkorDB rejected the bulk load into {self.graph_name!r}: {e}") from e
+
+    @contextlib.contextmanager
+    def _bulk_pass(self, name: str) -> Iterator[falkordb_staging.Lease]:
+        """A bulk pass's lease on ``name`` (a key it renews while it runs, so a killed pass is told from a
+        live one) and, on the embedded server, its hold on the append-only rewrites: taken before, let go
+        after, the hold before the lease (a pass without a lease no longer holds the rewrites). A hold a
+        killed pass left ends here first."""
+        from proda.schema.store import falkordb_rewrites, falkordb_staging
+
+        conn = self._db.connection
+        if self.owns_server:
+            with contextlib.suppress(redis.exceptions.ResponseError):  # the pass can go on either way
+                falkordb_rewrites.resume(conn)
+        lease = falkordb_staging.Lease(conn, name)
+        held = False
+        try:
+            held = self.owns_server and falkordb_rewrites.pause(conn, name)
+            yield lease
+        finally:
+            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                if held:
+                    falkordb_rewrites.resume(conn, name)
+            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                lease.release()
 
     def _statement(self, name: str, params: dict[str, Any]) -> str:
         """The full text of catalog query ``name`` with ``params``, for a caller that sends it itself (inside
