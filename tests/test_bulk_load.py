@@ -136,6 +136,7 @@ def test_cli_load_bulk_then_upsert_and_export(running_home: Path, cli_graph: str
     assert (r1["method"], r2["method"]) == ("bulk", "upsert")
     assert r1["written"] == r2["written"] == {"document": 2, "chunk": 2, "concept": 15, "relation": 13, "chain": 6}
     assert forced.returncode == 0, forced.stderr  # a filled graph is added to; what it holds goes row by row
+    assert "row by row" in forced.stdout and "already in the graph" in forced.stdout
     out = tmp_path / "seed"
     exported = proda("graph", "export", str(out), "--input", str(SAMPLE), home=running_home)
     assert exported.returncode == 0, exported.stderr

@@ -66,7 +66,8 @@ def load(
         for r in reports:
             written = ", ".join(f"{n:,} {k}s" for k, n in sorted(r.written.items())) or "nothing new"
             resumed = f" (resumed after line {r.skipped_resumed})" if r.skipped_resumed else ""
-            how = " in one bulk pass" if r.method == "bulk" else ""
+            how = (" in one bulk pass" if r.method == "bulk"
+                   else f" row by row ({r.bulk_skipped})" if r.bulk_skipped else "")
             console.print(f"[green]loaded[/green] {r.path}: {r.lines:,} lines{resumed}; wrote {written}{how}")
             if r.unlinked_mentions:
                 console.print(f"  [yellow]{r.unlinked_mentions} concept->chunk mentions name unknown chunks[/yellow]")
