@@ -268,7 +268,7 @@ def test_graph_status_shows_the_hold_on_the_embedded_server(tmp_path: Path) -> N
 def test_an_adding_pass_holds_the_rewrites_while_it_runs(conn: redis.Redis, falkordb_server: ServerInfo,
                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bulk pass that adds a discipline to a filled graph on ProDa's own server holds the compactions as a
-    first load does, and puts the setting back when it ends."""
+    first load does, renews its lease while it runs, and puts the setting back when it ends."""
     from proda.schema.store.bulk import BulkGraph
 
     conn.config_set(rewrites.SETTING, "100")
@@ -280,17 +280,25 @@ def test_an_adding_pass_holds_the_rewrites_while_it_runs(conn: redis.Redis, falk
     store = FalkorDBStore("127.0.0.1", falkordb_server.port, f"rw_{secrets.token_hex(4)}",
                           password=falkordb_server.password, owns_server=True)
     seen: list[str] = []
-    original = BulkGraph.place_nodes
+    original, renew = BulkGraph.place_nodes, staging.Lease.renew
+    renewed: list[str] = []
 
     def place_and_look(self: BulkGraph, positions: Any) -> None:
         seen.append(_setting(conn))
         original(self, positions)
 
+    def renewing(self: staging.Lease) -> None:
+        renewed.append(self.key)
+        renew(self)
+
     try:
         assert load_file(store, a, home=tmp_path / "a").method == "bulk"
         monkeypatch.setattr(BulkGraph, "place_nodes", place_and_look)
+        monkeypatch.setattr(staging.Lease, "renew", renewing)
         assert load_file(store, b, home=tmp_path / "b").method == "bulk"
         assert seen == ["0"] and _setting(conn) == "100" and not conn.exists(rewrites.PAUSE_KEY)
+        # the lease that tells a live pass from a killed one is renewed with every call, as a first load's
+        assert len(renewed) >= 2 and len(set(renewed)) == 1
     finally:
         store._graph.delete()
         store.close()

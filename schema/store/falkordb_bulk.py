@@ -384,12 +384,14 @@ class _AddingCalls(_Queue):
     The transactions run one after another on a worker thread, up to :data:`CALLS_AHEAD` queued, while the
     caller encodes the next calls; once one fails, those queued behind it are dropped unsent, and the
     error is raised to the caller. :meth:`wait` before reading :attr:`positions`.
-    ``statement(name, params)`` is the full text of a catalog query, as the store would send it."""
+    ``statement(name, params)`` is the full text of a catalog query, as the store would send it; ``renew``
+    keeps the pass's lease alive, before every transaction (as a first load renews it with every call)."""
 
     def __init__(self, conn: Any, graph_name: str, statement: Callable[[str, dict[str, Any]], str],
-                 attempts: int = 20) -> None:
+                 renew: Callable[[], None], attempts: int = 20) -> None:
         super().__init__("graph-bulk-add")
         self.conn, self.graph_name, self.statement, self.attempts = conn, graph_name, statement, attempts
+        self.renew = renew
         self.positions: dict[str, int] = {}
 
     def add(self, token: bytes, count: int, *, edge: bool, keys: Any = ()) -> None:
@@ -432,6 +434,7 @@ class _AddingCalls(_Queue):
         """``check`` and ``commands`` as one transaction on the graph's key; tried again while other clients'
         writes come between the two."""
         for _ in range(self.attempts):
+            self.renew()
             with self.conn.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(self.graph_name)
@@ -458,16 +461,16 @@ def _text(value: Any) -> str:
 
 
 def add(conn: Any, graph_name: str, graph: BulkGraph, feed: Iterable[Element],
-        statement: Callable[[str, dict[str, Any]], str]) -> int:
+        statement: Callable[[str, dict[str, Any]], str], renew: Callable[[], None]) -> int:
     """Add the elements ``feed`` gives (a ``streamed`` graph that refers to nothing outside itself) to
     ``graph_name``, which holds nodes already, with GRAPH.BULK calls made safe against other clients'
     writes (:class:`_AddingCalls`); returns nodes + edges created. An element already in the graph, a
     reference outside the input, or a node of the pass deleted meanwhile raises :class:`BulkRefused`:
     what was added so far stays, and is exactly what the upsert path writes for the same elements, so
-    that path can go on from there."""
+    that path can go on from there. ``renew`` keeps the pass's lease alive (see :class:`_AddingCalls`)."""
     if not graph.streamed or graph.outside_links:
         raise ValueError("adding to a graph needs a streamed BulkGraph that refuses links outside its input")
-    calls = _AddingCalls(conn, graph_name, statement)
+    calls = _AddingCalls(conn, graph_name, statement, renew)
     with gc_paused():
         try:
             _send_columns(calls, graph, feed)

@@ -270,8 +270,9 @@ class FalkorDBStore(GraphStore):
         try:
             self.ensure_schema()  # a graph filled by hand may lack an index the position reads seek
             # the name holds the pass's lease only: the pass writes into the graph itself
-            with self._bulk_pass(falkordb_staging.staging_name(self.graph_name)):
-                return falkordb_bulk.add(self._db.connection, self.graph_name, graph, feed, self._statement)
+            with self._bulk_pass(falkordb_staging.staging_name(self.graph_name)) as lease:
+                return falkordb_bulk.add(self._db.connection, self.graph_name, graph, feed, self._statement,
+                                         lease.renew)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as e:
             raise GraphUnavailable(f"FalkorDB at {self.url} is unreachable: {e}") from e
         except redis.exceptions.ResponseError as e:
