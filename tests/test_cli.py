@@ -105,6 +105,15 @@ def test_error_naming_a_long_path_stays_on_one_line(running_home: Path, cli_grap
     assert any(f"{path}:1:" in ln for ln in bad.stderr.splitlines()), bad.stderr
 
 
+def test_a_path_that_cannot_be_written_exits_2_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "report").write_text("a file where the command needs a folder\n")
+    blocked = proda("extract", "score", "--gold", "dev", "--backend", "heuristic",
+                    "--json", str(tmp_path / "report" / "score.json"), home=tmp_path)
+    assert blocked.returncode == 2, blocked.stderr
+    assert f"{tmp_path / 'report'}: " in blocked.stderr and "a file of that name is in the way" in blocked.stderr
+    assert "Traceback" not in blocked.stderr
+
+
 def test_query_parameter_and_mode_errors_exit_2(tmp_path: Path) -> None:
     bogus, write = proda_concurrently(("query", "concept_neighbours", "-p", "bogus=1"),
                                       ("query", "upsert_concepts"), home=tmp_path)

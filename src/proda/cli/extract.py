@@ -72,10 +72,12 @@ extract_app = typer.Typer(rich_markup_mode="markdown")
 @extract_app.callback(invoke_without_command=True)
 def extract(
     ctx: typer.Context,
-    backend: str | None = typer.Option(None, "--backend", "-b", help="heuristic (offline rule baseline), "
+    backend: str | None = typer.Option(None, "--backend", "-b", help="dependency (offline, spaCy "
+                                       "dependency parse; the nlp extra), heuristic (offline rule baseline), "
                                        "anthropic, or openai (OpenAI-compatible server, e.g. vLLM). Default: "
                                        "openai if PRODA_OPENAI_BASE_URL is set, else anthropic if "
-                                       "ANTHROPIC_API_KEY is set, else heuristic."),
+                                       "ANTHROPIC_API_KEY is set, else dependency when spaCy and its model are "
+                                       "installed, else heuristic."),
     model: str | None = typer.Option(None, "--model", help="Model name for LLM backends."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM: "
                                         "http://host:8000/v1)."),

@@ -20,7 +20,7 @@ from proda.cli import serve as serve_cmd
 from proda.cli import studio as studio_cmd
 from proda.cli import train as train_cmd
 from proda.cli.context import load_settings
-from proda.cli.output import err_console, exit_code
+from proda.cli.output import err_console, exit_code, path_error
 from proda.errors import ProdaError
 
 app = typer.Typer(
@@ -82,6 +82,13 @@ def main() -> None:
     except ProdaError as e:
         err_console.print(f"[bold red]error:[/bold red] {e}", highlight=False)
         sys.exit(exit_code(e))
+    except OSError as e:  # a path the user gave that cannot be read or written: one line, not a traceback
+        known = path_error(e)
+        if known is None:
+            raise
+        message, status = known
+        err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+        sys.exit(status)
 
 
 if __name__ == "__main__":

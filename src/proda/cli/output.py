@@ -32,6 +32,26 @@ def exit_code(e: ProdaError) -> int:
     return 1
 
 
+# file-system errors a user's path causes: like InputError, exit 2; any other (a full disk) exits 1
+_PATH_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+def path_error(e: OSError) -> tuple[str, int] | None:
+    """The one-line message and exit status of a file-system error that names a path (None for one that
+    names none: a socket's, which the stores wrap as GraphUnavailable before it gets here)."""
+    if e.filename is None:
+        return None
+    where = f"{e.filename} -> {e.filename2}" if e.filename2 is not None else str(e.filename)
+    hint = ""
+    if isinstance(e, FileExistsError) and os.path.isfile(e.filename):
+        hint = " (a folder is needed there; a file of that name is in the way)"
+    elif isinstance(e, NotADirectoryError):
+        hint = " (a part of this path is a file, not a folder)"
+    elif isinstance(e, IsADirectoryError):
+        hint = " (a file is needed there; this is a folder)"
+    return f"{where}: {e.strerror or e}{hint}", 2 if isinstance(e, _PATH_ERRORS) else 1
+
+
 def print_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout (no colour, no wrapping) for machines."""
     print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
