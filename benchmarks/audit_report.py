@@ -5,10 +5,15 @@ Run::
     .venv/bin/python benchmarks/audit_report.py                   # the first round
     .venv/bin/python benchmarks/audit_report.py --prefix round2_  # the round after the fixes
     .venv/bin/python benchmarks/audit_report.py --prefix round6_ --kinds   # which distractor kinds were right
+    .venv/bin/python benchmarks/audit_report.py --prefix round9_ --rules   # merges under today's rules
 
 ``--kinds`` joins the item verdicts with their sample: for every kind of distractor (NEARMISS peer,
 sibling, INVREL, ...) how many were offered and how many a reader flagged as a right answer, and the
-rates among items with and without a peer.
+rates among items with and without a peer. ``--rules`` splits the sample's fuzzy and embedding merges
+into those today's rules (``spelled_variants``, ``embedding_blocked``) would still make and those they
+refuse, with the wrong ones in each (a round's merges were made by the rules of its day); with a
+``fuzzy_band`` sample (``audit_sample.py --fuzzy-band``), also how many of the pairs the spelling rule
+keeps and refuses name one concept.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ def _rows(pattern: str) -> list[dict[str, object]]:
 
 def _line(what: str, rows: list[dict[str, object]], flag: str) -> None:
     n = sum(1 for r in rows if r.get(flag))
-    print(f"{what:<18}{flag:<22}{n:>5} of {len(rows):<5}{100 * n / len(rows) if rows else 0:6.1f} %")
+    print(f"{what:<22}{flag:<22}{n:>5} of {len(rows):<5}{100 * n / len(rows) if rows else 0:6.1f} %")
 
 
 def _plain(text: str) -> str:
@@ -60,10 +65,36 @@ def _kinds(prefix: str) -> None:
         print(f"{what:<18}{n:>8}{bad:>9} items with a right distractor ({100 * bad / n if n else 0:.1f} %)")
 
 
+def _rules(prefix: str) -> None:
+    from proda.pipelines.extract.resolve_candidates import spelled_variants
+    from proda.pipelines.extract.resolve_embed import embedding_blocked
+
+    def made(m: dict[str, object]) -> bool:
+        a, b = str(m["duplicate"]), str(m["canonical"])
+        if m.get("method") == "fuzzy":
+            return spelled_variants(a, b)
+        return m.get("method") != "embedding" or embedding_blocked(a, b) is None
+
+    sample = {r["id"]: r for r in _rows(f"{prefix}merges_sample.jsonl")}
+    verdicts = [v for v in _rows(f"{prefix}merges_verdicts.jsonl") if v["id"] in sample]
+    for method in ("fuzzy", "embedding"):
+        of = [v for v in verdicts if sample[str(v["id"])].get("method") == method]
+        _line(f"{method}, still made", [v for v in of if made(sample[str(v["id"])])], "wrong")
+        _line(f"{method}, refused", [v for v in of if not made(sample[str(v["id"])])], "wrong")
+    _line("all, still made", [v for v in verdicts if made(sample[str(v["id"])])], "wrong")
+    band = {r["id"]: r for r in _rows(f"{prefix}fuzzy_band_sample.jsonl")}
+    read = [v for v in _rows(f"{prefix}fuzzy_band_verdicts.jsonl") if v["id"] in band]
+    if read:  # pairs just below the threshold, never merged: read after the rule was chosen
+        _line("band, kept", [v for v in read if band[str(v["id"])]["kept"]], "same")
+        _line("band, refused", [v for v in read if not band[str(v["id"])]["kept"]], "same")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--prefix", default="", help="prefix of the verdict files (the round)")
     p.add_argument("--kinds", action="store_true", help="also break the flagged distractors down by kind")
+    p.add_argument("--rules", action="store_true", help="also split the merges by what today's fuzzy and "
+                   "embedding rules would still make")
     a = p.parse_args(argv)
     items, chains, merges = _rows(f"{a.prefix}items_verdicts*.jsonl"), \
         _rows(f"{a.prefix}composed_chains_verdicts.jsonl"), _rows(f"{a.prefix}merges_verdicts.jsonl")
@@ -74,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     _line("merges", merges, "wrong")
     if a.kinds:
         _kinds(a.prefix)
+    if a.rules:
+        _rules(a.prefix)
     return 0
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from proda.config import Settings
+from proda.pipelines.extract.resolve_candidates import DEFAULT_THRESHOLD, plan_candidates, spelled_variants
 from proda.schema.store import open_store
 from proda.schema.store.base import GraphStore
 
@@ -86,9 +87,10 @@ def composed_chains(store: GraphStore, n: int, rng: random.Random, only: set[str
     return out
 
 
-def merges(store: GraphStore, n: int, rng: random.Random, only: set[str] | None) -> list[dict[str, Any]]:
+def merges(store: GraphStore, n: int, rng: random.Random, only: set[str] | None,
+           methods: set[str] | None = None) -> list[dict[str, Any]]:
     rows = [r for r in store.query("merges", {"discipline": None, "include_undone": False, "id": None})
-            if only is None or r["discipline"] in only]
+            if (only is None or r["discipline"] in only) and (methods is None or r["method"] in methods)]
     out = []
     for m in sorted(rng.sample(rows, min(n, len(rows))), key=lambda x: x["id"]):
         context = {}
@@ -102,6 +104,24 @@ def merges(store: GraphStore, n: int, rng: random.Random, only: set[str] | None)
     return out
 
 
+def fuzzy_band(store: GraphStore, low: float, only: set[str] | None) -> list[dict[str, Any]]:
+    """The fuzzy pairs that score from ``low`` up to the merge threshold: never merged, so never chosen on,
+    they show what the spelling rule keeps and refuses among names alike (each labelled ``kept``)."""
+    disciplines = sorted({r["discipline"] for r in store.query("discipline_counts", {"discipline": None})
+                          if r["element"] == "concepts" and r["count"]})
+    out = []
+    for d in disciplines:
+        if only is not None and d not in only:
+            continue
+        rows = store.query("merge_candidates_input", {"discipline": d})
+        for c in plan_candidates(rows, d, low, spelling=False):
+            if c.method == "fuzzy" and c.score < DEFAULT_THRESHOLD:
+                out.append({"id": f"{c.duplicate_id}~{c.canonical_id}", "discipline": d, "duplicate": c.duplicate_name,
+                            "canonical": c.canonical_name, "score": c.score,
+                            "kept": spelled_variants(c.duplicate_name, c.canonical_name)})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--home", type=Path, required=True, help="PRODA_HOME holding the graph")
@@ -111,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--items", type=int, default=200)
     p.add_argument("--chains", type=int, default=100)
     p.add_argument("--merges", type=int, default=100)
+    p.add_argument("--merge-method", action="append", default=None,
+                   help="sample only merges made on this evidence (exact, match_key, fuzzy, embedding; repeatable)")
+    p.add_argument("--fuzzy-band", type=float, default=None, metavar="LOW",
+                   help="also write every fuzzy pair scoring from LOW up to the merge threshold (fuzzy_band_sample)")
     p.add_argument("--seed", type=int, default=12)
     p.add_argument("--discipline", action="append", default=None,
                    help="sample only these disciplines (repeatable): keep samples to text that may be committed")
@@ -128,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
                          if line.strip() for key in (json.loads(line)["id"], json.loads(line).get("chain_id")) if key)
         samples = {"items": items(store, a.benchmark, a.items, random.Random(a.seed), only, read),
                    "composed_chains": composed_chains(store, a.chains, random.Random(a.seed), only),
-                   "merges": merges(store, a.merges, random.Random(a.seed), only)}
+                   "merges": merges(store, a.merges, random.Random(a.seed), only,
+                                    set(a.merge_method) if a.merge_method else None)}
+        if a.fuzzy_band is not None:
+            samples["fuzzy_band"] = fuzzy_band(store, a.fuzzy_band, only)
     for kind, rows in samples.items():
         path = a.out / f"{a.prefix}{kind}_sample.jsonl"
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

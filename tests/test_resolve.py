@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rapidfuzz import fuzz
 
 from proda.errors import InputError, NotFound
 from proda.pipelines.extract.resolve import (
@@ -15,12 +16,12 @@ from proda.pipelines.extract.resolve import (
     merge,
     undo_merge,
 )
-from proda.pipelines.extract.resolve_candidates import fuzzy_blocked, plan_candidates
+from proda.pipelines.extract.resolve_candidates import fuzzy_blocked, plan_candidates, spelled_variants
 from proda.schema import Concept, Relation
 from proda.schema.ids import concept_id
 from proda.schema.store.base import GraphStore
 from proda.schema.store.components import components_from_edges
-from proda.schema.store.writer import Element, GraphWriter
+from proda.schema.store.writer import Element, GraphWriter, match_key
 from tests.graphs import HAND, covers, load_toy
 
 ECON = "economics"
@@ -93,6 +94,42 @@ def test_fuzzy_guards() -> None:
     assert fuzzy_blocked("world war i", "world war ii")
     assert not fuzzy_blocked("labour market", "labor market")
     assert not fuzzy_blocked("curve supply", "supply curve")
+
+
+def test_fuzzy_pairs_differ_by_spelling_only() -> None:
+    # the first group is one concept written two ways; the second names two concepts, most of them at a
+    # token ratio above the default threshold (92), where only this rule tells them apart
+    same = [("labour market", "labor market"), ("opportunity cost", "oportunity cost"),
+            ("skeptical hypothesis", "skeptical hypotheses"), ("city centre", "city center"),
+            ("organisational behaviour", "organizational behavior"), ("judgement call", "judgment call"),
+            ("exchange rate for U.S. dollars", "exchange rate of U.S. dollar"), ("atomic nuclei", "atomic nucleus"),
+            ("making decisions", "decision-making"), ("health care costs", "healthcare costs"),
+            ("formation of each crystal", "formation of crystals"),
+            ("firm that can set prices", "firm that sets prices"),
+            ("calculating rate of return", "calculation of rate of return"),
+            ("coefficient of static friction", "static coefficient of friction"),
+            ("import and export prices", "export and import prices")]
+    other = [("mood that is good", "mood that is bad"), ("music theorists", "music theory"),
+             ("neoclassical economists", "neoclassical economics"), ("price of food", "price of goods"),
+             ("pessimistic view of human nature", "optimistic view of human nature"),
+             ("planet orbit", "plane orbit"), ("model selection", "modal selection"), ("wage rate", "wage race"),
+             ("gland secretions", "gland secretin"), ("body cells", "cell body"), ("pressure gauges", "gauge pressure"),
+             ("force of mass on string", "force of string on mass"), ("suppliers of capital", "supply of capital")]
+    assert [a for a, b in same if not spelled_variants(a, b)] == []
+    assert [a for a, b in other if spelled_variants(a, b)] == []
+    rows = [{"id": f"{side}{i}", "name": name, "documents": ["doc"], "degree": 2 if side == "a" else 1}
+            for i, pair in enumerate([*same, *other]) for side, name in zip("ab", pair, strict=True)]
+    found = {(c.canonical_name, c.duplicate_name) for c in plan_candidates(rows, ECON) if c.method == "fuzzy"}
+    assert found == {
+        ("labour market", "labor market"), ("opportunity cost", "oportunity cost"),
+        ("skeptical hypothesis", "skeptical hypotheses"), ("organisational behaviour", "organizational behavior"),
+        ("judgement call", "judgment call"), ("exchange rate for U.S. dollars", "exchange rate of U.S. dollar"),
+        ("making decisions", "decision-making"), ("coefficient of static friction", "static coefficient of friction"),
+        ("import and export prices", "export and import prices")}
+    # without the rule, most of the others would have merged: their keys score at or above the threshold and
+    # the earlier string guards let them through
+    keys = [(" ".join(sorted(match_key(a).split())), " ".join(sorted(match_key(b).split()))) for a, b in other]
+    assert sum(fuzz.ratio(a, b) >= 92 and not fuzzy_blocked(a, b) for a, b in keys) >= 8
 
 
 def test_disciplines_are_never_merged(falkordb_store: GraphStore) -> None:

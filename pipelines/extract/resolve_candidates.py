@@ -14,7 +14,11 @@ turns "AIDS" into "aid"; an alias list is how an acronym joins its expansion. Fu
 only within blocks (the first three characters of the key, and of its sorted tokens) and within the
 length window the threshold allows, so a large discipline is never compared all against all; a fuzzy
 pair whose names differ only by a number, by short tokens ("type a" / "type b"), by a contrasting
-prefix ("intracellular" / "intercellular") or by an affix ("male" / "female") is never proposed.
+prefix ("intracellular" / "intercellular") or by an affix ("male" / "female") is never proposed, and
+neither is one whose names differ by anything but spelling (:func:`spelled_variants`): a high ratio
+between long names says little about the one word they do not share ("price of food" / "price of
+goods", "neoclassical economists" / "neoclassical economics"), nor about the same words in another
+order ("body cells" / "cell body").
 
 Every candidate pairs a duplicate with the canonical concept it should merge into, and each rests on
 direct evidence between those two concepts (no transitive chaining): the best-connected concept
@@ -24,15 +28,17 @@ claims its matches first, so the canonical is chosen deterministically.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import permutations
 from typing import Any, Literal
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
 
 from proda.errors import InputError
-from proda.schema.ids import normalise_name
+from proda.schema.ids import FUNCTION_WORDS, normalise_name
 from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import match_key
 
@@ -164,6 +170,158 @@ def fuzzy_blocked(key_a: str, key_b: str) -> bool:
     return False
 
 
+# prepositions after which a noun phrase's complement starts: the head noun comes before the first one
+_PREPOSITIONS: frozenset[str] = frozenset({
+    "of", "in", "on", "for", "to", "with", "by", "at", "from", "about", "between", "among", "into", "over",
+    "under", "through", "per", "within", "without", "against", "during", "across", "via",
+})
+
+
+def match_key_tokens(name: str) -> list[str]:
+    """The words of ``name``'s plural/singular match key (lower-case, singular, hyphens split)."""
+    return match_key(name).split()
+
+
+def noun_phrase(name: str) -> tuple[list[str], str, list[str]]:
+    """(modifiers, head, complement) of a noun phrase, roughly: the head is the last content word
+    before the first preposition, the complement the content words after it."""
+    tokens = match_key_tokens(name)
+    cut = next((i for i, t in enumerate(tokens) if t in _PREPOSITIONS and i > 0), len(tokens))
+    before = [t for t in tokens[:cut] if t not in FUNCTION_WORDS]
+    after = [t for t in tokens[cut:] if t not in FUNCTION_WORDS]
+    if not before:
+        return [], "", after
+    return before[:-1], before[-1], after
+
+
+def head_noun(name: str) -> str:
+    """The head of a noun phrase, roughly: its last content word before a preposition ("rate of return": rate)."""
+    return noun_phrase(name)[1]
+
+
+# words that join two names: "productivity and output" names two things (never merged on embeddings); in a
+# fuzzy pair, they make the order of the words free ("legislative and executive" / "executive and legislative")
+COORDINATORS: frozenset[str] = frozenset({"and", "or", "&", "plus", "versus", "vs", "nor"})
+# irregular plural endings (singular, plural) that match_key's naive singular does not fold; ("is", "e") is
+# the naive singular of an -es plural ("hypotheses" keys as "hypothese")
+_PLURAL_ENDINGS: tuple[tuple[str, str], ...] = (
+    ("is", "es"), ("is", "e"), ("on", "a"), ("um", "a"), ("us", "i"), ("ix", "ices"), ("ex", "ices"),
+)
+# the act named by its gerund or by its noun: calculating / calculation, collecting / collection
+_NOMINAL_ENDINGS: tuple[tuple[str, str], ...] = (("ing", "ion"), ("ing", "ation"))
+# letters that spelling conventions swap inside a word: organise / organize, defence / defense
+_SPELLING_SWAPS: frozenset[frozenset[str]] = frozenset({frozenset("sz"), frozenset("cs")})
+MIN_VARIANT_LENGTH = 5  # shorter words one letter apart are usually other words: food / good, rate / race
+# words a name may have or lack without naming something else: determiners, quantifiers, modal verbs
+# ("formation of each disc" / "formation of discs", "compound that can donate" / "compound that donates")
+_FILLER_WORDS: frozenset[str] = frozenset({
+    "each", "every", "all", "any", "some", "both", "its", "their", "this", "that", "these", "those", "which",
+    "can", "may", "might", "could", "would", "should", "will", "must",
+})
+
+
+def _added_letter(short: str, long: str, at: int) -> bool:
+    """Whether ``long`` is ``short`` with the letter at ``at`` added as a spelling convention adds one:
+    a doubled letter (focused / focussed, a typo's oportunity / opportunity), the u of -our (labor /
+    labour) or the e of -ement and -eing (judgment / judgement, aging / ageing). Any other added letter
+    makes another word ("secretin" / "secretion", "plane" / "planet")."""
+    if not 0 < at < len(long) - 1:
+        return False
+    letter = long[at]
+    if letter in (long[at - 1], long[at + 1]):
+        return True
+    if letter == "u" and long[at - 1:at + 2] == "our":
+        return True
+    return letter == "e" and long[at + 1:].startswith(("ment", "ing"))
+
+
+def _word_variants(a: str, b: str) -> bool:
+    """Two words that are one word written two ways: an irregular plural (hypothesis / hypotheses), a
+    gerund and its noun (calculating / calculation), a letter a spelling convention adds
+    (:func:`_added_letter`), a convention's letter swap (organise / organize) or -re / -er (centre /
+    center). Any other difference makes another word ("food" / "good", "model" / "modal", "economist" /
+    "economics")."""
+    if a == b:
+        return True
+    for x, y in ((a, b), (b, a)):
+        for one, many in _PLURAL_ENDINGS:
+            if x.endswith(one) and y.endswith(many) and len(x) - len(one) >= 3 and x[:-len(one)] == y[:-len(many)]:
+                return True
+        for act, noun in _NOMINAL_ENDINGS:
+            if x.endswith(act) and y.endswith(noun) and len(x) - len(act) >= 4 and x[:-len(act)] == y[:-len(noun)]:
+                return True
+    if min(len(a), len(b)) < MIN_VARIANT_LENGTH:
+        return False
+    if a[:-2] == b[:-2] and {a[-2:], b[-2:]} == {"re", "er"}:
+        return True
+    ops = Levenshtein.editops(a, b).as_list()
+    if len(ops) != 1:
+        return False
+    tag, i, j = str(ops[0][0]), int(ops[0][1]), int(ops[0][2])
+    if tag == "replace":
+        return frozenset((a[i], b[j])) in _SPELLING_SWAPS
+    return _added_letter(a, b, j) if tag == "insert" else _added_letter(b, a, i)
+
+
+def _content_words(name: str) -> list[tuple[str, str]]:
+    """(singular key, word as written) of each content word of a name; a name's last word always counts,
+    as no article or preposition ends a noun phrase ("immunoglobulin a": the a is a label)."""
+    words = normalise_name(name).replace("-", " ").split()
+    return [(match_key(w), w) for i, w in enumerate(words)
+            if (w not in FUNCTION_WORDS and w not in _FILLER_WORDS) or i == len(words) - 1]
+
+
+def _same_order(xs: list[str], ys: list[str]) -> bool:
+    """Whether the words both lists hold come in the same order in each."""
+    common = set(xs) & set(ys)
+    return [x for x in xs if x in common] == [y for y in ys if y in common]
+
+
+def spelled_variants(name_a: str, name_b: str) -> bool:
+    """True when two names name one concept in other spelling: the same content words up to plural and
+    spelling (:func:`_word_variants`), or the words of one written as one word in the other ("health care"
+    / "healthcare"), with any function and filler words; in another order only where the head noun stays
+    ("coefficient of static friction" / "static coefficient of friction") and what follows a preposition
+    keeps its order, since a new head or swapped roles is another concept ("body cells" / "cell body",
+    "force of mass on string" / "force of string on mass"); a hyphenated compound may turn round
+    ("decision-making" / "making decisions"). A fuzzy pair must pass this: token ratios are high between
+    long names that differ in one word, and that word is the concept."""
+    wa, wb = _content_words(name_a), _content_words(name_b)
+    only_a = Counter(k for k, _ in wa) - Counter(k for k, _ in wb)
+    only_b = Counter(k for k, _ in wb) - Counter(k for k, _ in wa)
+    rest_a = [(k, w) for k, w in wa if k in only_a]
+    rest_b = [(k, w) for k, w in wb if k in only_b]
+    if (only_a or only_b) and "".join(k for k, _ in rest_a) != "".join(k for k, _ in rest_b):
+        if len(rest_a) != len(rest_b) or len(rest_a) > 3:
+            return False
+        if not any(all(_word_variants(ka, kb) or _word_variants(xa, xb)
+                       for (ka, xa), (kb, xb) in zip(rest_a, perm, strict=True))
+                   for perm in permutations(rest_b)):
+            return False
+    if [k for k, _ in wa] == [k for k, _ in wb]:
+        return True
+    return keeps_roles(name_a, name_b, same_words=not (only_a or only_b))
+
+
+def keeps_roles(name_a: str, name_b: str, *, same_words: bool) -> bool:
+    """Whether two names that use (nearly) the same words in another order still give each word its role:
+    the same head noun ("inequality of income" / "income inequality") and, after a preposition, the same
+    order ("force of mass on string" / "force of string on mass" swap who acts on whom). A new head is
+    another concept ("body cells" / "cell body", "cells of body" / "cell body"), except where a hyphenated
+    compound turns round with ``same_words`` ("decision-making" / "making decisions"). A coordination's
+    order is free ("legislative and executive" / "executive and legislative"), and so is a head that a
+    gerund leads ("calculating concentration of analyte" names a calculation, not a concentration)."""
+    words = set(match_key_tokens(name_a)) | set(match_key_tokens(name_b))
+    if words & COORDINATORS:
+        return True
+    mods_a, head_a, comp_a = noun_phrase(name_a)
+    mods_b, head_b, comp_b = noun_phrase(name_b)
+    gerund = any(w.endswith("ing") for w in (*mods_a, head_a, *mods_b, head_b))
+    if not gerund and not (head_a == head_b or _word_variants(head_a, head_b)):
+        return same_words and "-" in name_a + name_b
+    return _same_order(comp_a, comp_b)
+
+
 def name_words(name: str) -> int:
     """Words in a concept name (a hyphen separates words): one-word names are the ambiguous ones."""
     return len(normalise_name(name).replace("-", " ").split())
@@ -178,7 +336,7 @@ def _sorted_tokens(key: str) -> str:
 
 
 def _pairs(entries: list[ConceptEntry], forms: Mapping[str, list[str]],
-           threshold: float) -> dict[tuple[str, str], tuple[Method, float]]:
+           threshold: float, spelling: bool = True) -> dict[tuple[str, str], tuple[Method, float]]:
     """Evidence between pairs of active concepts, keyed by (smaller id, larger id); strongest kept."""
     found: dict[tuple[str, str], tuple[Method, float]] = {}
 
@@ -200,6 +358,7 @@ def _pairs(entries: list[ConceptEntry], forms: Mapping[str, list[str]],
     exact: dict[str, set[str]] = defaultdict(set)
     keyed: dict[str, set[str]] = defaultdict(set)
     sorted_key: dict[str, str] = {}
+    fuzzy_name: dict[str, str] = {}
     blocks: dict[str, set[str]] = defaultdict(set)
     for e in entries:
         for n, form in enumerate(forms[e.id]):
@@ -211,6 +370,7 @@ def _pairs(entries: list[ConceptEntry], forms: Mapping[str, list[str]],
                 continue
             keyed[key].add(e.id)
             if n == 0:  # fuzzy compares names only; blocked by key prefix and by sorted-token prefix
+                fuzzy_name[e.id] = form
                 sorted_key[e.id] = _sorted_tokens(key)
                 blocks["k:" + key[:BLOCK_PREFIX]].add(e.id)
                 blocks["s:" + sorted_key[e.id][:BLOCK_PREFIX]].add(e.id)
@@ -233,14 +393,17 @@ def _pairs(entries: list[ConceptEntry], forms: Mapping[str, list[str]],
                 if pair in found:
                     continue
                 score = fuzz.ratio(sa, sb, score_cutoff=threshold)
-                if score and not fuzzy_blocked(sa, sb):
+                if not score or fuzzy_blocked(sa, sb):
+                    continue
+                if not spelling or spelled_variants(fuzzy_name[a], fuzzy_name[b]):
                     add(a, b, "fuzzy", round(float(score), 2))
     return found
 
 
 def plan_candidates(rows: Iterable[Mapping[str, Any]], discipline: str,
                     threshold: float = DEFAULT_THRESHOLD,
-                    extra: Mapping[tuple[str, str], tuple[Method, float]] | None = None) -> list[Candidate]:
+                    extra: Mapping[tuple[str, str], tuple[Method, float]] | None = None, *,
+                    spelling: bool = True) -> list[Candidate]:
     """The merges to propose for one discipline's concept rows (pure: no graph access).
 
     Concepts already merged are skipped, but their names and aliases count as forms of the concept
@@ -249,6 +412,8 @@ def plan_candidates(rows: Iterable[Mapping[str, Any]], discipline: str,
     no stronger evidence links the pair; within each pass, concepts in canonical-preference order
     (:meth:`ConceptEntry.rank`) claim their unclaimed matches, and a concept that has claimed
     duplicates is never itself a duplicate.
+    ``spelling=False`` proposes fuzzy pairs that differ by more than spelling too (:func:`spelled_variants`),
+    for an audit of what that rule refuses.
     Returns candidates in that order. Raises :class:`InputError` for a threshold outside (0, 100].
     """
     if not 0.0 < threshold <= 100.0:
@@ -262,7 +427,7 @@ def plan_candidates(rows: Iterable[Mapping[str, Any]], discipline: str,
         r = root[e.id]
         if e.merged_into is not None and r in forms:
             forms[r].extend([e.name, *e.aliases])
-    pairs = _pairs(active, forms, threshold)
+    pairs = _pairs(active, forms, threshold, spelling)
     for (a, b), evidence in (extra or {}).items():
         pair = (a, b) if a < b else (b, a)
         if a != b and a in forms and b in forms and pair not in pairs:

@@ -42,10 +42,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from proda.errors import ConfigError, GraphError, InputError
 from proda.pipelines.extract.resolve import MergeRecord, merge
 from proda.pipelines.extract.resolve_candidates import (
+    COORDINATORS,
     DEFAULT_THRESHOLD,
     Candidate,
     Method,
     fuzzy_blocked,
+    head_noun,
+    keeps_roles,
+    match_key_tokens,
+    noun_phrase,
     plan_candidates,
     roots,
     usable_key,
@@ -54,7 +59,6 @@ from proda.schema.ddl import CONCEPT_EMBEDDING_INDEX
 from proda.schema.ids import FUNCTION_WORDS, normalise_name
 from proda.schema.store.base import ComponentStats, GraphStore
 from proda.schema.store.components import components_from_edges
-from proda.schema.store.writer import match_key
 
 __all__ = [
     "DEFAULT_EMBEDDING_THRESHOLD",
@@ -119,13 +123,6 @@ _DETERMINERS: frozenset[str] = frozenset({
     "our", "your", "his", "her", "two", "three", "four", "five", "both",
 })
 _ARTICLES: frozenset[str] = frozenset({"the", "a", "an"})
-# prepositions after which a noun phrase's complement starts: the head noun comes before the first one
-_PREPOSITIONS: frozenset[str] = frozenset({
-    "of", "in", "on", "for", "to", "with", "by", "at", "from", "about", "between", "among", "into", "over",
-    "under", "through", "per", "within", "without", "against", "during", "across", "via",
-})
-# a name that joins two names ("productivity and output") names two things, never one of them
-_COORDINATORS: frozenset[str] = frozenset({"and", "or", "&", "plus", "versus", "vs", "nor"})
 # a number written as a word names a different quantity, as digits do
 _NUMBER_WORDS: frozenset[str] = frozenset({
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
@@ -181,14 +178,12 @@ class Hub:
 
 
 def _content_tokens(name: str) -> list[str]:
-    """The words of a name that carry content: a function word counts only where it leads ("for loop")."""
+    """The words of a name that carry content: a function word counts only where it leads ("for loop") or
+    ends the name, which no article or preposition does ("immunoglobulin a": the a is a label)."""
     tokens = match_key_tokens(name)
-    return [t for i, t in enumerate(tokens) if t not in FUNCTION_WORDS or (i == 0 and t not in _ARTICLES)]
-
-
-def match_key_tokens(name: str) -> list[str]:
-    """The words of ``name``'s plural/singular match key (lower-case, singular, hyphens split)."""
-    return match_key(name).split()
+    last = len(tokens) - 1
+    return [t for i, t in enumerate(tokens)
+            if t not in FUNCTION_WORDS or (i == 0 and t not in _ARTICLES) or (i == last and i > 0)]
 
 
 def is_generic(name: str) -> bool:
@@ -374,23 +369,6 @@ def nearest_neighbours(store: GraphStore, ids: Sequence[str], *, k: int = INDEX_
     return found
 
 
-def _phrase(name: str) -> tuple[list[str], str, list[str]]:
-    """(modifiers, head, complement) of a noun phrase, roughly: the head is the last content word
-    before the first preposition, the complement the content words after it."""
-    tokens = match_key_tokens(name)
-    cut = next((i for i, t in enumerate(tokens) if t in _PREPOSITIONS and i > 0), len(tokens))
-    before = [t for t in tokens[:cut] if t not in FUNCTION_WORDS]
-    after = [t for t in tokens[cut:] if t not in FUNCTION_WORDS]
-    if not before:
-        return [], "", after
-    return before[:-1], before[-1], after
-
-
-def head_noun(name: str) -> str:
-    """The head of a noun phrase, roughly: its last content word before a preposition ("rate of return": rate)."""
-    return _phrase(name)[1]
-
-
 def differing_words(name_a: str, name_b: str) -> tuple[str, str]:
     """The content words each name has that the other lacks, in their order ("investment spending" /
     "investment expenditure": "spending", "expenditure"); both empty for the same words."""
@@ -441,7 +419,9 @@ def embedding_blocked(name_a: str, name_b: str) -> str | None:
     - ``spelling``: words spelled alike ("borrower" / "borrowing", "hyperpolarization" /
       "depolarization"), unless the names share their head and one stem moves from modifier to
       complement ("technological change" / "changes in technology");
-    - ``modifier``: the same head noun with other modifiers ("great recession" / "recent recession").
+    - ``modifier``: the same head noun with other modifiers ("great recession" / "recent recession");
+    - ``roles``: the same words, but another head or swapped roles after a preposition ("cells of body" /
+      "cell body"; :func:`~proda.pipelines.extract.resolve_candidates.keeps_roles`).
 
     What remains: the same words in another order, or another head noun ("investment spending" /
     "investment expenditure") or other words altogether ("lawyer" / "attorney").
@@ -449,11 +429,11 @@ def embedding_blocked(name_a: str, name_b: str) -> str | None:
     key_a, key_b = usable_key(name_a), usable_key(name_b)
     if key_a is None or key_b is None:
         return "short"
-    if _COORDINATORS & (set(key_a.split()) | set(key_b.split())):
+    if COORDINATORS & (set(key_a.split()) | set(key_b.split())):
         return "coordination"
     bag_a, bag_b = Counter(_content_tokens(name_a)), Counter(_content_tokens(name_b))
     if bag_a == bag_b:
-        return None
+        return None if keeps_roles(name_a, name_b, same_words=True) else "roles"
     if bag_a < bag_b or bag_b < bag_a:
         return "narrower"
     only_a, only_b = set(bag_a - bag_b), set(bag_b - bag_a)
@@ -467,8 +447,8 @@ def embedding_blocked(name_a: str, name_b: str) -> str | None:
     if alike:
         # one stem as a modifier in one name and as the complement in the other keeps the meaning
         # ("technological change" / "changes in technology"); any other such pair changes it
-        mods_a, head_a, comp_a = _phrase(name_a)
-        mods_b, head_b, comp_b = _phrase(name_b)
+        mods_a, head_a, comp_a = noun_phrase(name_a)
+        mods_b, head_b, comp_b = noun_phrase(name_b)
         moved = all((a in mods_a and b in comp_b) or (a in comp_a and b in mods_b) for a, b in alike)
         paired = {a for a, _ in alike} == only_a and {b for _, b in alike} == only_b and len(alike) == len(only_a)
         return None if moved and paired and head_a == head_b else "spelling"
