@@ -197,7 +197,7 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
                                          text="## Key Terms\n\n## Summary\n")])
     report = run_extraction(store, ExtractConfig(backend="dependency"), tmp_path)
     [stats] = report.shards
-    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v6"
+    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v7"
     assert stats.chunks == 4 and stats.failed_chunks == 0 and stats.quarantined == 0
     assert stats.empty_reasons == {"no sentence": 1}
     # TEXT states one three-step argument; every chunk repeats it, so it is one chain in the graph
@@ -253,6 +253,12 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
     # a meaning that points back to an earlier sentence defines nothing
     ("This pattern is called a business cycle.", ("business cycle", "defined_as", "pattern")),
     ("This kind of market is called a monopoly.", ("monopoly", "defined_as", "kind of market")),
+    # a subject a restrictive relative clause narrows: the name would drop the clause and generalise
+    ("Students who sleep well are better learners.", ("students", "is_a", "better learners")),
+    ("Individuals who hold titles in such countries are often figureheads.", ("individuals", "is_a", "figureheads")),
+    # with a direct object, "to" names a recipient, not an effect
+    ("Researchers also contribute knowledge to the discipline through data analysis.",
+     ("researchers", "causes", "discipline")),
 ])
 def test_audited_misreadings_give_no_triple(extractor: DependencyExtractor, text: str, wrong: Triple) -> None:
     found = {(concept_key(s), r, concept_key(o)) for s, r, o in triples(extractor, text)}
@@ -275,6 +281,17 @@ def test_supported_readings_survive_the_audit_fixes(extractor: DependencyExtract
     # a demonstrative with what it refers to spelled out still defines the term
     assert ("spending function", "defined_as", "relationship between income and spending") in triples(
         extractor, "This relationship between income and spending is called the spending function.")
+    # a relative clause set off by a comma adds to its noun; "contribute to" without an object is an effect
+    assert ("tariffs", "is_a", "tax") in triples(extractor, "Tariffs, which raise prices, are a type of tax.")
+    assert ("inflation", "causes", "uncertainty") in triples(extractor, "Inflation contributes to uncertainty.")
+    # a clause that narrows one conjunct leaves the others' statement standing
+    assert ("information systems", "part_of", "lives") in triples(
+        extractor, "Information systems and the computers that support them are a part of our lives.")
+    # a restricted class still has its members; a list after the preposition is no direct object
+    assert ("calcitonin", "is_a", "hormones") in triples(
+        extractor, "Two hormones that affect the bones are parathyroid hormone and calcitonin.")
+    assert ("deficit", "causes", "inflow of capital") in triples(
+        extractor, "A deficit can result in an inflow of capital, a stronger exchange rate, and a trade deficit.")
     # an apposition set off by a comma, also after a closing quote
     assert ("luxury tax", "is_a", "tax") in triples(
         extractor, "Some goods carry a “luxury tax,” a tax on expensive items that few people buy.")

@@ -506,6 +506,18 @@ def _partial(subject: Token) -> bool:
         c.lower_ in R.PARTIAL_QUANTIFIERS and c.dep_ in ("det", "amod", "predet", "neg") for c in subject.children)
 
 
+_ASIDE_OPENERS = frozenset({",", "(", "—", "–"})
+
+
+def _restricted(subject: Token) -> bool:
+    """Whether a subject is narrowed by a restrictive relative clause ("students who sleep well", "firms
+    that export"): the statement holds of those members only, and the concept's name drops the clause.
+    A clause set off by a comma, a bracket or a dash ("bacteria, which are ...") adds to the noun and
+    restricts nothing."""
+    return any(c.dep_ == "relcl" and c.left_edge.i > 0 and c.doc[c.left_edge.i - 1].text not in _ASIDE_OPENERS
+               for c in subject.children)
+
+
 def _conditional(verb: Token) -> bool:
     """Whether ``verb`` sits in an "if/unless/whether" clause or a "for X to do Y" purpose (or below
     one): no assertion ("for the employee to continue improving performance")."""
@@ -752,7 +764,11 @@ class _Sentence:
             return  # "it is ..." is mostly an event or a dummy; "there is" introduces, classifies nothing
         if any(_partial(s) for s in subjects) or any(t.lower_ in R.ARITHMETIC_WORDS for t in self.doc):
             return  # "not all X are Y", "many of the X are Y"; "X is Y minus Z" is a formula
-        subs = [p for t in subjects for p in [self.np(t)] if p is not None]
+        named = [p for t in subjects for p in [self.np(t)] if p is not None]
+        # "X that do Z are Y": true of those X only, and the name drops the clause, so X is never the subject
+        # of what the sentence states ("A and the B that do Z are Y" still says it of A); X may still be the
+        # class its members belong to ("two hormones that affect bone are A and B": A is a hormone)
+        subs = [p for t in subjects if not _restricted(t) for p in [self.np(t)] if p is not None]
         modal = bool(_children(verb, "aux"))  # "can be", "would be": a possibility, no class
         for acomp in _children(verb, "acomp"):
             if acomp.lemma_.casefold() in R.USEFUL_ADJECTIVES:  # "X is useful for drawing Y"
@@ -812,11 +828,11 @@ class _Sentence:
                 for s in subs:
                     self.add(s, "defined_as", meaning)
                 return
-        if not det and attr.conjuncts and all(s.plural for s in subs) and subs:
+        if not det and attr.conjuncts and all(s.plural for s in named) and named:
             # "Two common skin disorders are eczema and acne": the attributes are members of the subject
             self.rule = "copula-members"
             for member in _conjuncts(attr)[:R.MAX_PARTS]:
-                for s in subs[:1]:
+                for s in named[:1]:
                     self.add(phrase(member), "is_a", s)
             return
         classifies = det in ("a", "an") or (not det and all(s.plural for s in subs) and subs)
@@ -913,7 +929,11 @@ class _Sentence:
                     self.add_all(subjects, "increases" if sign > 0 else "decreases", targets, signed=True)
         for c in verb.children:
             key = (lemma, c.lower_)
-            if c.dep_ == "prep" and key in R.PHRASAL and c.i > verb.i:
+            # with a direct object before it, the preposition names a recipient or a place: "contribute
+            # knowledge to the discipline", "lead the team to the final" say nothing of what X causes (a list
+            # after the preposition is often parsed as an object: "result in A, B and C")
+            if c.dep_ == "prep" and key in R.PHRASAL and c.i > verb.i \
+                    and not any(d.i < c.i for d in _children(verb, "dobj")):
                 relation = R.PHRASAL[key]
                 self.rule = "phrasal"
                 targets = [p for p in c.children if p.dep_ in ("pobj", "pcomp")]
@@ -1116,7 +1136,7 @@ class DependencyExtractor:
 
     name: str = "dependency"
     model: str | None = None
-    prompt_version: str = "dependency-v6"  # bump whenever a rule, a word list or the model changes
+    prompt_version: str = "dependency-v7"  # bump whenever a rule, a word list or the model changes
 
     def __init__(self) -> None:
         load_pipeline()  # fail here, with the install hint, not on the first chunk
