@@ -255,10 +255,9 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
     ("This kind of market is called a monopoly.", ("monopoly", "defined_as", "kind of market")),
     # a subject a restrictive relative clause narrows: the name would drop the clause and generalise
     ("Students who sleep well are better learners.", ("students", "is_a", "better learners")),
-    ("Individuals who hold titles in such countries are often figureheads.", ("individuals", "is_a", "figureheads")),
+    ("Workers who join unions are often activists.", ("workers", "is_a", "activists")),
     # with a direct object, "to" names a recipient, not an effect
-    ("Researchers also contribute knowledge to the discipline through data analysis.",
-     ("researchers", "causes", "discipline")),
+    ("Volunteers contribute time to the charity every week.", ("volunteers", "causes", "charity")),
 ])
 def test_audited_misreadings_give_no_triple(extractor: DependencyExtractor, text: str, wrong: Triple) -> None:
     found = {(concept_key(s), r, concept_key(o)) for s, r, o in triples(extractor, text)}

@@ -930,7 +930,7 @@ class _Sentence:
         for c in verb.children:
             key = (lemma, c.lower_)
             # with a direct object before it, the preposition names a recipient or a place: "contribute
-            # knowledge to the discipline", "lead the team to the final" say nothing of what X causes (a list
+            # time to the charity", "lead the team to the final" say nothing of what X causes (a list
             # after the preposition is often parsed as an object: "result in A, B and C")
             if c.dep_ == "prep" and key in R.PHRASAL and c.i > verb.i \
                     and not any(d.i < c.i for d in _children(verb, "dobj")):

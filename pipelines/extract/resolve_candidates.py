@@ -283,7 +283,7 @@ def spelled_variants(name_a: str, name_b: str) -> bool:
     / "healthcare"), with any function and filler words; in another order only where the head noun stays
     ("coefficient of static friction" / "static coefficient of friction") and what follows a preposition
     keeps its order, since a new head or swapped roles is another concept ("body cells" / "cell body",
-    "force of mass on string" / "force of string on mass"); a hyphenated compound may turn round
+    "force of hammer on nail" / "force of nail on hammer"); a hyphenated compound may turn round
     ("decision-making" / "making decisions"). A fuzzy pair must pass this: token ratios are high between
     long names that differ in one word, and that word is the concept."""
     wa, wb = _content_words(name_a), _content_words(name_b)
@@ -306,7 +306,7 @@ def spelled_variants(name_a: str, name_b: str) -> bool:
 def keeps_roles(name_a: str, name_b: str, *, same_words: bool) -> bool:
     """Whether two names that use (nearly) the same words in another order still give each word its role:
     the same head noun ("inequality of income" / "income inequality") and, after a preposition, the same
-    order ("force of mass on string" / "force of string on mass" swap who acts on whom). A new head is
+    order ("force of hammer on nail" / "force of nail on hammer" swap who acts on whom). A new head is
     another concept ("body cells" / "cell body", "cells of body" / "cell body"), except where a hyphenated
     compound turns round with ``same_words`` ("decision-making" / "making decisions"). A coordination's
     order is free ("legislative and executive" / "executive and legislative"), and so is a head that a
