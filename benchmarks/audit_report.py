@@ -77,11 +77,12 @@ def _rules(prefix: str) -> None:
 
     sample = {r["id"]: r for r in _rows(f"{prefix}merges_sample.jsonl")}
     verdicts = [v for v in _rows(f"{prefix}merges_verdicts.jsonl") if v["id"] in sample]
+    still = {str(v["id"]): made(sample[str(v["id"])]) for v in verdicts}
     for method in ("fuzzy", "embedding"):
         of = [v for v in verdicts if sample[str(v["id"])].get("method") == method]
-        _line(f"{method}, still made", [v for v in of if made(sample[str(v["id"])])], "wrong")
-        _line(f"{method}, refused", [v for v in of if not made(sample[str(v["id"])])], "wrong")
-    _line("all, still made", [v for v in verdicts if made(sample[str(v["id"])])], "wrong")
+        _line(f"{method}, still made", [v for v in of if still[str(v["id"])]], "wrong")
+        _line(f"{method}, refused", [v for v in of if not still[str(v["id"])]], "wrong")
+    _line("all, still made", [v for v in verdicts if still[str(v["id"])]], "wrong")
     band = {r["id"]: r for r in _rows(f"{prefix}fuzzy_band_sample.jsonl")}
     read = [v for v in _rows(f"{prefix}fuzzy_band_verdicts.jsonl") if v["id"] in band]
     if read:  # pairs just below the threshold, never merged: read after the rule was chosen

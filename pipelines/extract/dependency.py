@@ -764,11 +764,12 @@ class _Sentence:
             return  # "it is ..." is mostly an event or a dummy; "there is" introduces, classifies nothing
         if any(_partial(s) for s in subjects) or any(t.lower_ in R.ARITHMETIC_WORDS for t in self.doc):
             return  # "not all X are Y", "many of the X are Y"; "X is Y minus Z" is a formula
-        named = [p for t in subjects for p in [self.np(t)] if p is not None]
+        concepts = [(t, p) for t in subjects for p in [self.np(t)] if p is not None]
+        named = [p for _, p in concepts]
         # "X that do Z are Y": true of those X only, and the name drops the clause, so X is never the subject
         # of what the sentence states ("A and the B that do Z are Y" still says it of A); X may still be the
         # class its members belong to ("two hormones that affect bone are A and B": A is a hormone)
-        subs = [p for t in subjects if not _restricted(t) for p in [self.np(t)] if p is not None]
+        subs = [p for t, p in concepts if not _restricted(t)]
         modal = bool(_children(verb, "aux"))  # "can be", "would be": a possibility, no class
         for acomp in _children(verb, "acomp"):
             if acomp.lemma_.casefold() in R.USEFUL_ADJECTIVES:  # "X is useful for drawing Y"

@@ -358,7 +358,6 @@ def _pairs(entries: list[ConceptEntry], forms: Mapping[str, list[str]],
     exact: dict[str, set[str]] = defaultdict(set)
     keyed: dict[str, set[str]] = defaultdict(set)
     sorted_key: dict[str, str] = {}
-    fuzzy_name: dict[str, str] = {}
     blocks: dict[str, set[str]] = defaultdict(set)
     for e in entries:
         for n, form in enumerate(forms[e.id]):
@@ -370,7 +369,6 @@ def _pairs(entries: list[ConceptEntry], forms: Mapping[str, list[str]],
                 continue
             keyed[key].add(e.id)
             if n == 0:  # fuzzy compares names only; blocked by key prefix and by sorted-token prefix
-                fuzzy_name[e.id] = form
                 sorted_key[e.id] = _sorted_tokens(key)
                 blocks["k:" + key[:BLOCK_PREFIX]].add(e.id)
                 blocks["s:" + sorted_key[e.id][:BLOCK_PREFIX]].add(e.id)
@@ -395,7 +393,7 @@ def _pairs(entries: list[ConceptEntry], forms: Mapping[str, list[str]],
                 score = fuzz.ratio(sa, sb, score_cutoff=threshold)
                 if not score or fuzzy_blocked(sa, sb):
                     continue
-                if not spelling or spelled_variants(fuzzy_name[a], fuzzy_name[b]):
+                if not spelling or spelled_variants(forms[a][0], forms[b][0]):  # the names, not aliases
                     add(a, b, "fuzzy", round(float(score), 2))
     return found
 
