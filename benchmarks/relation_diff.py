@@ -4,11 +4,13 @@ Two graphs built by ``knowledge_density.py --keep`` from the same corpus with tw
 extractor hold the same relation ids wherever both versions state the same triple (ids derive from
 subject, type and object), so the difference is what the change removed and added. The script prints
 the counts by relation type and a seeded random sample of each side with its evidence, for a person
-to read: a rule that drops relations is worth keeping where most of what it drops is wrong.
+to read: a rule that drops relations is worth keeping where most of what it drops is wrong. Either side
+may also be a JSONL file of ``extract_sample.py`` (a sample of chunks instead of a whole graph).
 
 Run::
 
     .venv/bin/python benchmarks/relation_diff.py /tmp/kd11 /tmp/kd14 --sample 40 --seed 21
+    .venv/bin/python benchmarks/relation_diff.py /tmp/before.jsonl /tmp/after.jsonl --sample 40 --seed 21
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ QUERY = ("MATCH (a:Concept)-[r:RELATION]->(b:Concept) RETURN r.id AS id, a.name 
 
 
 def relations(home: Path, graph: str) -> dict[str, dict[str, Any]]:
+    """The relations of a kept graph, or of an ``extract_sample.py`` file, by id."""
+    if home.is_file():
+        with home.open(encoding="utf-8") as fh:
+            return {r["id"]: r for r in map(json.loads, fh)}
     settings = Settings.model_validate({"home": home, "graph_name": graph})
     with open_store(settings) as store:
         return {str(r["id"]): r for r in store.run(QUERY)}
@@ -35,8 +41,8 @@ def relations(home: Path, graph: str) -> dict[str, dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("before", type=Path, help="PRODA_HOME of the graph built first")
-    p.add_argument("after", type=Path, help="PRODA_HOME of the graph built after the change")
+    p.add_argument("before", type=Path, help="PRODA_HOME of the graph built first, or an extract_sample.py file")
+    p.add_argument("after", type=Path, help="PRODA_HOME of the graph built after the change, or such a file")
     p.add_argument("--graph", default="proda_density", help="graph name in both homes")
     p.add_argument("--sample", type=int, default=40, help="relations to print from each side")
     p.add_argument("--seed", type=int, default=21)

@@ -90,6 +90,11 @@ def test_conjunct_subjects_each_get_the_relation(extractor: DependencyExtractor)
     "If the firm raises prices, it loses customers.",  # conditional
     "Does inflation cause unemployment?",  # a question
     "Inflation is harmful.",  # an adjective is no class
+    "Firms should cut their costs.",  # advice
+    "Central banks can raise interest rates, or reduce the money supply.",  # alternatives
+    "If the orbit is closed, the path is an ellipse.",  # one case of a condition
+    "Hydraulic systems can increase or decrease the force.",  # opposite alternatives
+    "Rhenium is the last stable element to be discovered.",  # a ranking, no class
 ])
 def test_no_assertion_no_triple(extractor: DependencyExtractor, text: str) -> None:
     assert not {t for t in triples(extractor, text) if t[1] != "example_of"}
@@ -109,6 +114,50 @@ def test_pronoun_subject_is_resolved_to_the_previous_subject(extractor: Dependen
     assert ("policy", "decreases", "taxes") in triples(extractor, "This policy lowers taxes.")
     assert not triples(extractor, "Firms raised prices. This is a big mistake.") - {
         ("firms", "increases", "prices")}
+
+
+def test_pronouns_that_name_no_concept_give_no_triple(extractor: DependencyExtractor) -> None:
+    # "this" alone points at what the last clause said (the rate rise), not at its subject
+    assert triples(extractor, "The central bank raised interest rates. This reduces borrowing.") == {
+        ("central bank", "increases", "interest rates")}
+    # the nearest candidate names no concept: the pronoun is not passed on to a farther noun
+    assert not triples(extractor, "The process yields a strong acid. It contains chlorine.")
+    # a pronoun inside what a copula says of its subject means something else
+    assert not triples(extractor, "The main drawback of the plan is that it raises costs.")
+
+
+def test_the_definite_definitions(extractor: DependencyExtractor) -> None:
+    assert triples(extractor, "Budgeting is the process of planning, tracking, and adjusting spending.") == {
+        ("budgeting", "defined_as", "process of planning, tracking, and adjusting spending")}
+    assert triples(extractor, "A light-year is the distance light travels in one year.") == {
+        ("light-year", "defined_as", "distance light travels in one year")}
+    # one item of a series named, a clause that needs the reader, a clause cut at a comma: no definition
+    assert not triples(extractor, "The final ingredient is the expenditure schedule.")
+    assert not triples(extractor, "The key model is the model that we use in this book.")
+    assert not triples(extractor, "Judicial review is the process by which a court, or a judge, checks a law.")
+
+
+def test_a_subject_acting_on_what_it_owns_relates_no_two_concepts(extractor: DependencyExtractor) -> None:
+    assert ("firms", "increases", "output") not in triples(extractor, "Firms expand their output when prices rise.")
+    assert triples(extractor, "Increasing its volume will decrease its pressure.") == {
+        ("increasing volume", "decreases", "pressure")}
+
+
+def test_possibilities_of_one_kind_stand(extractor: DependencyExtractor) -> None:
+    assert triples(extractor, "A hard fall may cause a fracture of the clavicle or may injure the ligaments.") == {
+        ("hard fall", "causes", "fracture of clavicle")}
+    assert triples(extractor, "Momentum depends on its mass and its velocity.") == {
+        ("momentum", "requires", "mass"), ("momentum", "requires", "velocity")}
+
+
+def test_a_renaming_or_is_no_alternative(extractor: DependencyExtractor) -> None:
+    assert triples(extractor, "Borrowed money, or debt, increases liabilities.") == {
+        ("borrowed money", "increases", "liabilities")}
+
+
+def test_an_object_no_x_negates_its_own_verb_only(extractor: DependencyExtractor) -> None:
+    assert not triples(extractor, "Deserts contain no permanent rivers.")
+    assert triples(extractor, "The drug does no good and causes nausea.") == {("drug", "causes", "nausea")}
 
 
 def test_acronyms_name_one_thing_one_way(extractor: DependencyExtractor) -> None:
@@ -197,7 +246,7 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
                                          text="## Key Terms\n\n## Summary\n")])
     report = run_extraction(store, ExtractConfig(backend="dependency"), tmp_path)
     [stats] = report.shards
-    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v7"
+    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v8"
     assert stats.chunks == 4 and stats.failed_chunks == 0 and stats.quarantined == 0
     assert stats.empty_reasons == {"no sentence": 1}
     # TEXT states one three-step argument; every chunk repeats it, so it is one chain in the graph

@@ -192,6 +192,14 @@ class Phrase:
     sign: int = 0  # +1: "higher X", "an increase in X"; -1: "lower X", "a fall in X"
 
 
+@dataclass(frozen=True)
+class Mention:
+    """A candidate antecedent of a pronoun: its number, and the concept it names, if any."""
+
+    plural: bool
+    phrase: Phrase | None
+
+
 _LEFT_DEPS = frozenset({"compound", "amod", "nmod", "nummod", "det", "poss", "quantmod", "advmod", "npadvmod",
                         "punct", "case", "predet"})
 _NOUNS = frozenset({"NOUN", "PROPN"})
@@ -213,6 +221,21 @@ def _of_object(tok: Token) -> Token | None:
                 if p.dep_ == "pobj" and (p.pos_ in _NOUNS or p.pos_ == "PRON"):
                     return p
     return None
+
+
+def _identifying(subject: Token) -> bool:
+    """Whether a subject picks one item out of a series ("the final ingredient", "a seventh muscle", "the
+    greatest challenge", "one foundation of X"): "<it> is the Y" then names that item, defining nothing."""
+    return subject.lower_ in R.SERIES_WORDS or any(
+        c.tag_ in ("JJS", "RBS") or c.ent_type_ == "ORDINAL" or c.lower_ in R.SERIES_WORDS
+        for c in subject.children if c.dep_ in ("amod", "nummod", "det", "advmod", "compound"))
+
+
+def _of_activity(tok: Token) -> bool:
+    """Whether ``tok`` has an "of" phrase that is an activity or a clause ("the process of planning a
+    budget", "the study of how people choose")."""
+    return any(c.dep_ == "prep" and c.lower_ == "of" and any(
+        p.dep_ == "pcomp" or (p.dep_ == "pobj" and p.tag_ == "VBG") for p in c.children) for c in tok.children)
 
 
 def _left_start(head: Token) -> int:
@@ -449,7 +472,17 @@ def definition(tok: Token) -> str | None:
 
 
 def _definition_tokens(tok: Token, start: int, end: int) -> str | None:
-    for t in tok.doc[tok.i + 1:end + 1]:
+    """The definition from ``start`` to ``end``, cut at the first punctuation after ``tok`` but for a comma
+    between the items of a list ("the process of hiring, training, and paying staff"); a list that does
+    not fit gives none: cut short ("the study of how individuals"), it would misstate the definition."""
+    doc = tok.doc
+    listed = False
+    for t in doc[tok.i + 1:end + 1]:
+        after = doc[t.i + 1] if t.i + 1 < len(doc) else None
+        if t.text == "," and after is not None and start <= after.head.i < t.i and (
+                after.dep_ == "conj" or (after.dep_ == "cc" and (after.lower_ == "and" or listed))):
+            listed = True  # a first ", or" renames instead ("the square of the correlation, or r2")
+            continue
         if t.text in ",;:()" or (t.is_punct and t.text not in "-–/'’"):
             end = t.i - 1
             break
@@ -485,7 +518,11 @@ _NEGATORS = frozenset({"never", "hardly", "rarely", "seldom", "no"})
 
 def _negated(verb: Token) -> bool:
     """Whether ``verb`` is negated, itself or through the clause it depends on ("it is not true that X
-    raises Y", "does not raise Y or lower Z"); a subject "no X" negates too."""
+    raises Y", "does not raise Y or lower Z"); a subject "no X" negates too, and an object "no X" its own
+    verb ("they contain no trace of Y"; in "it does no good and causes harm" the harm stands)."""
+    if any(c.dep_ in ("dobj", "attr") and any(d.dep_ == "det" and d.lower_ == "no" for d in c.children)
+           for c in verb.children):
+        return True
     v = verb
     while True:
         if any(c.dep_ == "neg" or c.lower_ in _NEGATORS for c in v.children):
@@ -495,6 +532,15 @@ def _negated(verb: Token) -> bool:
         if v.dep_ not in ("conj", "xcomp", "ccomp") or v.head == v:
             return False
         v = v.head
+
+
+def _predicated(subject: Token, pron: Token) -> bool:
+    """Whether ``pron`` sits in what a copula says of ``subject`` ("the bad news is that it must lower its
+    price", "one objection to the view is that it ..."): that clause describes the subject, so the
+    pronoun means something else."""
+    verb = subject.head
+    return verb.lemma_ == "be" and any(c.dep_ in ("ccomp", "attr", "acomp", "xcomp")
+                                       and c.left_edge.i <= pron.i <= c.right_edge.i for c in verb.children)
 
 
 def _partial(subject: Token) -> bool:
@@ -529,6 +575,83 @@ def _conditional(verb: Token) -> bool:
         if t.head == t:
             return False
         t = t.head
+
+
+# Relations between two things: a subject acting on what it owns ("the firm raised its price", "muscles
+# increase their demand for oxygen") states an act of the subject, not how two concepts relate. Not
+# "requires": "momentum depends on its mass" says what the quantity depends on.
+_BETWEEN = frozenset({"causes", "increases", "decreases", "prevents", "enables"})
+
+
+def _owned_by(obj: Token, subjects: list[Token]) -> bool:
+    """Whether ``obj`` is owned by the subject: "its X" after a singular subject, "their X" after a plural
+    one ("external forces cause its deformation": "its" is another thing's, and the object stays)."""
+    owner = next((c.lower_ for c in obj.children if c.dep_ == "poss" and c.lower_ in ("its", "their")), None)
+    if owner is None or not subjects or obj.i < subjects[0].i or subjects[0].tag_ == "VBG":
+        return False  # "their diffusion is aided by proteins", "increasing its volume": another thing's
+    plural = len(subjects) > 1 or subjects[0].tag_ in _PLURAL_TAGS or subjects[0].lower_ in R.PLURAL_ANAPHORS
+    return plural == (owner == "their")
+
+
+def _advised(verb: Token) -> bool:
+    """Whether ``verb`` is recommended rather than stated ("governments should stimulate demand and
+    promote trade"): a modal of advice on it or on the verb it is coordinated with."""
+    v = verb
+    while True:
+        if any(c.dep_ == "aux" and c.lower_ in R.ADVICE_MODALS for c in v.children):
+            return True
+        if v.dep_ != "conj" or v.head == v:
+            return False
+        v = v.head
+
+
+def _alternative(verb: Token) -> bool:
+    """Whether ``verb`` is one of alternatives joined by "or" that no reader takes as both true: "either ...
+    or ..." ("policy either restricts or encourages entry"), or opposite effects ("hydraulic systems
+    increase or decrease the force", "factors promote or inhibit transcription"). Possibilities of one
+    kind stand ("a hard fall may cause a fracture or injure the ligaments")."""
+    first = verb.head if verb.dep_ == "conj" and verb.head.pos_ in ("VERB", "AUX") else verb
+    # the same form on both sides: the parser also reads a renaming "X, or ascending tract" or "your
+    # liabilities, or what you owe" as a second verb, and that one never agrees with the first
+    others = [o for o in first.children if o.dep_ == "conj" and o.pos_ in ("VERB", "AUX") and _form(o) == _form(first)
+              and any(c.dep_ == "cc" and c.lower_ == "or" and first.i < c.i < o.i for c in first.children)]
+    if first is not verb:
+        others = [verb] if verb in others else []
+    if not others:
+        return False
+    either = any(c.dep_ == "preconj" and c.lower_ == "either" for c in first.children) or (
+        first.i > 0 and first.doc[first.i - 1].lower_ == "either")
+    return either or any(_effect_sign(first) * _effect_sign(o) < 0 for o in others)
+
+
+def _effect_sign(verb: Token) -> int:
+    """+1 for a verb that raises or lets happen, -1 for one that lowers or stops, 0 otherwise."""
+    lemma = verb.lemma_.casefold()
+    relation = R.ACTIVE.get(lemma, "")
+    if relation in ("increases", "enables") or lemma in R.UP_VERBS:
+        return 1
+    return -1 if relation in ("decreases", "prevents") or lemma in R.DOWN_VERBS else 0
+
+
+def _form(verb: Token) -> str:
+    """A verb's form for coordination: its tag, with the base form and the present not of the third
+    person as one ("increase or decrease" is tagged either way)."""
+    return "VB" if verb.tag_ in ("VB", "VBP") else verb.tag_
+
+
+def _consequent(verb: Token) -> bool:
+    """Whether ``verb`` (or the verb it is coordinated with) is the consequent of an "if/unless" clause
+    before it ("if the energy is positive, the path is a hyperbola": a case among others); a condition
+    that trails ("X is part of Y if you treat each task as a goal") mostly frames the reader's view."""
+    v = verb
+    while True:
+        if any(c.dep_ == "advcl" and c.i < v.i
+               and any(m.dep_ == "mark" and m.lower_ in R.CONDITION_MARKS for m in c.children)
+               for c in v.children):
+            return True
+        if v.dep_ != "conj" or v.head == v:
+            return False
+        v = v.head
 
 
 def _passive(verb: Token) -> bool:
@@ -588,7 +711,7 @@ class _Sentence:
     which says where precision is lost when the extractor is measured against the gold set.
     """
 
-    def __init__(self, doc: Doc, previous: list[Phrase]) -> None:
+    def __init__(self, doc: Doc, previous: list[Mention]) -> None:
         self.doc = doc
         self.previous = previous
         self.triples: list[Triple] = []
@@ -613,19 +736,23 @@ class _Sentence:
         return phrase(tok, max_words=max_words, signed=signed)
 
     def antecedent(self, pron: Token) -> Phrase | None:
-        """The concept a subject "it/this/they/these" stands for: the most recent subject (then object) of
-        agreeing number before it in this sentence, else in the previous one. Anything else: None."""
+        """The concept a subject "it/they/these" stands for: the nearest subject before it in this sentence,
+        else the previous sentence's subject, then its objects, the first of agreeing number. That
+        candidate decides: when it names no concept ("the first solution", a vague head), the pronoun
+        gets none rather than a farther noun of the same number, which it rarely means. Anything else:
+        None, and so is "this" alone, which in expository prose points at what the previous clause
+        said ("... is impeded. This causes a drop"), not at its subject."""
         low = pron.lower_
         if pron.dep_ not in ("nsubj", "nsubjpass") or low not in R.SINGULAR_ANAPHORS | R.PLURAL_ANAPHORS:
             return None
-        if low in ("this", "these") and pron.head.lemma_ == "be":
-            return None  # "This is a big mistake": a demonstrative before a copula points at an event
+        if low in R.EVENT_ANAPHORS or (low == "these" and pron.head.lemma_ == "be"):
+            return None  # "This is a big mistake", "These are the costs": an event or a list, not a noun
         plural = low in R.PLURAL_ANAPHORS
-        here = [p for t in reversed(self.doc[:pron.i]) if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ in _NOUNS
-                for p in [phrase(t)] if p is not None]
+        here = [Mention(t.tag_ in _PLURAL_TAGS, phrase(t)) for t in reversed(self.doc[:pron.i])
+                if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ in _NOUNS and not _predicated(t, pron)]
         for cand in [*here, *self.previous]:
             if cand.plural == plural:
-                return cand
+                return cand.phrase
         return None
 
     def subjects(self, verb: Token) -> list[Token]:
@@ -690,6 +817,8 @@ class _Sentence:
             return  # "laws that require a company to sell", "allow the firm to borrow": the act is the object
         if any(t.lemma_.casefold() in R.CLASS_HEADS for t in [*subjects, *objects]):
             return  # "the kind of method depends on the type of research": a choice, not the concepts
+        if relation in _BETWEEN and not reverse:
+            objects = [t for t in objects if not _owned_by(t, subjects)]
         subs = [p for t in subjects for p in [self.np(t, signed=signed)] if p is not None]
         objs = [p for t in objects for p in [self.np(t, signed=signed)] if p is not None][:cap]
         for s in subs:
@@ -745,9 +874,12 @@ class _Sentence:
         # "X, which could limit growth": a relative clause of possibility hangs on a noun that is mostly
         # not the cause; a main clause "X may reduce Y" states the effect
         self.weak = verb.dep_ == "relcl" and any(c.dep_ == "aux" and c.lower_ in R.WEAK_MODALS for c in verb.children)
+        if _advised(verb) or _alternative(verb):
+            return
         subjects = self.subjects(verb)
         if lemma == "be" and not _passive(verb):
-            self.copula(verb, subjects)
+            if not _consequent(verb):
+                self.copula(verb, subjects)
             return
         if not subjects:
             return
@@ -803,8 +935,11 @@ class _Sentence:
                     self.add(s, relation, self.np(o))
             # "One type of X is Y": the class is the subject, the member the attribute
             return
-        if attr.pos_ not in _NOUNS or any(c.tag_ in ("JJS", "RBS") or c.dep_ == "nummod" for c in attr.children):
-            return  # "the highest level of ...": a ranking, neither a class nor a definition
+        if attr.pos_ not in _NOUNS or any(c.tag_ in ("JJS", "RBS") or c.dep_ == "nummod" or c.ent_type_ == "ORDINAL"
+                                          or c.lower_ in R.SERIES_WORDS | R.COMPARISON_WORDS for c in attr.children):
+            # "the highest level of ...", "the last element to be found", "the only planet with life", "the
+            # same thing that happens in ...": a ranking or a comparison, neither a class nor a definition
+            return
         if low in R.INSTRUMENT_HEADS:  # "X is a convenient way to format Y": a use
             self.rule = "copula-tool"
             goals: list[Phrase | str | None] = [g for clause in _children(attr, "acl", "relcl")
@@ -843,9 +978,19 @@ class _Sentence:
             for s in subs:
                 self.add(s, "is_a", obj)
             return
-        if det == "the" and inner is not None and present and all(not s.plural for s in subs):
+        if det == "the" and present and all(not s.plural for s in subs) and not any(map(_identifying, subjects)) and (
+                inner is not None or _of_activity(attr) or any(c.dep_ == "relcl" for c in attr.children)):
+            # "Inflation is the rise of the price level", "budgeting is the process of planning what to
+            # spend", "photosynthesis is the process by which plants turn light into energy"
             self.rule = "copula-the"
-            meaning = definition(attr)  # "Inflation is the rise of the price level"
+            if inner is None and not _of_activity(attr):
+                # only the clause says which one: without it ("the key model [we use]") no definition is
+                # left, and a clause cut at a comma ("the process by which a decision, or ...") is none either
+                whole = attr.doc[attr.i:attr.right_edge.i + 1]
+                meaning = None if any(t.text in ",;:()" for t in whole) else \
+                    _definition_tokens(attr, _left_start(attr), attr.right_edge.i)
+            else:
+                meaning = definition(attr)  # "Inflation is the rise of the price level"
             for s in subs:
                 self.add(s, "defined_as", meaning)
 
@@ -1093,15 +1238,16 @@ class _Sentence:
         for item in found[:R.MAX_EXAMPLES]:
             self.add(item, "example_of", cls)
 
-    def antecedents(self) -> list[Phrase]:
-        """Candidate antecedents for the next sentence: the main subject first, then the objects."""
+    def antecedents(self) -> list[Mention]:
+        """Candidate antecedents for the next sentence: the main subject first, then the objects, each
+        with its number, also where it names no concept (see :meth:`antecedent`)."""
         roots = [t for t in self.doc if t.dep_ == "ROOT"]
-        out: list[Phrase] = []
+        out: list[Mention] = []
         for root in roots:
             for tok in [*self.subjects(root), *_children(root, "dobj", "attr")]:
                 p = self.np(tok)
-                if p is not None:
-                    out.append(p)
+                plural = p.plural if p is not None else tok.tag_ in _PLURAL_TAGS or tok.lower_ in R.PLURAL_ANAPHORS
+                out.append(Mention(plural, p))
         return out
 
 
@@ -1137,7 +1283,7 @@ class DependencyExtractor:
 
     name: str = "dependency"
     model: str | None = None
-    prompt_version: str = "dependency-v7"  # bump whenever a rule, a word list or the model changes
+    prompt_version: str = "dependency-v8"  # bump whenever a rule, a word list or the model changes
 
     def __init__(self) -> None:
         load_pipeline()  # fail here, with the install hint, not on the first chunk
@@ -1153,7 +1299,7 @@ class DependencyExtractor:
     def triples(self, text: str) -> Iterator[tuple[Triple, str, str]]:
         """Every (triple, evidence, rule) of ``text`` in sentence order, before deduplication."""
         spans = _sentences(text)
-        previous: list[Phrase] = []
+        previous: list[Mention] = []
         opened: tuple[list[Phrase], str, int] | None = None  # a "the following:" sentence and where it starts
         items: list[str] = []
         for (start, end), doc in zip(spans, load_pipeline().pipe(text[s:e] for s, e in spans), strict=True):

@@ -208,6 +208,12 @@ PARTIAL_QUANTIFIERS = _words("not no few some many several most much part certai
 ARITHMETIC_WORDS = _words("minus plus times divided multiplied")
 # Modal verbs of possibility: "which could limit growth" states no effect.
 WEAK_MODALS = _words("may might could")
+# Modals of advice: "firms should cut costs", "each function should include a docstring" recommend, and
+# what they recommend is no fact.
+ADVICE_MODALS = _words("should ought")
+# Markers of a condition whose consequent a copula states ("if the energy is positive, the path is a
+# hyperbola"): what the consequent classifies holds only under the condition.
+CONDITION_MARKS = _words("if unless")
 
 # Generic heads that stay vague under an adjective ("economic factors", "positive effects"), unlike
 # "comparative advantage" or "marginal cost".
@@ -238,9 +244,17 @@ DOWN_MODIFIERS = _words("lower less fewer smaller reduced decreased decreasing f
 UP_NOUNS = _words("increase rise growth expansion gain boost hike surge")
 DOWN_NOUNS = _words("decrease fall decline drop reduction contraction cut loss slowdown")
 
+# Words that pick one item out of a series ("the final step", "one foundation", "another reason").
+SERIES_WORDS = _words("one another final last next previous following first second third")
+# Words by which a copula's attribute compares instead of classifying ("the only planet", "the same thing").
+COMPARISON_WORDS = _words("only same")
+
 # Pronouns that stand for a concept named before and that the extractor resolves.
 SINGULAR_ANAPHORS = _words("it this")
 PLURAL_ANAPHORS = _words("they these")
+# Of those, the ones that stand alone for what the previous clause said rather than for a noun in it
+# ("the movement of the ions is impeded. This causes a drop"): they name no concept.
+EVENT_ANAPHORS = _words("this")
 
 # Entity types of anecdotal instances ("firms such as <company>"): never an example of a class.
 ANECDOTAL_ENTITIES = _words("PERSON ORG GPE FAC LOC NORP")
