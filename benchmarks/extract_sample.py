@@ -31,24 +31,19 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+sys.path.insert(0, str(ROOT / "scripts"))
+from typecheck import mirror  # noqa: E402  (the scripts folder is no package)
 
 
 def import_from(checkout: Path, into: Path) -> None:
-    """Make ``import proda`` load the packages of ``checkout`` (another commit's tree): a ``proda``
-    folder under ``into`` links each package folder its pyproject maps, and goes first on sys.path."""
+    """Make ``import proda`` load the packages of ``checkout`` (another commit's tree): the same tree of
+    links that the type check builds, first on sys.path."""
     try:
-        dirs = tomllib.loads((checkout / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+        mirror(checkout, into)
     except (OSError, KeyError, tomllib.TOMLDecodeError) as e:
-        raise SystemExit(f"--source {checkout}: no ProDa checkout there ({e})") from e
-    # the subpackages live outside the root package's folder: a real folder of links stands in for it
-    root = into / "proda"
-    root.mkdir()
-    for entry in (checkout / dirs["proda"]).iterdir():
-        (root / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
-    for name, folder in dirs.items():
-        if name != "proda":
-            (root / name.split(".", 1)[1]).symlink_to(checkout / folder, target_is_directory=True)
+        raise SystemExit(f"--source {checkout}: no ProDa checkout there ({e!r})") from e
     sys.path.insert(0, str(into))
 
 
@@ -83,15 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="proda-source-") as shim:
         if a.source is not None:
             import_from(a.source.resolve(), Path(shim))
+            import proda
+
+            if not Path(proda.__file__ or "").is_relative_to(shim):
+                raise SystemExit(f"--source {a.source}: the installed proda was imported instead")
         return run(a)
 
 
 def run(a: argparse.Namespace) -> int:
     from proda.pipelines.extract.dependency import DependencyExtractor
 
-    loaded = Path(sys.modules["proda"].__file__ or "").resolve()
-    if a.source is not None and not loaded.is_relative_to(a.source.resolve()):
-        raise SystemExit(f"--source {a.source}: the installed proda was imported instead")
     files = a.files or sorted(CORPUS.glob("*.jsonl"))
     if not files:
         raise SystemExit(f"no corpus files given and none in {CORPUS}")

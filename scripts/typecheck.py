@@ -18,19 +18,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main() -> int:
-    mapping: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+def mirror(root: Path, tree: Path) -> None:
+    """A ``proda`` folder under ``tree`` whose links follow the ``package-dir`` mapping of the checkout at
+    ``root``: with ``tree`` first on a path, ``proda`` is that checkout's code (also used by
+    benchmarks/extract_sample.py to run another commit's extractor)."""
+    mapping: dict[str, str] = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-dir"]
-    tree = ROOT / "build" / "typecheck"
-    shutil.rmtree(tree, ignore_errors=True)
     top = tree / "proda"
     top.mkdir(parents=True)
-    for entry in (ROOT / mapping["proda"]).iterdir():
+    for entry in (root / mapping["proda"]).iterdir():
         if entry.name != "__pycache__":
             (top / entry.name).symlink_to(entry)
     for package, folder in mapping.items():
         if package != "proda":
-            (top / package.split(".", 1)[1]).symlink_to(ROOT / folder)
+            (top / package.split(".", 1)[1]).symlink_to(root / folder)
+
+
+def main() -> int:
+    tree = ROOT / "build" / "typecheck"
+    shutil.rmtree(tree, ignore_errors=True)
+    mirror(ROOT, tree)
     cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "-p", "proda"]
     return subprocess.call(cmd, cwd=tree)
 

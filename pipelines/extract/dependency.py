@@ -981,7 +981,7 @@ class _Sentence:
         if det == "the" and present and all(not s.plural for s in subs) and not any(map(_identifying, subjects)) and (
                 inner is not None or _of_activity(attr) or any(c.dep_ == "relcl" for c in attr.children)):
             # "Inflation is the rise of the price level", "budgeting is the process of planning what to
-            # spend", "photosynthesis is the process by which plants turn light into energy"
+            # spend", "acceleration is the rate at which velocity changes"
             self.rule = "copula-the"
             if inner is None and not _of_activity(attr):
                 # only the clause says which one: without it ("the key model [we use]") no definition is
