@@ -210,6 +210,13 @@ def test_ingest_extract_resolve_merges(running_home: Path, cli_graph: str, tmp_p
                for r in report["rejected"])  # the malformed line is named by file and line
     missing = proda("ingest", str(tmp_path / "nope.jsonl"), home=running_home, graph=cli_graph)
     assert missing.returncode == 2 and "nope.jsonl" in missing.stderr
+    # nothing could be ingested: a batch job must not read that as success
+    only_bad = proda("ingest", str(bad), "--json", home=running_home, graph=cli_graph)
+    assert only_bad.returncode == 2 and "all 2 input(s) were rejected" in only_bad.stderr
+    assert len(json.loads(only_bad.stdout)["rejected"]) == 2  # the report still comes first
+    (tmp_path / "empty").mkdir()
+    nothing = proda("ingest", str(tmp_path / "empty"), home=running_home, graph=cli_graph)
+    assert nothing.returncode == 2 and "no documents found in" in nothing.stderr and "empty" in nothing.stderr
     estimate = proda("extract", "--estimate", home=running_home, graph=cli_graph)
     assert estimate.returncode == 0 and "no model calls" in estimate.stdout
     extracted = proda("extract", "--json", home=running_home, graph=cli_graph)

@@ -33,7 +33,8 @@ def ingest(
     Re-ingesting an unchanged document writes nothing; a changed one replaces its chunks and marks
     what was extracted from the old ones as stale. Empty, binary, non-UTF-8, oversized documents,
     PDFs without a text layer and pages without visible text are reported by id with the reason and
-    skipped; the run goes on.
+    skipped; the run goes on. It exits 2 when nothing could be ingested: every input rejected, or no
+    document under the paths given.
     """
     from proda.pipelines.ingest import ingest_paths
 
@@ -55,6 +56,7 @@ def ingest(
                     "chunks_deleted": report.chunks_deleted, "stale": dict(report.stale),
                     "rejected": [{"item": r.item, "origin": r.origin, "code": r.code, "reason": r.reason}
                                  for r in report.rejected], "rejected_by_reason": dict(report.by_reason)})
+        _refuse_nothing_ingested(report.seen, len(report.rejected), paths)
         return
     console.print(report.summary())
     if report.rejected:
@@ -63,6 +65,15 @@ def ingest(
                          + ", ".join(f"{k} {n}" for k, n in sorted(report.by_reason.items())) + ")")
         if len(report.rejected) > 50:
             console.print(f"[dim]... {len(report.rejected) - 50} more; use --json for the full list[/dim]")
+    _refuse_nothing_ingested(report.seen, len(report.rejected), paths)
+
+
+def _refuse_nothing_ingested(seen: int, rejected: int, paths: list[Path]) -> None:
+    """A batch job must not read "0 new" as success when nothing could be read at all."""
+    if seen == 0:
+        raise InputError("no documents found in " + ", ".join(str(p) for p in paths))
+    if rejected == seen:
+        raise InputError(f"nothing ingested: all {seen} input(s) were rejected (reasons above)")
 
 
 extract_app = typer.Typer(rich_markup_mode="markdown")
