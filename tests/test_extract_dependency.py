@@ -95,6 +95,7 @@ def test_conjunct_subjects_each_get_the_relation(extractor: DependencyExtractor)
     "If the orbit is closed, the path is an ellipse.",  # one case of a condition
     "Hydraulic systems can increase or decrease the force.",  # opposite alternatives
     "Rhenium is the last stable element to be discovered.",  # a ranking, no class
+    "Sleep is the foundation of good health.",  # a figure of speech
 ])
 def test_no_assertion_no_triple(extractor: DependencyExtractor, text: str) -> None:
     assert not {t for t in triples(extractor, text) if t[1] != "example_of"}
@@ -141,6 +142,12 @@ def test_a_subject_acting_on_what_it_owns_relates_no_two_concepts(extractor: Dep
     assert ("firms", "increases", "output") not in triples(extractor, "Firms expand their output when prices rise.")
     assert triples(extractor, "Increasing its volume will decrease its pressure.") == {
         ("increasing volume", "decreases", "pressure")}
+
+
+def test_a_verb_in_another_sense_states_no_change(extractor: DependencyExtractor) -> None:
+    assert not triples(extractor, "The society raised funds to provide shelter.")
+    assert not triples(extractor, "Social psychologists promoted the situationist perspective.")
+    assert triples(extractor, "Exercise promotes muscle growth.") == {("exercise", "increases", "muscle growth")}
 
 
 def test_possibilities_of_one_kind_stand(extractor: DependencyExtractor) -> None:
@@ -246,7 +253,7 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
                                          text="## Key Terms\n\n## Summary\n")])
     report = run_extraction(store, ExtractConfig(backend="dependency"), tmp_path)
     [stats] = report.shards
-    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v8"
+    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v9"
     assert stats.chunks == 4 and stats.failed_chunks == 0 and stats.quarantined == 0
     assert stats.empty_reasons == {"no sentence": 1}
     # TEXT states one three-step argument; every chunk repeats it, so it is one chain in the graph

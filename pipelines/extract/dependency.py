@@ -1047,6 +1047,8 @@ class _Sentence:
             if subs:
                 self.opens_list = (subs, R.ACTIVE[lemma])
             return
+        if lemma in R.OTHER_SENSES:
+            objects = [o for o in objects if o.lemma_.casefold() not in R.OTHER_SENSES[lemma]]
         if lemma in R.ACTIVE and objects and not _children(verb, "xcomp", "ccomp", "oprd") \
                 and not self.clausal_object(verb, objects):
             relation = R.ACTIVE[lemma]
@@ -1283,7 +1285,7 @@ class DependencyExtractor:
 
     name: str = "dependency"
     model: str | None = None
-    prompt_version: str = "dependency-v8"  # bump whenever a rule, a word list or the model changes
+    prompt_version: str = "dependency-v9"  # bump whenever a rule, a word list or the model changes
 
     def __init__(self) -> None:
         load_pipeline()  # fail here, with the install hint, not on the first chunk

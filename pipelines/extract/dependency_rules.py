@@ -38,6 +38,16 @@ ACTIVE: dict[str, str] = {
     **dict.fromkeys(("precede",), "precedes"),
 }
 
+# Objects after which a verb of ACTIVE means something else: "raise funds / a question / children" collects,
+# asks or brings up; "promote a view / a product / an employee" advocates, sells or advances. The verb
+# then states no change in an amount.
+OTHER_SENSES: dict[str, frozenset[str]] = {
+    "raise": _words("fund funds money capital question questions concern concerns issue issues objection "
+                    "objections child children family families army armies flag flags hand hands eyebrow eyebrows"),
+    "promote": _words("view views perspective perspectives idea ideas product products brand brands candidate "
+                      "candidates employee employees agenda agendas policy policies"),
+}
+
 # "X <verb> <prep> Y": (lemma, preposition or particle) -> relation.
 PHRASAL: dict[tuple[str, str], str] = {
     ("lead", "to"): "causes",
@@ -197,7 +207,9 @@ AGENT_HEADS = _words(
 # indicator of Y", "X is a measure of Y", "X is one way to Y", "X is an approximation").
 HEDGED_HEADS = _words(
     "indicator indicators measure measures sign signs proxy gauge reflection approximation estimate estimates "
-    "symptom symptoms one way ways attempt attempts example examples source sources")
+    "symptom symptoms one way ways attempt attempts example examples source sources "
+    # figures of speech: "sleep is the foundation of good health", "trust is the key to teamwork"
+    "foundation foundations cornerstone backbone key hallmark")
 # Adjectives that say a predicate holds only loosely ("a rough indicator", "a partial measure").
 HEDGE_ADJECTIVES = _words("rough approximate partial crude imperfect loose possible potential")
 
