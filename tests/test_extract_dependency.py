@@ -92,9 +92,9 @@ def test_conjunct_subjects_each_get_the_relation(extractor: DependencyExtractor)
     "Inflation is harmful.",  # an adjective is no class
     "Firms should cut their costs.",  # advice
     "Central banks can raise interest rates, or reduce the money supply.",  # alternatives
-    "If the orbit is closed, the path is an ellipse.",  # one case of a condition
-    "Hydraulic systems can increase or decrease the force.",  # opposite alternatives
-    "Rhenium is the last stable element to be discovered.",  # a ranking, no class
+    "If the loan is secured, the lender is a creditor.",  # one case of a condition
+    "Valves can increase or decrease the flow of water.",  # opposite alternatives
+    "The tablet is the last model of the series.",  # a ranking, no class
     "Sleep is the foundation of good health.",  # a figure of speech
 ])
 def test_no_assertion_no_triple(extractor: DependencyExtractor, text: str) -> None:
@@ -130,8 +130,8 @@ def test_pronouns_that_name_no_concept_give_no_triple(extractor: DependencyExtra
 def test_the_definite_definitions(extractor: DependencyExtractor) -> None:
     assert triples(extractor, "Budgeting is the process of planning, tracking, and adjusting spending.") == {
         ("budgeting", "defined_as", "process of planning, tracking, and adjusting spending")}
-    assert triples(extractor, "A light-year is the distance light travels in one year.") == {
-        ("light-year", "defined_as", "distance light travels in one year")}
+    assert triples(extractor, "A mile is the distance a walker covers in twenty minutes.") == {
+        ("mile", "defined_as", "distance walker covers in twenty minutes")}
     # one item of a series named, a clause that needs the reader, a clause cut at a comma: no definition
     assert not triples(extractor, "The final ingredient is the expenditure schedule.")
     assert not triples(extractor, "The key model is the model that we use in this book.")
@@ -140,21 +140,21 @@ def test_the_definite_definitions(extractor: DependencyExtractor) -> None:
 
 def test_a_subject_acting_on_what_it_owns_relates_no_two_concepts(extractor: DependencyExtractor) -> None:
     assert ("firms", "increases", "output") not in triples(extractor, "Firms expand their output when prices rise.")
-    assert triples(extractor, "Increasing its volume will decrease its pressure.") == {
-        ("increasing volume", "decreases", "pressure")}
+    assert triples(extractor, "Widening its base will increase its stability.") == {
+        ("widening base", "increases", "stability")}
 
 
 def test_a_verb_in_another_sense_states_no_change(extractor: DependencyExtractor) -> None:
-    assert not triples(extractor, "The society raised funds to provide shelter.")
-    assert not triples(extractor, "Social psychologists promoted the situationist perspective.")
+    assert not triples(extractor, "The club raised funds for a new roof.")
+    assert not triples(extractor, "The critics promoted the modern view.")
     assert triples(extractor, "Exercise promotes muscle growth.") == {("exercise", "increases", "muscle growth")}
 
 
 def test_possibilities_of_one_kind_stand(extractor: DependencyExtractor) -> None:
-    assert triples(extractor, "A hard fall may cause a fracture of the clavicle or may injure the ligaments.") == {
-        ("hard fall", "causes", "fracture of clavicle")}
-    assert triples(extractor, "Momentum depends on its mass and its velocity.") == {
-        ("momentum", "requires", "mass"), ("momentum", "requires", "velocity")}
+    assert triples(extractor, "A late frost may cause crop failure or may kill the seedlings.") == {
+        ("late frost", "causes", "crop failure")}
+    assert triples(extractor, "Drag depends on its speed and its shape.") == {
+        ("drag", "requires", "speed"), ("drag", "requires", "shape")}
 
 
 def test_a_renaming_or_is_no_alternative(extractor: DependencyExtractor) -> None:

@@ -224,8 +224,8 @@ def _of_object(tok: Token) -> Token | None:
 
 
 def _identifying(subject: Token) -> bool:
-    """Whether a subject picks one item out of a series ("the final ingredient", "a seventh muscle", "the
-    greatest challenge", "one foundation of X"): "<it> is the Y" then names that item, defining nothing."""
+    """Whether a subject picks one item out of a series ("the final ingredient", "a seventh rule", "the
+    greatest risk", "one source of X"): "<it> is the Y" then names that item, defining nothing."""
     return subject.lower_ in R.SERIES_WORDS or any(
         c.tag_ in ("JJS", "RBS") or c.ent_type_ == "ORDINAL" or c.lower_ in R.SERIES_WORDS
         for c in subject.children if c.dep_ in ("amod", "nummod", "det", "advmod", "compound"))
@@ -519,7 +519,8 @@ _NEGATORS = frozenset({"never", "hardly", "rarely", "seldom", "no"})
 def _negated(verb: Token) -> bool:
     """Whether ``verb`` is negated, itself or through the clause it depends on ("it is not true that X
     raises Y", "does not raise Y or lower Z"); a subject "no X" negates too, and an object "no X" its own
-    verb ("they contain no trace of Y"; in "it does no good and causes harm" the harm stands)."""
+    verb ("the soil contains no nitrogen"; in "the remedy does no good and causes nausea" the nausea
+    stands)."""
     if any(c.dep_ in ("dobj", "attr") and any(d.dep_ == "det" and d.lower_ == "no" for d in c.children)
            for c in verb.children):
         return True
@@ -536,7 +537,7 @@ def _negated(verb: Token) -> bool:
 
 def _predicated(subject: Token, pron: Token) -> bool:
     """Whether ``pron`` sits in what a copula says of ``subject`` ("the bad news is that it must lower its
-    price", "one objection to the view is that it ..."): that clause describes the subject, so the
+    price", "one drawback of the plan is that it ..."): that clause describes the subject, so the
     pronoun means something else."""
     verb = subject.head
     return verb.lemma_ == "be" and any(c.dep_ in ("ccomp", "attr", "acomp", "xcomp")
@@ -577,18 +578,18 @@ def _conditional(verb: Token) -> bool:
         t = t.head
 
 
-# Relations between two things: a subject acting on what it owns ("the firm raised its price", "muscles
-# increase their demand for oxygen") states an act of the subject, not how two concepts relate. Not
-# "requires": "momentum depends on its mass" says what the quantity depends on.
+# Relations between two things: a subject acting on what it owns ("the firm raised its price", "states
+# expanded their programmes") states an act of the subject, not how two concepts relate. Not
+# "requires": "the price of a house depends on its location" says what the price depends on.
 _BETWEEN = frozenset({"causes", "increases", "decreases", "prevents", "enables"})
 
 
 def _owned_by(obj: Token, subjects: list[Token]) -> bool:
     """Whether ``obj`` is owned by the subject: "its X" after a singular subject, "their X" after a plural
-    one ("external forces cause its deformation": "its" is another thing's, and the object stays)."""
+    one ("heavy loads cause its collapse": "its" is another thing's, and the object stays)."""
     owner = next((c.lower_ for c in obj.children if c.dep_ == "poss" and c.lower_ in ("its", "their")), None)
     if owner is None or not subjects or obj.i < subjects[0].i or subjects[0].tag_ == "VBG":
-        return False  # "their diffusion is aided by proteins", "increasing its volume": another thing's
+        return False  # "their growth is aided by fertiliser", "widening its base": another thing's
     plural = len(subjects) > 1 or subjects[0].tag_ in _PLURAL_TAGS or subjects[0].lower_ in R.PLURAL_ANAPHORS
     return plural == (owner == "their")
 
@@ -607,12 +608,12 @@ def _advised(verb: Token) -> bool:
 
 def _alternative(verb: Token) -> bool:
     """Whether ``verb`` is one of alternatives joined by "or" that no reader takes as both true: "either ...
-    or ..." ("policy either restricts or encourages entry"), or opposite effects ("hydraulic systems
-    increase or decrease the force", "factors promote or inhibit transcription"). Possibilities of one
-    kind stand ("a hard fall may cause a fracture or injure the ligaments")."""
+    or ..." ("policy either restricts or encourages entry"), or opposite effects ("valves increase or
+    decrease the flow", "rules promote or restrict trade"). Possibilities of one kind stand ("a late
+    frost may kill the buds or damage the leaves")."""
     first = verb.head if verb.dep_ == "conj" and verb.head.pos_ in ("VERB", "AUX") else verb
-    # the same form on both sides: the parser also reads a renaming "X, or ascending tract" or "your
-    # liabilities, or what you owe" as a second verb, and that one never agrees with the first
+    # the same form on both sides: the parser also reads a renaming ("X, or its short name", "your
+    # liabilities, or what you owe") as a second verb, and that one never agrees with the first
     others = [o for o in first.children if o.dep_ == "conj" and o.pos_ in ("VERB", "AUX") and _form(o) == _form(first)
               and any(c.dep_ == "cc" and c.lower_ == "or" and first.i < c.i < o.i for c in first.children)]
     if first is not verb:
@@ -641,7 +642,7 @@ def _form(verb: Token) -> str:
 
 def _consequent(verb: Token) -> bool:
     """Whether ``verb`` (or the verb it is coordinated with) is the consequent of an "if/unless" clause
-    before it ("if the energy is positive, the path is a hyperbola": a case among others); a condition
+    before it ("if the loan is secured, the lender is a creditor": a case among others); a condition
     that trails ("X is part of Y if you treat each task as a goal") mostly frames the reader's view."""
     v = verb
     while True:
@@ -738,10 +739,10 @@ class _Sentence:
     def antecedent(self, pron: Token) -> Phrase | None:
         """The concept a subject "it/they/these" stands for: the nearest subject before it in this sentence,
         else the previous sentence's subject, then its objects, the first of agreeing number. That
-        candidate decides: when it names no concept ("the first solution", a vague head), the pronoun
+        candidate decides: when it names no concept ("the first batch", a vague head), the pronoun
         gets none rather than a farther noun of the same number, which it rarely means. Anything else:
         None, and so is "this" alone, which in expository prose points at what the previous clause
-        said ("... is impeded. This causes a drop"), not at its subject."""
+        said ("prices were frozen. This causes shortages"), not at its subject."""
         low = pron.lower_
         if pron.dep_ not in ("nsubj", "nsubjpass") or low not in R.SINGULAR_ANAPHORS | R.PLURAL_ANAPHORS:
             return None
@@ -937,8 +938,8 @@ class _Sentence:
             return
         if attr.pos_ not in _NOUNS or any(c.tag_ in ("JJS", "RBS") or c.dep_ == "nummod" or c.ent_type_ == "ORDINAL"
                                           or c.lower_ in R.SERIES_WORDS | R.COMPARISON_WORDS for c in attr.children):
-            # "the highest level of ...", "the last element to be found", "the only planet with life", "the
-            # same thing that happens in ...": a ranking or a comparison, neither a class nor a definition
+            # "the highest level of ...", "the last model to be released", "the only firm in the market",
+            # "the same thing that happens when ...": a ranking or a comparison, neither a class nor a definition
             return
         if low in R.INSTRUMENT_HEADS:  # "X is a convenient way to format Y": a use
             self.rule = "copula-tool"
@@ -981,7 +982,7 @@ class _Sentence:
         if det == "the" and present and all(not s.plural for s in subs) and not any(map(_identifying, subjects)) and (
                 inner is not None or _of_activity(attr) or any(c.dep_ == "relcl" for c in attr.children)):
             # "Inflation is the rise of the price level", "budgeting is the process of planning what to
-            # spend", "acceleration is the rate at which velocity changes"
+            # spend", "speed is the rate at which distance changes"
             self.rule = "copula-the"
             if inner is None and not _of_activity(attr):
                 # only the clause says which one: without it ("the key model [we use]") no definition is

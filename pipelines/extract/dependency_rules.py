@@ -265,7 +265,7 @@ COMPARISON_WORDS = _words("only same")
 SINGULAR_ANAPHORS = _words("it this")
 PLURAL_ANAPHORS = _words("they these")
 # Of those, the ones that stand alone for what the previous clause said rather than for a noun in it
-# ("the movement of the ions is impeded. This causes a drop"): they name no concept.
+# ("prices were frozen. This causes shortages"): they name no concept.
 EVENT_ANAPHORS = _words("this")
 
 # Entity types of anecdotal instances ("firms such as <company>"): never an example of a class.
