@@ -594,16 +594,18 @@ def _owned_by(obj: Token, subjects: list[Token]) -> bool:
     return plural == (owner == "their")
 
 
+def _coordinated(verb: Token) -> Iterator[Token]:
+    """``verb`` and the verbs it is coordinated under ("X should raise Y and lower Z": lower, raise)."""
+    yield verb
+    while verb.dep_ == "conj" and verb.head != verb:
+        verb = verb.head
+        yield verb
+
+
 def _advised(verb: Token) -> bool:
     """Whether ``verb`` is recommended rather than stated ("governments should stimulate demand and
     promote trade"): a modal of advice on it or on the verb it is coordinated with."""
-    v = verb
-    while True:
-        if any(c.dep_ == "aux" and c.lower_ in R.ADVICE_MODALS for c in v.children):
-            return True
-        if v.dep_ != "conj" or v.head == v:
-            return False
-        v = v.head
+    return any(c.dep_ == "aux" and c.lower_ in R.ADVICE_MODALS for v in _coordinated(verb) for c in v.children)
 
 
 def _alternative(verb: Token) -> bool:
@@ -644,15 +646,9 @@ def _consequent(verb: Token) -> bool:
     """Whether ``verb`` (or the verb it is coordinated with) is the consequent of an "if/unless" clause
     before it ("if the loan is secured, the lender is a creditor": a case among others); a condition
     that trails ("X is part of Y if you treat each task as a goal") mostly frames the reader's view."""
-    v = verb
-    while True:
-        if any(c.dep_ == "advcl" and c.i < v.i
-               and any(m.dep_ == "mark" and m.lower_ in R.CONDITION_MARKS for m in c.children)
-               for c in v.children):
-            return True
-        if v.dep_ != "conj" or v.head == v:
-            return False
-        v = v.head
+    return any(c.dep_ == "advcl" and c.i < v.i and any(m.dep_ == "mark" and m.lower_ in R.CONDITION_MARKS
+                                                      for m in c.children)
+               for v in _coordinated(verb) for c in v.children)
 
 
 def _passive(verb: Token) -> bool:
@@ -979,12 +975,13 @@ class _Sentence:
             for s in subs:
                 self.add(s, "is_a", obj)
             return
+        of_activity = _of_activity(attr)
         if det == "the" and present and all(not s.plural for s in subs) and not any(map(_identifying, subjects)) and (
-                inner is not None or _of_activity(attr) or any(c.dep_ == "relcl" for c in attr.children)):
+                inner is not None or of_activity or any(c.dep_ == "relcl" for c in attr.children)):
             # "Inflation is the rise of the price level", "budgeting is the process of planning what to
             # spend", "speed is the rate at which distance changes"
             self.rule = "copula-the"
-            if inner is None and not _of_activity(attr):
+            if inner is None and not of_activity:
                 # only the clause says which one: without it ("the key model [we use]") no definition is
                 # left, and a clause cut at a comma ("the process by which a decision, or ...") is none either
                 whole = attr.doc[attr.i:attr.right_edge.i + 1]

@@ -223,8 +223,8 @@ WEAK_MODALS = _words("may might could")
 # Modals of advice: "firms should cut costs", "each function should include a docstring" recommend, and
 # what they recommend is no fact.
 ADVICE_MODALS = _words("should ought")
-# Markers of a condition whose consequent a copula states ("if the energy is positive, the path is a
-# hyperbola"): what the consequent classifies holds only under the condition.
+# Markers of a condition whose consequent a copula states ("if the loan is secured, the lender is a
+# creditor"): what the consequent classifies holds only under the condition.
 CONDITION_MARKS = _words("if unless")
 
 # Generic heads that stay vague under an adjective ("economic factors", "positive effects"), unlike

@@ -56,24 +56,19 @@ def ingest(
                     "chunks_deleted": report.chunks_deleted, "stale": dict(report.stale),
                     "rejected": [{"item": r.item, "origin": r.origin, "code": r.code, "reason": r.reason}
                                  for r in report.rejected], "rejected_by_reason": dict(report.by_reason)})
-        _refuse_nothing_ingested(report.seen, len(report.rejected), paths)
-        return
-    console.print(report.summary())
-    if report.rejected:
-        print_rows([{"item": r.item, "reason": r.reason} for r in report.rejected[:50]],
-                   title=f"rejected ({len(report.rejected)}; by reason: "
-                         + ", ".join(f"{k} {n}" for k, n in sorted(report.by_reason.items())) + ")")
-        if len(report.rejected) > 50:
-            console.print(f"[dim]... {len(report.rejected) - 50} more; use --json for the full list[/dim]")
-    _refuse_nothing_ingested(report.seen, len(report.rejected), paths)
-
-
-def _refuse_nothing_ingested(seen: int, rejected: int, paths: list[Path]) -> None:
-    """A batch job must not read "0 new" as success when nothing could be read at all."""
-    if seen == 0:
+    else:
+        console.print(report.summary())
+        if report.rejected:
+            print_rows([{"item": r.item, "reason": r.reason} for r in report.rejected[:50]],
+                       title=f"rejected ({len(report.rejected)}; by reason: "
+                             + ", ".join(f"{k} {n}" for k, n in sorted(report.by_reason.items())) + ")")
+            if len(report.rejected) > 50:
+                console.print(f"[dim]... {len(report.rejected) - 50} more; use --json for the full list[/dim]")
+    # a batch job must not read "0 new" as success when nothing could be read at all
+    if report.seen == 0:
         raise InputError("no documents found in " + ", ".join(str(p) for p in paths))
-    if rejected == seen:
-        raise InputError(f"nothing ingested: all {seen} input(s) were rejected (reasons above)")
+    if len(report.rejected) == report.seen:
+        raise InputError(f"nothing ingested: all {report.seen} input(s) were rejected (reasons above)")
 
 
 extract_app = typer.Typer(rich_markup_mode="markdown")
