@@ -6,6 +6,7 @@ Run::
     .venv/bin/python benchmarks/audit_report.py --prefix round2_  # the round after the fixes
     .venv/bin/python benchmarks/audit_report.py --prefix round6_ --kinds   # which distractor kinds were right
     .venv/bin/python benchmarks/audit_report.py --prefix round9_ --rules   # merges under today's rules
+    .venv/bin/python benchmarks/audit_report.py --prefix round10_          # composed chains, with causes
 
 ``--kinds`` joins the item verdicts with their sample: for every kind of distractor (NEARMISS peer,
 sibling, INVREL, ...) how many were offered and how many a reader flagged as a right answer, and the
@@ -104,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     _line("composed chains", chains, "not_one_argument")
     _line("composed chains", chains, "step_unsupported")
     _line("merges", merges, "wrong")
+    causes: dict[str, int] = {}
+    for v in chains:  # rounds that name a cause for each chain read as no argument
+        if v.get("not_one_argument") and v.get("cause"):
+            causes[str(v["cause"])] = causes.get(str(v["cause"]), 0) + 1
+    for cause, n in sorted(causes.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  not one argument, cause {cause}: {n}")
     if a.kinds:
         _kinds(a.prefix)
     if a.rules:

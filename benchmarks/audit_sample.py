@@ -73,11 +73,13 @@ def items(store: GraphStore, benchmark: str, n: int, rng: random.Random, only: s
     return out
 
 
-def composed_chains(store: GraphStore, n: int, rng: random.Random, only: set[str] | None) -> list[dict[str, Any]]:
-    # a sampling read for this script only, not part of the product's catalog
+def composed_chains(store: GraphStore, n: int, rng: random.Random, only: set[str] | None,
+                    read: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    # a sampling read for this script only, not part of the product's catalog; a composed chain's id derives
+    # from its relations', so a chain read in an earlier round keeps its id in a rebuilt graph
     ids = [r["id"] for r in store.run("MATCH (c:Chain) WHERE c.origin = 'composed' "
                                       "RETURN c.id AS id, c.discipline AS discipline ORDER BY id")
-           if only is None or r["discipline"] in only]
+           if (only is None or r["discipline"] in only) and r["id"] not in read]
     out = []
     for cid in sorted(rng.sample(ids, min(n, len(ids)))):
         detail = store.query("chain_detail", {"id": cid})
@@ -140,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="sample only these disciplines (repeatable): keep samples to text that may be committed")
     p.add_argument("--prefix", default="", help="prefix of the sample file names (e.g. round2_)")
     p.add_argument("--exclude", type=Path, action="append", default=[],
-                   help="a sample file already read (repeatable): its items, and other benchmarks' items of the same "
-                        "chains, are not drawn again, so a round that checks a change is read on chains its rules were "
-                        "not chosen on")
+                   help="a sample file already read (repeatable): its items and composed chains, and other "
+                        "benchmarks' items of the same chains, are not drawn again, so a round that checks a change is "
+                        "read on chains its rules were not chosen on")
     a = p.parse_args(argv)
     settings = Settings.model_validate({"home": a.home, "graph_name": a.graph})
     a.out.mkdir(parents=True, exist_ok=True)
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         read = frozenset(key for path in a.exclude for line in path.read_text(encoding="utf-8").splitlines()
                          if line.strip() for key in (json.loads(line)["id"], json.loads(line).get("chain_id")) if key)
         samples = {"items": items(store, a.benchmark, a.items, random.Random(a.seed), only, read),
-                   "composed_chains": composed_chains(store, a.chains, random.Random(a.seed), only),
+                   "composed_chains": composed_chains(store, a.chains, random.Random(a.seed), only, read),
                    "merges": merges(store, a.merges, random.Random(a.seed), only,
                                     set(a.merge_method) if a.merge_method else None)}
         if a.fuzzy_band is not None:

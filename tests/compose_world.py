@@ -97,7 +97,7 @@ class ComposeWorld:
         root = {c.id: c.id for c in self.c.values()}
         for dup, canonical in (merged or {}).items():
             root[self.c[dup].id] = self.c[canonical].id
-        return Inputs(relations=rels, root=root, fresh=len(rels),
+        return Inputs(relations=rels, root=root, fresh=len(rels), names={c.id: c.name for c in self.c.values()},
                       extracted=[tuple(ch.relation_ids) for ch in self.chains.values() if len(ch.relation_ids) > 1])
 
     def merge_bonds(self, store: GraphStore) -> None:

@@ -18,6 +18,7 @@ from proda.pipelines.extract.compose import (
     FOLLOWS,
     ComposeConfig,
     DisciplineCompose,
+    _forms,
     allowed,
     can_follow,
     compose_chains,
@@ -58,6 +59,8 @@ from tests.graphs import covers
     (["precedes", "follows"], False),
     (["precedes", "precedes", "causes"], False),
     (["used_for", "increases"], True),
+    (["is_a", "has_part"], True),  # a kind has its class's parts
+    (["example_of", "has_part"], False),  # what a class "includes" after an example is mostly a sibling
     (["measured_by", "is_a"], False),
     (["causes", "regulates"], False),  # a type outside the table is never composed
     ([], False),
@@ -204,7 +207,7 @@ def test_composed_chains_are_written_with_origin_and_pass_the_structural_check(s
     [d] = report.disciplines
     assert (d.chains, d.written, d.unresolved, d.by_length) == (5, 5, 0, {2: 4, 3: 1})
     rows = composed_rows(store)
-    assert len(rows) == 5 and {(r["extractor"], r["pv"]) for r in rows.values()} == {("compose", "compose-v2")}
+    assert len(rows) == 5 and {(r["extractor"], r["pv"]) for r in rows.values()} == {("compose", "compose-v3")}
     chunk_of = {r.id: r.chunk_id for r in w.r.values()}
     for r in rows.values():  # linked to the chunk of every step
         assert sorted(r["chunks"]) == sorted({chunk_of[x] for x in r["rids"]})
@@ -306,3 +309,26 @@ def test_a_one_word_junction_joins_steps_of_one_chunk_only() -> None:
     chains = [[name[cid] for cid in ch.concept_ids] for ch in p.chains]
     assert not any(c[:3] == ["price", "supply", "surplus"] for c in chains)
     assert ["debt", "bond", "yield"] in chains and stats.one_word_blocks > 0
+
+
+def test_a_junction_is_named_in_both_sentences_it_joins() -> None:
+    # "These include ...": the second sentence names no supply, so the pronoun's guess joins nothing
+    w = world()
+    w.r["supply>surplus"].evidence = "These cause a surplus."
+    inputs = w.inputs({"bonds": "bond"})
+    stats = DisciplineCompose(discipline=w.discipline)
+    p = plan_discipline(w.discipline, inputs, ComposeConfig(), stats)
+    name = {c.id: n for n, c in w.c.items()}
+    chains = [[name[cid] for cid in ch.concept_ids] for ch in p.chains]
+    assert not any("supply" in c[1:-1] for c in chains) and stats.unnamed_blocks > 0
+    assert ["surplus", "price", "supply"] in chains  # supply ends it: only junctions must be named
+    # a plural, or a gerund stated as its verb, names the concept
+    w.r["supply>surplus"].evidence = "Supplies cause surpluses."
+    assert _forms("producing") & _forms("produce") and _forms("surpluses") & _forms("surplus")
+    again = plan_discipline(w.discipline, w.inputs({"bonds": "bond"}), ComposeConfig(),
+                            DisciplineCompose(discipline=w.discipline))
+    assert len(again.chains) == 6
+    # --any-junctions turns the rule off
+    off = DisciplineCompose(discipline=w.discipline)
+    plan_discipline(w.discipline, inputs, ComposeConfig(named_junctions=False), off)
+    assert off.unnamed_blocks == 0 and off.chains == 6

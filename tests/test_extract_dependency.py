@@ -190,7 +190,7 @@ def test_evidence_is_verbatim_and_chains_are_continuous(extractor: DependencyExt
     longest = max(out.chains, key=lambda c: len(c.steps))
     assert [(s.subject, s.relation, s.object) for s in longest.steps] == [
         ("taxes", "decreases", "disposable income"), ("disposable income", "increases", "consumption"),
-        ("consumption", "decreases", "output")]
+        ("consumption", "increases", "output")]  # "reduces consumption, which lowers output": the fall lowers it
     # a named person is an anecdote, not an example of a class
     assert not any(s.relation == "example_of" for s in steps)
 
@@ -253,7 +253,7 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
                                          text="## Key Terms\n\n## Summary\n")])
     report = run_extraction(store, ExtractConfig(backend="dependency"), tmp_path)
     [stats] = report.shards
-    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v9"
+    assert report.key == extractor_key(DependencyExtractor()) == "dependency/dependency-v10"
     assert stats.chunks == 4 and stats.failed_chunks == 0 and stats.quarantined == 0
     assert stats.empty_reasons == {"no sentence": 1}
     # TEXT states one three-step argument; every chunk repeats it, so it is one chain in the graph
@@ -318,6 +318,29 @@ def test_stage_run_on_a_fresh_graph(falkordb_store: GraphStore, tmp_path: Path) 
 def test_audited_misreadings_give_no_triple(extractor: DependencyExtractor, text: str, wrong: Triple) -> None:
     found = {(concept_key(s), r, concept_key(o)) for s, r, o in triples(extractor, text)}
     assert (concept_key(wrong[0]), wrong[1], concept_key(wrong[2])) not in found
+
+
+def test_second_composition_audit_readings(extractor: DependencyExtractor) -> None:
+    """What a second reading of composed chains found, on invented sentences."""
+    # "which" after a change is about the change: the noun itself does not have the effect
+    found = triples(extractor, "Higher taxes reduce consumer spending, which causes a slump in sales.")
+    assert found == {("taxes", "decreases", "consumer spending")}  # what a fall causes has no name
+    assert ("output", "decreases", "prices") in triples(extractor, "Subsidies raise output, which lowers prices.")
+    # a restrictive clause on a subject picks members: the class as a whole does not do it
+    found = triples(extractor, "Tools that cut metal are called shears.")
+    assert not any(t[0] == "tools" for t in found)
+    # "one of the Xs is Y": Y is the member; with "a Y" an unnamed member is classified
+    assert ("saffron", "is_a", "spices") in triples(extractor, "One of the spices is saffron.")
+    assert not triples(extractor, "One of the spices is a seed.")
+    # "another group of X are Y": Y are members of X
+    assert ("loyalty cards", "is_a", "rewards") in triples(
+        extractor, "Another important group of rewards are loyalty cards.")
+    # an amount is a value the subject takes, not a kind
+    assert not triples(extractor, "The current balance is a deposit of $400.")
+    assert any(t[0] == "cloud" for t in triples(extractor, "A cloud is a bubble of tens of tons of water."))
+    # "whole" opening a name is part of it; after a determiner it is not
+    assert ("whole grains", "part_of", "balanced diet") in triples(
+        extractor, "Whole grains are an important part of a balanced diet.")
 
 
 def test_a_label_before_a_colon_is_skipped_and_the_sentence_read(extractor: DependencyExtractor) -> None:

@@ -40,6 +40,7 @@ chains by construction: every step is an edge read from the graph and verified a
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
@@ -47,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from proda.errors import ConfigError, InputError
+from proda.pipelines.extract.heuristic import concept_key
 from proda.pipelines.extract.resolve_candidates import name_words, roots
 from proda.recipes import FromRecipe
 from proda.schema.models import Chain, Provenance
@@ -54,7 +56,7 @@ from proda.schema.store.base import GraphStore
 from proda.schema.store.writer import GraphWriter
 
 ORIGIN = "composed"
-PROVENANCE = Provenance(extractor="compose", prompt_version="compose-v2")
+PROVENANCE = Provenance(extractor="compose", prompt_version="compose-v3")
 MAX_STEPS = 6  # the Tester's distractor and proof queries are written out for 1..6 steps
 EVIDENCE_JOIN = " … "
 
@@ -78,9 +80,11 @@ EVERY: frozenset[str] = _CAUSAL | {
 # (x -> part_of, x -> requires), and "allows" followed by a decrease read as no argument at all.
 _KIND_OF = _CAUSAL | {"is_a", "part_of", "has_part", "requires", "enables", "used_for", "measured_by", "defined_as"}
 FOLLOWS: Mapping[str, frozenset[str]] = {
-    # a kind, or an example, has what its class has: parents, parts, effects, needs, uses, measures
+    # a kind, or an example, has what its class has: parents, parts, effects, needs, uses, measures; but
+    # what a class "includes" after one of its examples is mostly another member (a sibling), not a part
+    # (read in a second audit of 100 composed chains: 8 of the 11 example_of -> has_part chains)
     "is_a": _KIND_OF,
-    "example_of": _KIND_OF,
+    "example_of": _KIND_OF - {"has_part"},
     # wholes and parts are transitive, and a part of a kind of thing is a part of that thing
     "part_of": frozenset({"part_of", "is_a"}),
     "has_part": frozenset({"has_part"}),
@@ -164,6 +168,10 @@ class ComposeConfig(FromRecipe):
     junction_words: int = field(default=2, metadata={
         "help": "a concept named by fewer words joins only steps of one chunk: one word (\"risk\", \"output\") "
                 "often means one thing in one passage and another in the next; 0 lets any concept join any steps"})
+    named_junctions: bool = field(default=True, metadata={
+        "help": "a concept joins two steps only where both steps' evidence sentences name it: a junction a "
+                "pronoun stands for (\"these include ...\", \"it consists of ...\") often means another thing "
+                "than the sentence before"})
     page_size: int = field(default=5000, metadata={"help": "concepts (or chains) per read round trip"})
     batch_size: int = field(default=2000, metadata={"help": "chains per write batch"})
 
@@ -200,6 +208,7 @@ class DisciplineCompose:
     hub_threshold: float = 0.0
     hub_blocks: int = 0  # path extensions refused because a hub would sit inside the chain
     one_word_blocks: int = 0  # junctions refused: a one-word concept joining steps of two chunks
+    unnamed_blocks: int = 0  # junctions refused: a concept one of the two joined sentences does not name
     merge_junctions: int = 0  # places where only a SAME_AS merge would join two relations (not composed)
     candidates: int = 0  # distinct paths found
     budget_exhausted: int = 0  # searches that hit search_budget
@@ -268,6 +277,7 @@ class Inputs:
     relations: list[Rel] = field(default_factory=list)
     root: dict[str, str] = field(default_factory=dict)  # concept id -> its merge class (canonical id)
     words: dict[str, int] = field(default_factory=dict)  # concept id -> words in its name
+    names: dict[str, str] = field(default_factory=dict)  # concept id -> its name
     extracted: list[tuple[str, ...]] = field(default_factory=list)  # relation ids of extracted multi-step chains
     composed: dict[str, int] = field(default_factory=dict)  # existing composed chain id -> nodes referring to it
     without_document: int = 0
@@ -305,7 +315,9 @@ def read_inputs(store: GraphStore, discipline: str, page_size: int) -> Inputs:
                 continue
             merged.setdefault(r["object_id"], r["object_merged_into"])
             for side in ("subject", "object"):
-                inputs.words[r[f"{side}_id"]] = name_words(str(r.get(f"{side}_name") or ""))
+                name = str(r.get(f"{side}_name") or "")
+                inputs.words[r[f"{side}_id"]] = name_words(name)
+                inputs.names[r[f"{side}_id"]] = name
             inputs.fresh += 1
             if r["document_id"] is None:
                 inputs.without_document += 1
@@ -367,9 +379,11 @@ class _Search:
     """Simple directed paths over one group of relations (a section, or a whole document)."""
 
     def __init__(self, rels: Sequence[Rel], members: Sequence[int], root: Mapping[str, str], hubs: set[str],
-                 cfg: ComposeConfig, stats: DisciplineCompose, short: Set[str] = frozenset()) -> None:
+                 cfg: ComposeConfig, stats: DisciplineCompose, short: Set[str] = frozenset(),
+                 named: Callable[[str, int], bool] | None = None) -> None:
         self.rels, self.root, self.hubs, self.cfg, self.stats = rels, root, hubs, cfg, stats
         self.short = short  # concepts whose names are too short to join steps of two chunks
+        self.named = named  # (concept, relation index) -> whether that relation's evidence names the concept
         self.out: dict[str, list[int]] = defaultdict(list)
         for i in sorted(members, key=lambda i: (rels[i].ordinal, rels[i].id)):  # text order, then id
             if rels[i].type in FOLLOWS:
@@ -402,11 +416,45 @@ class _Search:
             if path and node in self.short and self.rels[path[-1]].chunk_id != r.chunk_id:
                 self.stats.one_word_blocks += 1
                 continue
+            if path and self.named is not None and not (self.named(node, path[-1]) and self.named(node, i)):
+                self.stats.unnamed_blocks += 1
+                continue
             self.budget -= 1
             step = (*path, i)
             if len(step) >= 2:
                 yield step
             yield from self._extend(r.object, step, (*seen, nxt), (*types, r.type))
+
+
+_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+
+
+def _forms(word: str) -> set[str]:
+    """The keys one word is known by: its :func:`~.heuristic.concept_key` (a naive singular), a plural in
+    "-es" without it ("surpluses"), and a gerund's stem ("producing": "produce", "produc")."""
+    forms = {concept_key(word)}
+    if word.endswith("es"):
+        forms.add(word[:-2])
+    if word.endswith("ing") and len(word) > 5:
+        forms.update((word[:-3], word[:-3] + "e"))
+    return forms
+
+
+class _Naming:
+    """Whether a relation's evidence sentence names a concept: every word of the concept's name occurs in it
+    in one of its :func:`_forms` (singular or plural, a gerund as its verb). Sentences are split into words
+    once, when first asked."""
+
+    def __init__(self, inputs: Inputs) -> None:
+        self.rels, self.names = inputs.relations, inputs.names
+        self._words: dict[int, set[str]] = {}
+
+    def named(self, concept: str, rel: int) -> bool:
+        words = self._words.get(rel)
+        if words is None:
+            words = self._words[rel] = {f for w in _WORD.findall(self.rels[rel].evidence.casefold()) for f in _forms(w)}
+        name = self.names.get(concept, "")
+        return bool(name) and all(_forms(w) & words for w in _WORD.findall(name.casefold()))
 
 
 def _subpaths(ids: Sequence[str]) -> Iterator[tuple[str, ...]]:
@@ -434,6 +482,7 @@ def plan_discipline(discipline: str, inputs: Inputs, cfg: ComposeConfig, stats: 
     rels = inputs.relations
     root = inputs.root
     short = {c for c, n in inputs.words.items() if n < cfg.junction_words}
+    named = _Naming(inputs).named if cfg.named_junctions else None
     stats.relations = inputs.fresh
     stats.relations_without_document = inputs.without_document
     stats.unknown_type_relations = sum(1 for r in rels if r.type not in FOLLOWS)
@@ -464,7 +513,7 @@ def plan_discipline(discipline: str, inputs: Inputs, cfg: ComposeConfig, stats: 
         else:
             stats.merge_junctions += sum(merge_junctions(rels, g, root) for g in groups)
         for group in groups:
-            for steps in _Search(rels, group, root, hubs, cfg, stats, short).paths():
+            for steps in _Search(rels, group, root, hubs, cfg, stats, short, named).paths():
                 if steps not in found:
                     found[steps] = Path(steps, len({rels[i].section for i in steps}) == 1)
         stats.candidates += len(found)

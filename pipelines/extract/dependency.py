@@ -223,6 +223,14 @@ def _of_object(tok: Token) -> Token | None:
     return None
 
 
+def _amount(noun: Token) -> bool:
+    """Whether ``noun`` is given an amount by its "of" phrase ("a real GDP of $700", "a rate of 5 percent"); an
+    amount of some stuff ("a bubble of ten tons of gas") describes the noun instead."""
+    return any(c.dep_ == "prep" and c.lower_ == "of" and any(
+        p.dep_ == "pobj" and (p.like_num or p.ent_type_ in R.AMOUNT_ENTITIES) and _of_object(p) is None
+        for p in c.children) for c in noun.children)
+
+
 def _identifying(subject: Token) -> bool:
     """Whether a subject picks one item out of a series ("the final ingredient", "a seventh rule", "the
     greatest risk", "one source of X"): "<it> is the Y" then names that item, defining nothing."""
@@ -288,8 +296,11 @@ def _trimmed(tokens: list[Token], head: Token, *, signed: bool = False) -> tuple
     ("higher prices": +1); elsewhere a comparative is part of the name ("higher education")."""
     sign = 0
     tokens = _possessive_cut(tokens, head)
+    first = tokens[0] if tokens else None
     while tokens and tokens[0] != head:
         t, low = tokens[0], tokens[0].lower_
+        if t is first and low in R.NAME_OPENERS:
+            break  # "whole foods", "whole numbers": opening the phrase, the word names a kind
         if len(tokens) > 1 and not t.whitespace_ and tokens[1].text in "-–":
             break  # the first part of a hyphenated word ("in-depth", "out-of-pocket") stays
         if t.lemma_.casefold() in R.METALINGUISTIC and t.dep_ == "compound":
@@ -688,6 +699,9 @@ def _combine(relation: str, subj: Phrase, obj: Phrase) -> str:
     return relation
 
 
+_EFFECTS = frozenset({"causes", "increases", "decreases", "prevents", "enables"})
+
+
 def _through(first: str, second: str) -> str | None:
     """The relation of Y to Z when X -first-> Y and X -second-> Z say that X acts on Z through Y
     ("X discourages Y and thus reduces Z": Y increases Z)."""
@@ -716,6 +730,7 @@ class _Sentence:
         self.rule = ""
         self.weak = False  # the current predicate has a modal of possibility ("could", "may", "might")
         self.acted: dict[int, tuple[str, list[Token]]] = {}  # verb index -> (relation, objects) it stated
+        self.via: dict[int, str] = {}  # relative clause's verb index -> the change its noun underwent
         # "X contains the following steps:" -> (X's phrases, relation): the list items that follow are the objects
         self.opens_list: tuple[list[Phrase], str] | None = None
 
@@ -788,6 +803,23 @@ class _Sentence:
             # "invest in the United States, which leads to ...", "the ownership of the company, which
             # increases ...": a relative clause after a prepositional object mostly says something of the
             # whole clause or of the noun the preposition hangs on
+            return []
+        change = R.ACTIVE.get(noun.head.lemma_.casefold()) if noun.dep_ == "dobj" else None
+        lemma = verb.lemma_.casefold()
+        effect = R.ACTIVE.get(lemma) or next(
+            (R.PHRASAL[(lemma, c.lower_)] for c in verb.children if (lemma, c.lower_) in R.PHRASAL), None)
+        if change in ("increases", "decreases") and not _passive(verb) and effect in _EFFECTS:
+            # "X reduces Y, which lowers Z": the reduction lowers Z, so Y increases Z, as in "X reduces Y and
+            # thus lowers Z" (:func:`_through`); a clause that describes Y ("which is made of Z") is Y's
+            if lemma in R.ACTIVE:
+                self.via[verb.i] = change
+                return [noun]
+            return [noun] if change == "increases" else []  # "reduces Y, which leads to Z": a fall's effect
+        infinitive = any(a.lower_ == "to" for a in _children(verb, "aux"))  # "policy to reduce Y": a purpose
+        if noun.dep_ in ("nsubj", "nsubjpass") and _restricted(noun) and not infinitive \
+                and noun.head.i > verb.right_edge.i:
+            # "tools that cut metal are called shears": the clause picks the members
+            # the sentence is about; it is not said of the whole class
             return []
         return _conjuncts(noun)
 
@@ -910,10 +942,21 @@ class _Sentence:
         if not attrs:
             return
         attr = attrs[0]
+        if _amount(attr):
+            return  # "the equilibrium is a real GDP of $700": a value the subject takes, not a kind it is
         low = attr.lemma_.casefold()
         inner = _of_object(attr)
         head = subjects[0]
-        if head.lemma_.casefold() in R.CLASS_HEADS | R.EXAMPLE_HEADS and _of_object(head) is not None and not modal:
+        if head.lower_ == "one" and _of_object(head) is not None and not modal:
+            # "One of the Xs is Y": Y is one of them; "one of the Xs is a Y" classifies an unnamed one
+            if not any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in attr.children):
+                self.rule = "copula-members"
+                self.add(phrase(attr), "is_a", self.np(head))
+            return
+        members_of = _of_object(head)
+        if members_of is not None and not modal and (
+                head.lemma_.casefold() in R.CLASS_HEADS | R.EXAMPLE_HEADS
+                or (head.lemma_.casefold() in R.GROUP_HEADS and members_of.tag_ in _PLURAL_TAGS)):
             # "Two other forms of X are A and B", "One type of X is A": the attribute names the members
             self.rule = "copula-members"
             relation = "example_of" if head.lemma_.casefold() in R.EXAMPLE_HEADS else "is_a"
@@ -1063,6 +1106,11 @@ class _Sentence:
                 # "HR practices and systems comprise the firm's support system": the parts make up the whole
                 self.rule = "comprise-parts"
                 self.add_all(subjects, "part_of", objects[:1])
+            elif verb.i in self.via:
+                composed = _through(self.via[verb.i], relation)
+                if composed is not None:  # "X reduces Y, which causes Z": what a fall in Y causes has no name
+                    self.rule = "through"
+                    self.add_all(subjects, composed, objects)
             elif not self.through(verb, relation, objects):
                 self.rule = "active"
                 self.add_all(subjects, relation, objects, signed=relation in _SIGNED)
@@ -1283,7 +1331,7 @@ class DependencyExtractor:
 
     name: str = "dependency"
     model: str | None = None
-    prompt_version: str = "dependency-v9"  # bump whenever a rule, a word list or the model changes
+    prompt_version: str = "dependency-v10"  # bump whenever a rule, a word list or the model changes
 
     def __init__(self) -> None:
         load_pipeline()  # fail here, with the install hint, not on the first chunk

@@ -173,6 +173,9 @@ CONTAINER_HEADS = _words(
 # Attribute heads of the copula that name the relation instead of a class.
 CLASS_HEADS = _words("type kind sort form category class variety subtype subset")
 EXAMPLE_HEADS = _words("example instance illustration case")
+# Heads of a subject that name some of a class's members ("another group of Xs are A and B": a plural
+# class; "the group of interest" is no class); as an attribute they are collections ("X are a group of ...").
+GROUP_HEADS = _words("group family")
 PART_HEADS = _words("part component element member piece portion step stage phase ingredient constituent")
 
 # Heads too vague to stand as a concept: general English words that name no term of any field.
@@ -246,6 +249,10 @@ LEADING_JUNK = _words(
     "one two three four five six seven eight nine ten first second third last next previous dozen dozens "
     "hundreds thousands")
 
+# Words of LEADING_JUNK that are junk after a determiner ("the whole economy") and part of a name when
+# they open the phrase ("whole numbers").
+NAME_OPENERS = _words("whole")
+
 # Nouns that introduce a term as a word ("the term X", "the concept X"): not part of the concept.
 METALINGUISTIC = _words("term word phrase concept notion label")
 
@@ -271,6 +278,8 @@ EVENT_ANAPHORS = _words("this")
 # Entity types of anecdotal instances ("firms such as <company>"): never an example of a class.
 ANECDOTAL_ENTITIES = _words("PERSON ORG GPE FAC LOC NORP")
 # Entity types that are never concepts: people in anecdotes, and quantities.
+# Entities that give an amount ("a price of $5", "a rate of 3 percent"): a value, not a name.
+AMOUNT_ENTITIES = _words("MONEY PERCENT QUANTITY")
 SKIP_ENTITIES = _words("PERSON DATE TIME PERCENT MONEY QUANTITY ORDINAL CARDINAL")
 
 # Prepositions whose short phrase is part of a term before a bare noun ("barriers to entry", "demand

@@ -41,6 +41,10 @@ def compose(
     junction_words: int | None = typer.Option(None, "--junction-words", min=0, help="A concept named by fewer "
                                               "words joins only steps of one chunk (default 2: one-word names "
                                               "are ambiguous across passages; 0: any concept joins any steps)."),
+    named_junctions: bool | None = typer.Option(
+        None, "--named-junctions/--any-junctions", help="A concept joins two steps only where both steps' "
+        "evidence sentences name it (default): a junction a pronoun stands for (\"these include ...\") often "
+        "means another thing than the sentence before."),
     recipe: Path | None = typer.Option(None, "--recipe", help="YAML with ComposeConfig fields; flags win."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan and report; write and delete nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -52,12 +56,15 @@ def compose(
     2 to --max-steps relations that read as one argument:
 
     - no concept twice (concepts merged by `proda resolve` count as one);
-    - relation types must chain: e.g. is_a -> is_a and causes/increases/decreases chains are fine;
-      defined_as only as the last step; contrasts_with only first or last, at most once; no
-      example_of after example_of; no turning back (part_of -> has_part, requires -> enables,
-      precedes -> follows); after measured_by only is_a, part_of or defined_as;
+    - relation types must chain (an allow-list): a kind or an example (is_a, example_of) carries what its
+      class has; parts and wholes, needs, and time run one way only; effects (causes, increases,
+      decreases, prevents) chain, and what enables or serves a purpose leads on to effects;
+    - defined_as only as the last step; nothing after measured_by; neither example_of nor has_part
+      after example_of; contrasts_with and types outside the table are never composed;
     - a hub (a concept whose degree is an outlier in its discipline) may start or end a chain, never
-      sit inside one.
+      sit inside one;
+    - a junction is named in both sentences it joins (not a pronoun's guess), and a one-word junction
+      joins steps of one chunk only.
 
     Longer paths are preferred, then same-section ones, under caps per start concept, per document and per
     relation; a path an extracted chain already states (or contains) is skipped. Chains are written
@@ -73,7 +80,7 @@ def compose(
     flags = {"discipline": discipline, "max_steps": max_steps, "scope": scope, "max_per_start": max_per_start,
              "max_per_document": max_per_document, "max_chains_per_relation": max_chains_per_relation,
              "hub_percentile": hub_percentile, "hub_min_degree": hub_min_degree, "search_budget": search_budget,
-             "junction_words": junction_words}
+             "junction_words": junction_words, "named_junctions": named_junctions}
     values = {**load_recipe(recipe, "ComposeConfig"), **{k: v for k, v in flags.items() if v is not None}}
     config = ComposeConfig.from_dict(values, source=str(recipe) if recipe else "flags")
     with store_for(ctx) as store, Progress(TextColumn("composing {task.fields[info]}"), TimeElapsedColumn(),
@@ -107,6 +114,9 @@ def _print(report: ComposeReport, max_steps: int) -> None:
         notes = []
         if d.skipped:
             notes.append("not selected: " + ", ".join(f"{k} {v}" for k, v in d.skipped.items()))
+        if d.one_word_blocks or d.unnamed_blocks:
+            notes.append(f"junctions refused: {d.one_word_blocks} one-word name(s) across chunks, "
+                         f"{d.unnamed_blocks} concept(s) a joined sentence does not name")
         if d.merge_junctions:
             notes.append(f"{d.merge_junctions} junction(s) only a SAME_AS merge joins (not composed)")
         if d.unknown_type_relations:
