@@ -7,6 +7,8 @@ Run::
     .venv/bin/python benchmarks/audit_report.py --prefix round6_ --kinds   # which distractor kinds were right
     .venv/bin/python benchmarks/audit_report.py --prefix round9_ --rules   # merges under today's rules
     .venv/bin/python benchmarks/audit_report.py --prefix round10_          # composed chains, with causes
+    .venv/bin/python benchmarks/audit_report.py --prefix round10_ --home /tmp/kd19 --graph proda_density
+                                                   # which of them a graph built since still composes
 
 ``--kinds`` joins the item verdicts with their sample: for every kind of distractor (NEARMISS peer,
 sibling, INVREL, ...) how many were offered and how many a reader flagged as a right answer, and the
@@ -91,12 +93,29 @@ def _rules(prefix: str) -> None:
         _line("band, refused", [v for v in read if not band[str(v["id"])]["kept"]], "same")
 
 
+def _still_composed(chains: list[dict[str, object]], home: Path, graph: str) -> None:
+    """How many of the composed chains read a later graph still holds (a chain's id derives from its
+    relations', so a chain the rules no longer make, or make from other relations, is gone)."""
+    from proda.config import Settings
+    from proda.schema.store import open_store
+
+    with open_store(Settings.model_validate({"home": home, "graph_name": graph})) as store:
+        held = {r["id"] for r in store.run("MATCH (c:Chain) WHERE c.origin = 'composed' RETURN c.id AS id")}
+    kept = [v for v in chains if v["id"] in held]
+    gone = [v for v in chains if v["id"] not in held]
+    _line("chains still composed", kept, "not_one_argument")
+    _line("chains no longer", gone, "not_one_argument")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--prefix", default="", help="prefix of the verdict files (the round)")
     p.add_argument("--kinds", action="store_true", help="also break the flagged distractors down by kind")
     p.add_argument("--rules", action="store_true", help="also split the merges by what today's fuzzy and "
                    "embedding rules would still make")
+    p.add_argument("--home", type=Path, default=None, help="PRODA_HOME of a graph built since: split the composed "
+                   "chains read into those it still holds and those it no longer composes")
+    p.add_argument("--graph", default="proda", help="graph name under --home")
     a = p.parse_args(argv)
     items, chains, merges = _rows(f"{a.prefix}items_verdicts*.jsonl"), \
         _rows(f"{a.prefix}composed_chains_verdicts.jsonl"), _rows(f"{a.prefix}merges_verdicts.jsonl")
@@ -111,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             causes[str(v["cause"])] = causes.get(str(v["cause"]), 0) + 1
     for cause, n in sorted(causes.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"  not one argument, cause {cause}: {n}")
+    if a.home is not None:
+        _still_composed(chains, a.home, a.graph)
     if a.kinds:
         _kinds(a.prefix)
     if a.rules:

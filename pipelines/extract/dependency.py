@@ -512,10 +512,20 @@ def _definition_tokens(tok: Token, start: int, end: int) -> str | None:
 
 def _conjuncts(tok: Token) -> list[Token]:
     """``tok`` and its coordinated nouns ("X and Y both raise Z"); "X, or Y," names one thing twice."""
-    conj = [c for c in tok.conjuncts if c.pos_ == tok.pos_ or c.pos_ in _NOUNS]
+    conj = [c for c in tok.conjuncts if (c.pos_ == tok.pos_ or c.pos_ in _NOUNS) and not _bracketed(c, tok)]
     if len(conj) == 1 and conj[0].i >= 2 and conj[0].nbor(-1).lower_ == "or" and conj[0].nbor(-2).text == ",":
         return [tok]
     return [tok, *conj]
+
+
+def _bracketed(tok: Token, outside: Token) -> bool:
+    """Whether a bracket opens between ``outside`` and ``tok`` and is still open at ``tok``: "leads to poor
+    health and family life (Smith & Jones, 2005)" lists no "Jones"."""
+    depth = 0
+    for t in tok.doc[outside.i + 1:tok.i]:
+        depth += t.text == "("
+        depth -= t.text == ")" and depth > 0
+    return depth > 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -808,7 +818,10 @@ class _Sentence:
         lemma = verb.lemma_.casefold()
         effect = R.ACTIVE.get(lemma) or next(
             (R.PHRASAL[(lemma, c.lower_)] for c in verb.children if (lemma, c.lower_) in R.PHRASAL), None)
-        if change in ("increases", "decreases") and not _passive(verb) and effect in _EFFECTS:
+        if change in ("increases", "decreases") and not _passive(verb) and effect in _EFFECTS \
+                and not (verb.tag_ == "VBP" and noun.tag_ in _PLURAL_TAGS):
+            # (a plural verb agrees with a plural noun, not with the change: "reduces emissions, which
+            # contribute to warming" says it of the emissions)
             # "X reduces Y, which lowers Z": the reduction lowers Z, so Y increases Z, as in "X reduces Y and
             # thus lowers Z" (:func:`_through`); a clause that describes Y ("which is made of Z") is Y's
             if lemma in R.ACTIVE:
@@ -905,6 +918,9 @@ class _Sentence:
         self.weak = verb.dep_ == "relcl" and any(c.dep_ == "aux" and c.lower_ in R.WEAK_MODALS for c in verb.children)
         if _advised(verb) or _alternative(verb):
             return
+        if verb.dep_ == "ccomp" and verb.i > verb.head.i \
+                and R.ACTIVE.get(verb.head.lemma_.casefold()) in ("increases", "decreases"):
+            return  # a verb of change takes no clause after it: "X that reduces the cost will cause Y" is misparsed
         subjects = self.subjects(verb)
         if lemma == "be" and not _passive(verb):
             if not _consequent(verb):
@@ -954,6 +970,11 @@ class _Sentence:
                 self.add(phrase(attr), "is_a", self.np(head))
             return
         members_of = _of_object(head)
+        listed = len(subjects) > 1 or len(_children(verb, "nsubj")) > 1 or (
+            members_of is not None and len(_conjuncts(members_of)) > 1)
+        if members_of is not None and (listed or any(a.i < verb.i for a in _children(head, "appos"))) and (
+                head.lemma_.casefold() in R.CLASS_HEADS | R.EXAMPLE_HEADS | R.GROUP_HEADS):
+            return  # "types of A, B and C are Y", "two types of A and four types of B are Y": no class named
         if members_of is not None and not modal and (
                 head.lemma_.casefold() in R.CLASS_HEADS | R.EXAMPLE_HEADS
                 or (head.lemma_.casefold() in R.GROUP_HEADS and members_of.tag_ in _PLURAL_TAGS)):
@@ -1005,7 +1026,10 @@ class _Sentence:
                     self.add(s, "defined_as", meaning)
                 return
         if not det and attr.conjuncts and all(s.plural for s in named) and named:
-            # "Two common skin disorders are eczema and acne": the attributes are members of the subject
+            # "Two common skin disorders are eczema and acne": the attributes are members of the subject; "X
+            # are mostly A and B" says what X are made of, not what kinds of X there are
+            if any(c.lower_ in R.PORTION_ADVERBS for c in _children(verb, "advmod")):
+                return
             self.rule = "copula-members"
             for member in _conjuncts(attr)[:R.MAX_PARTS]:
                 for s in named[:1]:

@@ -278,6 +278,9 @@ EVENT_ANAPHORS = _words("this")
 # Entity types of anecdotal instances ("firms such as <company>"): never an example of a class.
 ANECDOTAL_ENTITIES = _words("PERSON ORG GPE FAC LOC NORP")
 # Entity types that are never concepts: people in anecdotes, and quantities.
+# Adverbs of a copula that give a share ("X are mostly A and B"): what X are made of, not their kinds.
+PORTION_ADVERBS = _words("mostly mainly largely primarily chiefly predominantly partly")
+
 # Entities that give an amount ("a price of $5", "a rate of 3 percent"): a value, not a name.
 AMOUNT_ENTITIES = _words("MONEY PERCENT QUANTITY")
 SKIP_ENTITIES = _words("PERSON DATE TIME PERCENT MONEY QUANTITY ORDINAL CARDINAL")
