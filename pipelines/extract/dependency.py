@@ -225,7 +225,7 @@ def _of_object(tok: Token) -> Token | None:
 
 def _amount(noun: Token) -> bool:
     """Whether ``noun`` is given an amount by its "of" phrase ("a real GDP of $700", "a rate of 5 percent"); an
-    amount of some stuff ("a bubble of ten tons of gas") describes the noun instead."""
+    amount of some stuff ("a container of ten litres of oil") describes the noun instead."""
     return any(c.dep_ == "prep" and c.lower_ == "of" and any(
         p.dep_ == "pobj" and (p.like_num or p.ent_type_ in R.AMOUNT_ENTITIES) and _of_object(p) is None
         for p in c.children) for c in noun.children)
@@ -520,7 +520,7 @@ def _conjuncts(tok: Token) -> list[Token]:
 
 def _bracketed(tok: Token, outside: Token) -> bool:
     """Whether a bracket opens between ``outside`` and ``tok`` and is still open at ``tok``: "leads to poor
-    health and family life (Smith & Jones, 2005)" lists no "Jones"."""
+    stress and fatigue (Smith & Jones, 2005)" lists no "Jones"."""
     depth = 0
     for t in tok.doc[outside.i + 1:tok.i]:
         depth += t.text == "("
