@@ -519,8 +519,8 @@ def _conjuncts(tok: Token) -> list[Token]:
 
 
 def _bracketed(tok: Token, outside: Token) -> bool:
-    """Whether a bracket opens between ``outside`` and ``tok`` and is still open at ``tok``: "leads to poor
-    stress and fatigue (Smith & Jones, 2005)" lists no "Jones"."""
+    """Whether a bracket opens between ``outside`` and ``tok`` and is still open at ``tok``: "leads to stress
+    and fatigue (Smith & Jones, 2005)" lists no "Jones"."""
     depth = 0
     for t in tok.doc[outside.i + 1:tok.i]:
         depth += t.text == "("
@@ -818,12 +818,11 @@ class _Sentence:
         lemma = verb.lemma_.casefold()
         effect = R.ACTIVE.get(lemma) or next(
             (R.PHRASAL[(lemma, c.lower_)] for c in verb.children if (lemma, c.lower_) in R.PHRASAL), None)
+        # "X reduces Y, which lowers Z": the reduction lowers Z, so Y increases Z, as in "X reduces Y and thus
+        # lowers Z" (:func:`_through`); a clause that describes Y ("which is made of Z") is Y's, and so is one
+        # whose plural verb agrees with a plural Y ("reduces emissions, which contribute to warming")
         if change in ("increases", "decreases") and not _passive(verb) and effect in _EFFECTS \
                 and not (verb.tag_ == "VBP" and noun.tag_ in _PLURAL_TAGS):
-            # (a plural verb agrees with a plural noun, not with the change: "reduces emissions, which
-            # contribute to warming" says it of the emissions)
-            # "X reduces Y, which lowers Z": the reduction lowers Z, so Y increases Z, as in "X reduces Y and
-            # thus lowers Z" (:func:`_through`); a clause that describes Y ("which is made of Z") is Y's
             if lemma in R.ACTIVE:
                 self.via[verb.i] = change
                 return [noun]
@@ -831,8 +830,8 @@ class _Sentence:
         infinitive = any(a.lower_ == "to" for a in _children(verb, "aux"))  # "policy to reduce Y": a purpose
         if noun.dep_ in ("nsubj", "nsubjpass") and _restricted(noun) and not infinitive \
                 and noun.head.i > verb.right_edge.i:
-            # "tools that cut metal are called shears": the clause picks the members
-            # the sentence is about; it is not said of the whole class
+            # "tools that cut metal are called shears": the clause picks the members the sentence is about;
+            # it is not said of the whole class
             return []
         return _conjuncts(noun)
 
