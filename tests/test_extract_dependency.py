@@ -347,6 +347,10 @@ def test_second_composition_audit_readings(extractor: DependencyExtractor) -> No
     # a verb of change takes no clause: what the parser hangs under it is not stated
     assert ("cost of production", "increases", "supply") not in triples(
         extractor, "An improvement in technology that reduces the cost of production will cause an increase in supply.")
+    # a naming one would make or once made defines nothing; a plain one still does
+    assert not triples(extractor, "In that case the first lever would be called the driver.")
+    assert not triples(extractor, "The moon was initially called a planet.")
+    assert ("tariff", "defined_as", "tax on imports") in triples(extractor, "A tax on imports is called a tariff.")
     # "whole" opening a name is part of it; after a determiner it is not
     assert ("whole grains", "part_of", "balanced diet") in triples(
         extractor, "Whole grains are an important part of a balanced diet.")

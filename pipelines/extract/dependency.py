@@ -1077,7 +1077,11 @@ class _Sentence:
                 self.named(subjects, targets, term_first=not flip)
             else:
                 self.add_all(subjects, relation, targets)
-        if lemma in R.NAMING_PARTICIPLES:  # "the amount paid is called the price"
+        if lemma in R.NAMING_PARTICIPLES and not any(
+                c.lower_ in R.FORMER_NAMINGS for c in _children(verb, "aux", "advmod")):
+            # "the amount paid is called the price" ("may be called" gives another name); a naming one would
+            # make ("the first muscle would be called the agonist") or once made ("it was initially called a
+            # planet") defines nothing
             self.rule = "passive-named"
             self.named(subjects, _children(verb, "oprd"), term_first=False)
         if lemma == "use":  # "X is used to analyze data"

@@ -226,6 +226,10 @@ WEAK_MODALS = _words("may might could")
 # Modals of advice: "firms should cut costs", "each function should include a docstring" recommend, and
 # what they recommend is no fact.
 ADVICE_MODALS = _words("should ought")
+
+# Words that make a naming hypothetical or past ("would be called", "was once called"): no definition; "may
+# be called" gives another name and stays.
+FORMER_NAMINGS = _words("would once initially originally formerly previously")
 # Markers of a condition whose consequent a copula states ("if the loan is secured, the lender is a
 # creditor"): what the consequent classifies holds only under the condition.
 CONDITION_MARKS = _words("if unless")
