@@ -442,19 +442,23 @@ def _forms(word: str) -> set[str]:
 
 class _Naming:
     """Whether a relation's evidence sentence names a concept: every word of the concept's name occurs in it
-    in one of its :func:`_forms` (singular or plural, a gerund as its verb). Sentences are split into words
-    once, when first asked."""
+    in one of its :func:`_forms` (singular or plural, a gerund as its verb). Sentences and names are split
+    into words once, when first asked."""
 
     def __init__(self, inputs: Inputs) -> None:
         self.rels, self.names = inputs.relations, inputs.names
         self._words: dict[int, set[str]] = {}
+        self._name_forms: dict[str, list[set[str]]] = {}
 
     def named(self, concept: str, rel: int) -> bool:
         words = self._words.get(rel)
         if words is None:
             words = self._words[rel] = {f for w in _WORD.findall(self.rels[rel].evidence.casefold()) for f in _forms(w)}
         name = self.names.get(concept, "")
-        return bool(name) and all(_forms(w) & words for w in _WORD.findall(name.casefold()))
+        forms = self._name_forms.get(concept)
+        if forms is None:
+            forms = self._name_forms[concept] = [_forms(w) for w in _WORD.findall(name.casefold())]
+        return bool(name) and all(f & words for f in forms)
 
 
 def _subpaths(ids: Sequence[str]) -> Iterator[tuple[str, ...]]:

@@ -599,10 +599,10 @@ def _conditional(verb: Token) -> bool:
         t = t.head
 
 
-# Relations between two things: a subject acting on what it owns ("the firm raised its price", "states
-# expanded their programmes") states an act of the subject, not how two concepts relate. Not
-# "requires": "the price of a house depends on its location" says what the price depends on.
-_BETWEEN = frozenset({"causes", "increases", "decreases", "prevents", "enables"})
+# Relations of effect. A subject acting on what it owns ("the firm raised its price", "states expanded
+# their programmes") states an act of the subject, not how two concepts relate; not "requires": "the price
+# of a house depends on its location" says what the price depends on.
+_EFFECTS = frozenset({"causes", "increases", "decreases", "prevents", "enables"})
 
 
 def _owned_by(obj: Token, subjects: list[Token]) -> bool:
@@ -707,9 +707,6 @@ def _combine(relation: str, subj: Phrase, obj: Phrase) -> str:
     if relation in ("increases", "decreases") and subj.sign < 0:
         return "decreases" if relation == "increases" else "increases"
     return relation
-
-
-_EFFECTS = frozenset({"causes", "increases", "decreases", "prevents", "enables"})
 
 
 def _through(first: str, second: str) -> str | None:
@@ -858,7 +855,7 @@ class _Sentence:
             return  # "laws that require a company to sell", "allow the firm to borrow": the act is the object
         if any(t.lemma_.casefold() in R.CLASS_HEADS for t in [*subjects, *objects]):
             return  # "the kind of method depends on the type of research": a choice, not the concepts
-        if relation in _BETWEEN and not reverse:
+        if relation in _EFFECTS and not reverse:
             objects = [t for t in objects if not _owned_by(t, subjects)]
         subs = [p for t in subjects for p in [self.np(t, signed=signed)] if p is not None]
         objs = [p for t in objects for p in [self.np(t, signed=signed)] if p is not None][:cap]
@@ -962,28 +959,26 @@ class _Sentence:
         low = attr.lemma_.casefold()
         inner = _of_object(attr)
         head = subjects[0]
-        if head.lower_ == "one" and _of_object(head) is not None and not modal:
+        head_lemma = head.lemma_.casefold()
+        members_of = _of_object(head)
+        if members_of is not None and head.lower_ == "one" and not modal:
             # "One of the Xs is Y": Y is one of them; "one of the Xs is a Y" classifies an unnamed one
             if not any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in attr.children):
                 self.rule = "copula-members"
                 self.add(phrase(attr), "is_a", self.np(head))
             return
-        members_of = _of_object(head)
-        listed = len(subjects) > 1 or len(_children(verb, "nsubj")) > 1 or (
-            members_of is not None and len(_conjuncts(members_of)) > 1)
-        if members_of is not None and (listed or any(a.i < verb.i for a in _children(head, "appos"))) and (
-                head.lemma_.casefold() in R.CLASS_HEADS | R.EXAMPLE_HEADS | R.GROUP_HEADS):
-            return  # "types of A, B and C are Y", "two types of A and four types of B are Y": no class named
-        if members_of is not None and not modal and (
-                head.lemma_.casefold() in R.CLASS_HEADS | R.EXAMPLE_HEADS
-                or (head.lemma_.casefold() in R.GROUP_HEADS and members_of.tag_ in _PLURAL_TAGS)):
-            # "Two other forms of X are A and B", "One type of X is A": the attribute names the members
-            self.rule = "copula-members"
-            relation = "example_of" if head.lemma_.casefold() in R.EXAMPLE_HEADS else "is_a"
-            cls = self.np(head)
-            for member in _conjuncts(attr)[:R.MAX_EXAMPLES if relation == "example_of" else R.MAX_PARTS]:
-                self.add(phrase(member), relation, cls)
-            return
+        if members_of is not None and head_lemma in R.CLASS_HEADS | R.EXAMPLE_HEADS | R.GROUP_HEADS:
+            if len(subjects) > 1 or len(_children(verb, "nsubj")) > 1 or len(_conjuncts(members_of)) > 1 \
+                    or any(a.i < verb.i for a in _children(head, "appos")):
+                return  # "types of A, B and C are Y", "two types of A and four types of B are Y": no class named
+            if not modal and (head_lemma not in R.GROUP_HEADS or members_of.tag_ in _PLURAL_TAGS):
+                # "Two other forms of X are A and B", "One type of X is A": the attribute names the members
+                self.rule = "copula-members"
+                relation = "example_of" if head_lemma in R.EXAMPLE_HEADS else "is_a"
+                cls = self.np(head)
+                for member in _conjuncts(attr)[:R.MAX_EXAMPLES if relation == "example_of" else R.MAX_PARTS]:
+                    self.add(phrase(member), relation, cls)
+                return
         det = next((c.lower_ for c in attr.children if c.dep_ == "det"), "")
         if inner is not None and (low in R.CLASS_HEADS or low in R.EXAMPLE_HEADS or low in R.PART_HEADS
                                   or attr.lower_ == "one"):
